@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lading/build.h>
+#include <lading/tree.h>
+
+void lading_build_params_init(struct lading_build_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->chunk_size = LADING_CHUNK_DEFAULT;
+	p->inline_max = LADING_INLINE_DEFAULT;
+	p->force_uid = -1;
+	p->force_gid = -1;
+}
+
+/* Ownership and time policy, applied once the whole tree is known. */
+static void apply_policy(struct lading_inode *ino,
+			 const struct lading_build_params *p)
+{
+	if (p->force_uid >= 0)
+		ino->uid = (uint32_t)p->force_uid;
+	if (p->force_gid >= 0)
+		ino->gid = (uint32_t)p->force_gid;
+	if (p->clamp_mtime && ino->mtime > p->mtime) {
+		ino->mtime = p->mtime;
+		ino->mtime_nsec = 0;
+	}
+	if (!p->keep_nsec)
+		ino->mtime_nsec = 0;
+}
+
+static int policy_visit(struct lading_dentry *d, void *ud)
+{
+	/* hardlinked inodes are visited more than once: idempotent */
+	apply_policy(d->inode, ud);
+	return 0;
+}
+
+static int check_params(const struct lading_build_params *p,
+			struct lading_error *err)
+{
+	if (!lading_chunk_size_valid(p->chunk_size))
+		return lading_error_set(err, EINVAL,
+			"chunk size %u is not a power of two in 4K..64M",
+			p->chunk_size);
+	if (p->inline_max > LADING_INLINE_MAX)
+		return lading_error_set(err, EINVAL,
+			"inline limit %u exceeds %u bytes", p->inline_max,
+			LADING_INLINE_MAX);
+	if (!p->bootstrap || !p->source)
+		return lading_error_set(err, EINVAL, "bootstrap and source needed");
+	return 0;
+}
+
+static char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return strdup(s ? s + 1 : path);
+}
+
+/* Writes the bootstrap under a temporary name; the caller commits it. */
+static int write_bootstrap(struct lading_tree *tree,
+			   const struct lading_build_params *p,
+			   struct lading_build_report *r,
+			   struct lading_outfile *out, const char *dir,
+			   struct lading_error *err)
+{
+	struct lading_image_slot slot;
+	struct lading_image_params ip = {
+		.chunk_size = p->chunk_size,
+		.keep_nsec = p->keep_nsec,
+		.uuid_set = p->uuid_set,
+	};
+	int ret;
+
+	memcpy(ip.uuid, p->uuid, sizeof(ip.uuid));
+	memcpy(ip.volume_name, p->volume_name, sizeof(ip.volume_name));
+	if (r->blob.present) {
+		memcpy(slot.tag, r->blob.id, sizeof(slot.tag));
+		slot.blocks = r->blob.size / LADING_BLOCK_SIZE;
+		ip.slots = &slot;
+		ip.nslots = 1;
+	}
+	ret = lading_outfile_open(out, dir);
+	if (ret)
+		return lading_error_set(err, -ret, "%s: cannot create a file: %s",
+					dir, strerror(-ret));
+	ret = lading_image_write(tree, &ip, out->fd, &r->image, err);
+	if (ret)
+		return ret;
+	r->bootstrap_size = r->image.blocks * LADING_BLOCK_SIZE;
+	lading_hex_encode(r->bootstrap_digest, r->image.digest,
+			  LADING_SHA256_LEN);
+	return 0;
+}
+
+static int publish(struct lading_store *store, struct lading_outfile *out,
+		   const struct lading_build_params *p,
+		   struct lading_build_report *r, struct lading_error *err)
+{
+	char *name = base_name(p->bootstrap);
+	bool existed = false;
+	int ret;
+
+	if (!name)
+		return -ENOMEM;
+	ret = lading_store_publish(store, &r->blob, &existed);
+	if (ret) {
+		free(name);
+		return lading_error_set(err, -ret, "%s: publishing blob: %s",
+					r->blob_dir, strerror(-ret));
+	}
+	ret = lading_outfile_commit(out, name);
+	if (ret) {
+		/* leave no half result: the blob goes if we created it */
+		if (r->blob.present && !existed) {
+			char *bp = lading_path_join(r->blob_dir, r->blob.id);
+
+			if (bp)
+				unlink(bp);
+			free(bp);
+		}
+		lading_error_set(err, -ret, "%s: %s", p->bootstrap, strerror(-ret));
+	}
+	free(name);
+	return ret;
+}
+
+int lading_build(const struct lading_build_params *p,
+		 struct lading_build_report *r, struct lading_error *err)
+{
+	struct lading_store_params sp = { .chunk_size = p->chunk_size };
+	struct lading_source_params src = {
+		.path = p->source,
+		.type = p->source_type,
+		.inline_max = p->inline_max,
+		.implicit_dir_mode = 0755,
+		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
+		.log = p->log,
+	};
+	struct lading_outfile out = { .fd = -1 };
+	struct lading_progress progress;
+	struct lading_tree *tree = NULL;
+	struct lading_store *store = NULL;
+	char *boot_dir = NULL;
+	struct stat st;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = check_params(p, err);
+	if (ret)
+		return ret;
+	boot_dir = lading_path_dirname(p->bootstrap);
+	if (!boot_dir)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", p->bootstrap);
+	snprintf(r->blob_dir, sizeof(r->blob_dir), "%s",
+		 p->blob_dir ? p->blob_dir : boot_dir);
+	if (stat(r->blob_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		ret = lading_error_set(err, errno ? errno : ENOTDIR,
+				       "%s: blob directory not usable",
+				       r->blob_dir);
+		goto out;
+	}
+	sp.blob_dir = r->blob_dir;
+	tree = lading_tree_new();
+	ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
+	if (ret) {
+		lading_error_set(err, -ret, "cannot set up the store: %s",
+				 strerror(-ret));
+		goto out;
+	}
+	if (strcmp(p->source, "-") && stat(p->source, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		lading_progress_init(&progress, p->progress, "reading",
+				     (uint64_t)st.st_size);
+	else
+		lading_progress_init(&progress, p->progress, "reading", 0);
+	src.progress = &progress;
+	ret = lading_source_load(tree, store, &src, &r->source, err);
+	lading_progress_finish(&progress);
+	if (ret)
+		goto out;
+	apply_policy(lading_tree_root(tree), p);
+	lading_tree_visit(tree, policy_visit, (void *)p);
+
+	ret = lading_store_finish(store, &r->blob);
+	if (ret) {
+		lading_error_set(err, -ret, "%s: writing blob: %s", r->blob_dir,
+				 strerror(-ret));
+		goto out;
+	}
+	r->store = *lading_store_stats(store);
+	ret = write_bootstrap(tree, p, r, &out, boot_dir, err);
+	if (!ret)
+		ret = publish(store, &out, p, r, err);
+out:
+	lading_outfile_abort(&out);
+	lading_store_free(store);
+	lading_tree_free(tree);
+	free(boot_dir);
+	if (ret && !err->code)
+		lading_error_set(err, -ret, "%s", strerror(-ret));
+	return ret;
+}

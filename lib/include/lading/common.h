@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared plumbing for every liblading module: logging, error messages,
+ * atomic output files, hex helpers and the terminal progress line.
+ */
+#ifndef LADING_COMMON_H
+#define LADING_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LADING_BLOCK_SIZE 4096u
+#define LADING_BLOCK_BITS 12u
+#define LADING_SHA256_LEN 32u
+#define LADING_DIGEST_HEX_LEN 64u
+
+#define LADING_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define LADING_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum lading_log_level {
+	LADING_LOG_ERROR = 0,
+	LADING_LOG_WARN = 1,
+	LADING_LOG_INFO = 2,
+	LADING_LOG_DEBUG = 3,
+};
+
+/*
+ * A logger is a plain value owned by the tool; library code that wants to
+ * talk receives a pointer to it.  NULL means "say nothing".
+ */
+struct lading_log {
+	const char *prog;	/* prefix, e.g. "lading-mkimage" */
+	int level;		/* messages above this level are dropped */
+	FILE *out;		/* NULL: stderr */
+};
+
+void lading_log_msg(const struct lading_log *log, enum lading_log_level lvl,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- errors ----------------------------------------------------------- */
+
+/*
+ * Library functions return a negative errno and, where the caller needs to
+ * know *which* file or entry was at fault, also fill a lading_error.  The
+ * first message set wins: the innermost cause names the culprit.
+ */
+struct lading_error {
+	int code;		/* negative errno, 0 = none */
+	char msg[1024];
+};
+
+/* Records "fmt" (if no message yet) and returns -errnum. */
+int lading_error_set(struct lading_error *err, int errnum, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+void lading_error_clear(struct lading_error *err);
+
+/* ---- atomic output files ---------------------------------------------- */
+
+/*
+ * An output file is written under a temporary name in its final directory
+ * and only renamed into place by lading_outfile_commit() after fsync.
+ * lading_outfile_abort() (also safe after commit) removes the temporary.
+ */
+struct lading_outfile {
+	int fd;
+	char *tmp_path;
+	char *dir;
+	bool committed;
+};
+
+int lading_outfile_open(struct lading_outfile *of, const char *dir);
+/* Renames the temporary to dir/name, fsyncs file and directory. */
+int lading_outfile_commit(struct lading_outfile *of, const char *name);
+void lading_outfile_abort(struct lading_outfile *of);
+
+/* Full pwrite/write/pread loops; return 0 or -errno (-EIO on short read). */
+int lading_write_full(int fd, const void *buf, size_t len);
+int lading_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int lading_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* out must hold 2*len+1 bytes; lowercase, NUL-terminated. */
+void lading_hex_encode(char *out, const uint8_t *in, size_t len);
+/* Parses exactly 2*len hex digits; returns 0 or -EINVAL. */
+int lading_hex_decode(uint8_t *out, const char *in, size_t len);
+/* Parses "123", "64K", "1M", "2G"; returns 0 or -EINVAL. */
+int lading_parse_size(const char *s, uint64_t *out);
+/* Joins dir and name with one '/'; malloc'ed, NULL on ENOMEM. */
+char *lading_path_join(const char *dir, const char *name);
+/* The directory part of path ("." if none); malloc'ed. */
+char *lading_path_dirname(const char *path);
+
+/* ---- progress --------------------------------------------------------- */
+
+/*
+ * A single redrawn stderr line, active only when stderr is a terminal and
+ * the tool asked for it.  Updates are rate-limited internally.
+ */
+struct lading_progress {
+	bool enabled;
+	const char *label;
+	uint64_t total;		/* 0 = unknown */
+	uint64_t done;
+	uint64_t last_draw_ns;
+};
+
+void lading_progress_init(struct lading_progress *p, bool want,
+			  const char *label, uint64_t total);
+void lading_progress_update(struct lading_progress *p, uint64_t done,
+			    const char *what);
+void lading_progress_finish(struct lading_progress *p);
+
+#endif

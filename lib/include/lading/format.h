@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * EROFS on-disk format (the subset lading writes and reads) and the
+ * bootstrap writer.  Field layout follows the kernel's erofs_fs.h; all
+ * multi-byte fields are little-endian on disk.
+ */
+#ifndef LADING_FORMAT_H
+#define LADING_FORMAT_H
+
+#include <assert.h>
+#include <lading/common.h>
+
+#define EROFS_SUPER_MAGIC 0xE0F5E1E2u
+#define EROFS_SUPER_OFFSET 1024u
+
+#define EROFS_COMPAT_SB_CHKSUM 0x1u
+#define EROFS_COMPAT_MTIME 0x2u
+#define EROFS_INCOMPAT_CHUNKED_FILE 0x4u
+#define EROFS_INCOMPAT_DEVICE_TABLE 0x8u
+
+#define EROFS_INODE_FLAT_PLAIN 0
+#define EROFS_INODE_FLAT_INLINE 2
+#define EROFS_INODE_CHUNK_BASED 4
+
+#define EROFS_CHUNK_FORMAT_BLKBITS_MASK 0x1fu
+#define EROFS_CHUNK_FORMAT_INDEXES 0x20u
+
+#define EROFS_NULL_ADDR 0xffffffffu
+#define EROFS_NAME_LEN 255u
+#define EROFS_DEVT_SLOT_SIZE 128u
+
+enum erofs_file_type {
+	EROFS_FT_UNKNOWN = 0,
+	EROFS_FT_REG_FILE = 1,
+	EROFS_FT_DIR = 2,
+	EROFS_FT_CHRDEV = 3,
+	EROFS_FT_BLKDEV = 4,
+	EROFS_FT_FIFO = 5,
+	EROFS_FT_SOCK = 6,
+	EROFS_FT_SYMLINK = 7,
+};
+
+enum erofs_xattr_index {
+	EROFS_XATTR_INDEX_USER = 1,
+	EROFS_XATTR_INDEX_POSIX_ACL_ACCESS = 2,
+	EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT = 3,
+	EROFS_XATTR_INDEX_TRUSTED = 4,
+	EROFS_XATTR_INDEX_SECURITY = 6,
+};
+
+struct erofs_super_block {
+	uint32_t magic;
+	uint32_t checksum;
+	uint32_t feature_compat;
+	uint8_t blkszbits;
+	uint8_t sb_extslots;
+	uint16_t root_nid;
+	uint64_t inos;
+	uint64_t epoch;
+	uint32_t fixed_nsec;
+	uint32_t blocks;
+	uint32_t meta_blkaddr;
+	uint32_t xattr_blkaddr;
+	uint8_t uuid[16];
+	uint8_t volume_name[16];
+	uint32_t feature_incompat;
+	uint16_t available_compr_algs;
+	uint16_t extra_devices;
+	uint16_t devt_slotoff;
+	uint8_t dirblkbits;
+	uint8_t xattr_prefix_count;
+	uint32_t xattr_prefix_start;
+	uint64_t packed_nid;
+	uint8_t xattr_filter_reserved;
+	uint8_t reserved[3];
+	uint32_t build_time;
+	uint64_t rootnid_8b;
+	uint8_t reserved2[8];
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_super_block) == 128, "erofs superblock");
+
+struct erofs_deviceslot {
+	uint8_t tag[64];
+	uint32_t blocks_lo;
+	uint32_t uniaddr_lo;
+	uint16_t blocks_hi;
+	uint16_t uniaddr_hi;
+	uint8_t reserved[52];
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_deviceslot) == EROFS_DEVT_SLOT_SIZE,
+	      "erofs device slot");
+
+struct erofs_inode_compact {
+	uint16_t i_format;
+	uint16_t i_xattr_icount;
+	uint16_t i_mode;
+	uint16_t i_nlink;
+	uint32_t i_size;
+	uint32_t i_mtime;	/* seconds after the superblock epoch */
+	uint32_t i_u;
+	uint32_t i_ino;
+	uint16_t i_uid;
+	uint16_t i_gid;
+	uint32_t i_reserved;
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_inode_compact) == 32, "compact inode");
+
+struct erofs_inode_extended {
+	uint16_t i_format;
+	uint16_t i_xattr_icount;
+	uint16_t i_mode;
+	uint16_t i_nb;		/* unused without the 48-bit layout */
+	uint64_t i_size;
+	uint32_t i_u;
+	uint32_t i_ino;
+	uint32_t i_uid;
+	uint32_t i_gid;
+	uint64_t i_mtime;
+	uint32_t i_mtime_nsec;
+	uint32_t i_nlink;
+	uint8_t i_reserved2[16];
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_inode_extended) == 64, "extended inode");
+
+struct erofs_xattr_ibody_header {
+	uint32_t h_name_filter;
+	uint8_t h_shared_count;
+	uint8_t h_reserved2[7];
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_xattr_ibody_header) == 12, "xattr header");
+
+struct erofs_xattr_entry {
+	uint8_t e_name_len;
+	uint8_t e_name_index;
+	uint16_t e_value_size;
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_xattr_entry) == 4, "xattr entry");
+
+struct erofs_inode_chunk_index {
+	uint16_t startblk_hi;
+	uint16_t device_id;
+	uint32_t startblk_lo;
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_inode_chunk_index) == 8, "chunk index");
+
+struct erofs_dirent {
+	uint64_t nid;
+	uint16_t nameoff;
+	uint8_t file_type;
+	uint8_t reserved;
+} __attribute__((packed));
+static_assert(sizeof(struct erofs_dirent) == 12, "dirent");
+
+/* ---- encoders (pure functions, unit-tested) --------------------------- */
+
+/* CRC32C (Castagnoli), reflected, no final xor; crc is the running value. */
+uint32_t lading_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Stores the superblock checksum over [1024, 4096) of block 0 in place. */
+void erofs_superblock_set_checksum(uint8_t *block0);
+
+/* The kernel's new_encode_dev / new_decode_dev. */
+uint32_t erofs_encode_dev(uint32_t major, uint32_t minor);
+void erofs_decode_dev(uint32_t dev, uint32_t *major, uint32_t *minor);
+
+/* File type for a dirent from an st_mode. */
+enum erofs_file_type erofs_file_type_of(uint32_t mode);
+
+/*
+ * Splits a full xattr name into its EROFS index and the stored suffix.
+ * Returns 0, or -EOPNOTSUPP for names EROFS cannot store without long
+ * prefixes.
+ */
+int erofs_xattr_split_name(const char *name, uint8_t *index,
+			   const char **suffix);
+/* Inverse: "user." etc. for an index, NULL if unknown. */
+const char *erofs_xattr_prefix(uint8_t index);
+
+/* Encodes one chunk index; hole when blkaddr == EROFS_NULL_ADDR. */
+void erofs_chunk_index_encode(struct erofs_inode_chunk_index *idx,
+			      uint16_t device_id, uint32_t blkaddr);
+
+/* Dirent-block packing: one name entry of a directory. */
+struct erofs_dirent_in {
+	const char *name;
+	uint16_t namelen;
+	uint8_t file_type;
+	uint64_t nid;
+};
+
+/* Compares two names as EROFS orders dirents (bytewise, shorter first). */
+int erofs_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Number of dirents (from 'first') that fit in one directory block, and the
+ * bytes they use.  Entries must already be sorted.
+ */
+size_t erofs_dirblock_fit(const struct erofs_dirent_in *ents, size_t count,
+			  size_t *used);
+/* Writes one directory block (zero-padded to blksize) from ents[0..n). */
+void erofs_dirblock_encode(uint8_t *blk, const struct erofs_dirent_in *ents,
+			   size_t n);
+
+/* ---- bootstrap writer ------------------------------------------------ */
+
+struct lading_tree;
+
+struct lading_image_slot {
+	char tag[LADING_DIGEST_HEX_LEN + 1];	/* blob id, lowercase hex */
+	uint64_t blocks;			/* uncompressed 4 KiB blocks */
+};
+
+struct lading_image_params {
+	uint32_t chunk_size;		/* power of two >= 4 KiB */
+	bool keep_nsec;			/* extended inodes for nsec mtimes */
+	bool uuid_set;			/* else derived from the content */
+	uint8_t uuid[16];
+	char volume_name[16];		/* not NUL-terminated when full */
+	const struct lading_image_slot *slots;
+	uint16_t nslots;
+};
+
+struct lading_image_stats {
+	uint64_t inodes;
+	uint64_t compact_inodes, extended_inodes;
+	uint64_t inline_bytes;		/* file/dir/symlink bytes in the bootstrap */
+	uint64_t blocks;		/* bootstrap size in blocks */
+	uint8_t uuid[16];
+	uint8_t digest[LADING_SHA256_LEN];	/* sha256 of the bootstrap */
+};
+
+/*
+ * Lays the tree out and writes a complete EROFS image to fd (from offset
+ * 0).  Sorts directories and computes link counts as a side effect.
+ */
+int lading_image_write(struct lading_tree *tree,
+		       const struct lading_image_params *params, int fd,
+		       struct lading_image_stats *stats,
+		       struct lading_error *err);
+
+#endif

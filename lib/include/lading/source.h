@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sources fill a tree from a directory or a tar stream, pushing regular
+ * file data through the store as it is read (one pass, no unpacking).
+ */
+#ifndef LADING_SOURCE_H
+#define LADING_SOURCE_H
+
+#include <lading/common.h>
+#include <lading/store.h>
+#include <lading/tree.h>
+
+enum lading_source_type {
+	LADING_SOURCE_AUTO = 0,	/* a directory if it is one, else a tar */
+	LADING_SOURCE_DIR,
+	LADING_SOURCE_TAR,
+};
+
+struct lading_source_params {
+	const char *path;	/* "-" is standard input (tar only) */
+	enum lading_source_type type;
+	uint32_t inline_max;	/* regular files up to this size stay inline */
+	/* mode/owner/mtime for directories a tar implies but never lists */
+	uint32_t implicit_dir_mode;
+	int64_t implicit_mtime;
+	const struct lading_log *log;
+	struct lading_progress *progress;
+};
+
+struct lading_source_stats {
+	uint64_t entries;	/* archive entries / directory entries read */
+	uint64_t regular, directories, symlinks, devices, fifos, sockets;
+	uint64_t hardlinks;	/* extra names for an inode already seen */
+	uint64_t bytes;		/* regular file bytes (logical sizes) */
+	uint64_t inline_files;
+	uint64_t replaced;	/* tar entries that replaced an earlier one */
+	uint64_t xattrs_skipped;
+};
+
+/*
+ * Reads the source into tree, storing file data in store.  On failure
+ * err names the entry and the problem.
+ */
+int lading_source_load(struct lading_tree *tree, struct lading_store *store,
+		       const struct lading_source_params *params,
+		       struct lading_source_stats *stats,
+		       struct lading_error *err);
+
+#endif

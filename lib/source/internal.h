@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between the directory and tar sources; not a public header. */
+#ifndef LADING_SOURCE_INTERNAL_H
+#define LADING_SOURCE_INTERNAL_H
+
+#include <lading/source.h>
+
+struct source_ctx {
+	struct lading_tree *tree;
+	struct lading_store *store;
+	const struct lading_source_params *params;
+	struct lading_source_stats *stats;
+	struct lading_error *err;
+	struct lading_chunker chunker;
+	uint64_t bytes_done;	/* for the progress line */
+	bool progress_by_input;	/* tar: progress counts input bytes */
+};
+
+/* Receives one regular file's data, inline or through the chunker. */
+struct file_sink {
+	struct source_ctx *ctx;
+	struct lading_inode *ino;
+	bool is_inline;
+	uint64_t pos;
+};
+
+int file_sink_begin(struct file_sink *fs, struct source_ctx *ctx,
+		    struct lading_inode *ino, uint64_t size);
+/* Data at a file offset >= the current position; gaps are holes. */
+int file_sink_data(struct file_sink *fs, uint64_t off, const void *data,
+		   size_t len);
+/* Zero-copy path for read(): a buffer for up to *room bytes at pos. */
+int file_sink_buffer(struct file_sink *fs, uint8_t **ptr, size_t *room);
+int file_sink_commit(struct file_sink *fs, size_t len);
+int file_sink_end(struct file_sink *fs);
+
+/* Adds an xattr, skipping (with a warning) names EROFS cannot store. */
+int source_add_xattr(struct source_ctx *ctx, struct lading_inode *ino,
+		     const char *name, const void *value, size_t len,
+		     const char *where);
+
+void source_count_type(struct source_ctx *ctx, uint32_t mode);
+
+int source_load_dir(struct source_ctx *ctx);
+int source_load_tar(struct source_ctx *ctx);
+
+#endif

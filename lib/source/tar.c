@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tar source over libarchive: any compression it detects, ustar/PAX/GNU
+ * formats.  Entries are applied in order the way tar extracts them: a later
+ * entry replaces an earlier one at the same path (a directory over a
+ * directory only updates its metadata), hardlinks name earlier entries.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lading/format.h>
+#include "internal.h"
+
+/* POSIX ACL xattr encoding (include/uapi/linux/posix_acl_xattr.h) */
+#define ACL_XATTR_VERSION 2
+#define ACL_TAG_USER_OBJ 0x01
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP 0x08
+#define ACL_TAG_MASK 0x10
+#define ACL_TAG_OTHER 0x20
+#define ACL_UNDEFINED_ID 0xffffffffu
+
+struct acl_xattr_entry {
+	uint16_t tag;
+	uint16_t perm;
+	uint32_t id;
+} __attribute__((packed));
+static_assert(sizeof(struct acl_xattr_entry) == 8, "posix acl xattr entry");
+
+struct tar_reader {
+	struct source_ctx *ctx;
+	struct archive *a;
+	const char *name;	/* for messages: the path or "stdin" */
+};
+
+static int tar_fail(struct tar_reader *t, const char *entry, const char *what)
+{
+	const char *why = archive_error_string(t->a);
+
+	if (entry)
+		return lading_error_set(t->ctx->err, EINVAL, "%s: entry '%s': %s%s%s",
+					t->name, entry, what, why ? ": " : "",
+					why ? why : "");
+	return lading_error_set(t->ctx->err, EINVAL, "%s: %s%s%s", t->name, what,
+				why ? ": " : "", why ? why : "");
+}
+
+static int acl_tag(int ae_tag)
+{
+	switch (ae_tag) {
+	case ARCHIVE_ENTRY_ACL_USER_OBJ: return ACL_TAG_USER_OBJ;
+	case ARCHIVE_ENTRY_ACL_USER: return ACL_TAG_USER;
+	case ARCHIVE_ENTRY_ACL_GROUP_OBJ: return ACL_TAG_GROUP_OBJ;
+	case ARCHIVE_ENTRY_ACL_GROUP: return ACL_TAG_GROUP;
+	case ARCHIVE_ENTRY_ACL_MASK: return ACL_TAG_MASK;
+	case ARCHIVE_ENTRY_ACL_OTHER: return ACL_TAG_OTHER;
+	default: return -1;
+	}
+}
+
+static int acl_entry_cmp(const void *a, const void *b)
+{
+	const struct acl_xattr_entry *x = a, *y = b;
+
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* libarchive's parsed POSIX.1e ACL of one type -> the kernel xattr form. */
+static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
+			 struct lading_inode *ino, int type, const char *xname,
+			 const char *path)
+{
+	int count = archive_entry_acl_reset(e, type), etype, perm, tag, id, n = 0;
+	struct acl_xattr_entry *ents;
+	const char *uname;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	if (count <= 0)
+		return 0;
+	ents = calloc((size_t)count, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+	while (n < count &&
+	       archive_entry_acl_next(e, type, &etype, &perm, &tag, &id,
+				      &uname) == ARCHIVE_OK) {
+		int k = acl_tag(tag);
+
+		if (k < 0)
+			continue;
+		ents[n].tag = (uint16_t)k;
+		ents[n].perm = (uint16_t)(perm & 7);
+		ents[n].id = (k == ACL_TAG_USER || k == ACL_TAG_GROUP) ?
+			(uint32_t)id : ACL_UNDEFINED_ID;
+		n++;
+	}
+	qsort(ents, (size_t)n, sizeof(*ents), acl_entry_cmp);
+	len = 4 + (size_t)n * sizeof(*ents);
+	buf = malloc(len);
+	if (!buf) {
+		free(ents);
+		return -ENOMEM;
+	}
+	buf[0] = ACL_XATTR_VERSION;
+	buf[1] = buf[2] = buf[3] = 0;
+	memcpy(buf + 4, ents, (size_t)n * sizeof(*ents));
+	ret = n ? source_add_xattr(t->ctx, ino, xname, buf, len, path) : 0;
+	free(buf);
+	free(ents);
+	return ret;
+}
+
+static int read_entry_xattrs(struct tar_reader *t, struct archive_entry *e,
+			     struct lading_inode *ino, const char *path)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+	int ret;
+
+	ret = add_acl_xattr(t, e, ino, ARCHIVE_ENTRY_ACL_TYPE_ACCESS,
+			    "system.posix_acl_access", path);
+	if (!ret)
+		ret = add_acl_xattr(t, e, ino, ARCHIVE_ENTRY_ACL_TYPE_DEFAULT,
+				    "system.posix_acl_default", path);
+	if (ret)
+		return ret;
+	/* explicit xattrs come last so they win over a parsed ACL */
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		ret = source_add_xattr(t->ctx, ino, name, value, size, path);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void entry_metadata(struct lading_inode *ino, struct archive_entry *e)
+{
+	ino->mode = archive_entry_filetype(e) | (archive_entry_perm(e) & 07777);
+	ino->uid = (uint32_t)archive_entry_uid(e);
+	ino->gid = (uint32_t)archive_entry_gid(e);
+	ino->mtime = archive_entry_mtime(e);
+	ino->mtime_nsec = archive_entry_mtime_is_set(e) ?
+		(uint32_t)archive_entry_mtime_nsec(e) : 0;
+	if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode)) {
+		ino->rdev_major = (uint32_t)archive_entry_rdevmajor(e);
+		ino->rdev_minor = (uint32_t)archive_entry_rdevminor(e);
+	}
+}
+
+/* A directory entry over an existing directory: take its metadata only. */
+static void take_metadata(struct lading_inode *dst, struct lading_inode *src)
+{
+	struct lading_xattr *x = dst->xattrs;
+	uint32_t nx = dst->nxattrs;
+
+	dst->mode = src->mode;
+	dst->uid = src->uid;
+	dst->gid = src->gid;
+	dst->mtime = src->mtime;
+	dst->mtime_nsec = src->mtime_nsec;
+	dst->xattrs = src->xattrs;
+	dst->nxattrs = src->nxattrs;
+	src->xattrs = x;
+	src->nxattrs = nx;
+}
+
+static int place_inode(struct tar_reader *t, const char *path,
+		       struct lading_inode *ino)
+{
+	struct source_ctx *ctx = t->ctx;
+	struct lading_inode tmpl = {
+		.mode = S_IFDIR | ctx->params->implicit_dir_mode,
+		.mtime = ctx->params->implicit_mtime,
+	};
+	struct lading_inode *parent;
+	struct lading_dentry *d;
+	const char *name;
+	size_t nl;
+	int ret;
+
+	if (!*path) {
+		if (!S_ISDIR(ino->mode))
+			return lading_error_set(ctx->err, EINVAL,
+				"%s: root entry is not a directory", t->name);
+		take_metadata(lading_tree_root(ctx->tree), ino);
+		return 0;
+	}
+	ret = lading_tree_walk_parent(ctx->tree, path, &tmpl, &parent, &name,
+				      &nl);
+	if (ret == -ENOTDIR)
+		return lading_error_set(ctx->err, ENOTDIR,
+			"%s: entry '%s': a parent is not a directory", t->name,
+			path);
+	if (ret)
+		return lading_error_set(ctx->err, -ret, "%s: entry '%s': %s",
+					t->name, path, strerror(-ret));
+	d = lading_tree_lookup(ctx->tree, parent, name, nl);
+	if (d) {
+		if (d->inode == ino)
+			return 0;
+		if (S_ISDIR(d->inode->mode) && S_ISDIR(ino->mode)) {
+			take_metadata(d->inode, ino);
+			return 0;
+		}
+		ctx->stats->replaced++;
+		lading_tree_unlink(ctx->tree, parent, name, nl);
+	}
+	ret = lading_tree_link(ctx->tree, parent, name, nl, ino);
+	if (ret)
+		return lading_error_set(ctx->err, -ret, "%s: entry '%s': %s",
+					t->name, path, strerror(-ret));
+	return 0;
+}
+
+static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
+			   uint64_t size, const char *path)
+{
+	struct file_sink fs;
+	int ret = file_sink_begin(&fs, t->ctx, ino, size);
+
+	while (!ret) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int r = archive_read_data_block(t->a, &buf, &len, &off);
+
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return tar_fail(t, path, "reading data");
+		if (off < 0)
+			return tar_fail(t, path, "bad data offset");
+		ret = file_sink_data(&fs, (uint64_t)off, buf, len);
+		lading_progress_update(t->ctx->params->progress,
+				       (uint64_t)archive_filter_bytes(t->a, -1),
+				       path);
+		if (ret == -EIO)
+			return lading_error_set(t->ctx->err, EIO,
+				"%s: entry '%s': data beyond its declared size",
+				t->name, path);
+	}
+	if (!ret)
+		ret = file_sink_end(&fs);
+	if (ret)
+		return lading_error_set(t->ctx->err, -ret, "%s: entry '%s': %s",
+					t->name, path, strerror(-ret));
+	return 0;
+}
+
+static int link_entry(struct tar_reader *t, const char *path,
+		      const char *target_raw)
+{
+	struct source_ctx *ctx = t->ctx;
+	struct lading_inode *target;
+	char *tpath = strdup(target_raw);
+
+	if (!tpath)
+		return -ENOMEM;
+	if (lading_path_normalize(tpath) < 0) {
+		free(tpath);
+		return lading_error_set(ctx->err, EINVAL,
+			"%s: entry '%s': hardlink target '%s' escapes the root",
+			t->name, path, target_raw);
+	}
+	target = lading_tree_lookup_path(ctx->tree, tpath);
+	free(tpath);
+	if (!target)
+		return lading_error_set(ctx->err, ENOENT,
+			"%s: entry '%s': hardlink target '%s' does not exist",
+			t->name, path, target_raw);
+	if (S_ISDIR(target->mode))
+		return lading_error_set(ctx->err, EPERM,
+			"%s: entry '%s': hardlink to directory '%s'",
+			t->name, path, target_raw);
+	ctx->stats->hardlinks++;
+	return place_inode(t, path, target);
+}
+
+static int new_entry(struct tar_reader *t, struct archive_entry *e,
+		     const char *path)
+{
+	struct source_ctx *ctx = t->ctx;
+	struct lading_inode *ino;
+	uint32_t type = archive_entry_filetype(e);
+	int ret = 0;
+
+	switch (type) {
+	case AE_IFREG: case AE_IFDIR: case AE_IFLNK: case AE_IFCHR:
+	case AE_IFBLK: case AE_IFIFO: case AE_IFSOCK:
+		break;
+	default:
+		return lading_error_set(ctx->err, EINVAL,
+			"%s: entry '%s': unsupported file type 0%o", t->name,
+			path, type);
+	}
+	ino = lading_inode_new(type);
+	if (!ino)
+		return -ENOMEM;
+	entry_metadata(ino, e);
+	source_count_type(ctx, ino->mode);
+	if (S_ISLNK(ino->mode)) {
+		const char *target = archive_entry_symlink(e);
+
+		if (!target || !*target)
+			ret = lading_error_set(ctx->err, EINVAL,
+				"%s: entry '%s': symlink without a target",
+				t->name, path);
+		else if (strlen(target) >= 4096)
+			ret = lading_error_set(ctx->err, ENAMETOOLONG,
+				"%s: entry '%s': symlink target longer than 4095 bytes",
+				t->name, path);
+		else if (!(ino->symlink = strdup(target)))
+			ret = -ENOMEM;
+		else
+			ino->size = strlen(target);
+	}
+	if (!ret)
+		ret = read_entry_xattrs(t, e, ino, path);
+	if (!ret && S_ISREG(ino->mode)) {
+		la_int64_t size = archive_entry_size_is_set(e) ?
+				  archive_entry_size(e) : 0;
+
+		ret = size < 0 ? lading_error_set(ctx->err, EINVAL,
+				"%s: entry '%s': negative size", t->name, path) :
+			read_entry_data(t, ino, (uint64_t)size, path);
+	}
+	if (!ret)
+		ret = place_inode(t, path, ino);
+	lading_tree_inode_put(ctx->tree, ino);
+	return ret;
+}
+
+static int handle_entry(struct tar_reader *t, struct archive_entry *e)
+{
+	struct source_ctx *ctx = t->ctx;
+	const char *raw = archive_entry_pathname(e);
+	const char *link = archive_entry_hardlink(e);
+	char *path;
+	int ret;
+
+	if (!raw)
+		raw = archive_entry_pathname_utf8(e);
+	if (!raw)
+		return tar_fail(t, NULL, "entry with an unreadable name");
+	path = strdup(raw);
+	if (!path)
+		return -ENOMEM;
+	ctx->stats->entries++;
+	if (lading_path_normalize(path) < 0) {
+		ret = lading_error_set(ctx->err, EINVAL,
+			"%s: entry '%s': name is absolute or contains '..'",
+			t->name, raw);
+	} else if (link) {
+		ret = link_entry(t, path, link);
+	} else {
+		ret = new_entry(t, e, path);
+	}
+	free(path);
+	return ret;
+}
+
+static int open_archive(struct tar_reader *t)
+{
+	const char *path = t->ctx->params->path;
+	int r;
+
+	t->a = archive_read_new();
+	if (!t->a)
+		return -ENOMEM;
+	archive_read_support_filter_all(t->a);
+	archive_read_support_format_tar(t->a);
+	archive_read_support_format_gnutar(t->a);
+	archive_read_support_format_empty(t->a);
+	if (!strcmp(path, "-"))
+		r = archive_read_open_fd(t->a, 0, 1 << 20);
+	else
+		r = archive_read_open_filename(t->a, path, 1 << 20);
+	if (r != ARCHIVE_OK)
+		return tar_fail(t, NULL, "cannot open");
+	return 0;
+}
+
+int source_load_tar(struct source_ctx *ctx)
+{
+	struct tar_reader t = {
+		.ctx = ctx,
+		.name = strcmp(ctx->params->path, "-") ? ctx->params->path : "stdin",
+	};
+	struct lading_inode *root = lading_tree_root(ctx->tree);
+	int ret;
+
+	ctx->progress_by_input = true;
+	/* a tar without a "." entry gets the implicit-directory defaults */
+	root->mode = S_IFDIR | ctx->params->implicit_dir_mode;
+	root->mtime = ctx->params->implicit_mtime;
+	ret = open_archive(&t);
+	while (!ret) {
+		struct archive_entry *e;
+		int r = archive_read_next_header(t.a, &e);
+
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r == ARCHIVE_WARN) {
+			lading_log_msg(ctx->params->log, LADING_LOG_WARN, "%s: %s",
+				       t.name, archive_error_string(t.a));
+		} else if (r != ARCHIVE_OK) {
+			ret = tar_fail(&t, NULL, "malformed archive");
+			break;
+		}
+		ret = handle_entry(&t, e);
+		lading_progress_update(ctx->params->progress,
+				       (uint64_t)archive_filter_bytes(t.a, -1),
+				       NULL);
+	}
+	if (t.a) {
+		if (!ret && archive_read_close(t.a) != ARCHIVE_OK)
+			ret = tar_fail(&t, NULL, "closing");
+		archive_read_free(t.a);
+	}
+	if (ret == -ENOMEM)
+		lading_error_set(ctx->err, ENOMEM, "out of memory");
+	return ret;
+}

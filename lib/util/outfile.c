@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lading/common.h>
+
+int lading_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int lading_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int lading_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int lading_outfile_open(struct lading_outfile *of, const char *dir)
+{
+	memset(of, 0, sizeof(*of));
+	of->fd = -1;
+	of->dir = strdup(dir);
+	of->tmp_path = lading_path_join(dir, ".lading-tmp-XXXXXX");
+	if (!of->dir || !of->tmp_path) {
+		lading_outfile_abort(of);
+		return -ENOMEM;
+	}
+	of->fd = mkostemp(of->tmp_path, O_CLOEXEC);
+	if (of->fd < 0) {
+		int ret = -errno;
+
+		free(of->tmp_path);
+		of->tmp_path = NULL;
+		lading_outfile_abort(of);
+		return ret;
+	}
+	/* mkostemp makes 0600; published artifacts are world-readable. */
+	if (fchmod(of->fd, 0644) < 0) {
+		int ret = -errno;
+
+		lading_outfile_abort(of);
+		return ret;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0 && errno != EINVAL)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int lading_outfile_commit(struct lading_outfile *of, const char *name)
+{
+	char *final_path;
+	int ret = 0;
+
+	if (fsync(of->fd) < 0)
+		return -errno;
+	final_path = lading_path_join(of->dir, name);
+	if (!final_path)
+		return -ENOMEM;
+	if (rename(of->tmp_path, final_path) < 0)
+		ret = -errno;
+	free(final_path);
+	if (ret)
+		return ret;
+	of->committed = true;
+	close(of->fd);
+	of->fd = -1;
+	return fsync_dir(of->dir);
+}
+
+void lading_outfile_abort(struct lading_outfile *of)
+{
+	if (of->fd >= 0)
+		close(of->fd);
+	of->fd = -1;
+	if (of->tmp_path && !of->committed)
+		unlink(of->tmp_path);
+	free(of->tmp_path);
+	free(of->dir);
+	of->tmp_path = NULL;
+	of->dir = NULL;
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: MIT
+/* lading-mkimage: argument parsing and reporting around lading_build(). */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <lading/build.h>
+
+#define PROG "lading-mkimage"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+};
+
+enum {
+	OPT_INLINE_MAX = 256,
+	OPT_NSEC,
+	OPT_ALL_ROOT,
+	OPT_UID,
+	OPT_GID,
+	OPT_JSON,
+	OPT_SOURCE_TYPE,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option long_options[] = {
+	{ "blob-dir", required_argument, NULL, 'b' },
+	{ "chunk-size", required_argument, NULL, 'C' },
+	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
+	{ "mtime", required_argument, NULL, 'T' },
+	{ "nsec", no_argument, NULL, OPT_NSEC },
+	{ "uuid", required_argument, NULL, 'U' },
+	{ "label", required_argument, NULL, 'L' },
+	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: " PROG " [OPTIONS] BOOTSTRAP SOURCE\n"
+"Build a metadata-only EROFS bootstrap and one deduplicated chunk blob.\n"
+"\n"
+"SOURCE is a directory, a tar archive (plain, gzip, xz, zstd, bzip2; detected\n"
+"from the content) or '-' for a tar on standard input.\n"
+"\n"
+"  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n"
+"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
+"      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
+"                           bootstrap (default %u, at most %u, 0 disables)\n"
+"  -T, --mtime SECONDS      clamp every mtime to at most SECONDS; also the mtime\n"
+"                           of directories a tar implies (default:\n"
+"                           $SOURCE_DATE_EPOCH when set)\n"
+"      --nsec               keep nanosecond mtimes (extended inodes)\n"
+"  -U, --uuid UUID          volume UUID (default: derived from the content)\n"
+"  -L, --label NAME         volume name, at most 16 bytes\n"
+"      --all-root           make every file owned by 0:0\n"
+"      --uid N, --gid N     force every file's owner / group\n"
+"      --source-type TYPE   auto (default), dir or tar\n"
+"      --json               print a JSON report on stdout\n"
+"      --no-progress        no progress line, even on a terminal\n"
+"  -v, --verbose            more messages (repeatable)\n"
+"  -q, --quiet              errors only\n"
+"  -h, --help               this help\n"
+"  -V, --version            print the version\n"
+"\n"
+"Exit status: 0 success, 1 the image could not be built (bad input or an\n"
+"I/O error; nothing is left behind), 2 usage error.\n",
+		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
+}
+
+static int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_uuid(const char *s, uint8_t *uuid)
+{
+	char hex[33];
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (*s == '-')
+			continue;
+		if (n == 32)
+			return -EINVAL;
+		hex[n++] = *s;
+	}
+	hex[n] = '\0';
+	return n == 32 ? lading_hex_decode(uuid, hex, 16) : -EINVAL;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void print_json(const struct lading_build_report *r)
+{
+	const struct lading_source_stats *s = &r->source;
+	const struct lading_store_stats *st = &r->store;
+	char uuid[33];
+
+	lading_hex_encode(uuid, r->image.uuid, 16);
+	printf("{\n  \"bootstrap\": ");
+	json_string(stdout, r->bootstrap);
+	printf(",\n  \"bootstrap_sha256\": \"%s\",\n", r->bootstrap_digest);
+	printf("  \"bootstrap_size\": %llu,\n",
+	       (unsigned long long)r->bootstrap_size);
+	printf("  \"blob_dir\": ");
+	json_string(stdout, r->blob_dir);
+	if (r->blob.present)
+		printf(",\n  \"blob_id\": \"%s\",\n", r->blob.id);
+	else
+		printf(",\n  \"blob_id\": null,\n");
+	printf("  \"blob_size\": %llu,\n", (unsigned long long)r->blob.size);
+	printf("  \"uuid\": \"%s\",\n", uuid);
+	printf("  \"inodes\": %llu,\n  \"compact_inodes\": %llu,\n"
+	       "  \"extended_inodes\": %llu,\n",
+	       (unsigned long long)r->image.inodes,
+	       (unsigned long long)r->image.compact_inodes,
+	       (unsigned long long)r->image.extended_inodes);
+	printf("  \"entries\": %llu,\n  \"files\": %llu,\n  \"directories\": %llu,\n"
+	       "  \"symlinks\": %llu,\n  \"devices\": %llu,\n  \"fifos\": %llu,\n"
+	       "  \"sockets\": %llu,\n  \"hardlinks\": %llu,\n"
+	       "  \"replaced_entries\": %llu,\n  \"inline_files\": %llu,\n",
+	       (unsigned long long)s->entries, (unsigned long long)s->regular,
+	       (unsigned long long)s->directories,
+	       (unsigned long long)s->symlinks, (unsigned long long)s->devices,
+	       (unsigned long long)s->fifos, (unsigned long long)s->sockets,
+	       (unsigned long long)s->hardlinks, (unsigned long long)s->replaced,
+	       (unsigned long long)s->inline_files);
+	printf("  \"file_bytes\": %llu,\n  \"chunks\": %llu,\n"
+	       "  \"chunks_stored\": %llu,\n  \"chunks_deduplicated\": %llu,\n"
+	       "  \"chunks_holes\": %llu,\n  \"bytes_deduplicated\": %llu,\n"
+	       "  \"bytes_holes\": %llu,\n  \"xattrs_skipped\": %llu\n}\n",
+	       (unsigned long long)s->bytes, (unsigned long long)st->chunks,
+	       (unsigned long long)st->chunks_stored,
+	       (unsigned long long)st->chunks_dedup,
+	       (unsigned long long)st->chunks_hole,
+	       (unsigned long long)st->bytes_dedup,
+	       (unsigned long long)st->bytes_hole,
+	       (unsigned long long)s->xattrs_skipped);
+}
+
+static void print_summary(const struct lading_build_report *r)
+{
+	const struct lading_source_stats *s = &r->source;
+	const struct lading_store_stats *st = &r->store;
+
+	printf("bootstrap %s (%llu bytes, %llu inodes, sha256 %s)\n",
+	       r->bootstrap, (unsigned long long)r->bootstrap_size,
+	       (unsigned long long)r->image.inodes, r->bootstrap_digest);
+	if (r->blob.present)
+		printf("blob      %s/%s (%llu bytes)\n", r->blob_dir, r->blob.id,
+		       (unsigned long long)r->blob.size);
+	else
+		printf("blob      none (no regular file data)\n");
+	printf("files %llu, dirs %llu, symlinks %llu, other %llu, hardlinks %llu; "
+	       "%llu data bytes, %llu deduplicated, %llu in holes\n",
+	       (unsigned long long)s->regular,
+	       (unsigned long long)s->directories,
+	       (unsigned long long)s->symlinks,
+	       (unsigned long long)(s->devices + s->fifos + s->sockets),
+	       (unsigned long long)s->hardlinks, (unsigned long long)s->bytes,
+	       (unsigned long long)st->bytes_dedup,
+	       (unsigned long long)st->bytes_hole);
+}
+
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+	struct lading_build_params p;
+	struct lading_build_report *r;
+	struct lading_error err = { 0 };
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	bool json = false, progress = true;
+	uint64_t size;
+	int64_t v;
+	int c;
+
+	lading_build_params_init(&p);
+	if (sde && *sde) {
+		if (parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
+			return usage_error("invalid SOURCE_DATE_EPOCH '%s'", sde);
+		p.clamp_mtime = true;
+		p.mtime = v;
+	}
+	while ((c = getopt_long(argc, argv, "b:C:T:U:L:vqhV", long_options,
+				NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			p.blob_dir = optarg;
+			break;
+		case 'C':
+			if (lading_parse_size(optarg, &size) ||
+			    !lading_chunk_size_valid(size))
+				return usage_error("invalid chunk size '%s' "
+					"(power of two, 4K..64M)", optarg);
+			p.chunk_size = (uint32_t)size;
+			break;
+		case OPT_INLINE_MAX:
+			if (lading_parse_size(optarg, &size) ||
+			    size > LADING_INLINE_MAX)
+				return usage_error("invalid inline limit '%s'",
+						   optarg);
+			p.inline_max = (uint32_t)size;
+			break;
+		case 'T':
+			if (parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
+				return usage_error("invalid mtime '%s'", optarg);
+			p.clamp_mtime = true;
+			p.mtime = v;
+			break;
+		case OPT_NSEC:
+			p.keep_nsec = true;
+			break;
+		case 'U':
+			if (parse_uuid(optarg, p.uuid))
+				return usage_error("invalid UUID '%s'", optarg);
+			p.uuid_set = true;
+			break;
+		case 'L':
+			if (strlen(optarg) > sizeof(p.volume_name))
+				return usage_error("label '%s' longer than 16 bytes",
+						   optarg);
+			memcpy(p.volume_name, optarg, strlen(optarg));
+			break;
+		case OPT_ALL_ROOT:
+			p.force_uid = p.force_gid = 0;
+			break;
+		case OPT_UID:
+		case OPT_GID:
+			if (parse_int64(optarg, 0, UINT32_MAX - 1, &v))
+				return usage_error("invalid id '%s'", optarg);
+			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
+			break;
+		case OPT_SOURCE_TYPE:
+			if (!strcmp(optarg, "auto"))
+				p.source_type = LADING_SOURCE_AUTO;
+			else if (!strcmp(optarg, "dir"))
+				p.source_type = LADING_SOURCE_DIR;
+			else if (!strcmp(optarg, "tar"))
+				p.source_type = LADING_SOURCE_TAR;
+			else
+				return usage_error("unknown source type '%s'",
+						   optarg);
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = false;
+			break;
+		case 'v':
+			log.level++;
+			break;
+		case 'q':
+			log.level = LADING_LOG_ERROR;
+			progress = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " LADING_VERSION "\n");
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("%s", "expected BOOTSTRAP and SOURCE");
+	p.bootstrap = argv[optind];
+	p.source = argv[optind + 1];
+	p.log = &log;
+	p.progress = progress;
+
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return EXIT_FAILED;
+	}
+	if (lading_build(&p, r, &err)) {
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg);
+		free(r);
+		return EXIT_FAILED;
+	}
+	if (json)
+		print_json(r);
+	else if (log.level >= LADING_LOG_INFO)
+		print_summary(r);
+	free(r);
+	return EXIT_OK;
+}
