@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs everything lading needs to build and test, from Debian packages.
+#   scripts/install-deps.sh          build dependencies only
+#   scripts/install-deps.sh --test   plus the tools the test suite drives
+set -eu
+
+BUILD_PKGS="build-essential cmake pkg-config
+  zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev"
+TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
+  zstd bzip2 python3 util-linux"
+
+pkgs=$BUILD_PKGS
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs $TEST_PKGS"
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+if ! dpkg-query -W -f='${Status}\n' $pkgs 2>/dev/null | grep -qv 'install ok installed' &&
+   [ "$(dpkg-query -W -f='${Status}\n' $pkgs 2>/dev/null | wc -l)" -eq "$(echo $pkgs | wc -w)" ]; then
+	exit 0	# all present: no network needed
+fi
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $pkgs >/dev/null

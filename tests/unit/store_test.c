@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <lading/store.h>
+#include "check.h"
+
+static char dir[] = "/tmp/lading-store-test-XXXXXX";
+
+static void test_chunk_sizes(void)
+{
+	CHECK(lading_chunk_size_valid(4096));
+	CHECK(lading_chunk_size_valid(64u << 20));
+	CHECK(!lading_chunk_size_valid(2048));
+	CHECK(!lading_chunk_size_valid(128u << 20));
+	CHECK(!lading_chunk_size_valid(12288));
+}
+
+static void test_dedup_and_blob(void)
+{
+	struct lading_store_params p = { .chunk_size = 8192, .blob_dir = dir };
+	struct lading_store *s;
+	struct lading_chunk_ref r1, r2, r3, r4, r5;
+	struct lading_blob_info info;
+	static uint8_t a[8192], b[8192], z[8192], blob[65536];
+	uint8_t digest[32];
+	unsigned int dl;
+	char *path;
+	bool existed;
+	FILE *f;
+	size_t n;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	CHECK(!lading_store_open(&s, &p));
+	CHECK(!lading_store_add_chunk(s, a, sizeof(a), &r1));
+	CHECK(!lading_store_add_chunk(s, b, 100, &r2));	/* short tail */
+	CHECK(!lading_store_add_chunk(s, a, sizeof(a), &r3));	/* duplicate */
+	CHECK(!lading_store_add_chunk(s, z, sizeof(z), &r4));	/* zeros */
+	CHECK(!lading_store_add_chunk(s, b, 8192, &r5));
+	CHECK(lading_store_add_chunk(s, b, 8193, &r5) == -EINVAL);
+	CHECK_EQ_U64(r1.blkaddr, 0);
+	CHECK_EQ_U64(r1.device_id, 1);
+	CHECK_EQ_U64(r2.blkaddr, 2);	/* 8 KiB chunk = 2 blocks */
+	CHECK_EQ_U64(r3.blkaddr, 0);
+	CHECK_EQ_U64(r4.blkaddr, LADING_CHUNK_HOLE);
+	CHECK_EQ_U64(r5.blkaddr, 3);	/* the 100-byte chunk took 1 block */
+	CHECK_EQ_U64(lading_store_stats(s)->chunks_dedup, 1);
+	CHECK_EQ_U64(lading_store_stats(s)->chunks_hole, 1);
+	CHECK_EQ_U64(lading_store_stats(s)->bytes_dedup, 8192);
+	CHECK(!lading_store_finish(s, &info));
+	CHECK(info.present);
+	CHECK_EQ_U64(info.size, 5 * 4096);
+	CHECK(!lading_store_publish(s, &info, &existed));
+	CHECK(!existed);
+	lading_store_free(s);
+
+	path = malloc(strlen(dir) + 80);
+	sprintf(path, "%s/%s", dir, info.id);
+	f = fopen(path, "rb");
+	CHECK(f != NULL);
+	n = f ? fread(blob, 1, sizeof(blob), f) : 0;
+	if (f)
+		fclose(f);
+	CHECK_EQ_U64(n, 5 * 4096);
+	EVP_Digest(blob, n, digest, &dl, EVP_sha256(), NULL);
+	CHECK(!memcmp(digest, info.digest, 32));
+	CHECK(!memcmp(blob, a, 8192));
+	CHECK(!memcmp(blob + 8192, b, 100));
+	CHECK(blob[8192 + 100] == 0);	/* padded to the block */
+	unlink(path);
+	free(path);
+}
+
+static void test_no_data_no_blob(void)
+{
+	struct lading_store_params p = { .chunk_size = 4096, .blob_dir = dir };
+	struct lading_store *s;
+	struct lading_chunk_ref r;
+	struct lading_blob_info info;
+	static uint8_t z[4096];
+
+	CHECK(!lading_store_open(&s, &p));
+	CHECK(!lading_store_add_chunk(s, z, sizeof(z), &r));
+	CHECK(!lading_store_finish(s, &info));
+	CHECK(!info.present);
+	lading_store_free(s);
+}
+
+static void test_chunker(void)
+{
+	struct lading_store_params p = { .chunk_size = 4096, .blob_dir = dir };
+	struct lading_store *s;
+	struct lading_chunker c;
+	struct lading_chunk_ref *refs;
+	struct lading_blob_info info;
+	uint32_t n;
+	static uint8_t data[10000];
+
+	memset(data, 'x', sizeof(data));
+	CHECK(!lading_store_open(&s, &p));
+	CHECK(!lading_chunker_init(&c, s));
+	/* 3 KiB data, 6 KiB hole, then data to 20000 bytes */
+	CHECK(!lading_chunker_begin(&c, 20000));
+	CHECK(!lading_chunker_write(&c, data, 3072));
+	CHECK(!lading_chunker_skip(&c, 6144 + 4096));
+	CHECK(!lading_chunker_write(&c, data, 20000 - 3072 - 10240));
+	CHECK(!lading_chunker_end(&c, &refs, &n));
+	CHECK_EQ_U64(n, 5);
+	CHECK(refs[0].blkaddr != LADING_CHUNK_HOLE);	/* data + zeros */
+	CHECK_EQ_U64(refs[1].blkaddr, LADING_CHUNK_HOLE);
+	CHECK_EQ_U64(refs[2].blkaddr, LADING_CHUNK_HOLE);
+	CHECK(refs[3].blkaddr != LADING_CHUNK_HOLE);
+	free(refs);
+	/* too little data is an error, so is too much */
+	CHECK(!lading_chunker_begin(&c, 100));
+	CHECK(!lading_chunker_write(&c, data, 50));
+	CHECK(lading_chunker_end(&c, &refs, &n) == -EIO);
+	CHECK(!lading_chunker_begin(&c, 100));
+	CHECK(lading_chunker_write(&c, data, 101) == -EIO);
+	lading_chunker_release(&c);
+	CHECK(!lading_store_finish(s, &info));
+	lading_store_free(s);	/* never published: the temp file goes */
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_chunk_sizes();
+	test_dedup_and_blob();
+	test_no_data_no_blob();
+	test_chunker();
+	CHECK(rmdir(dir) == 0);	/* nothing left behind */
+	return check_summary("store");
+}
