@@ -102,6 +102,19 @@ static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
 		n++;
 	}
 	qsort(ents, (size_t)n, sizeof(*ents), acl_entry_cmp);
+	/*
+	 * libarchive folds "group::" of the ACL into the mode, but with a
+	 * mask the kernel keeps the mask in the group bits (as the tar
+	 * header did): restore that.
+	 */
+	if (type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS) {
+		int i;
+
+		for (i = 0; i < n; i++)
+			if (ents[i].tag == ACL_TAG_MASK)
+				ino->mode = (ino->mode & ~070u) |
+					    ((uint32_t)ents[i].perm << 3);
+	}
 	len = 4 + (size_t)n * sizeof(*ents);
 	buf = malloc(len);
 	if (!buf) {
