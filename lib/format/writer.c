@@ -191,11 +191,9 @@ static int plan_dirents(struct inode_plan *p)
 static bool fits_compact(const struct image_plan *ip, const struct inode_plan *p)
 {
 	const struct lading_inode *ino = p->ino;
-	int64_t rel = ino->mtime - ip->epoch;
-
 	return ino->uid <= 0xffff && ino->gid <= 0xffff &&
 	       p->data_size <= 0xffffffffull && ino->nlink <= 0xffff &&
-	       rel >= 0 && rel <= 0xffffffffll &&
+	       ino->mtime == ip->epoch &&
 	       !(ip->params->keep_nsec && ino->mtime_nsec);
 }
 
@@ -304,16 +302,39 @@ static int place_inodes(struct image_plan *ip)
 	return 0;
 }
 
-static int64_t pick_epoch(const struct image_plan *ip)
+static int cmp_i64(const void *a, const void *b)
 {
-	int64_t epoch = INT64_MAX;
-	size_t i;
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Compact inodes carry no usable mtime of their own on kernels before
+ * 6.15 (the field was i_reserved and readers show the superblock epoch),
+ * so only inodes whose mtime equals the epoch go compact: the epoch is the
+ * most common mtime, which after SOURCE_DATE_EPOCH clamping is most files.
+ */
+static int pick_epoch(struct image_plan *ip)
+{
+	int64_t *t = malloc(ip->count * sizeof(*t)), best = 0;
+	size_t i, run = 0, best_run = 0;
+
+	if (!t)
+		return -ENOMEM;
 	for (i = 0; i < ip->count; i++)
-		if (ip->inodes[i].ino->mtime < epoch)
-			epoch = ip->inodes[i].ino->mtime;
-	/* negative epochs confuse older readers: such inodes go extended */
-	return epoch < 0 ? 0 : epoch;
+		t[i] = ip->inodes[i].ino->mtime;
+	qsort(t, ip->count, sizeof(*t), cmp_i64);
+	for (i = 0; i < ip->count; i++) {
+		run = (i && t[i] == t[i - 1]) ? run + 1 : 1;
+		if (run > best_run && t[i] >= 0) {
+			best_run = run;
+			best = t[i];
+		}
+	}
+	free(t);
+	ip->epoch = best;
+	return 0;
 }
 
 static uint32_t inode_i_u(const struct image_plan *ip,
@@ -347,7 +368,7 @@ static void encode_inode(const struct image_plan *ip,
 			.i_mode = (uint16_t)ino->mode,
 			.i_nlink = (uint16_t)ino->nlink,
 			.i_size = (uint32_t)p->data_size,
-			.i_mtime = (uint32_t)(ino->mtime - ip->epoch),
+			.i_mtime = 0,	/* == epoch, see pick_epoch() */
 			.i_u = inode_i_u(ip, p),
 			.i_ino = ino_nr,
 			.i_uid = (uint16_t)ino->uid,
@@ -534,7 +555,7 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 	}
 	if (ret)
 		return ret;
-	ip->epoch = pick_epoch(ip);
+	ret = pick_epoch(ip);
 	for (i = 0; i < ip->count && !ret; i++) {
 		struct inode_plan *p = &ip->inodes[i];
 
