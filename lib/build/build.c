@@ -25,7 +25,8 @@ static void apply_policy(struct lading_inode *ino,
 		ino->uid = (uint32_t)p->force_uid;
 	if (p->force_gid >= 0)
 		ino->gid = (uint32_t)p->force_gid;
-	if (p->clamp_mtime && ino->mtime > p->mtime) {
+	if (p->clamp_mtime && (ino->mtime > p->mtime ||
+			       (ino->mtime == p->mtime && ino->mtime_nsec))) {
 		ino->mtime = p->mtime;
 		ino->mtime_nsec = 0;
 	}

@@ -3,6 +3,7 @@
 #ifndef LADING_SOURCE_INTERNAL_H
 #define LADING_SOURCE_INTERNAL_H
 
+#include <sys/types.h>
 #include <lading/source.h>
 
 struct source_ctx {
@@ -40,6 +41,20 @@ int source_add_xattr(struct source_ctx *ctx, struct lading_inode *ino,
 		     const char *where);
 
 void source_count_type(struct source_ctx *ctx, uint32_t mode);
+
+/*
+ * Decompressed tar input (input.c): gzip through zlib so its CRC is
+ * checked, xz/zstd/bzip2 through libarchive, plain as is.  Errors are
+ * negative errno with input_error() telling what went wrong.
+ */
+struct input_stream;
+int input_open(struct input_stream **out, const char *path);
+ssize_t input_read(struct input_stream *s, const void **buf);
+/* Reads to the end so every decoder verifies its trailing checks. */
+int input_drain(struct input_stream *s);
+uint64_t input_raw_bytes(const struct input_stream *s);
+const char *input_error(const struct input_stream *s);
+void input_close(struct input_stream *s);
 
 int source_load_dir(struct source_ctx *ctx);
 int source_load_tar(struct source_ctx *ctx);

@@ -34,8 +34,26 @@ static_assert(sizeof(struct acl_xattr_entry) == 8, "posix acl xattr entry");
 struct tar_reader {
 	struct source_ctx *ctx;
 	struct archive *a;
+	struct input_stream *in;
 	const char *name;	/* for messages: the path or "stdin" */
 };
+
+static la_ssize_t tar_read_cb(struct archive *a, void *ud, const void **buf)
+{
+	struct tar_reader *t = ud;
+	ssize_t n = input_read(t->in, buf);
+
+	if (n < 0) {
+		archive_set_error(a, (int)-n, "%s", input_error(t->in));
+		return -1;
+	}
+	return n;
+}
+
+static uint64_t input_progress(const struct tar_reader *t)
+{
+	return input_raw_bytes(t->in);
+}
 
 static int tar_fail(struct tar_reader *t, const char *entry, const char *what)
 {
@@ -254,8 +272,7 @@ static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
 			return tar_fail(t, path, "bad data offset");
 		ret = file_sink_data(&fs, (uint64_t)off, buf, len);
 		lading_progress_update(t->ctx->params->progress,
-				       (uint64_t)archive_filter_bytes(t->a, -1),
-				       path);
+				       input_progress(t), path);
 		if (ret == -EIO)
 			return lading_error_set(t->ctx->err, EIO,
 				"%s: entry '%s': data beyond its declared size",
@@ -383,22 +400,22 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 
 static int open_archive(struct tar_reader *t)
 {
-	const char *path = t->ctx->params->path;
-	int r;
+	int ret = input_open(&t->in, t->ctx->params->path);
 
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
+					input_error(t->in));
 	t->a = archive_read_new();
 	if (!t->a)
 		return -ENOMEM;
-	archive_read_support_filter_all(t->a);
+	/* decompression happened below: only tar formats here */
 	archive_read_support_format_tar(t->a);
 	archive_read_support_format_gnutar(t->a);
 	archive_read_support_format_empty(t->a);
-	if (!strcmp(path, "-"))
-		r = archive_read_open_fd(t->a, 0, 1 << 20);
-	else
-		r = archive_read_open_filename(t->a, path, 1 << 20);
-	if (r != ARCHIVE_OK)
-		return tar_fail(t, NULL, "cannot open");
+	if (archive_read_open(t->a, t, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+		return tar_fail(t, NULL, "not a tar archive");
 	return 0;
 }
 
@@ -420,8 +437,14 @@ int source_load_tar(struct source_ctx *ctx)
 		struct archive_entry *e;
 		int r = archive_read_next_header(t.a, &e);
 
-		if (r == ARCHIVE_EOF)
+		if (r == ARCHIVE_EOF) {
+			/* read the compressed stream to its end: its checks */
+			ret = input_drain(t.in);
+			if (ret)
+				ret = lading_error_set(ctx->err, -ret, "%s: %s",
+						       t.name, input_error(t.in));
 			break;
+		}
 		if (r == ARCHIVE_WARN) {
 			lading_log_msg(ctx->params->log, LADING_LOG_WARN, "%s: %s",
 				       t.name, archive_error_string(t.a));
@@ -431,14 +454,14 @@ int source_load_tar(struct source_ctx *ctx)
 		}
 		ret = handle_entry(&t, e);
 		lading_progress_update(ctx->params->progress,
-				       (uint64_t)archive_filter_bytes(t.a, -1),
-				       NULL);
+				       input_progress(&t), NULL);
 	}
 	if (t.a) {
 		if (!ret && archive_read_close(t.a) != ARCHIVE_OK)
 			ret = tar_fail(&t, NULL, "closing");
 		archive_read_free(t.a);
 	}
+	input_close(t.in);
 	if (ret == -ENOMEM)
 		lading_error_set(ctx->err, ENOMEM, "out of memory");
 	return ret;

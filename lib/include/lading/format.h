@@ -238,4 +238,103 @@ int lading_image_write(struct lading_tree *tree,
 		       struct lading_image_stats *stats,
 		       struct lading_error *err);
 
+/* ---- bounds-checked reader ------------------------------------------ */
+
+/*
+ * The one hardened EROFS reader of liblading (verify, prepare and fill
+ * parse bootstraps with it).  Every on-disk value is checked before use;
+ * errors name the nid (and the path, when walking) and the rule broken.
+ */
+struct lading_reader;
+
+struct lading_rinode {
+	uint64_t nid;
+	uint64_t pos;		/* byte offset of the inode */
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtime_nsec;
+	uint32_t rdev_major, rdev_minor;
+	uint8_t layout;		/* EROFS_INODE_* */
+	bool extended;
+	uint16_t isize;
+	uint32_t xattr_size;
+	uint32_t raw_blkaddr;	/* flat layouts */
+	uint64_t inline_pos;	/* flat inline: where the tail starts */
+	uint32_t inline_len;
+	uint8_t chunk_bits;	/* chunk based: log2 of the chunk size */
+	uint8_t index_unit;	/* 8 (indexes) or 4 (block map) */
+	uint64_t index_pos;
+	uint64_t nchunks;
+};
+
+struct lading_rchunk {
+	bool hole;
+	uint16_t device_id;	/* 0: the bootstrap itself */
+	uint64_t blkaddr;
+	uint64_t offset;	/* file offset of the chunk */
+	uint64_t length;	/* file bytes in this chunk */
+};
+
+struct lading_rslot {
+	char tag[LADING_DIGEST_HEX_LEN + 1];	/* NUL-trimmed */
+	uint64_t blocks;
+};
+
+/* Takes a copy of the image; validates the superblock. */
+int lading_reader_open_mem(struct lading_reader **out, const void *img,
+			   size_t len, struct lading_error *err);
+/* Reads a bootstrap file (at most 4 GiB) and opens it. */
+int lading_reader_open_file(struct lading_reader **out, const char *path,
+			    struct lading_error *err);
+void lading_reader_close(struct lading_reader *r);
+
+const struct erofs_super_block *lading_reader_super(const struct lading_reader *r);
+uint16_t lading_reader_nslots(const struct lading_reader *r);
+const struct lading_rslot *lading_reader_slot(const struct lading_reader *r,
+					      uint16_t device_id);
+const uint8_t *lading_reader_image(const struct lading_reader *r, size_t *len);
+
+int lading_reader_inode(struct lading_reader *r, uint64_t nid,
+			struct lading_rinode *ino, struct lading_error *err);
+
+/* Calls fn for each xattr (full name, value); stops on non-zero. */
+typedef int (*lading_xattr_fn)(void *ud, const char *name, const void *value,
+			       size_t len);
+int lading_reader_xattrs(struct lading_reader *r, const struct lading_rinode *ino,
+			 lading_xattr_fn fn, void *ud, struct lading_error *err);
+
+/* Reads bytes of a flat (plain/inline) inode: directories, symlinks, ... */
+int lading_reader_read_flat(struct lading_reader *r,
+			    const struct lading_rinode *ino, uint64_t off,
+			    void *buf, size_t len, struct lading_error *err);
+/* The chunk covering chunk index i of a chunk-based inode, range-checked. */
+int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino,
+			uint64_t i, struct lading_rchunk *c,
+			struct lading_error *err);
+/* Reads a symlink target (NUL-terminated; buf holds 4096 bytes). */
+int lading_reader_symlink(struct lading_reader *r, const struct lading_rinode *ino,
+			  char *buf, struct lading_error *err);
+
+/* One directory entry as the walk reports it. */
+struct lading_rentry {
+	const char *path;	/* "" for the root, else "a/b" */
+	const char *name;
+	size_t namelen;
+	uint8_t file_type;
+	const struct lading_rinode *inode;
+	const struct lading_rinode *parent;	/* NULL for the root */
+	bool first_link;	/* first name seen for a non-directory nid */
+};
+
+typedef int (*lading_walk_fn)(void *ud, const struct lading_rentry *e);
+
+/*
+ * Depth-first walk from the root, in dirent order, validating every
+ * directory block, dirent, "." and "..", loops and finally link counts.
+ * fn may return a positive value to stop without error.
+ */
+int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
+		       struct lading_error *err);
+
 #endif

@@ -1,0 +1,979 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Bounds-checked EROFS reader.  The whole bootstrap lives in memory (it is
+ * metadata only); every offset is checked against its length with
+ * overflow-safe helpers before any byte is touched.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lading/format.h>
+
+#define KNOWN_INCOMPAT (EROFS_INCOMPAT_CHUNKED_FILE | EROFS_INCOMPAT_DEVICE_TABLE)
+#define I_FORMAT_KNOWN 0x1fu		/* version, layout, nlink-1 bit */
+#define I_NLINK_1_BIT 0x10u
+#define MAX_BOOTSTRAP (4ull << 30)
+
+struct lading_reader {
+	uint8_t *img;
+	size_t len;
+	struct erofs_super_block sb;
+	uint64_t meta_base;
+	uint64_t blocks;
+	uint16_t nslots;
+	uint16_t device_mask;
+	struct lading_rslot *slots;
+};
+
+/* true when [off, off + n) lies inside the image */
+static bool in_image(const struct lading_reader *r, uint64_t off, uint64_t n)
+{
+	return off <= r->len && n <= r->len - off;
+}
+
+static int corrupt(struct lading_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int corrupt(struct lading_error *err, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return lading_error_set(err, EUCLEAN, "%s", msg);
+}
+
+static int check_super(struct lading_reader *r, struct lading_error *err)
+{
+	struct erofs_super_block *sb = &r->sb;
+	uint32_t unknown;
+
+	if (r->len < LADING_BLOCK_SIZE)
+		return corrupt(err, "image shorter than one block (%zu bytes)",
+			       r->len);
+	memcpy(sb, r->img + EROFS_SUPER_OFFSET, sizeof(*sb));
+	if (sb->magic != EROFS_SUPER_MAGIC)
+		return corrupt(err, "bad superblock magic 0x%08x", sb->magic);
+	if (sb->blkszbits != LADING_BLOCK_BITS)
+		return corrupt(err, "block size 2^%u, only 4096 is supported",
+			       sb->blkszbits);
+	if (sb->feature_compat & EROFS_COMPAT_SB_CHKSUM) {
+		uint8_t blk[LADING_BLOCK_SIZE];
+		uint32_t crc;
+
+		memcpy(blk, r->img, sizeof(blk));
+		memset(blk + EROFS_SUPER_OFFSET + 4, 0, 4);
+		crc = lading_crc32c(~0u, blk + EROFS_SUPER_OFFSET,
+				    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
+		if (crc != sb->checksum)
+			return corrupt(err, "superblock checksum mismatch "
+				       "(stored 0x%08x, computed 0x%08x)",
+				       sb->checksum, crc);
+	}
+	unknown = sb->feature_incompat & ~KNOWN_INCOMPAT;
+	if (unknown)
+		return corrupt(err, "unsupported incompatible features 0x%x",
+			       unknown);
+	r->blocks = sb->blocks;
+	if (r->blocks * LADING_BLOCK_SIZE > r->len)
+		return corrupt(err, "image truncated: superblock says %llu blocks, "
+			       "file has %zu bytes",
+			       (unsigned long long)r->blocks, r->len);
+	if (sb->meta_blkaddr >= r->blocks)
+		return corrupt(err, "meta_blkaddr %u outside the image",
+			       sb->meta_blkaddr);
+	if (sb->xattr_blkaddr >= r->blocks && sb->xattr_blkaddr)
+		return corrupt(err, "xattr_blkaddr %u outside the image",
+			       sb->xattr_blkaddr);
+	r->meta_base = (uint64_t)sb->meta_blkaddr * LADING_BLOCK_SIZE;
+	/* the reader only trusts what the superblock block count covers */
+	r->len = (size_t)(r->blocks * LADING_BLOCK_SIZE);
+	return 0;
+}
+
+static int load_slots(struct lading_reader *r, struct lading_error *err)
+{
+	const struct erofs_super_block *sb = &r->sb;
+	uint64_t off;
+	uint32_t mask = 1;
+	uint16_t i;
+
+	if (!(sb->feature_incompat & EROFS_INCOMPAT_DEVICE_TABLE)) {
+		if (sb->extra_devices)
+			return corrupt(err, "extra_devices %u without a device table",
+				       sb->extra_devices);
+		r->device_mask = 0;
+		return 0;
+	}
+	off = (uint64_t)sb->devt_slotoff * EROFS_DEVT_SLOT_SIZE;
+	if (off < EROFS_SUPER_OFFSET + sizeof(*sb) ||
+	    !in_image(r, off, (uint64_t)sb->extra_devices * EROFS_DEVT_SLOT_SIZE) ||
+	    off + (uint64_t)sb->extra_devices * EROFS_DEVT_SLOT_SIZE > r->meta_base)
+		return corrupt(err, "device table (slot offset %u, %u slots) "
+			       "overlaps the superblock or leaves the image",
+			       sb->devt_slotoff, sb->extra_devices);
+	r->nslots = sb->extra_devices;
+	r->slots = calloc(r->nslots ? r->nslots : 1, sizeof(*r->slots));
+	if (!r->slots)
+		return -ENOMEM;
+	for (i = 0; i < r->nslots; i++) {
+		struct erofs_deviceslot ds;
+
+		memcpy(&ds, r->img + off + (uint64_t)i * sizeof(ds), sizeof(ds));
+		memcpy(r->slots[i].tag, ds.tag, sizeof(ds.tag));
+		r->slots[i].tag[LADING_DIGEST_HEX_LEN] = '\0';
+		r->slots[i].blocks = ds.blocks_lo | (uint64_t)ds.blocks_hi << 32;
+		if (ds.uniaddr_lo || ds.uniaddr_hi)
+			return corrupt(err, "device slot %u uses unified addressing, "
+				       "which lading does not read", i + 1);
+	}
+	/* the kernel masks device ids with roundup_pow_of_two(n + 1) - 1 */
+	while (mask < (uint32_t)r->nslots + 1)
+		mask <<= 1;
+	r->device_mask = (uint16_t)(mask - 1);
+	return 0;
+}
+
+static int reader_init(struct lading_reader *r, struct lading_error *err)
+{
+	int ret = check_super(r, err);
+
+	if (!ret)
+		ret = load_slots(r, err);
+	return ret;
+}
+
+int lading_reader_open_mem(struct lading_reader **out, const void *img,
+			   size_t len, struct lading_error *err)
+{
+	struct lading_reader *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	r->img = malloc(len ? len : 1);
+	if (!r->img) {
+		free(r);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	memcpy(r->img, img, len);
+	r->len = len;
+	ret = reader_init(r, err);
+	if (ret) {
+		lading_reader_close(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+int lading_reader_open_file(struct lading_reader **out, const char *path,
+			    struct lading_error *err)
+{
+	struct lading_reader *r;
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lading_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > MAX_BOOTSTRAP) {
+		close(fd);
+		return lading_error_set(err, EINVAL,
+			"%s: not a regular file of at most 4 GiB", path);
+	}
+	r = calloc(1, sizeof(*r));
+	if (r)
+		r->img = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!r || !r->img) {
+		free(r);
+		close(fd);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	r->len = (size_t)st.st_size;
+	ret = lading_pread_full(fd, r->img, r->len, 0);
+	close(fd);
+	if (ret) {
+		lading_reader_close(r);
+		return lading_error_set(err, -ret, "%s: read: %s", path,
+					strerror(-ret));
+	}
+	ret = reader_init(r, err);
+	if (ret) {
+		lading_reader_close(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+void lading_reader_close(struct lading_reader *r)
+{
+	if (!r)
+		return;
+	free(r->slots);
+	free(r->img);
+	free(r);
+}
+
+const struct erofs_super_block *lading_reader_super(const struct lading_reader *r)
+{
+	return &r->sb;
+}
+
+uint16_t lading_reader_nslots(const struct lading_reader *r)
+{
+	return r->nslots;
+}
+
+const struct lading_rslot *lading_reader_slot(const struct lading_reader *r,
+					      uint16_t device_id)
+{
+	if (device_id == 0 || device_id > r->nslots)
+		return NULL;
+	return &r->slots[device_id - 1];
+}
+
+const uint8_t *lading_reader_image(const struct lading_reader *r, size_t *len)
+{
+	*len = r->len;
+	return r->img;
+}
+
+/* ---- inodes --------------------------------------------------------- */
+
+static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
+			uint32_t i_u, struct lading_error *err)
+{
+	uint64_t body = ino->pos + ino->isize + ino->xattr_size;
+	uint64_t nblocks = (ino->size + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+
+	switch (ino->layout) {
+	case EROFS_INODE_FLAT_PLAIN:
+		if (!ino->size)
+			return 0;
+		if ((uint64_t)i_u + nblocks > r->blocks)
+			return corrupt(err, "nid %llu: data blocks %u+%llu outside "
+				       "the image", (unsigned long long)ino->nid,
+				       i_u, (unsigned long long)nblocks);
+		return 0;
+	case EROFS_INODE_FLAT_INLINE:
+		if (!ino->size)
+			return corrupt(err, "nid %llu: inline layout without data",
+				       (unsigned long long)ino->nid);
+		ino->inline_pos = body;
+		ino->inline_len = (uint32_t)(ino->size -
+					     (nblocks - 1) * LADING_BLOCK_SIZE);
+		if (body % LADING_BLOCK_SIZE + ino->inline_len > LADING_BLOCK_SIZE ||
+		    !in_image(r, body, ino->inline_len))
+			return corrupt(err, "nid %llu: inline data crosses a block "
+				       "boundary or leaves the image",
+				       (unsigned long long)ino->nid);
+		if (nblocks > 1 && (uint64_t)i_u + nblocks - 1 > r->blocks)
+			return corrupt(err, "nid %llu: data blocks outside the image",
+				       (unsigned long long)ino->nid);
+		return 0;
+	case EROFS_INODE_CHUNK_BASED: {
+		uint32_t fmt = i_u & 0xffff;
+
+		if (!S_ISREG(ino->mode))
+			return corrupt(err, "nid %llu: chunk-based layout on a "
+				       "non-regular file", (unsigned long long)ino->nid);
+		if (fmt & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK | EROFS_CHUNK_FORMAT_INDEXES))
+			return corrupt(err, "nid %llu: unsupported chunk format 0x%x",
+				       (unsigned long long)ino->nid, fmt);
+		ino->chunk_bits = (uint8_t)(LADING_BLOCK_BITS +
+					    (fmt & EROFS_CHUNK_FORMAT_BLKBITS_MASK));
+		if (ino->chunk_bits > 40)
+			return corrupt(err, "nid %llu: chunk size 2^%u is absurd",
+				       (unsigned long long)ino->nid, ino->chunk_bits);
+		ino->index_unit = (fmt & EROFS_CHUNK_FORMAT_INDEXES) ? 8 : 4;
+		ino->nchunks = (ino->size + (1ull << ino->chunk_bits) - 1) >>
+			       ino->chunk_bits;
+		ino->index_pos = LADING_ALIGN_UP(body, (uint64_t)ino->index_unit);
+		if (ino->nchunks > r->len / ino->index_unit ||
+		    !in_image(r, ino->index_pos, ino->nchunks * ino->index_unit))
+			return corrupt(err, "nid %llu: %llu chunk indexes leave the "
+				       "image", (unsigned long long)ino->nid,
+				       (unsigned long long)ino->nchunks);
+		return 0;
+	}
+	default:
+		return corrupt(err, "nid %llu: unsupported data layout %u",
+			       (unsigned long long)ino->nid, ino->layout);
+	}
+}
+
+static int check_mode_size(struct lading_rinode *ino, struct lading_error *err)
+{
+	unsigned long long nid = (unsigned long long)ino->nid;
+
+	switch (ino->mode & S_IFMT) {
+	case S_IFREG:
+		return 0;
+	case S_IFDIR:
+		if (!ino->size)
+			return corrupt(err, "nid %llu: empty directory data", nid);
+		if (ino->layout == EROFS_INODE_CHUNK_BASED)
+			return corrupt(err, "nid %llu: chunk-based directory", nid);
+		return 0;
+	case S_IFLNK:
+		if (!ino->size || ino->size >= 4096)
+			return corrupt(err, "nid %llu: symlink of %llu bytes", nid,
+				       (unsigned long long)ino->size);
+		return 0;
+	case S_IFCHR: case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		if (ino->size)
+			return corrupt(err, "nid %llu: special file with size %llu",
+				       nid, (unsigned long long)ino->size);
+		return 0;
+	default:
+		return corrupt(err, "nid %llu: bad file mode 0%o", nid, ino->mode);
+	}
+}
+
+int lading_reader_inode(struct lading_reader *r, uint64_t nid,
+			struct lading_rinode *ino, struct lading_error *err)
+{
+	struct erofs_inode_compact c;
+	uint64_t pos;
+	uint32_t i_u;
+	uint16_t fmt, icount;
+
+	memset(ino, 0, sizeof(*ino));
+	ino->nid = nid;
+	if (nid > (r->len - r->meta_base) / 32)
+		return corrupt(err, "nid %llu outside the image",
+			       (unsigned long long)nid);
+	pos = r->meta_base + nid * 32;
+	if (!in_image(r, pos, sizeof(c)))
+		return corrupt(err, "nid %llu outside the image",
+			       (unsigned long long)nid);
+	memcpy(&c, r->img + pos, sizeof(c));
+	fmt = c.i_format;
+	if (fmt & ~I_FORMAT_KNOWN)
+		return corrupt(err, "nid %llu: unknown i_format bits 0x%x",
+			       (unsigned long long)nid, fmt);
+	ino->pos = pos;
+	ino->extended = fmt & 1;
+	ino->layout = (uint8_t)((fmt >> 1) & 7);
+	ino->mode = c.i_mode;
+	icount = c.i_xattr_icount;
+	if (ino->extended) {
+		struct erofs_inode_extended e;
+
+		if (!in_image(r, pos, sizeof(e)))
+			return corrupt(err, "nid %llu: extended inode leaves the image",
+				       (unsigned long long)nid);
+		memcpy(&e, r->img + pos, sizeof(e));
+		ino->isize = sizeof(e);
+		ino->size = e.i_size;
+		i_u = e.i_u;
+		ino->uid = e.i_uid;
+		ino->gid = e.i_gid;
+		ino->mtime = (int64_t)e.i_mtime;
+		ino->mtime_nsec = e.i_mtime_nsec;
+		ino->nlink = e.i_nlink;
+		if (e.i_mtime_nsec >= 1000000000u)
+			return corrupt(err, "nid %llu: mtime nanoseconds %u",
+				       (unsigned long long)nid, e.i_mtime_nsec);
+	} else {
+		ino->isize = sizeof(c);
+		ino->size = c.i_size;
+		i_u = c.i_u;
+		ino->uid = c.i_uid;
+		ino->gid = c.i_gid;
+		ino->mtime = (int64_t)r->sb.epoch + c.i_mtime;
+		ino->mtime_nsec = r->sb.fixed_nsec;
+		ino->nlink = (fmt & I_NLINK_1_BIT) && !S_ISDIR(c.i_mode) ?
+			1 : c.i_nlink;
+	}
+	if ((fmt & I_NLINK_1_BIT) && (S_ISDIR(ino->mode) || ino->extended))
+		return corrupt(err, "nid %llu: unsupported i_format bit 4",
+			       (unsigned long long)nid);
+	ino->xattr_size = icount ?
+		(uint32_t)sizeof(struct erofs_xattr_ibody_header) + (icount - 1u) * 4 : 0;
+	if (!in_image(r, pos, (uint64_t)ino->isize + ino->xattr_size))
+		return corrupt(err, "nid %llu: xattrs leave the image",
+			       (unsigned long long)nid);
+	if (ino->nlink == 0)
+		return corrupt(err, "nid %llu: link count 0", (unsigned long long)nid);
+	if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
+		erofs_decode_dev(i_u, &ino->rdev_major, &ino->rdev_minor);
+	else
+		ino->raw_blkaddr = i_u;
+	if (!S_ISREG(ino->mode) && !S_ISDIR(ino->mode) && !S_ISLNK(ino->mode) &&
+	    ino->layout != EROFS_INODE_FLAT_PLAIN)
+		return corrupt(err, "nid %llu: special file with data layout %u",
+			       (unsigned long long)nid, ino->layout);
+	if (check_mode_size(ino, err))
+		return -EUCLEAN;
+	if (!S_ISCHR(ino->mode) && !S_ISBLK(ino->mode))
+		return check_layout(r, ino, i_u, err);
+	return 0;
+}
+
+/* ---- xattrs --------------------------------------------------------- */
+
+static int emit_xattr(struct lading_reader *r, uint64_t off, uint64_t end,
+		      uint64_t *next, lading_xattr_fn fn, void *ud,
+		      const struct lading_rinode *ino, struct lading_error *err)
+{
+	struct erofs_xattr_entry e;
+	const char *prefix;
+	char name[16 + 256 + 1];
+	uint64_t total;
+
+	if (off + sizeof(e) > end || !in_image(r, off, sizeof(e)))
+		return corrupt(err, "nid %llu: xattr entry leaves its area",
+			       (unsigned long long)ino->nid);
+	memcpy(&e, r->img + off, sizeof(e));
+	total = LADING_ALIGN_UP(sizeof(e) + e.e_name_len + (uint64_t)e.e_value_size,
+				(uint64_t)4);
+	if (off + total > end || !in_image(r, off, total))
+		return corrupt(err, "nid %llu: xattr entry of %llu bytes leaves "
+			       "its area", (unsigned long long)ino->nid,
+			       (unsigned long long)total);
+	prefix = (e.e_name_index & 0x80) ? NULL : erofs_xattr_prefix(e.e_name_index);
+	if (!prefix)
+		return corrupt(err, "nid %llu: unknown xattr name index %u",
+			       (unsigned long long)ino->nid, e.e_name_index);
+	if ((e.e_name_index == EROFS_XATTR_INDEX_POSIX_ACL_ACCESS ||
+	     e.e_name_index == EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT) ?
+	    e.e_name_len != 0 : e.e_name_len == 0)
+		return corrupt(err, "nid %llu: bad xattr name length %u for "
+			       "index %u", (unsigned long long)ino->nid,
+			       e.e_name_len, e.e_name_index);
+	snprintf(name, sizeof(name), "%s%.*s", prefix, (int)e.e_name_len,
+		 (const char *)r->img + off + sizeof(e));
+	if (strlen(name) != strlen(prefix) + e.e_name_len)
+		return corrupt(err, "nid %llu: NUL inside an xattr name",
+			       (unsigned long long)ino->nid);
+	*next = off + total;
+	return fn ? fn(ud, name, r->img + off + sizeof(e) + e.e_name_len,
+		       e.e_value_size) : 0;
+}
+
+int lading_reader_xattrs(struct lading_reader *r, const struct lading_rinode *ino,
+			 lading_xattr_fn fn, void *ud, struct lading_error *err)
+{
+	struct erofs_xattr_ibody_header h;
+	uint64_t off = ino->pos + ino->isize, end = off + ino->xattr_size, next;
+	uint32_t i;
+	int ret;
+
+	if (!ino->xattr_size)
+		return 0;
+	memcpy(&h, r->img + off, sizeof(h));	/* in range: inode checked it */
+	off += sizeof(h);
+	if (off + (uint64_t)h.h_shared_count * 4 > end)
+		return corrupt(err, "nid %llu: %u shared xattrs overflow the ibody",
+			       (unsigned long long)ino->nid, h.h_shared_count);
+	for (i = 0; i < h.h_shared_count; i++) {
+		uint32_t id;
+		uint64_t at;
+
+		memcpy(&id, r->img + off + (uint64_t)i * 4, 4);
+		at = (uint64_t)r->sb.xattr_blkaddr * LADING_BLOCK_SIZE +
+		     (uint64_t)id * 4;
+		ret = emit_xattr(r, at, r->len, &next, fn, ud, ino, err);
+		if (ret)
+			return ret;
+	}
+	off += (uint64_t)h.h_shared_count * 4;
+	while (off < end) {
+		ret = emit_xattr(r, off, end, &next, fn, ud, ino, err);
+		if (ret)
+			return ret;
+		off = next;
+	}
+	return 0;
+}
+
+/* ---- data ----------------------------------------------------------- */
+
+int lading_reader_read_flat(struct lading_reader *r,
+			    const struct lading_rinode *ino, uint64_t off,
+			    void *buf, size_t len, struct lading_error *err)
+{
+	uint8_t *out = buf;
+
+	if (ino->layout == EROFS_INODE_CHUNK_BASED || off > ino->size ||
+	    len > ino->size - off)
+		return corrupt(err, "nid %llu: read past the end",
+			       (unsigned long long)ino->nid);
+	while (len) {
+		uint64_t blk = off / LADING_BLOCK_SIZE, in = off % LADING_BLOCK_SIZE;
+		uint64_t n = LADING_BLOCK_SIZE - in, src;
+		uint64_t nblocks = (ino->size + LADING_BLOCK_SIZE - 1) /
+				   LADING_BLOCK_SIZE;
+
+		if (n > len)
+			n = len;
+		if (ino->layout == EROFS_INODE_FLAT_INLINE && blk == nblocks - 1)
+			src = ino->inline_pos + in;
+		else
+			src = ((uint64_t)ino->raw_blkaddr + blk) * LADING_BLOCK_SIZE + in;
+		if (!in_image(r, src, n))
+			return corrupt(err, "nid %llu: data outside the image",
+				       (unsigned long long)ino->nid);
+		memcpy(out, r->img + src, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino,
+			uint64_t i, struct lading_rchunk *c,
+			struct lading_error *err)
+{
+	uint64_t csize = 1ull << ino->chunk_bits, blocks, limit;
+	uint32_t lo;
+
+	if (ino->layout != EROFS_INODE_CHUNK_BASED || i >= ino->nchunks)
+		return corrupt(err, "nid %llu: no chunk %llu",
+			       (unsigned long long)ino->nid, (unsigned long long)i);
+	memset(c, 0, sizeof(*c));
+	c->offset = i * csize;
+	c->length = ino->size - c->offset < csize ? ino->size - c->offset : csize;
+	if (ino->index_unit == 8) {
+		struct erofs_inode_chunk_index idx;
+
+		memcpy(&idx, r->img + ino->index_pos + i * 8, sizeof(idx));
+		lo = idx.startblk_lo;
+		c->device_id = idx.device_id & r->device_mask;
+	} else {
+		memcpy(&lo, r->img + ino->index_pos + i * 4, 4);
+	}
+	if (lo == EROFS_NULL_ADDR) {
+		c->hole = true;
+		c->device_id = 0;
+		return 0;
+	}
+	c->blkaddr = lo;
+	blocks = (c->length + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	if (c->device_id) {
+		const struct lading_rslot *s = lading_reader_slot(r, c->device_id);
+
+		if (!s)
+			return corrupt(err, "nid %llu: chunk %llu names device %u, "
+				       "the table has %u", (unsigned long long)ino->nid,
+				       (unsigned long long)i, c->device_id, r->nslots);
+		limit = s->blocks;
+	} else {
+		limit = r->blocks;
+	}
+	if (c->blkaddr + blocks > limit)
+		return corrupt(err, "nid %llu: chunk %llu (blocks %llu+%llu) beyond "
+			       "the %llu blocks of device %u",
+			       (unsigned long long)ino->nid, (unsigned long long)i,
+			       (unsigned long long)c->blkaddr,
+			       (unsigned long long)blocks, (unsigned long long)limit,
+			       c->device_id);
+	return 0;
+}
+
+int lading_reader_symlink(struct lading_reader *r, const struct lading_rinode *ino,
+			  char *buf, struct lading_error *err)
+{
+	int ret;
+
+	if (!S_ISLNK(ino->mode))
+		return corrupt(err, "nid %llu: not a symlink",
+			       (unsigned long long)ino->nid);
+	ret = lading_reader_read_flat(r, ino, 0, buf, (size_t)ino->size, err);
+	if (ret)
+		return ret;
+	buf[ino->size] = '\0';
+	if (strlen(buf) != ino->size)
+		return corrupt(err, "nid %llu: NUL inside a symlink target",
+			       (unsigned long long)ino->nid);
+	return 0;
+}
+
+/* ---- walking -------------------------------------------------------- */
+
+struct nid_info {
+	uint64_t nid;		/* stored as nid + 1; 0 = empty */
+	uint32_t seen;		/* names found */
+	uint32_t nlink;		/* what the inode claims */
+	bool dir;
+};
+
+struct nid_map {
+	struct nid_info *slots;
+	size_t cap, used;
+};
+
+static struct nid_info *nid_map_get(struct nid_map *m, uint64_t nid,
+				    bool *created)
+{
+	size_t j;
+
+	if ((m->used + 1) * 2 > m->cap) {
+		struct nid_info *old = m->slots;
+		size_t oldcap = m->cap, i;
+
+		m->cap = oldcap ? oldcap * 2 : 1024;
+		m->slots = calloc(m->cap, sizeof(*m->slots));
+		if (!m->slots) {
+			m->slots = old;
+			m->cap = oldcap;
+			return NULL;
+		}
+		for (i = 0; i < oldcap; i++) {
+			if (!old[i].nid)
+				continue;
+			j = (size_t)(old[i].nid * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
+			while (m->slots[j].nid)
+				j = (j + 1) & (m->cap - 1);
+			m->slots[j] = old[i];
+		}
+		free(old);
+	}
+	j = (size_t)((nid + 1) * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
+	while (m->slots[j].nid && m->slots[j].nid != nid + 1)
+		j = (j + 1) & (m->cap - 1);
+	*created = !m->slots[j].nid;
+	if (*created) {
+		m->slots[j].nid = nid + 1;
+		m->used++;
+	}
+	return &m->slots[j];
+}
+
+struct dir_entry {
+	uint64_t nid;
+	uint32_t nameoff;	/* into the directory's data */
+	uint16_t namelen;
+	uint8_t file_type;
+};
+
+struct walk_frame {
+	struct lading_rinode dir;
+	uint8_t *data;
+	struct dir_entry *ents;
+	size_t nents, next;
+	size_t path_len;
+	uint32_t subdirs;
+};
+
+static int parse_dir_block(const struct lading_rinode *dir, const uint8_t *blk,
+			   size_t blen, struct dir_entry *out, size_t *n,
+			   size_t cap, struct lading_error *err)
+{
+	unsigned long long nid = (unsigned long long)dir->nid;
+	struct erofs_dirent de;
+	size_t count, j;
+
+	if (blen < sizeof(de))
+		return corrupt(err, "nid %llu: directory block of %zu bytes", nid, blen);
+	memcpy(&de, blk, sizeof(de));
+	if (de.nameoff < sizeof(de) || de.nameoff % sizeof(de) ||
+	    de.nameoff >= blen)
+		return corrupt(err, "nid %llu: bad first nameoff %u", nid, de.nameoff);
+	count = de.nameoff / sizeof(de);
+	if (*n + count > cap)
+		return corrupt(err, "nid %llu: too many dirents", nid);
+	for (j = 0; j < count; j++) {
+		struct dir_entry *e = &out[*n + j];
+		size_t len;
+
+		memcpy(&de, blk + j * sizeof(de), sizeof(de));
+		if (de.nameoff < count * sizeof(de) || de.nameoff >= blen)
+			return corrupt(err, "nid %llu: dirent %zu nameoff %u out of "
+				       "range", nid, j, de.nameoff);
+		if (j + 1 < count) {
+			uint16_t nextoff;
+
+			memcpy(&nextoff, blk + (j + 1) * sizeof(de) + 8, 2);
+			if (nextoff <= de.nameoff || nextoff > blen)
+				return corrupt(err, "nid %llu: dirent %zu names "
+					       "overlap", nid, j);
+			len = nextoff - de.nameoff;
+		} else {
+			len = strnlen((const char *)blk + de.nameoff,
+				      blen - de.nameoff);
+		}
+		if (len == 0 || len > EROFS_NAME_LEN)
+			return corrupt(err, "nid %llu: dirent name of %zu bytes",
+				       nid, len);
+		if (memchr(blk + de.nameoff, '/', len) ||
+		    memchr(blk + de.nameoff, '\0', len))
+			return corrupt(err, "nid %llu: dirent name with '/' or NUL",
+				       nid);
+		if (de.file_type == EROFS_FT_UNKNOWN || de.file_type > EROFS_FT_SYMLINK)
+			return corrupt(err, "nid %llu: dirent file type %u", nid,
+				       de.file_type);
+		e->nid = de.nid;
+		e->nameoff = (uint32_t)de.nameoff;
+		e->namelen = (uint16_t)len;
+		e->file_type = de.file_type;
+	}
+	*n += count;
+	return 0;
+}
+
+/* Reads and checks one directory: sorted, unique names, "." and "..". */
+static int load_dir(struct lading_reader *r, struct walk_frame *f,
+		    uint64_t parent_nid, const char *path,
+		    struct lading_error *err)
+{
+	const struct lading_rinode *dir = &f->dir;
+	uint64_t nblocks = (dir->size + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	size_t cap, i, n = 0;
+	bool dot = false, dotdot = false;
+	int ret;
+
+	if (dir->size > r->len)
+		return corrupt(err, "nid %llu (/%s): directory larger than the image",
+			       (unsigned long long)dir->nid, path);
+	f->data = malloc((size_t)dir->size);
+	cap = (size_t)dir->size / (sizeof(struct erofs_dirent) + 1) + 1;
+	f->ents = calloc(cap, sizeof(*f->ents));
+	if (!f->data || !f->ents)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = lading_reader_read_flat(r, dir, 0, f->data, (size_t)dir->size, err);
+	if (ret)
+		return ret;
+	for (i = 0; i < nblocks; i++) {
+		uint64_t off = i * LADING_BLOCK_SIZE;
+		size_t blen = (size_t)(dir->size - off < LADING_BLOCK_SIZE ?
+				       dir->size - off : LADING_BLOCK_SIZE);
+		size_t first = n, j;
+
+		ret = parse_dir_block(dir, f->data + off, blen, f->ents, &n, cap, err);
+		if (ret)
+			return lading_error_set(err, EUCLEAN, "(in /%s)", path);
+		for (j = first; j < n; j++)
+			f->ents[j].nameoff += (uint32_t)off;
+	}
+	for (i = 0; i < n; i++) {
+		const struct dir_entry *e = &f->ents[i];
+		const char *name = (const char *)f->data + e->nameoff;
+
+		if (i && erofs_name_cmp((const char *)f->data + f->ents[i - 1].nameoff,
+					f->ents[i - 1].namelen, name, e->namelen) >= 0)
+			return corrupt(err, "nid %llu (/%s): dirents not strictly "
+				       "sorted at '%.*s'", (unsigned long long)dir->nid,
+				       path, (int)e->namelen, name);
+		if (e->namelen == 1 && name[0] == '.') {
+			dot = true;
+			if (e->nid != dir->nid || e->file_type != EROFS_FT_DIR)
+				return corrupt(err, "nid %llu (/%s): '.' names nid %llu",
+					       (unsigned long long)dir->nid, path,
+					       (unsigned long long)e->nid);
+		} else if (e->namelen == 2 && name[0] == '.' && name[1] == '.') {
+			dotdot = true;
+			if (e->nid != parent_nid || e->file_type != EROFS_FT_DIR)
+				return corrupt(err, "nid %llu (/%s): '..' names nid %llu, "
+					       "parent is %llu",
+					       (unsigned long long)dir->nid, path,
+					       (unsigned long long)e->nid,
+					       (unsigned long long)parent_nid);
+		}
+	}
+	if (!dot || !dotdot)
+		return corrupt(err, "nid %llu (/%s): '.' or '..' missing",
+			       (unsigned long long)dir->nid, path);
+	f->nents = n;
+	return 0;
+}
+
+static int path_append(char **path, size_t *cap, size_t at, const char *name,
+		       size_t len)
+{
+	size_t need = at + 1 + len + 1;
+
+	if (need > *cap) {
+		char *p = realloc(*path, need * 2);
+
+		if (!p)
+			return -ENOMEM;
+		*path = p;
+		*cap = need * 2;
+	}
+	if (at)
+		(*path)[at++] = '/';
+	memcpy(*path + at, name, len);
+	(*path)[at + len] = '\0';
+	return 0;
+}
+
+static void frame_free(struct walk_frame *f)
+{
+	free(f->data);
+	free(f->ents);
+	f->data = NULL;
+	f->ents = NULL;
+}
+
+struct walker {
+	struct lading_reader *r;
+	lading_walk_fn fn;
+	void *ud;
+	struct lading_error *err;
+	struct nid_map seen;
+	struct walk_frame *stack;
+	size_t depth, cap;
+	char *path;
+	size_t path_cap;
+};
+
+static int push_dir(struct walker *w, const struct lading_rinode *dir,
+		    uint64_t parent_nid, size_t path_len)
+{
+	struct walk_frame *f;
+	int ret;
+
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 32;
+		struct walk_frame *s = realloc(w->stack, cap * sizeof(*s));
+
+		if (!s)
+			return -ENOMEM;
+		w->stack = s;
+		w->cap = cap;
+	}
+	f = &w->stack[w->depth];
+	memset(f, 0, sizeof(*f));
+	f->dir = *dir;
+	f->path_len = path_len;
+	w->depth++;
+	ret = load_dir(w->r, f, parent_nid, w->path, w->err);
+	return ret;
+}
+
+static int check_links(struct walker *w)
+{
+	size_t i;
+
+	for (i = 0; i < w->seen.cap; i++) {
+		const struct nid_info *n = &w->seen.slots[i];
+
+		if (n->nid && n->seen != n->nlink)
+			return corrupt(w->err, "nid %llu: link count %u, but %u %s",
+				       (unsigned long long)(n->nid - 1), n->nlink,
+				       n->seen, n->dir ? "subdirectory links" :
+				       "names");
+	}
+	return 0;
+}
+
+static int visit_child(struct walker *w, struct walk_frame *f,
+		       const struct dir_entry *e)
+{
+	const char *name = (const char *)f->data + e->nameoff;
+	struct lading_rinode child;
+	struct lading_rentry re;
+	struct nid_info *info;
+	bool created;
+	int ret;
+
+	ret = path_append(&w->path, &w->path_cap, f->path_len, name, e->namelen);
+	if (ret)
+		return lading_error_set(w->err, ENOMEM, "out of memory");
+	ret = lading_reader_inode(w->r, e->nid, &child, w->err);
+	if (ret)
+		return lading_error_set(w->err, EUCLEAN, "(at /%s)", w->path);
+	if (erofs_file_type_of(child.mode) != e->file_type)
+		return corrupt(w->err, "nid %llu (/%s): dirent type %u, inode "
+			       "mode 0%o", (unsigned long long)child.nid, w->path,
+			       e->file_type, child.mode);
+	info = nid_map_get(&w->seen, child.nid, &created);
+	if (!info)
+		return lading_error_set(w->err, ENOMEM, "out of memory");
+	if (S_ISDIR(child.mode)) {
+		if (!created)
+			return corrupt(w->err, "nid %llu (/%s): directory reachable "
+				       "twice (a loop or a hardlinked directory)",
+				       (unsigned long long)child.nid, w->path);
+		info->dir = true;
+		info->nlink = child.nlink;
+		info->seen = 2;
+		f->subdirs++;
+	} else {
+		if (created)
+			info->nlink = child.nlink;
+		info->seen++;
+	}
+	re = (struct lading_rentry){
+		.path = w->path, .name = name, .namelen = e->namelen,
+		.file_type = e->file_type, .inode = &child, .parent = &f->dir,
+		.first_link = created,
+	};
+	ret = w->fn ? w->fn(w->ud, &re) : 0;
+	if (ret)
+		return ret;
+	if (S_ISDIR(child.mode))
+		return push_dir(w, &child, f->dir.nid, strlen(w->path));
+	return 0;
+}
+
+int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
+		       struct lading_error *err)
+{
+	struct walker w = { .r = r, .fn = fn, .ud = ud, .err = err };
+	struct lading_rinode root;
+	struct lading_rentry re;
+	struct nid_info *info;
+	bool created;
+	int ret;
+
+	ret = lading_reader_inode(r, r->sb.root_nid, &root, err);
+	if (ret)
+		return ret;
+	if (!S_ISDIR(root.mode))
+		return corrupt(err, "root nid %u is not a directory", r->sb.root_nid);
+	w.path = calloc(1, 256);
+	w.path_cap = 256;
+	info = w.path ? nid_map_get(&w.seen, root.nid, &created) : NULL;
+	if (!info) {
+		free(w.path);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	info->dir = true;
+	info->nlink = root.nlink;
+	info->seen = 2;
+	re = (struct lading_rentry){ .path = "", .name = "", .inode = &root,
+				     .file_type = EROFS_FT_DIR, .first_link = true };
+	ret = fn ? fn(ud, &re) : 0;
+	if (!ret)
+		ret = push_dir(&w, &root, root.nid, 0);
+	while (!ret && w.depth) {
+		struct walk_frame *f = &w.stack[w.depth - 1];
+		const struct dir_entry *e;
+		const char *name;
+
+		if (f->next == f->nents) {
+			struct nid_info *di = nid_map_get(&w.seen, f->dir.nid, &created);
+
+			if (di)
+				di->seen += f->subdirs;
+			frame_free(f);
+			w.depth--;
+			continue;
+		}
+		e = &f->ents[f->next++];
+		name = (const char *)f->data + e->nameoff;
+		if ((e->namelen == 1 && name[0] == '.') ||
+		    (e->namelen == 2 && name[0] == '.' && name[1] == '.'))
+			continue;
+		ret = visit_child(&w, f, e);
+	}
+	while (w.depth)
+		frame_free(&w.stack[--w.depth]);
+	if (!ret)
+		ret = check_links(&w);
+	free(w.stack);
+	free(w.seen.slots);
+	free(w.path);
+	return ret < 0 ? ret : 0;
+}

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Decompressed input for the tar reader.  libarchive's gzip filter never
+ * checks the gzip trailer (CRC-32 and length), so gzip goes through zlib
+ * here, which does.  xz, zstd and bzip2 go through a libarchive "raw"
+ * reader whose decoders verify their own checks once the stream has been
+ * read to its end, which input_drain() guarantees after the last tar
+ * entry.  Plain tars are passed through from the file descriptor.
+ */
+#include <archive.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "internal.h"
+
+#define IN_BUF (1u << 20)
+
+enum input_kind { IN_PLAIN, IN_GZIP, IN_ARCHIVE };
+
+struct input_stream {
+	enum input_kind kind;
+	int fd;
+	bool own_fd;
+	bool eof_raw;		/* fd exhausted */
+	bool done;		/* decompressed stream ended */
+	uint8_t *in;		/* raw bytes read from fd */
+	size_t in_len, in_pos;
+	uint8_t *out;		/* decompressed bytes handed out */
+	z_stream z;
+	bool z_init;
+	struct archive *raw;
+	uint64_t raw_bytes;
+	char msg[256];
+};
+
+static int fill_raw(struct input_stream *s)
+{
+	ssize_t n;
+
+	if (s->in_pos == s->in_len)
+		s->in_pos = s->in_len = 0;
+	if (s->in_len == IN_BUF || s->eof_raw)
+		return 0;
+	do
+		n = read(s->fd, s->in + s->in_len, IN_BUF - s->in_len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		snprintf(s->msg, sizeof(s->msg), "read: %s", strerror(errno));
+		return -errno;
+	}
+	if (n == 0)
+		s->eof_raw = true;
+	s->in_len += (size_t)n;
+	s->raw_bytes += (uint64_t)n;
+	return 0;
+}
+
+/* libarchive pulls the raw compressed bytes through this. */
+static la_ssize_t raw_read_cb(struct archive *a, void *ud, const void **buf)
+{
+	struct input_stream *s = ud;
+	size_t n;
+
+	if (s->in_pos == s->in_len && fill_raw(s) < 0) {
+		archive_set_error(a, EIO, "%s", s->msg);
+		return -1;
+	}
+	n = s->in_len - s->in_pos;
+	*buf = s->in + s->in_pos;
+	s->in_pos = s->in_len;
+	return (la_ssize_t)n;
+}
+
+static int open_archive_layer(struct input_stream *s)
+{
+	struct archive_entry *e;
+
+	s->raw = archive_read_new();
+	if (!s->raw)
+		return -ENOMEM;
+	archive_read_support_filter_all(s->raw);
+	archive_read_support_format_raw(s->raw);
+	if (archive_read_open(s->raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(s->raw, &e) != ARCHIVE_OK) {
+		snprintf(s->msg, sizeof(s->msg), "%s",
+			 archive_error_string(s->raw) ? archive_error_string(s->raw) :
+			 "cannot decompress");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int sniff(struct input_stream *s)
+{
+	static const uint8_t gz[] = { 0x1f, 0x8b };
+	static const uint8_t xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+	static const uint8_t zst[] = { 0x28, 0xb5, 0x2f, 0xfd };
+	int ret;
+
+	while (s->in_len < 6 && !s->eof_raw) {
+		ret = fill_raw(s);
+		if (ret)
+			return ret;
+	}
+	if (s->in_len >= 2 && !memcmp(s->in, gz, sizeof(gz))) {
+		s->kind = IN_GZIP;
+		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+			return -ENOMEM;
+		s->z_init = true;
+		return 0;
+	}
+	if ((s->in_len >= 6 && !memcmp(s->in, xz, sizeof(xz))) ||
+	    (s->in_len >= 4 && !memcmp(s->in, zst, sizeof(zst))) ||
+	    (s->in_len >= 3 && !memcmp(s->in, "BZh", 3))) {
+		s->kind = IN_ARCHIVE;
+		return open_archive_layer(s);
+	}
+	s->kind = IN_PLAIN;
+	return 0;
+}
+
+int input_open(struct input_stream **out, const char *path)
+{
+	struct input_stream *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	s->in = malloc(IN_BUF);
+	s->out = malloc(IN_BUF);
+	if (!s->in || !s->out) {
+		input_close(s);
+		return -ENOMEM;
+	}
+	if (!strcmp(path, "-")) {
+		s->fd = STDIN_FILENO;
+	} else {
+		s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0) {
+			ret = -errno;
+			snprintf(s->msg, sizeof(s->msg), "%s", strerror(errno));
+			*out = s;
+			return ret;
+		}
+		s->own_fd = true;
+	}
+	*out = s;
+	return sniff(s);
+}
+
+static ssize_t gzip_read(struct input_stream *s, const void **buf)
+{
+	for (;;) {
+		size_t before, produced;
+		int zr, ret;
+
+		if (s->in_pos == s->in_len && !s->eof_raw) {
+			ret = fill_raw(s);
+			if (ret)
+				return ret;
+		}
+		s->z.next_in = s->in + s->in_pos;
+		s->z.avail_in = (uInt)(s->in_len - s->in_pos);
+		s->z.next_out = s->out;
+		s->z.avail_out = IN_BUF;
+		before = s->z.avail_in;
+		zr = inflate(&s->z, Z_NO_FLUSH);
+		s->in_pos += before - s->z.avail_in;
+		produced = IN_BUF - s->z.avail_out;
+		if (zr == Z_STREAM_END) {
+			/* another member may follow (concatenated gzip) */
+			while (s->in_pos == s->in_len && !s->eof_raw) {
+				ret = fill_raw(s);
+				if (ret)
+					return ret;
+			}
+			if (s->in_len - s->in_pos >= 2 &&
+			    s->in[s->in_pos] == 0x1f && s->in[s->in_pos + 1] == 0x8b)
+				inflateReset(&s->z);
+			else
+				s->done = true;	/* trailing bytes are ignored */
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			snprintf(s->msg, sizeof(s->msg), "corrupt gzip data: %s",
+				 s->z.msg ? s->z.msg : "inflate failed");
+			return -EIO;
+		} else if (!produced && s->eof_raw && s->in_pos == s->in_len) {
+			snprintf(s->msg, sizeof(s->msg), "gzip data truncated");
+			return -EIO;
+		}
+		if (produced || s->done) {
+			*buf = s->out;
+			return (ssize_t)produced;
+		}
+	}
+}
+
+ssize_t input_read(struct input_stream *s, const void **buf)
+{
+	ssize_t n;
+	int ret;
+
+	if (s->done)
+		return 0;
+	switch (s->kind) {
+	case IN_GZIP:
+		return gzip_read(s, buf);
+	case IN_ARCHIVE:
+		n = archive_read_data(s->raw, s->out, IN_BUF);
+		if (n < 0) {
+			snprintf(s->msg, sizeof(s->msg), "%s",
+				 archive_error_string(s->raw) ?
+				 archive_error_string(s->raw) : "decompression failed");
+			return -EIO;
+		}
+		if (n == 0)
+			s->done = true;
+		*buf = s->out;
+		return n;
+	default:
+		if (s->in_pos == s->in_len) {
+			ret = fill_raw(s);
+			if (ret)
+				return ret;
+		}
+		n = (ssize_t)(s->in_len - s->in_pos);
+		*buf = s->in + s->in_pos;
+		s->in_pos = s->in_len;
+		if (n == 0)
+			s->done = true;
+		return n;
+	}
+}
+
+int input_drain(struct input_stream *s)
+{
+	const void *buf;
+	ssize_t n;
+
+	do
+		n = input_read(s, &buf);
+	while (n > 0);
+	return n < 0 ? (int)n : 0;
+}
+
+uint64_t input_raw_bytes(const struct input_stream *s)
+{
+	return s->raw_bytes;
+}
+
+const char *input_error(const struct input_stream *s)
+{
+	return s->msg[0] ? s->msg : "input error";
+}
+
+void input_close(struct input_stream *s)
+{
+	if (!s)
+		return;
+	if (s->raw)
+		archive_read_free(s->raw);
+	if (s->z_init)
+		inflateEnd(&s->z);
+	if (s->own_fd && s->fd >= 0)
+		close(s->fd);
+	free(s->in);
+	free(s->out);
+	free(s);
+}
