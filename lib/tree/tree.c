@@ -443,8 +443,9 @@ static int sort_one(struct lading_dentry *d, void *ud)
 
 	(void)ud;
 	if (S_ISDIR(ino->mode) && !ino->children_sorted) {
-		qsort(ino->children, ino->nchildren, sizeof(*ino->children),
-		      dentry_cmp);
+		if (ino->nchildren > 1)
+			qsort(ino->children, ino->nchildren,
+			      sizeof(*ino->children), dentry_cmp);
 		ino->children_sorted = true;
 	}
 	return 0;
@@ -453,11 +454,11 @@ static int sort_one(struct lading_dentry *d, void *ud)
 void lading_tree_sort(struct lading_tree *tree)
 {
 	/* the root has no dentry: sort it directly, then visit the rest */
-	if (!tree->root->children_sorted) {
+	if (!tree->root->children_sorted && tree->root->nchildren > 1) {
 		qsort(tree->root->children, tree->root->nchildren,
 		      sizeof(*tree->root->children), dentry_cmp);
-		tree->root->children_sorted = true;
 	}
+	tree->root->children_sorted = true;
 	lading_tree_visit(tree, sort_one, NULL);
 }
 
