@@ -83,19 +83,6 @@ static void usage(FILE *out)
 		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
 }
 
-static int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 static int parse_uuid(const char *s, uint8_t *uuid)
 {
 	char hex[33];
@@ -112,22 +99,6 @@ static int parse_uuid(const char *s, uint8_t *uuid)
 	return n == 32 ? lading_hex_decode(uuid, hex, 16) : -EINVAL;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
-
 static void print_json(const struct lading_build_report *r)
 {
 	const struct lading_source_stats *s = &r->source;
@@ -136,12 +107,12 @@ static void print_json(const struct lading_build_report *r)
 
 	lading_hex_encode(uuid, r->image.uuid, 16);
 	printf("{\n  \"bootstrap\": ");
-	json_string(stdout, r->bootstrap);
+	lading_json_string(stdout, r->bootstrap);
 	printf(",\n  \"bootstrap_sha256\": \"%s\",\n", r->bootstrap_digest);
 	printf("  \"bootstrap_size\": %llu,\n",
 	       (unsigned long long)r->bootstrap_size);
 	printf("  \"blob_dir\": ");
-	json_string(stdout, r->blob_dir);
+	lading_json_string(stdout, r->blob_dir);
 	if (r->blob.present)
 		printf(",\n  \"blob_id\": \"%s\",\n", r->blob.id);
 	else
@@ -228,7 +199,7 @@ int main(int argc, char **argv)
 
 	lading_build_params_init(&p);
 	if (sde && *sde) {
-		if (parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
+		if (lading_parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
 			return usage_error("invalid SOURCE_DATE_EPOCH '%s'", sde);
 		p.clamp_mtime = true;
 		p.mtime = v;
@@ -254,7 +225,7 @@ int main(int argc, char **argv)
 			p.inline_max = (uint32_t)size;
 			break;
 		case 'T':
-			if (parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
+			if (lading_parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
 				return usage_error("invalid mtime '%s'", optarg);
 			p.clamp_mtime = true;
 			p.mtime = v;
@@ -278,7 +249,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_UID:
 		case OPT_GID:
-			if (parse_int64(optarg, 0, UINT32_MAX - 1, &v))
+			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v))
 				return usage_error("invalid id '%s'", optarg);
 			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
 			break;

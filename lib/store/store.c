@@ -44,6 +44,9 @@ struct lading_store {
 	EVP_MD_CTX *chunk_md;
 	EVP_MD_CTX *blob_md;
 
+	uint8_t (*digests)[LADING_SHA256_LEN];	/* digest_only */
+	uint32_t ndigests, digests_cap;
+
 	struct blob_ring ring;
 	pthread_t writer;
 	bool writer_running;
@@ -233,6 +236,31 @@ static int dedup_grow(struct lading_store *s)
 	return 0;
 }
 
+static int digest_append(struct lading_store *s, const uint8_t *digest,
+			 uint64_t *index)
+{
+	if (s->ndigests == s->digests_cap) {
+		uint32_t cap = s->digests_cap ? s->digests_cap * 2 : 1024;
+		void *n = realloc(s->digests, (size_t)cap * LADING_SHA256_LEN);
+
+		if (!n)
+			return -ENOMEM;
+		s->digests = n;
+		s->digests_cap = cap;
+	}
+	if (s->ndigests == EROFS_NULL_ADDR)
+		return -EFBIG;
+	memcpy(s->digests[s->ndigests], digest, LADING_SHA256_LEN);
+	*index = s->ndigests++;
+	return 0;
+}
+
+const uint8_t *lading_store_chunk_digest(const struct lading_store *s,
+					 uint32_t index)
+{
+	return index < s->ndigests ? s->digests[index] : NULL;
+}
+
 void lading_store_add_hole(struct lading_store *s, size_t len,
 			   struct lading_chunk_ref *ref)
 {
@@ -276,6 +304,12 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 		return 0;
 	}
 
+	if (s->params.digest_only) {
+		ret = digest_append(s, digest, &blkaddr);
+		if (ret)
+			return ret;
+		goto remember;
+	}
 	blkaddr = s->blob_bytes >> LADING_BLOCK_BITS;
 	padded = LADING_ALIGN_UP(len, (size_t)LADING_BLOCK_SIZE);
 	/* 32-bit block addresses: a blob tops out just under 16 TiB */
@@ -292,6 +326,7 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 	if (ret)
 		return ret;
 	s->blob_bytes += padded;
+remember:
 	s->stats.chunks_stored++;
 
 	s->dedup[slot] = (struct dedup_entry){ .len = (uint32_t)len,
@@ -359,6 +394,7 @@ void lading_store_free(struct lading_store *s)
 	EVP_MD_CTX_free(s->blob_md);
 	free(s->ring.buf);
 	free(s->dedup);
+	free(s->digests);
 	free(s);
 }
 

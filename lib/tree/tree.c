@@ -288,6 +288,7 @@ int lading_tree_link(struct lading_tree *tree, struct lading_inode *dir,
 	d->parent = dir;
 	d->inode = ino;
 	d->namelen = (uint16_t)len;
+	d->flags = 0;
 	memcpy(d->name, name, len);
 	d->name[len] = '\0';
 	ret = table_insert(tree, d);
@@ -408,15 +409,15 @@ int lading_tree_walk_parent(struct lading_tree *tree, const char *path,
 	}
 }
 
-struct lading_inode *lading_tree_lookup_path(const struct lading_tree *tree,
-					     const char *path)
+struct lading_dentry *lading_tree_lookup_dentry(const struct lading_tree *tree,
+						const char *path)
 {
 	struct lading_inode *dir = tree->root;
+	struct lading_dentry *d = NULL;
 	const char *p = path;
 
 	while (*p) {
 		const char *e = strchrnul(p, '/');
-		struct lading_dentry *d;
 
 		if (!S_ISDIR(dir->mode))
 			return NULL;
@@ -426,7 +427,18 @@ struct lading_inode *lading_tree_lookup_path(const struct lading_tree *tree,
 		dir = d->inode;
 		p = *e ? e + 1 : e;
 	}
-	return dir;
+	return d;
+}
+
+struct lading_inode *lading_tree_lookup_path(const struct lading_tree *tree,
+					     const char *path)
+{
+	struct lading_dentry *d;
+
+	if (!*path)
+		return tree->root;
+	d = lading_tree_lookup_dentry(tree, path);
+	return d ? d->inode : NULL;
 }
 
 static int dentry_cmp(const void *a, const void *b)

@@ -91,10 +91,15 @@ void lading_hex_encode(char *out, const uint8_t *in, size_t len);
 int lading_hex_decode(uint8_t *out, const char *in, size_t len);
 /* Parses "123", "64K", "1M", "2G"; returns 0 or -EINVAL. */
 int lading_parse_size(const char *s, uint64_t *out);
+/* Parses a decimal integer in [min, max]; returns 0 or -EINVAL. */
+int lading_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Joins dir and name with one '/'; malloc'ed, NULL on ENOMEM. */
 char *lading_path_join(const char *dir, const char *name);
 /* The directory part of path ("." if none); malloc'ed. */
 char *lading_path_dirname(const char *path);
+
+/* Writes s as a JSON string literal (quotes and escapes included). */
+void lading_json_string(FILE *out, const char *s);
 
 /* ---- progress --------------------------------------------------------- */
 

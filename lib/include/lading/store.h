@@ -18,6 +18,12 @@ struct lading_store_params {
 	uint32_t chunk_size;	/* power of two in [CHUNK_MIN, CHUNK_MAX] */
 	const char *blob_dir;	/* where the blob is created */
 	uint16_t device_id;	/* slot the blob will occupy (1-based) */
+	/*
+	 * Index only: write no blob; a chunk's blkaddr is the index of its
+	 * digest (lading_store_chunk_digest).  Used to compare a source with
+	 * an image without storing anything.
+	 */
+	bool digest_only;
 };
 
 struct lading_store_stats {
@@ -64,6 +70,9 @@ int lading_store_publish(struct lading_store *s,
 /* Removes any unpublished temporary and frees the store. */
 void lading_store_free(struct lading_store *s);
 const struct lading_store_stats *lading_store_stats(const struct lading_store *s);
+/* digest_only stores: the sha256 of chunk 'index' (a ref's blkaddr). */
+const uint8_t *lading_store_chunk_digest(const struct lading_store *s,
+					 uint32_t index);
 uint32_t lading_store_chunk_size(const struct lading_store *s);
 
 /*

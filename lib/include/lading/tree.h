@@ -53,10 +53,13 @@ struct lading_inode {
 	uint32_t nlink;		/* computed by lading_tree_count_links() */
 };
 
+#define LADING_DENTRY_SEEN 0x1	/* scratch mark for walkers */
+
 struct lading_dentry {
 	struct lading_inode *parent;
 	struct lading_inode *inode;
 	uint16_t namelen;
+	uint16_t flags;
 	char name[];		/* NUL-terminated too, for convenience */
 };
 
@@ -107,6 +110,9 @@ int lading_tree_walk_parent(struct lading_tree *tree, const char *path,
 			    const struct lading_inode *dir_template,
 			    struct lading_inode **parent, const char **name,
 			    size_t *namelen);
+/* The dentry of a normalised non-root path; NULL if absent. */
+struct lading_dentry *lading_tree_lookup_dentry(const struct lading_tree *tree,
+						const char *path);
 /* Looks a normalised path up; NULL if absent ("" is the root). */
 struct lading_inode *lading_tree_lookup_path(const struct lading_tree *tree,
 					     const char *path);

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Verification: an image's structure (through the hardened reader), its
+ * blobs (presence, size, digest, chunk ranges), its equality with a source
+ * tree or tar, and extraction of its tree to a directory.
+ */
+#ifndef LADING_VERIFY_H
+#define LADING_VERIFY_H
+
+#include <lading/common.h>
+#include <lading/source.h>
+
+#define LADING_VERIFY_MAX_LISTED 50
+
+/* Per-slot result. */
+enum lading_blob_status {
+	LADING_BLOB_OK = 0,
+	LADING_BLOB_UNCHECKED,	/* present, digest not computed */
+	LADING_BLOB_MISSING,
+	LADING_BLOB_BAD_TAG,	/* the slot tag is not a sha256 hex id */
+	LADING_BLOB_BAD_SIZE,
+	LADING_BLOB_BAD_DIGEST,
+	LADING_BLOB_IO_ERROR,
+};
+
+struct lading_verify_blob {
+	char id[LADING_DIGEST_HEX_LEN + 1];
+	char *path;		/* where it was found, NULL if missing */
+	uint64_t blocks;	/* from the slot */
+	uint64_t size;		/* of the file found */
+	uint64_t chunks;	/* chunk references into it */
+	enum lading_blob_status status;
+};
+
+struct lading_verify_params {
+	const char *bootstrap;
+	const char *const *blob_dirs;	/* NULL/0: the bootstrap's directory */
+	size_t nblob_dirs;
+	bool blob_digest;		/* hash every blob (default on) */
+
+	const char *source;		/* NULL: no source comparison */
+	enum lading_source_type source_type;
+	/* the build policy to apply to the source before comparing */
+	bool clamp_mtime;
+	int64_t mtime;
+	bool compare_nsec;
+	int64_t force_uid, force_gid;	/* -1: keep */
+
+	const char *extract_dir;	/* NULL: no extraction */
+
+	const struct lading_log *log;
+};
+
+struct lading_verify_report {
+	/* structure */
+	uint64_t inodes, regular, directories, symlinks, devices, fifos, sockets;
+	uint64_t hardlinks;		/* names beyond the first per inode */
+	uint64_t file_bytes, inline_files, chunks, holes, xattrs;
+	/* blobs */
+	struct lading_verify_blob *blobs;
+	uint16_t nblobs;
+	/* all problems found (structure, blobs, source), first ones kept */
+	uint64_t problems;
+	char *listed[LADING_VERIFY_MAX_LISTED];
+	size_t nlisted;
+	bool structure_ok;
+	bool source_compared;
+	uint64_t source_entries;
+	bool extracted;
+	uint64_t blob_bytes_hashed;
+};
+
+void lading_verify_params_init(struct lading_verify_params *p);
+/*
+ * Returns 0 when every check passed, -EUCLEAN when a check failed (the
+ * report lists why), another negative errno for usage or I/O errors (err
+ * says which).
+ */
+int lading_verify(const struct lading_verify_params *p,
+		  struct lading_verify_report *r, struct lading_error *err);
+void lading_verify_report_free(struct lading_verify_report *r);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between verify.c, compare.c and extract.c; not a public header. */
+#ifndef LADING_VERIFY_INTERNAL_H
+#define LADING_VERIFY_INTERNAL_H
+
+#include <lading/format.h>
+#include <lading/store.h>
+#include <lading/tree.h>
+#include <lading/verify.h>
+
+#define VERIFY_WINDOW (1u << 20)	/* source comparison granularity */
+
+struct extract_state;
+
+struct vctx {
+	const struct lading_verify_params *p;
+	struct lading_verify_report *r;
+	struct lading_error *err;
+	struct lading_error walk_err;	/* errors raised during the walk */
+	struct lading_reader *reader;
+	int *blob_fds;			/* per slot, -1 if missing */
+	uint8_t *window;		/* VERIFY_WINDOW bytes */
+
+	/* source comparison */
+	struct lading_tree *src;
+	struct lading_store *src_store;
+	struct nid_src_map *nid_map;
+
+	struct extract_state *x;
+};
+
+void verify_problem(struct vctx *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Reads file bytes of any layout; -ENOENT if its blob is missing. */
+int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
+		     uint64_t off, uint8_t *buf, size_t len);
+
+/* compare.c */
+int compare_load_source(struct vctx *v);
+int compare_entry(struct vctx *v, const struct lading_rentry *e);
+int compare_finish(struct vctx *v);
+void compare_free(struct vctx *v);
+
+/* extract.c */
+int extract_begin(struct vctx *v);
+int extract_entry(struct vctx *v, const struct lading_rentry *e);
+int extract_finish(struct vctx *v);
+void extract_free(struct vctx *v);
+
+#endif

@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lading_verify(): walk the image through the hardened reader (structure,
+ * chunk ranges, statistics), check each slot's blob, and optionally compare
+ * with a source and extract.  Problems are collected, not fatal, except a
+ * structural error, which ends the walk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include "internal.h"
+
+void lading_verify_params_init(struct lading_verify_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->blob_digest = true;
+	p->force_uid = -1;
+	p->force_gid = -1;
+}
+
+void verify_problem(struct vctx *v, const char *fmt, ...)
+{
+	struct lading_verify_report *r = v->r;
+	char buf[1024];
+	va_list ap;
+
+	r->problems++;
+	if (r->nlisted == LADING_VERIFY_MAX_LISTED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	r->listed[r->nlisted] = strdup(buf);
+	if (r->listed[r->nlisted])
+		r->nlisted++;
+}
+
+void lading_verify_report_free(struct lading_verify_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlisted; i++)
+		free(r->listed[i]);
+	for (i = 0; i < r->nblobs; i++)
+		free(r->blobs[i].path);
+	free(r->blobs);
+	memset(r, 0, sizeof(*r));
+}
+
+int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
+		     uint64_t off, uint8_t *buf, size_t len)
+{
+	size_t img_len;
+	const uint8_t *img = lading_reader_image(v->reader, &img_len);
+
+	if (ino->layout != EROFS_INODE_CHUNK_BASED)
+		return lading_reader_read_flat(v->reader, ino, off, buf, len, v->err);
+	while (len) {
+		struct lading_rchunk c;
+		uint64_t in, n, pos;
+		int ret = lading_reader_chunk(v->reader, ino, off >> ino->chunk_bits,
+					      &c, v->err);
+
+		if (ret)
+			return ret;
+		in = off - c.offset;
+		n = c.length - in < len ? c.length - in : len;
+		pos = c.blkaddr * LADING_BLOCK_SIZE + in;
+		if (c.hole) {
+			memset(buf, 0, n);
+		} else if (c.device_id == 0) {
+			/* lading_reader_chunk checked it against the image */
+			if (pos > img_len || n > img_len - pos)
+				return -EUCLEAN;
+			memcpy(buf, img + pos, n);
+		} else {
+			int fd = v->blob_fds[c.device_id - 1];
+
+			if (fd < 0)
+				return -ENOENT;
+			ret = lading_pread_full(fd, buf, n, pos);
+			if (ret)
+				return ret;
+		}
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---- structure ------------------------------------------------------ */
+
+static int count_xattr(void *ud, const char *name, const void *value,
+		       size_t len)
+{
+	(void)name;
+	(void)value;
+	(void)len;
+	((struct vctx *)ud)->r->xattrs++;
+	return 0;
+}
+
+static int check_regular(struct vctx *v, const struct lading_rentry *e)
+{
+	const struct lading_rinode *ino = e->inode;
+	uint64_t i;
+	int ret;
+
+	v->r->file_bytes += ino->size;
+	if (ino->layout != EROFS_INODE_CHUNK_BASED) {
+		if (ino->size)
+			v->r->inline_files++;
+		/* reading it proves the inline/plain data is in range */
+		for (i = 0; i < ino->size; i += VERIFY_WINDOW) {
+			size_t n = ino->size - i < VERIFY_WINDOW ?
+				   (size_t)(ino->size - i) : VERIFY_WINDOW;
+
+			ret = lading_reader_read_flat(v->reader, ino, i, v->window,
+						      n, v->err);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
+	for (i = 0; i < ino->nchunks; i++) {
+		struct lading_rchunk c;
+
+		ret = lading_reader_chunk(v->reader, ino, i, &c, v->err);
+		if (ret)
+			return lading_error_set(v->err, EUCLEAN, "(at /%s)", e->path);
+		v->r->chunks++;
+		if (c.hole)
+			v->r->holes++;
+		else if (c.device_id)
+			v->r->blobs[c.device_id - 1].chunks++;
+	}
+	return 0;
+}
+
+static int walk_entry(void *ud, const struct lading_rentry *e)
+{
+	struct vctx *v = ud;
+	struct lading_verify_report *r = v->r;
+	char target[4096];
+	int ret;
+
+	if (e->first_link || S_ISDIR(e->inode->mode)) {
+		r->inodes++;
+		switch (e->inode->mode & S_IFMT) {
+		case S_IFREG: r->regular++; break;
+		case S_IFDIR: r->directories++; break;
+		case S_IFLNK: r->symlinks++; break;
+		case S_IFCHR: case S_IFBLK: r->devices++; break;
+		case S_IFIFO: r->fifos++; break;
+		default: r->sockets++; break;
+		}
+		ret = lading_reader_xattrs(v->reader, e->inode, count_xattr, v,
+					   v->err);
+		if (!ret && S_ISLNK(e->inode->mode))
+			ret = lading_reader_symlink(v->reader, e->inode, target,
+						    v->err);
+		if (!ret && S_ISREG(e->inode->mode))
+			ret = check_regular(v, e);
+		if (ret)
+			return ret;
+	} else {
+		r->hardlinks++;
+	}
+	if (v->src) {
+		ret = compare_entry(v, e);
+		if (ret)
+			return ret;
+	}
+	if (v->x)
+		return extract_entry(v, e);
+	return 0;
+}
+
+/* ---- blobs ---------------------------------------------------------- */
+
+static bool is_digest_hex(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < LADING_DIGEST_HEX_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == '\0';
+}
+
+static int open_blobs(struct vctx *v, const char *boot_dir)
+{
+	const struct lading_verify_params *p = v->p;
+	uint16_t n = lading_reader_nslots(v->reader), i;
+	size_t d;
+
+	v->r->nblobs = n;
+	v->r->blobs = calloc(n ? n : 1, sizeof(*v->r->blobs));
+	v->blob_fds = malloc((n ? n : 1) * sizeof(int));
+	if (!v->r->blobs || !v->blob_fds)
+		return lading_error_set(v->err, ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		struct lading_verify_blob *b = &v->r->blobs[i];
+		const struct lading_rslot *s = lading_reader_slot(v->reader, i + 1);
+		struct stat st;
+
+		v->blob_fds[i] = -1;
+		memcpy(b->id, s->tag, sizeof(b->id));
+		b->blocks = s->blocks;
+		b->status = LADING_BLOB_MISSING;
+		if (!is_digest_hex(b->id)) {
+			b->status = LADING_BLOB_BAD_TAG;
+			verify_problem(v, "slot %u: tag '%.64s' is not a sha256 blob id",
+				       i + 1, b->id);
+			continue;
+		}
+		for (d = 0; d < (p->nblob_dirs ? p->nblob_dirs : 1); d++) {
+			const char *dir = p->nblob_dirs ? p->blob_dirs[d] : boot_dir;
+			char *path = lading_path_join(dir, b->id);
+			int fd;
+
+			if (!path)
+				return lading_error_set(v->err, ENOMEM, "out of memory");
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				free(path);
+				continue;
+			}
+			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				close(fd);
+				free(path);
+				continue;
+			}
+			v->blob_fds[i] = fd;
+			b->path = path;
+			b->size = (uint64_t)st.st_size;
+			b->status = LADING_BLOB_UNCHECKED;
+			break;
+		}
+		if (b->status == LADING_BLOB_MISSING) {
+			verify_problem(v, "blob %s (slot %u): not found", b->id, i + 1);
+			continue;
+		}
+		if (b->size != b->blocks * LADING_BLOCK_SIZE) {
+			b->status = LADING_BLOB_BAD_SIZE;
+			verify_problem(v, "blob %s: %llu bytes, the slot says %llu "
+				       "blocks (%llu bytes)", b->id,
+				       (unsigned long long)b->size,
+				       (unsigned long long)b->blocks,
+				       (unsigned long long)(b->blocks * LADING_BLOCK_SIZE));
+		}
+	}
+	return 0;
+}
+
+static int hash_fd(int fd, uint8_t *out, uint64_t *bytes)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t bufsz = 4u << 20;
+	uint8_t *buf = malloc(bufsz);
+	unsigned int dl;
+	uint64_t off = 0;
+	int ret = 0;
+
+	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		ssize_t n = pread(fd, buf, bufsz, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	if (!ret)
+		EVP_DigestFinal_ex(md, out, &dl);
+	*bytes += off;
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return ret;
+}
+
+static void check_blob_digests(struct vctx *v)
+{
+	uint16_t i;
+
+	for (i = 0; i < v->r->nblobs; i++) {
+		struct lading_verify_blob *b = &v->r->blobs[i];
+		uint8_t d[LADING_SHA256_LEN];
+		char hex[LADING_DIGEST_HEX_LEN + 1];
+		int ret;
+
+		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
+			continue;
+		ret = hash_fd(v->blob_fds[i], d, &v->r->blob_bytes_hashed);
+		if (ret) {
+			b->status = LADING_BLOB_IO_ERROR;
+			verify_problem(v, "blob %s: read error: %s", b->id,
+				       strerror(-ret));
+			continue;
+		}
+		lading_hex_encode(hex, d, sizeof(d));
+		if (strcmp(hex, b->id)) {
+			b->status = LADING_BLOB_BAD_DIGEST;
+			verify_problem(v, "blob %s: content digest is %s", b->id, hex);
+		} else {
+			b->status = LADING_BLOB_OK;
+		}
+	}
+}
+
+/* ---- driver --------------------------------------------------------- */
+
+static int run_checks(struct vctx *v, const char *boot_dir)
+{
+	struct lading_error *outer = v->err;
+	int ret;
+
+	ret = open_blobs(v, boot_dir);
+	if (ret)
+		return ret;
+	if (v->p->source) {
+		ret = compare_load_source(v);
+		if (ret)
+			return ret;
+		v->r->source_compared = true;
+	}
+	if (v->p->extract_dir) {
+		ret = extract_begin(v);
+		if (ret)
+			return ret;
+	}
+	/*
+	 * The walk reports into its own error: a structural problem becomes
+	 * a listed problem, anything else (I/O, memory) goes to the caller.
+	 */
+	v->err = &v->walk_err;
+	ret = lading_reader_walk(v->reader, walk_entry, v, v->err);
+	v->err = outer;
+	if (ret == -EUCLEAN || v->walk_err.code == -EUCLEAN) {
+		verify_problem(v, "%s: %s", v->p->bootstrap, v->walk_err.msg);
+		ret = 0;
+	} else if (ret) {
+		return lading_error_set(outer, -ret, "%s", v->walk_err.msg[0] ?
+					v->walk_err.msg : strerror(-ret));
+	} else {
+		v->r->structure_ok = true;
+	}
+	if (v->src && v->r->structure_ok) {
+		ret = compare_finish(v);
+		if (ret)
+			return ret;
+	}
+	if (v->x && v->r->structure_ok) {
+		ret = extract_finish(v);
+		if (ret)
+			return ret;
+		v->r->extracted = true;
+	}
+	if (v->p->blob_digest)
+		check_blob_digests(v);
+	return 0;
+}
+
+int lading_verify(const struct lading_verify_params *p,
+		  struct lading_verify_report *r, struct lading_error *err)
+{
+	struct vctx v = { .p = p, .r = r, .err = err };
+	char *boot_dir = NULL;
+	uint16_t i;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	v.window = malloc(VERIFY_WINDOW);
+	boot_dir = lading_path_dirname(p->bootstrap);
+	if (!v.window || !boot_dir) {
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = lading_reader_open_file(&v.reader, p->bootstrap, err);
+	if (ret == -EUCLEAN) {
+		verify_problem(&v, "%s: %s", p->bootstrap, err->msg);
+		lading_error_clear(err);
+		ret = -EUCLEAN;
+		goto out;
+	}
+	if (ret)
+		goto out;
+	ret = run_checks(&v, boot_dir);
+	if (!ret && r->problems)
+		ret = -EUCLEAN;
+out:
+	compare_free(&v);
+	extract_free(&v);
+	if (v.blob_fds) {
+		for (i = 0; i < r->nblobs; i++)
+			if (v.blob_fds[i] >= 0)
+				close(v.blob_fds[i]);
+		free(v.blob_fds);
+	}
+	lading_reader_close(v.reader);
+	free(v.window);
+	free(boot_dir);
+	return ret;
+}

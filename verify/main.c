@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+/* lading-verify: argument parsing and reporting around lading_verify(). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lading/verify.h>
+
+#define PROG "lading-verify"
+
+enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_ERROR = 2 };
+
+enum {
+	OPT_NO_BLOB_DIGEST = 256,
+	OPT_SOURCE_TYPE,
+	OPT_NSEC,
+	OPT_ALL_ROOT,
+	OPT_UID,
+	OPT_GID,
+	OPT_JSON,
+};
+
+static const struct option long_options[] = {
+	{ "blob-dir", required_argument, NULL, 'b' },
+	{ "no-blob-digest", no_argument, NULL, OPT_NO_BLOB_DIGEST },
+	{ "source", required_argument, NULL, 's' },
+	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
+	{ "mtime", required_argument, NULL, 'T' },
+	{ "nsec", no_argument, NULL, OPT_NSEC },
+	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
+	{ "uid", required_argument, NULL, OPT_UID },
+	{ "gid", required_argument, NULL, OPT_GID },
+	{ "extract", required_argument, NULL, 'x' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fputs(
+"Usage: " PROG " [OPTIONS] BOOTSTRAP\n"
+"Check a lading bootstrap, its blobs and, optionally, its source.\n"
+"\n"
+"  -b, --blob-dir DIR     look for blobs in DIR (repeatable; default:\n"
+"                         BOOTSTRAP's directory)\n"
+"      --no-blob-digest   skip hashing whole blobs (structure, sizes and\n"
+"                         chunk ranges are still checked)\n"
+"  -s, --source PATH      compare with a directory or a tar (any compression\n"
+"                         lading-mkimage reads) without mounting\n"
+"      --source-type TYPE auto (default), dir or tar\n"
+"  -T, --mtime SECONDS    the build's mtime clamp (default $SOURCE_DATE_EPOCH)\n"
+"      --nsec             compare nanosecond mtimes\n"
+"      --all-root, --uid N, --gid N\n"
+"                         the build's ownership policy\n"
+"  -x, --extract DIR      write the image's tree into DIR (owners, xattrs\n"
+"                         and devices when run as root)\n"
+"      --json             print a JSON report on stdout\n"
+"  -v, --verbose          more messages\n"
+"  -q, --quiet            print nothing but errors\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"Exit status: 0 every check passed, 1 a check failed (corrupt image or blob,\n"
+"or a difference from the source), 2 usage or I/O error.\n", out);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
+	return EXIT_ERROR;
+}
+
+static const char *blob_status_name(enum lading_blob_status s)
+{
+	static const char *const names[] = {
+		"ok", "unchecked", "missing", "bad-tag", "bad-size",
+		"bad-digest", "io-error",
+	};
+
+	return names[s];
+}
+
+static void print_json(const struct lading_verify_report *r, int status)
+{
+	size_t i;
+
+	printf("{\n  \"status\": \"%s\",\n", status == 0 ? "ok" :
+	       status == 1 ? "failed" : "error");
+	printf("  \"structure_ok\": %s,\n", r->structure_ok ? "true" : "false");
+	printf("  \"inodes\": %llu,\n  \"regular\": %llu,\n  \"directories\": %llu,\n"
+	       "  \"symlinks\": %llu,\n  \"devices\": %llu,\n  \"fifos\": %llu,\n"
+	       "  \"sockets\": %llu,\n  \"hardlinks\": %llu,\n  \"xattrs\": %llu,\n"
+	       "  \"file_bytes\": %llu,\n  \"inline_files\": %llu,\n"
+	       "  \"chunks\": %llu,\n  \"holes\": %llu,\n",
+	       (unsigned long long)r->inodes, (unsigned long long)r->regular,
+	       (unsigned long long)r->directories,
+	       (unsigned long long)r->symlinks, (unsigned long long)r->devices,
+	       (unsigned long long)r->fifos, (unsigned long long)r->sockets,
+	       (unsigned long long)r->hardlinks, (unsigned long long)r->xattrs,
+	       (unsigned long long)r->file_bytes,
+	       (unsigned long long)r->inline_files,
+	       (unsigned long long)r->chunks, (unsigned long long)r->holes);
+	printf("  \"blobs\": [");
+	for (i = 0; i < r->nblobs; i++) {
+		const struct lading_verify_blob *b = &r->blobs[i];
+
+		printf("%s\n    {\"slot\": %zu, \"id\": ", i ? "," : "", i + 1);
+		lading_json_string(stdout, b->id);
+		printf(", \"path\": ");
+		if (b->path)
+			lading_json_string(stdout, b->path);
+		else
+			printf("null");
+		printf(", \"blocks\": %llu, \"size\": %llu, \"chunks\": %llu, "
+		       "\"status\": \"%s\"}", (unsigned long long)b->blocks,
+		       (unsigned long long)b->size, (unsigned long long)b->chunks,
+		       blob_status_name(b->status));
+	}
+	printf("%s],\n", r->nblobs ? "\n  " : "");
+	printf("  \"blob_bytes_hashed\": %llu,\n",
+	       (unsigned long long)r->blob_bytes_hashed);
+	printf("  \"source_compared\": %s,\n  \"extracted\": %s,\n",
+	       r->source_compared ? "true" : "false",
+	       r->extracted ? "true" : "false");
+	printf("  \"problem_count\": %llu,\n  \"problems\": [",
+	       (unsigned long long)r->problems);
+	for (i = 0; i < r->nlisted; i++) {
+		printf("%s\n    ", i ? "," : "");
+		lading_json_string(stdout, r->listed[i]);
+	}
+	printf("%s]\n}\n", r->nlisted ? "\n  " : "");
+}
+
+static void print_human(const struct lading_verify_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlisted; i++)
+		printf("%s\n", r->listed[i]);
+	if (r->problems > r->nlisted)
+		printf("... and %llu more\n",
+		       (unsigned long long)(r->problems - r->nlisted));
+	printf("%llu inodes (%llu files, %llu dirs, %llu symlinks, %llu other), "
+	       "%llu hardlinks, %llu bytes, %llu chunks (%llu holes), "
+	       "%u blobs\n",
+	       (unsigned long long)r->inodes, (unsigned long long)r->regular,
+	       (unsigned long long)r->directories,
+	       (unsigned long long)r->symlinks,
+	       (unsigned long long)(r->devices + r->fifos + r->sockets),
+	       (unsigned long long)r->hardlinks,
+	       (unsigned long long)r->file_bytes,
+	       (unsigned long long)r->chunks, (unsigned long long)r->holes,
+	       r->nblobs);
+	for (i = 0; i < r->nblobs; i++)
+		printf("blob %s: %s\n", r->blobs[i].id,
+		       blob_status_name(r->blobs[i].status));
+}
+
+int main(int argc, char **argv)
+{
+	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+	struct lading_verify_params p;
+	struct lading_verify_report r;
+	struct lading_error err = { 0 };
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	const char **dirs = NULL;
+	size_t ndirs = 0;
+	bool json = false;
+	int64_t v;
+	int c, ret, status;
+
+	lading_verify_params_init(&p);
+	if (sde && *sde) {
+		if (lading_parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
+			return usage_error("invalid SOURCE_DATE_EPOCH '%s'", sde);
+		p.clamp_mtime = true;
+		p.mtime = v;
+	}
+	dirs = calloc((size_t)argc, sizeof(*dirs));
+	if (!dirs)
+		return EXIT_ERROR;
+	while ((c = getopt_long(argc, argv, "b:s:T:x:vqhV", long_options,
+				NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			dirs[ndirs++] = optarg;
+			break;
+		case OPT_NO_BLOB_DIGEST:
+			p.blob_digest = false;
+			break;
+		case 's':
+			p.source = optarg;
+			break;
+		case OPT_SOURCE_TYPE:
+			if (!strcmp(optarg, "dir"))
+				p.source_type = LADING_SOURCE_DIR;
+			else if (!strcmp(optarg, "tar"))
+				p.source_type = LADING_SOURCE_TAR;
+			else if (strcmp(optarg, "auto"))
+				return usage_error("unknown source type '%s'", optarg);
+			break;
+		case 'T':
+			if (lading_parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
+				return usage_error("invalid mtime '%s'", optarg);
+			p.clamp_mtime = true;
+			p.mtime = v;
+			break;
+		case OPT_NSEC:
+			p.compare_nsec = true;
+			break;
+		case OPT_ALL_ROOT:
+			p.force_uid = p.force_gid = 0;
+			break;
+		case OPT_UID:
+		case OPT_GID:
+			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v))
+				return usage_error("invalid id '%s'", optarg);
+			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
+			break;
+		case 'x':
+			p.extract_dir = optarg;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'v':
+			log.level++;
+			break;
+		case 'q':
+			log.level = LADING_LOG_ERROR;
+			break;
+		case 'h':
+			usage(stdout);
+			free(dirs);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " LADING_VERSION "\n");
+			free(dirs);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " --help'.\n");
+			free(dirs);
+			return EXIT_ERROR;
+		}
+	}
+	if (argc - optind != 1) {
+		free(dirs);
+		return usage_error("expected one BOOTSTRAP");
+	}
+	p.bootstrap = argv[optind];
+	p.blob_dirs = dirs;
+	p.nblob_dirs = ndirs;
+	p.log = &log;
+
+	ret = lading_verify(&p, &r, &err);
+	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
+	if (json)
+		print_json(&r, status);
+	else if (log.level >= LADING_LOG_INFO)
+		print_human(&r);
+	if (status == EXIT_CHECK_FAILED)
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s: %llu problem%s%s%s",
+			       p.bootstrap, (unsigned long long)r.problems,
+			       r.problems == 1 ? "" : "s",
+			       r.nlisted ? ", first: " : "",
+			       r.nlisted ? r.listed[0] : "");
+	else if (status == EXIT_ERROR)
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
+			       strerror(-ret));
+	lading_verify_report_free(&r);
+	free(dirs);
+	return status;
+}
