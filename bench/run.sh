@@ -81,11 +81,8 @@ lading_version=
 # (probe from inside $OUT, in case --version is not understood and taken as a path)
 if v=$(cd "$OUT" && timeout 10 "$LADING" --version 2>/dev/null </dev/null); then lading_version=$(printf '%s\n' "$v" | head -n1 | sed 's/^lading-mkimage //'); fi
 
-# ---- warm-up: read every input byte once so all cases see a warm page cache
-log "warm-up: reading $DIR, $TAR, $TGZ, $BIG"
+# ---- input statistics (the inputs are re-read before every run, see measure)
 find "$DIR" -xdev -type f -printf '%s\n' >"$OUT/sizes"
-find "$DIR" -xdev -type f -print0 | xargs -0 -r cat >/dev/null
-cat "$TAR" "$TGZ" "$BIG/big.bin" "$BIG.tar" >/dev/null
 big_bytes=$(stat -c %s "$BIG/big.bin")
 in_entries=$(find "$DIR" -xdev | wc -l)
 in_files=$(wc -l <"$OUT/sizes")
@@ -100,17 +97,32 @@ declare -A WALL RSS RC BOOT BLOB NBLOBS NOTE RUNS
 CASES=()
 failed=0
 
-# measure NAME STDOUT CMD...: run CMD under GNU time, $repeat times; keeps the
-# fastest run's wall time and that run's peak RSS.  Before each run the
-# previous run's outputs are removed and dirty pages flushed (sync, untimed).
+# warm PATH...: read files / directory trees once, so they are in page cache
+warm() {
+	local p
+	for p in "$@"; do
+		if [ -d "$p" ]; then
+			find "$p" -xdev -type f -print0 | xargs -0 -r cat >/dev/null
+		else
+			cat "$p" >/dev/null
+		fi
+	done
+}
+
+# measure NAME STDOUT INPUT CMD...: run CMD under GNU time, $repeat times;
+# keeps the fastest run's wall time and that run's peak RSS.  Before each run
+# (untimed): the previous run's outputs are removed, dirty pages flushed
+# (sync) and INPUT re-read, since the page cache may not hold all inputs and
+# outputs at once (see README).
 measure() {
-	local name=$1 stdout=$2 i tf line w m rc
-	shift 2
+	local name=$1 stdout=$2 input=$3 i tf line w m rc
+	shift 3
 	CASES+=("$name")
 	for ((i = 1; i <= repeat; i++)); do
 		rm -rf "${OUT:?}/$name"
 		mkdir -p "$OUT/$name/blobs"
 		sync
+		warm "$input"
 		tf=$OUT/logs/$name.time
 		log "run $name ($i/$repeat): $*"
 		rc=0
@@ -131,8 +143,10 @@ measure() {
 			WALL[$name]=$w RSS[$name]=$m
 		fi
 		RC[$name]=0
-		# sizes of what the run wrote (identical across repeats)
+		# sizes of what the run wrote (identical across repeats); then empty
+		# the blobs (keeping their names) so they stop occupying page cache
 		record_sizes "$name"
+		find "$OUT/$name/blobs" -type f -exec truncate -s 0 {} +
 	done
 }
 
@@ -157,17 +171,17 @@ record_sizes() {
 
 # mkfs.erofs 1.5: "mkfs.erofs [options] FILE DIRECTORY"; --blobdev=X is a
 # plain file here (created if missing); chunk size in bytes.
-measure mkfs.erofs "" \
+measure mkfs.erofs "" "$DIR" \
 	"$MKFS" --quiet --chunksize=1048576 --blobdev="$OUT/mkfs.erofs/blobs/erofs.blob" \
 	"$OUT/mkfs.erofs/boot" "$DIR"
-measure lading-dir "" "$LADING" -b "$OUT/lading-dir/blobs" -C 1M "$OUT/lading-dir/boot" "$DIR"
-measure lading-tar "" "$LADING" -b "$OUT/lading-tar/blobs" "$OUT/lading-tar/boot" "$TAR"
-measure lading-tgz "" "$LADING" -b "$OUT/lading-tgz/blobs" "$OUT/lading-tgz/boot" "$TGZ"
-measure lading-1file-dir "" "$LADING" -b "$OUT/lading-1file-dir/blobs" -C 1M "$OUT/lading-1file-dir/boot" "$BIG"
-measure lading-1file-tar "" "$LADING" -b "$OUT/lading-1file-tar/blobs" "$OUT/lading-1file-tar/boot" "$BIG.tar"
-measure sha256-tar "" openssl dgst -sha256 "$TAR"
-measure gunzip-tgz /dev/null gzip -dc "$TGZ"
-measure cat-tar /dev/null cat "$TAR"
+measure lading-dir "" "$DIR" "$LADING" -b "$OUT/lading-dir/blobs" -C 1M "$OUT/lading-dir/boot" "$DIR"
+measure lading-tar "" "$TAR" "$LADING" -b "$OUT/lading-tar/blobs" "$OUT/lading-tar/boot" "$TAR"
+measure lading-tgz "" "$TGZ" "$LADING" -b "$OUT/lading-tgz/blobs" "$OUT/lading-tgz/boot" "$TGZ"
+measure lading-1file-dir "" "$BIG" "$LADING" -b "$OUT/lading-1file-dir/blobs" -C 1M "$OUT/lading-1file-dir/boot" "$BIG"
+measure lading-1file-tar "" "$BIG.tar" "$LADING" -b "$OUT/lading-1file-tar/blobs" "$OUT/lading-1file-tar/boot" "$BIG.tar"
+measure sha256-tar "" "$TAR" openssl dgst -sha256 "$TAR"
+measure gunzip-tgz /dev/null "$TGZ" gzip -dc "$TGZ"
+measure cat-tar /dev/null "$TAR" cat "$TAR"
 
 # The three lading runs see the same tree with the same (1 MiB) chunk size, so
 # they should produce the same blob and, barring source-specific metadata,

@@ -3,8 +3,10 @@
 # bootstraps made by lading-mkimage (and, when installed, mkfs.erofs) from
 # generated trees.  Only the bootstraps are kept; blobs are thrown away.
 #
-#   make-seeds.sh OUTDIR [LADING_MKIMAGE]
+#   make-seeds.sh [--blobs BLOBDIR] OUTDIR [LADING_MKIMAGE]
 #
+# --blobs keeps the blobs (named by their sha256) in BLOBDIR, for tools that
+# check a bootstrap against its blobs (lading-verify).
 # The mkimage binary is the second argument or $LADING_MKIMAGE.  Writes
 # OUTDIR/seed-*.img and prints their names.  Exit 0 ok, 1 failure, 77 when
 # no mkimage binary is available.
@@ -18,7 +20,13 @@ set -euo pipefail
 umask 022
 unset SOURCE_DATE_EPOCH
 
-out=${1:?usage: make-seeds.sh OUTDIR [LADING_MKIMAGE]}
+blobs=
+if [[ ${1:-} == --blobs ]]; then
+	blobs=${2:?--blobs needs a directory}
+	shift 2
+	mkdir -p "$blobs"
+fi
+out=${1:?usage: make-seeds.sh [--blobs BLOBDIR] OUTDIR [LADING_MKIMAGE]}
 mkimage=${2:-${LADING_MKIMAGE:-}}
 if [[ -z $mkimage || ! -x $mkimage ]]; then
 	echo "make-seeds: SKIP: lading-mkimage not found (${mkimage:-unset})" >&2
@@ -108,6 +116,9 @@ seed() {	# seed NAME SOURCE [mkimage options...]
 	mkdir -p "$work/out-$name"
 	"$mkimage" -q "$@" "$work/out-$name/bootstrap" "$src" >/dev/null
 	cp "$work/out-$name/bootstrap" "$out/seed-$name.img"
+	if [[ -n $blobs ]]; then
+		find "$work/out-$name" -type f ! -name bootstrap -exec cp {} "$blobs/" \;
+	fi
 	echo "$out/seed-$name.img"
 	n=$((n + 1))
 }

@@ -98,6 +98,7 @@ IMG_BLOB=   # blob path, empty when the image has no blob
 IMG_BLOB_ID= # 64-hex blob id or empty
 IMG_JSON=   # path of the --json report
 IMG_OUT=    # output directory (bootstrap's dir)
+IMG_BLOB_DIR= # where the blob went
 
 # json_get FILE KEY: print a top-level key of a JSON file ("" for null).
 json_get() {
@@ -162,6 +163,53 @@ build_image() {
 	if [ "$blob_dir" != "$IMG_OUT" ] && [ -d "$blob_dir" ]; then
 		assert_only_outputs "$blob_dir" boot.img ${IMG_BLOB_ID:+"$IMG_BLOB_ID"}
 	fi
+	IMG_BLOB_DIR=$blob_dir
+	verify_against_source "$src" "$@"
+}
+
+# The mkimage options that change what the image should hold, as
+# lading-verify options (the build policy to apply to the source).
+_verify_policy_opts() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-T|--mtime|--uid|--gid) printf '%s\n%s\n' "$1" "$2"; shift ;;
+		--mtime=*|--uid=*|--gid=*|--nsec|--all-root) printf '%s\n' "$1" ;;
+		-T?*) printf '%s\n' "$1" ;;
+		esac
+		shift
+	done
+}
+
+# verify_against_source SRC [mkimage options...]: lading-verify must accept
+# the last build, its blob and its equality with SRC (not for stdin).
+verify_against_source() {
+	local src=$1 rc=0; shift
+	[ -n "${LADING_VERIFY:-}" ] || return 0
+	[ "$src" != - ] || return 0
+	local -a vopts
+	mapfile -t vopts < <(_verify_policy_opts "$@")
+	"$LADING_VERIFY" --json -b "$IMG_BLOB_DIR" --source "$src" "${vopts[@]}" \
+		"$IMG_BOOT" >"$WORK/verify.$_seq.json" 2>"$WORK/verify-err.$_seq" || rc=$?
+	if [ $rc -ne 0 ]; then
+		cat "$WORK/verify-err.$_seq" "$WORK/verify.$_seq.json" >&2
+		fail "lading-verify --source $src ${vopts[*]} $IMG_BOOT: exit $rc"
+	fi
+}
+
+# verify_extract_matches_mount: lading-verify --extract of the last build
+# must equal what the kernel shows for it (reader and kernel agree).
+verify_extract_matches_mount() {
+	local rc=0 out
+	[ -n "${LADING_VERIFY:-}" ] || return 0
+	out=$WORK/extract.$_seq
+	"$LADING_VERIFY" -q --no-blob-digest -b "$IMG_BLOB_DIR" --extract "$out" \
+		"$IMG_BOOT" 2>"$WORK/extract-err.$_seq" || rc=$?
+	if [ $rc -ne 0 ]; then
+		cat "$WORK/extract-err.$_seq" >&2
+		fail "lading-verify --extract $out $IMG_BOOT: exit $rc"
+	fi
+	treecmp "$MNT" "$out" --nsec
+	rm -rf "$out"
 }
 
 # assert_only_outputs DIR NAME...: DIR holds no file but the listed names.
@@ -223,6 +271,7 @@ mount_and_compare() {
 	local src=$1; shift
 	mount_image
 	treecmp "$src" "$MNT" "$@"
+	verify_extract_matches_mount
 	unmount_image
 	log "ok: mount of $IMG_BOOT matches $src${*:+ ($*)}"
 }
