@@ -548,6 +548,14 @@ int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino
 
 		memcpy(&idx, r->img + ino->index_pos + i * 8, sizeof(idx));
 		lo = idx.startblk_lo;
+		/*
+		 * The kernel masks the id; bits beyond the mask are never
+		 * written by a sane tool, so they are reported, not masked.
+		 */
+		if (lo != EROFS_NULL_ADDR && idx.device_id > r->nslots)
+			return corrupt(err, "nid %llu: chunk %llu names device %u, "
+				       "the table has %u", (unsigned long long)ino->nid,
+				       (unsigned long long)i, idx.device_id, r->nslots);
 		c->device_id = idx.device_id & r->device_mask;
 	} else {
 		memcpy(&lo, r->img + ino->index_pos + i * 4, 4);

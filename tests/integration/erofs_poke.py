@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Finds EROFS structures in a lading bootstrap and corrupts one on purpose.
+
+usage: erofs_poke.py IMAGE WHAT [PATH]
+  WHAT: sb-byte | inode-format | dirent-nameoff | chunk-device | chunk-addr
+        | dirent-order | data-offset
+  'data-offset' prints the blob offset of PATH's first chunk (no change).
+Every change recomputes the superblock CRC32C, so the corruption is found
+by the structural checks, not by the checksum.
+"""
+import struct
+import sys
+
+BLK = 4096
+
+
+def crc32c(data, crc=0xFFFFFFFF):
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc
+
+
+def fix_crc(img):
+    img[1028:1032] = b"\0\0\0\0"
+    struct.pack_into("<I", img, 1028, crc32c(bytes(img[1024:BLK])))
+
+
+def sb(img):
+    meta = struct.unpack_from("<I", img, 1024 + 40)[0]
+    root = struct.unpack_from("<H", img, 1024 + 14)[0]
+    return meta * BLK, root
+
+
+def inode(img, meta, nid):
+    pos = meta + nid * 32
+    fmt, icount, mode = struct.unpack_from("<HHH", img, pos)
+    ext = fmt & 1
+    if ext:
+        size, i_u = struct.unpack_from("<QI", img, pos + 8)
+        isize = 64
+    else:
+        size, _, i_u = struct.unpack_from("<III", img, pos + 8)
+        isize = 32
+    xsize = 12 + (icount - 1) * 4 if icount else 0
+    return dict(pos=pos, fmt=fmt, mode=mode, size=size, i_u=i_u,
+                isize=isize, xsize=xsize, layout=(fmt >> 1) & 7)
+
+
+def dir_data_pos(ino):
+    assert ino["layout"] == 2 and ino["size"] < BLK, "want a small inline dir"
+    return ino["pos"] + ino["isize"] + ino["xsize"]
+
+
+def lookup(img, meta, root, path):
+    nid = root
+    for name in [p for p in path.split("/") if p]:
+        ino = inode(img, meta, nid)
+        base = dir_data_pos(ino)
+        count = struct.unpack_from("<H", img, base + 8)[0] // 12
+        found = None
+        for i in range(count):
+            d_nid, off = struct.unpack_from("<QH", img, base + 12 * i)
+            end = (struct.unpack_from("<H", img, base + 12 * (i + 1) + 8)[0]
+                   if i + 1 < count else ino["size"])
+            n = bytes(img[base + off: base + end]).rstrip(b"\0").decode()
+            if n == name:
+                found = d_nid
+        assert found is not None, name
+        nid = found
+    return nid
+
+
+def main():
+    image, what = sys.argv[1], sys.argv[2]
+    path = sys.argv[3] if len(sys.argv) > 3 else ""
+    img = bytearray(open(image, "rb").read())
+    meta, root = sb(img)
+    r = inode(img, meta, root)
+    if what == "sb-byte":
+        img[1024 + 36] ^= 0x10          # blocks: caught by the CRC
+        open(image, "wb").write(img)
+        return
+    if what == "inode-format":
+        struct.pack_into("<H", img, r["pos"], 0x0f00)
+    elif what == "dirent-nameoff":
+        struct.pack_into("<H", img, dir_data_pos(r) + 8, 7)
+    elif what == "dirent-order":
+        base = dir_data_pos(r)
+        count = struct.unpack_from("<H", img, base + 8)[0] // 12
+        last_off = struct.unpack_from("<H", img, base + 12 * (count - 1) + 8)[0]
+        img[base + last_off] = 0x21     # '!' sorts before '.'
+    elif what in ("chunk-device", "chunk-addr", "data-offset"):
+        f = inode(img, meta, lookup(img, meta, root, path))
+        assert f["layout"] == 4, "want a chunk-based file"
+        idx = (f["pos"] + f["isize"] + f["xsize"] + 7) // 8 * 8
+        if what == "data-offset":
+            print(struct.unpack_from("<I", img, idx + 4)[0] * BLK)
+            return
+        if what == "chunk-device":
+            struct.pack_into("<H", img, idx + 2, 5)
+        else:
+            struct.pack_into("<I", img, idx + 4, 0x7fffffff)
+    else:
+        sys.exit("unknown corruption " + what)
+    fix_crc(img)
+    open(image, "wb").write(img)
+
+
+main()
