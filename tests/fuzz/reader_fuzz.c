@@ -187,3 +187,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	return lading_fuzz_one(data, size);
 }
+
+#ifdef LADING_FUZZ_MUTATOR
+/*
+ * libFuzzer only: most mutations of block 0 break the superblock checksum
+ * and die at open.  After libFuzzer's own mutation, re-seal the checksum
+ * (when SB_CHKSUM is set) in 7 of 8 cases so the rest of the reader sees
+ * damaged superblocks too; the 8th keeps the checksum check itself fuzzed.
+ */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+			       unsigned int seed);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+			       unsigned int seed)
+{
+	uint8_t *sb = data + EROFS_SUPER_OFFSET;
+	uint32_t compat, crc;
+
+	size = LLVMFuzzerMutate(data, size, max_size);
+	if (size < LADING_BLOCK_SIZE || seed % 8 == 0)
+		return size;
+	memcpy(&compat, sb + 8, 4);
+	if (!(compat & EROFS_COMPAT_SB_CHKSUM))
+		return size;
+	memset(sb + 4, 0, 4);
+	crc = lading_crc32c(~0u, sb, LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
+	memcpy(sb + 4, &crc, 4);
+	return size;
+}
+#endif

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
@@ -217,8 +218,125 @@ static void test_image_writer(void)
 	close(fd);
 }
 
+struct walk_seen {
+	int entries;
+	bool saw_big, saw_link_second;
+	uint64_t big_nid, sym_nid;
+};
+
+static int walk_cb(void *ud, const struct lading_rentry *e)
+{
+	struct walk_seen *w = ud;
+
+	w->entries++;
+	if (!strcmp(e->path, "big")) {
+		w->saw_big = true;
+		w->big_nid = e->inode->nid;
+		CHECK(e->first_link);
+		CHECK_EQ_U64(e->inode->nlink, 2);
+		CHECK_EQ_U64(e->inode->nchunks, 2);
+	}
+	if (!strcmp(e->path, "link"))
+		w->saw_link_second = !e->first_link;
+	if (!strcmp(e->path, "sym"))
+		w->sym_nid = e->inode->nid;
+	return 0;
+}
+
+static int count_x(void *ud, const char *name, const void *v, size_t len)
+{
+	CHECK(!strcmp(name, "user.k"));
+	CHECK(len == 1 && !memcmp(v, "v", 1));
+	(*(int *)ud)++;
+	return 0;
+}
+
+static void test_reader_roundtrip(void)
+{
+	struct lading_tree *t = lading_tree_new();
+	struct lading_image_slot slot = { .blocks = 3 };
+	struct lading_image_params prm = { .chunk_size = 4096, .slots = &slot,
+					   .nslots = 1 };
+	struct lading_image_stats st;
+	struct lading_error err = { 0 };
+	struct lading_reader *r = NULL;
+	struct lading_rinode ino;
+	struct lading_rchunk c;
+	struct lading_inode *big, *inl, *lnk;
+	struct walk_seen seen = { 0 };
+	static uint8_t img[65536];
+	int fd = memfd_create("img2", 0);
+	char buf[4096];
+	ssize_t n;
+
+	memset(slot.tag, 'b', 64);
+	inl = add(t, "small", S_IFREG | 0600);
+	inl->size = 3;
+	inl->inline_data = (uint8_t *)strdup("xyz");
+	lnk = add(t, "sym", S_IFLNK | 0777);
+	lnk->symlink = strdup("small");
+	lnk->size = 5;
+	big = add(t, "big", S_IFREG | 0644);
+	big->size = 5000;
+	big->nchunks = 2;
+	big->chunks = calloc(2, sizeof(*big->chunks));
+	big->chunks[0] = (struct lading_chunk_ref){ 2, 1, 0 };
+	big->chunks[1] = (struct lading_chunk_ref){ LADING_CHUNK_HOLE, 0, 0 };
+	CHECK(!lading_inode_set_xattr(big, "user.k", "v", 1));
+	CHECK(!lading_tree_link(t, lading_tree_root(t), "link", 4, big));
+	CHECK(!lading_image_write(t, &prm, fd, &st, &err));
+	n = pread(fd, img, sizeof(img), 0);
+	CHECK(n > 0);
+	CHECK(!lading_reader_open_mem(&r, img, (size_t)n, &err));
+	if (!r) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		check_failures++;
+		lading_tree_free(t);
+		return;
+	}
+	CHECK_EQ_U64(lading_reader_nslots(r), 1);
+	CHECK_EQ_U64(lading_reader_slot(r, 1)->blocks, 3);
+	CHECK(!lading_reader_walk(r, walk_cb, &seen, &err));
+	CHECK_EQ_U64(seen.entries, 5);	/* root + 4 names */
+	CHECK(seen.saw_big && seen.saw_link_second);
+	CHECK(!lading_reader_inode(r, 0, &ino, &err));
+	CHECK(S_ISDIR(ino.mode));
+	/* the chunk map and xattrs of "big" */
+	CHECK(!lading_reader_inode(r, seen.big_nid, &ino, &err));
+	CHECK_EQ_U64(ino.layout, EROFS_INODE_CHUNK_BASED);
+	CHECK(!lading_reader_chunk(r, &ino, 0, &c, &err));
+	CHECK(!c.hole && c.device_id == 1 && c.blkaddr == 2 && c.length == 4096);
+	CHECK(!lading_reader_chunk(r, &ino, 1, &c, &err));
+	CHECK(c.hole && c.offset == 4096 && c.length == 904);
+	CHECK(lading_reader_chunk(r, &ino, 2, &c, &err) == -EUCLEAN);
+	lading_error_clear(&err);
+	{
+		int nx = 0;
+
+		CHECK(!lading_reader_xattrs(r, &ino, count_x, &nx, &err));
+		CHECK_EQ_U64(nx, 1);
+	}
+	CHECK(!lading_reader_inode(r, seen.sym_nid, &ino, &err));
+	CHECK(!lading_reader_symlink(r, &ino, buf, &err));
+	CHECK(!strcmp(buf, "small"));
+	lading_reader_close(r);
+
+	/* flipping a checksummed byte is caught */
+	img[1024 + 40] ^= 1;
+	CHECK(lading_reader_open_mem(&r, img, (size_t)n, &err) == -EUCLEAN);
+	CHECK(strstr(err.msg, "checksum") != NULL);
+	img[1024 + 40] ^= 1;
+	lading_error_clear(&err);
+	/* truncation is caught */
+	CHECK(lading_reader_open_mem(&r, img, 4096, &err) == -EUCLEAN);
+	lading_error_clear(&err);
+	lading_tree_free(t);
+	close(fd);
+}
+
 int main(void)
 {
+	test_reader_roundtrip();
 	test_image_writer();
 	test_crc32c();
 	test_superblock_checksum();
