@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "cli.h"
 #include <lading/build.h>
 
 #define PROG "lading-mkimage"
@@ -171,19 +172,7 @@ static void print_summary(const struct lading_build_report *r)
 	       (unsigned long long)st->bytes_hole);
 }
 
-static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help'.\n");
-	return EXIT_USAGE;
-}
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
 
 int main(int argc, char **argv)
 {
@@ -191,19 +180,14 @@ int main(int argc, char **argv)
 	struct lading_build_params p;
 	struct lading_build_report *r;
 	struct lading_error err = { 0 };
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	bool json = false, progress = true;
 	uint64_t size;
 	int64_t v;
 	int c;
 
 	lading_build_params_init(&p);
-	if (sde && *sde) {
-		if (lading_parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
-			return usage_error("invalid SOURCE_DATE_EPOCH '%s'", sde);
-		p.clamp_mtime = true;
-		p.mtime = v;
-	}
+	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+		return EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "b:C:T:U:L:vqhV", long_options,
 				NULL)) != -1) {
 		switch (c) {
@@ -225,10 +209,9 @@ int main(int argc, char **argv)
 			p.inline_max = (uint32_t)size;
 			break;
 		case 'T':
-			if (lading_parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
-				return usage_error("invalid mtime '%s'", optarg);
+			if (cli_parse_seconds(PROG, optarg, &p.mtime))
+				return EXIT_USAGE;
 			p.clamp_mtime = true;
-			p.mtime = v;
 			break;
 		case OPT_NSEC:
 			p.keep_nsec = true;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cli.h"
 #include <lading/verify.h>
 
 #define PROG "lading-verify"
@@ -69,18 +70,7 @@ static void usage(FILE *out)
 "or a difference from the source), 2 usage or I/O error.\n", out);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '" PROG " --help'.\n");
-	return EXIT_ERROR;
-}
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
 
 static const char *blob_status_name(enum lading_blob_status s)
 {
@@ -174,7 +164,6 @@ int main(int argc, char **argv)
 	struct lading_verify_params p;
 	struct lading_verify_report r;
 	struct lading_error err = { 0 };
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	const char **dirs = NULL;
 	size_t ndirs = 0;
 	bool json = false;
@@ -182,12 +171,8 @@ int main(int argc, char **argv)
 	int c, ret, status;
 
 	lading_verify_params_init(&p);
-	if (sde && *sde) {
-		if (lading_parse_int64(sde, INT64_MIN / 2, INT64_MAX / 2, &v))
-			return usage_error("invalid SOURCE_DATE_EPOCH '%s'", sde);
-		p.clamp_mtime = true;
-		p.mtime = v;
-	}
+	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+		return EXIT_ERROR;
 	dirs = calloc((size_t)argc, sizeof(*dirs));
 	if (!dirs)
 		return EXIT_ERROR;
@@ -212,10 +197,9 @@ int main(int argc, char **argv)
 				return usage_error("unknown source type '%s'", optarg);
 			break;
 		case 'T':
-			if (lading_parse_int64(optarg, INT64_MIN / 2, INT64_MAX / 2, &v))
-				return usage_error("invalid mtime '%s'", optarg);
+			if (cli_parse_seconds(PROG, optarg, &p.mtime))
+				return EXIT_ERROR;
 			p.clamp_mtime = true;
-			p.mtime = v;
 			break;
 		case OPT_NSEC:
 			p.compare_nsec = true;

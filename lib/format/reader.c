@@ -608,54 +608,13 @@ int lading_reader_symlink(struct lading_reader *r, const struct lading_rinode *i
 
 /* ---- walking -------------------------------------------------------- */
 
-struct nid_info {
-	uint64_t nid;		/* stored as nid + 1; 0 = empty */
-	uint32_t seen;		/* names found */
-	uint32_t nlink;		/* what the inode claims */
-	bool dir;
-};
-
-struct nid_map {
-	struct nid_info *slots;
-	size_t cap, used;
-};
-
-static struct nid_info *nid_map_get(struct nid_map *m, uint64_t nid,
-				    bool *created)
-{
-	size_t j;
-
-	if ((m->used + 1) * 2 > m->cap) {
-		struct nid_info *old = m->slots;
-		size_t oldcap = m->cap, i;
-
-		m->cap = oldcap ? oldcap * 2 : 1024;
-		m->slots = calloc(m->cap, sizeof(*m->slots));
-		if (!m->slots) {
-			m->slots = old;
-			m->cap = oldcap;
-			return NULL;
-		}
-		for (i = 0; i < oldcap; i++) {
-			if (!old[i].nid)
-				continue;
-			j = (size_t)(old[i].nid * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
-			while (m->slots[j].nid)
-				j = (j + 1) & (m->cap - 1);
-			m->slots[j] = old[i];
-		}
-		free(old);
-	}
-	j = (size_t)((nid + 1) * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
-	while (m->slots[j].nid && m->slots[j].nid != nid + 1)
-		j = (j + 1) & (m->cap - 1);
-	*created = !m->slots[j].nid;
-	if (*created) {
-		m->slots[j].nid = nid + 1;
-		m->used++;
-	}
-	return &m->slots[j];
-}
+/*
+ * Link accounting per nid in one u64: names (or, for directories, links
+ * from "." and subdirectories) found in the high half, i_nlink in the low.
+ */
+#define LINKS_SEEN(v) ((uint32_t)((v) >> 32))
+#define LINKS_CLAIMED(v) ((uint32_t)(v))
+#define LINKS(seen, claimed) ((uint64_t)(seen) << 32 | (claimed))
 
 struct dir_entry {
 	uint64_t nid;
@@ -828,7 +787,7 @@ struct walker {
 	lading_walk_fn fn;
 	void *ud;
 	struct lading_error *err;
-	struct nid_map seen;
+	struct lading_idmap seen;	/* nid -> LINKS() */
 	struct walk_frame *stack;
 	size_t depth, cap;
 	char *path;
@@ -864,13 +823,17 @@ static int check_links(struct walker *w)
 	size_t i;
 
 	for (i = 0; i < w->seen.cap; i++) {
-		const struct nid_info *n = &w->seen.slots[i];
+		uint64_t v = w->seen.values[i], nid = w->seen.keys[i] - 1;
+		struct lading_rinode ino;
 
-		if (n->nid && n->seen != n->nlink)
-			return corrupt(w->err, "nid %llu: link count %u, but %u %s",
-				       (unsigned long long)(n->nid - 1), n->nlink,
-				       n->seen, n->dir ? "subdirectory links" :
-				       "names");
+		if (!w->seen.keys[i] || LINKS_SEEN(v) == LINKS_CLAIMED(v))
+			continue;
+		if (lading_reader_inode(w->r, nid, &ino, w->err))
+			return -EUCLEAN;
+		return corrupt(w->err, "nid %llu: link count %u, but %u %s",
+			       (unsigned long long)nid, LINKS_CLAIMED(v),
+			       LINKS_SEEN(v), S_ISDIR(ino.mode) ?
+			       "links from itself and subdirectories" : "names");
 	}
 	return 0;
 }
@@ -881,7 +844,7 @@ static int visit_child(struct walker *w, struct walk_frame *f,
 	const char *name = (const char *)f->data + e->nameoff;
 	struct lading_rinode child;
 	struct lading_rentry re;
-	struct nid_info *info;
+	uint64_t *links;
 	bool created;
 	int ret;
 
@@ -895,22 +858,18 @@ static int visit_child(struct walker *w, struct walk_frame *f,
 		return corrupt(w->err, "nid %llu (/%s): dirent type %u, inode "
 			       "mode 0%o", (unsigned long long)child.nid, w->path,
 			       e->file_type, child.mode);
-	info = nid_map_get(&w->seen, child.nid, &created);
-	if (!info)
+	links = lading_idmap_insert(&w->seen, child.nid, &created);
+	if (!links)
 		return lading_error_set(w->err, ENOMEM, "out of memory");
 	if (S_ISDIR(child.mode)) {
 		if (!created)
 			return corrupt(w->err, "nid %llu (/%s): directory reachable "
 				       "twice (a loop or a hardlinked directory)",
 				       (unsigned long long)child.nid, w->path);
-		info->dir = true;
-		info->nlink = child.nlink;
-		info->seen = 2;
+		*links = LINKS(2, child.nlink);	/* its name and its "." */
 		f->subdirs++;
 	} else {
-		if (created)
-			info->nlink = child.nlink;
-		info->seen++;
+		*links = LINKS(LINKS_SEEN(*links) + 1, child.nlink);
 	}
 	re = (struct lading_rentry){
 		.path = w->path, .name = name, .namelen = e->namelen,
@@ -931,7 +890,7 @@ int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
 	struct walker w = { .r = r, .fn = fn, .ud = ud, .err = err };
 	struct lading_rinode root;
 	struct lading_rentry re;
-	struct nid_info *info;
+	uint64_t *links;
 	bool created;
 	int ret;
 
@@ -942,14 +901,12 @@ int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
 		return corrupt(err, "root nid %u is not a directory", r->sb.root_nid);
 	w.path = calloc(1, 256);
 	w.path_cap = 256;
-	info = w.path ? nid_map_get(&w.seen, root.nid, &created) : NULL;
-	if (!info) {
+	links = w.path ? lading_idmap_insert(&w.seen, root.nid, &created) : NULL;
+	if (!links) {
 		free(w.path);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
-	info->dir = true;
-	info->nlink = root.nlink;
-	info->seen = 2;
+	*links = LINKS(2, root.nlink);	/* "." and the root's own ".." */
 	re = (struct lading_rentry){ .path = "", .name = "", .inode = &root,
 				     .file_type = EROFS_FT_DIR, .first_link = true };
 	ret = fn ? fn(ud, &re) : 0;
@@ -961,10 +918,8 @@ int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
 		const char *name;
 
 		if (f->next == f->nents) {
-			struct nid_info *di = nid_map_get(&w.seen, f->dir.nid, &created);
-
-			if (di)
-				di->seen += f->subdirs;
+			links = lading_idmap_find(&w.seen, f->dir.nid);
+			*links += (uint64_t)f->subdirs << 32;	/* their ".." */
 			frame_free(f);
 			w.depth--;
 			continue;
@@ -981,7 +936,7 @@ int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
 	if (!ret)
 		ret = check_links(&w);
 	free(w.stack);
-	free(w.seen.slots);
+	lading_idmap_free(&w.seen);
 	free(w.path);
 	return ret < 0 ? ret : 0;
 }

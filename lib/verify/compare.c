@@ -12,57 +12,6 @@
 #include <openssl/evp.h>
 #include "internal.h"
 
-/* image nid -> source inode, to check hardlink grouping */
-struct nid_src_map {
-	uint64_t *nids;		/* nid + 1; 0 = empty */
-	struct lading_inode **src;
-	size_t cap, used;
-};
-
-static int map_put(struct nid_src_map *m, uint64_t nid, struct lading_inode *s,
-		   struct lading_inode **existing)
-{
-	size_t j;
-
-	if ((m->used + 1) * 2 > m->cap) {
-		struct nid_src_map n = { .cap = m->cap ? m->cap * 2 : 1024 };
-		size_t i;
-
-		n.nids = calloc(n.cap, sizeof(*n.nids));
-		n.src = calloc(n.cap, sizeof(*n.src));
-		if (!n.nids || !n.src) {
-			free(n.nids);
-			free(n.src);
-			return -ENOMEM;
-		}
-		for (i = 0; i < m->cap; i++) {
-			if (!m->nids[i])
-				continue;
-			j = (size_t)(m->nids[i] * 0x9E3779B97F4A7C15ull) & (n.cap - 1);
-			while (n.nids[j])
-				j = (j + 1) & (n.cap - 1);
-			n.nids[j] = m->nids[i];
-			n.src[j] = m->src[i];
-		}
-		n.used = m->used;
-		free(m->nids);
-		free(m->src);
-		*m = n;
-	}
-	j = (size_t)((nid + 1) * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
-	while (m->nids[j] && m->nids[j] != nid + 1)
-		j = (j + 1) & (m->cap - 1);
-	if (m->nids[j]) {
-		*existing = m->src[j];
-		return 0;
-	}
-	m->nids[j] = nid + 1;
-	m->src[j] = s;
-	m->used++;
-	*existing = NULL;
-	return 0;
-}
-
 int compare_load_source(struct vctx *v)
 {
 	const struct lading_verify_params *p = v->p;
@@ -79,8 +28,7 @@ int compare_load_source(struct vctx *v)
 	int ret;
 
 	v->src = lading_tree_new();
-	v->nid_map = calloc(1, sizeof(*v->nid_map));
-	if (!v->src || !v->nid_map)
+	if (!v->src)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
 	ret = lading_store_open(&v->src_store, &sp);
 	if (ret)
@@ -253,6 +201,8 @@ int compare_entry(struct vctx *v, const struct lading_rentry *e)
 {
 	struct lading_dentry *d = NULL;
 	struct lading_inode *s, *prev;
+	uint64_t *slot;
+	bool created;
 	int ret;
 
 	if (*e->path) {
@@ -273,9 +223,13 @@ int compare_entry(struct vctx *v, const struct lading_rentry *e)
 		return 0;
 	}
 	if (!S_ISDIR(s->mode)) {
-		ret = map_put(v->nid_map, e->inode->nid, s, &prev);
-		if (ret)
+		/* image nid -> source inode: hardlink groups must agree */
+		slot = lading_idmap_insert(&v->nid_to_src, e->inode->nid, &created);
+		if (!slot)
 			return lading_error_set(v->err, ENOMEM, "out of memory");
+		prev = created ? NULL : (struct lading_inode *)(uintptr_t)*slot;
+		if (created)
+			*slot = (uintptr_t)s;
 		if (prev && prev != s)
 			verify_problem(v, "/%s: hardlinked in the image, not in the "
 				       "source", e->path);
@@ -352,14 +306,9 @@ int compare_finish(struct vctx *v)
 
 void compare_free(struct vctx *v)
 {
-	if (v->nid_map) {
-		free(v->nid_map->nids);
-		free(v->nid_map->src);
-		free(v->nid_map);
-	}
+	lading_idmap_free(&v->nid_to_src);
 	lading_store_free(v->src_store);
 	lading_tree_free(v->src);
-	v->nid_map = NULL;
 	v->src_store = NULL;
 	v->src = NULL;
 }

@@ -19,18 +19,12 @@
 #include <unistd.h>
 #include "internal.h"
 
-struct link_entry {
-	uint64_t nid;		/* nid + 1; 0 = empty */
-	char *path;
-};
-
 struct extract_state {
 	int root_fd;
 	bool privileged;
 	char *parent_path;	/* cached parent directory */
 	int parent_fd;
-	struct link_entry *links;	/* first extracted name of each nid */
-	size_t links_cap, links_used;
+	struct lading_idmap links;	/* nid -> first extracted path */
 	uint64_t *dirs;		/* nids of directories, in walk order */
 	char **dir_paths;
 	size_t ndirs, dirs_cap;
@@ -184,50 +178,26 @@ static int write_regular(struct vctx *v, const struct lading_rinode *ino, int fd
 
 static int remember_link(struct extract_state *x, uint64_t nid, const char *path)
 {
-	size_t j;
+	char *copy = strdup(path);
+	uint64_t *slot;
+	bool created;
 
-	if ((x->links_used + 1) * 2 > x->links_cap) {
-		struct link_entry *old = x->links;
-		size_t oldcap = x->links_cap, i;
-
-		x->links_cap = oldcap ? oldcap * 2 : 256;
-		x->links = calloc(x->links_cap, sizeof(*x->links));
-		if (!x->links) {
-			x->links = old;
-			x->links_cap = oldcap;
-			return -ENOMEM;
-		}
-		for (i = 0; i < oldcap; i++) {
-			if (!old[i].nid)
-				continue;
-			j = (size_t)(old[i].nid * 0x9E3779B97F4A7C15ull) & (x->links_cap - 1);
-			while (x->links[j].nid)
-				j = (j + 1) & (x->links_cap - 1);
-			x->links[j] = old[i];
-		}
-		free(old);
-	}
-	j = (size_t)((nid + 1) * 0x9E3779B97F4A7C15ull) & (x->links_cap - 1);
-	while (x->links[j].nid)
-		j = (j + 1) & (x->links_cap - 1);
-	x->links[j].path = strdup(path);
-	if (!x->links[j].path)
+	slot = copy ? lading_idmap_insert(&x->links, nid, &created) : NULL;
+	if (!slot) {
+		free(copy);
 		return -ENOMEM;
-	x->links[j].nid = nid + 1;
-	x->links_used++;
+	}
+	if (!created)
+		free((char *)(uintptr_t)*slot);
+	*slot = (uintptr_t)copy;
 	return 0;
 }
 
 static const char *find_link(const struct extract_state *x, uint64_t nid)
 {
-	size_t j;
+	uint64_t *slot = lading_idmap_find(&x->links, nid);
 
-	if (!x->links_cap)
-		return NULL;
-	j = (size_t)((nid + 1) * 0x9E3779B97F4A7C15ull) & (x->links_cap - 1);
-	while (x->links[j].nid && x->links[j].nid != nid + 1)
-		j = (j + 1) & (x->links_cap - 1);
-	return x->links[j].nid ? x->links[j].path : NULL;
+	return slot ? (const char *)(uintptr_t)*slot : NULL;
 }
 
 static int make_hardlink(struct vctx *v, const char *first, int dirfd,
@@ -382,11 +352,12 @@ void extract_free(struct vctx *v)
 		close(x->parent_fd);
 	if (x->root_fd >= 0)
 		close(x->root_fd);
-	for (i = 0; i < x->links_cap; i++)
-		free(x->links[i].path);
+	for (i = 0; i < x->links.cap; i++)
+		if (x->links.keys[i])
+			free((char *)(uintptr_t)x->links.values[i]);
+	lading_idmap_free(&x->links);
 	for (i = 0; i < x->ndirs; i++)
 		free(x->dir_paths[i]);
-	free(x->links);
 	free(x->dirs);
 	free(x->dir_paths);
 	free(x->parent_path);

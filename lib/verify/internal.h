@@ -24,7 +24,7 @@ struct vctx {
 	/* source comparison */
 	struct lading_tree *src;
 	struct lading_store *src_store;
-	struct nid_src_map *nid_map;
+	struct lading_idmap nid_to_src;	/* image nid -> source inode */
 
 	struct extract_state *x;
 };

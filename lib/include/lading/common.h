@@ -101,6 +101,25 @@ char *lading_path_dirname(const char *path);
 /* Writes s as a JSON string literal (quotes and escapes included). */
 void lading_json_string(FILE *out, const char *s);
 
+/* ---- u64 -> u64 map (nids, inode numbers) ---------------------------- */
+
+/*
+ * A plain hash map for the many "have I seen this nid?" questions.
+ * Values are u64 (counters, or pointers cast through uintptr_t).  Zero the
+ * struct to start; pointers returned stay valid until the next insert.
+ */
+struct lading_idmap {
+	uint64_t *keys;		/* key + 1; 0 = empty */
+	uint64_t *values;
+	size_t cap, used;
+};
+
+uint64_t *lading_idmap_find(const struct lading_idmap *m, uint64_t key);
+/* The value slot for key (created zeroed if new); NULL on ENOMEM. */
+uint64_t *lading_idmap_insert(struct lading_idmap *m, uint64_t key,
+			      bool *created);
+void lading_idmap_free(struct lading_idmap *m);
+
 /* ---- progress --------------------------------------------------------- */
 
 /*

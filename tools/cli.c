@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <lading/common.h>
+#include "cli.h"
+
+int cli_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	return 2;
+}
+
+int cli_parse_seconds(const char *prog, const char *arg, int64_t *value)
+{
+	/* far beyond any real date, far from overflowing the arithmetic */
+	if (lading_parse_int64(arg, INT64_MIN / 2, INT64_MAX / 2, value)) {
+		cli_usage_error(prog, "invalid time '%s' (seconds since the epoch)",
+				arg);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_source_date_epoch(const char *prog, bool *set, int64_t *value)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+	if (!sde || !*sde)
+		return 0;
+	if (cli_parse_seconds(prog, sde, value))
+		return -1;
+	*set = true;
+	return 0;
+}
