@@ -27,11 +27,13 @@ enum {
 	OPT_JSON,
 	OPT_SOURCE_TYPE,
 	OPT_NO_PROGRESS,
+	OPT_COMPRESS,
 };
 
 static const struct option long_options[] = {
 	{ "blob-dir", required_argument, NULL, 'b' },
 	{ "chunk-size", required_argument, NULL, 'C' },
+	{ "compress", required_argument, NULL, OPT_COMPRESS },
 	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
 	{ "mtime", required_argument, NULL, 'T' },
 	{ "nsec", no_argument, NULL, OPT_NSEC },
@@ -61,6 +63,9 @@ static void usage(FILE *out)
 "\n"
 "  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n"
 "  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
+"      --compress ALG[:LEVEL]\n"
+"                           compress each chunk of the blob: none (default),\n"
+"                           lz4, deflate, lzma%s\n"
 "      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
 "                           bootstrap (default %u, at most %u, 0 disables)\n"
 "  -T, --mtime SECONDS      clamp every mtime to at most SECONDS; also the mtime\n"
@@ -81,6 +86,7 @@ static void usage(FILE *out)
 "\n"
 "Exit status: 0 success, 1 the image could not be built (bad input or an\n"
 "I/O error; nothing is left behind), 2 usage error.\n",
+		lading_codec_available(LADING_CODEC_ZSTD) ? ", zstd" : "",
 		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
 }
 
@@ -119,6 +125,15 @@ static void print_json(const struct lading_build_report *r)
 	else
 		printf(",\n  \"blob_id\": null,\n");
 	printf("  \"blob_size\": %llu,\n", (unsigned long long)r->blob.size);
+	printf("  \"blob_uncompressed_size\": %llu,\n",
+	       (unsigned long long)r->blob.uncompressed_size);
+	printf("  \"codec\": \"%s\",\n", lading_codec_name(r->blob.codec));
+	if (r->blob.present) {
+		char toc[LADING_DIGEST_HEX_LEN + 1];
+
+		lading_hex_encode(toc, r->blob.toc_digest, LADING_SHA256_LEN);
+		printf("  \"toc_sha256\": \"%s\",\n", toc);
+	}
 	printf("  \"uuid\": \"%s\",\n", uuid);
 	printf("  \"inodes\": %llu,\n  \"compact_inodes\": %llu,\n"
 	       "  \"extended_inodes\": %llu,\n",
@@ -157,8 +172,10 @@ static void print_summary(const struct lading_build_report *r)
 	       r->bootstrap, (unsigned long long)r->bootstrap_size,
 	       (unsigned long long)r->image.inodes, r->bootstrap_digest);
 	if (r->blob.present)
-		printf("blob      %s/%s (%llu bytes)\n", r->blob_dir, r->blob.id,
-		       (unsigned long long)r->blob.size);
+		printf("blob      %s/%s (%llu bytes, %s, %llu uncompressed)\n",
+		       r->blob_dir, r->blob.id, (unsigned long long)r->blob.size,
+		       lading_codec_name(r->blob.codec),
+		       (unsigned long long)r->blob.uncompressed_size);
 	else
 		printf("blob      none (no regular file data)\n");
 	printf("files %llu, dirs %llu, symlinks %llu, other %llu, hardlinks %llu; "
@@ -200,6 +217,11 @@ int main(int argc, char **argv)
 				return usage_error("invalid chunk size '%s' "
 					"(power of two, 4K..64M)", optarg);
 			p.chunk_size = (uint32_t)size;
+			break;
+		case OPT_COMPRESS:
+			if (lading_codec_parse(optarg, &p.codec, &p.level))
+				return usage_error("unknown or unavailable codec '%s'",
+						   optarg);
 			break;
 		case OPT_INLINE_MAX:
 			if (lading_parse_size(optarg, &size) ||

@@ -76,7 +76,7 @@ static const char *blob_status_name(enum lading_blob_status s)
 {
 	static const char *const names[] = {
 		"ok", "unchecked", "missing", "bad-tag", "bad-size",
-		"bad-digest", "io-error",
+		"bad-digest", "io-error", "bad-toc", "bad-chunk",
 	};
 
 	return names[s];

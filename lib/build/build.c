@@ -13,6 +13,7 @@ void lading_build_params_init(struct lading_build_params *p)
 	memset(p, 0, sizeof(*p));
 	p->chunk_size = LADING_CHUNK_DEFAULT;
 	p->inline_max = LADING_INLINE_DEFAULT;
+	p->level = -1;
 	p->force_uid = -1;
 	p->force_gid = -1;
 }
@@ -72,6 +73,7 @@ static int write_bootstrap(struct lading_tree *tree,
 			   struct lading_error *err)
 {
 	struct lading_image_slot slot;
+	struct lading_blob_record rec;
 	struct lading_image_params ip = {
 		.chunk_size = p->chunk_size,
 		.keep_nsec = p->keep_nsec,
@@ -83,9 +85,11 @@ static int write_bootstrap(struct lading_tree *tree,
 	memcpy(ip.volume_name, p->volume_name, sizeof(ip.volume_name));
 	if (r->blob.present) {
 		memcpy(slot.tag, r->blob.id, sizeof(slot.tag));
-		slot.blocks = r->blob.size / LADING_BLOCK_SIZE;
+		slot.blocks = r->blob.uncompressed_size / LADING_BLOCK_SIZE;
+		lading_blob_record_from_info(&rec, &r->blob);
 		ip.slots = &slot;
 		ip.nslots = 1;
+		ip.records = &rec;
 	}
 	ret = lading_outfile_open(out, dir);
 	if (ret)
@@ -135,7 +139,8 @@ static int publish(struct lading_store *store, struct lading_outfile *out,
 int lading_build(const struct lading_build_params *p,
 		 struct lading_build_report *r, struct lading_error *err)
 {
-	struct lading_store_params sp = { .chunk_size = p->chunk_size };
+	struct lading_store_params sp = { .chunk_size = p->chunk_size,
+					  .codec = p->codec, .level = p->level };
 	struct lading_source_params src = {
 		.path = p->source,
 		.type = p->source_type,

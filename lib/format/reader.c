@@ -26,6 +26,7 @@ struct lading_reader {
 	uint16_t nslots;
 	uint16_t device_mask;
 	struct lading_rslot *slots;
+	const struct lading_blob_record *records;	/* into img; or NULL */
 };
 
 /* true when [off, off + n) lies inside the image */
@@ -138,13 +139,78 @@ static int load_slots(struct lading_reader *r, struct lading_error *err)
 	return 0;
 }
 
+/* lading's blob table, if present right after the device table. */
+static int load_blob_table(struct lading_reader *r, struct lading_error *err)
+{
+	struct lading_blob_table_header h;
+	uint64_t off = (uint64_t)r->sb.devt_slotoff * EROFS_DEVT_SLOT_SIZE +
+		       (uint64_t)r->nslots * EROFS_DEVT_SLOT_SIZE;
+	uint64_t size = sizeof(h) + (uint64_t)r->nslots *
+					    sizeof(struct lading_blob_record);
+	uint32_t crc;
+	uint16_t i;
+
+	if (!r->nslots || !in_image(r, off, sizeof(h)))
+		return 0;
+	memcpy(&h, r->img + off, sizeof(h));
+	if (h.magic != LADING_BLOB_TABLE_MAGIC)
+		return 0;	/* a plain EROFS image: no blob table */
+	if (h.version != LADING_BLOB_TABLE_VERSION || h.count != r->nslots ||
+	    h.record_size != sizeof(struct lading_blob_record) ||
+	    off + size > r->meta_base)
+		return corrupt(err, "blob table header inconsistent (version %u, "
+			       "%u records of %u bytes for %u slots)", h.version,
+			       h.count, h.record_size, r->nslots);
+	crc = h.crc;
+	h.crc = 0;
+	{
+		uint8_t *tmp = malloc((size_t)size);
+
+		if (!tmp)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		memcpy(tmp, r->img + off, (size_t)size);
+		memcpy(tmp, &h, sizeof(h));
+		h.crc = lading_crc32c(~0u, tmp, (size_t)size);
+		free(tmp);
+	}
+	if (h.crc != crc)
+		return corrupt(err, "blob table checksum mismatch");
+	r->records = (const struct lading_blob_record *)(r->img + off + sizeof(h));
+	for (i = 0; i < r->nslots; i++) {
+		const struct lading_blob_record *rec = &r->records[i];
+		char hex[LADING_DIGEST_HEX_LEN + 1];
+
+		lading_hex_encode(hex, rec->id, sizeof(rec->id));
+		if (strcmp(hex, r->slots[i].tag))
+			return corrupt(err, "blob table record %u names blob %s, "
+				       "the slot tag is %s", i + 1, hex,
+				       r->slots[i].tag);
+		if (rec->uncompressed_size != r->slots[i].blocks * LADING_BLOCK_SIZE)
+			return corrupt(err, "blob %s: %llu uncompressed bytes in the "
+				       "blob table, %llu blocks in its slot", hex,
+				       (unsigned long long)rec->uncompressed_size,
+				       (unsigned long long)r->slots[i].blocks);
+	}
+	return 0;
+}
+
 static int reader_init(struct lading_reader *r, struct lading_error *err)
 {
 	int ret = check_super(r, err);
 
 	if (!ret)
 		ret = load_slots(r, err);
+	if (!ret)
+		ret = load_blob_table(r, err);
 	return ret;
+}
+
+const struct lading_blob_record *lading_reader_blob_record(
+	const struct lading_reader *r, uint16_t device_id)
+{
+	if (!r->records || device_id == 0 || device_id > r->nslots)
+		return NULL;
+	return &r->records[device_id - 1];
 }
 
 int lading_reader_open_mem(struct lading_reader **out, const void *img,

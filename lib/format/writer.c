@@ -465,6 +465,39 @@ static int write_payload(struct image_plan *ip, struct inode_plan *p,
 	return 0;
 }
 
+static size_t blob_table_offset(uint16_t nslots)
+{
+	return DEVT_SLOT_START + (size_t)nslots * EROFS_DEVT_SLOT_SIZE;
+}
+
+static size_t blob_table_size(const struct lading_image_params *prm)
+{
+	if (!prm->records || !prm->nslots)
+		return 0;
+	return sizeof(struct lading_blob_table_header) +
+	       (size_t)prm->nslots * sizeof(struct lading_blob_record);
+}
+
+static void write_blob_table(const struct lading_image_params *prm,
+			     uint8_t *img)
+{
+	struct lading_blob_table_header h = {
+		.magic = LADING_BLOB_TABLE_MAGIC,
+		.version = LADING_BLOB_TABLE_VERSION,
+		.count = prm->nslots,
+		.record_size = sizeof(struct lading_blob_record),
+	};
+	uint8_t *at = img + blob_table_offset(prm->nslots);
+	size_t rec_bytes = (size_t)prm->nslots * sizeof(*prm->records);
+
+	if (!blob_table_size(prm))
+		return;
+	memcpy(at + sizeof(h), prm->records, rec_bytes);
+	memcpy(at, &h, sizeof(h));
+	h.crc = lading_crc32c(~0u, at, sizeof(h) + rec_bytes);
+	memcpy(at, &h, sizeof(h));
+}
+
 static void write_superblock(const struct image_plan *ip, uint8_t *img)
 {
 	const struct lading_image_params *prm = ip->params;
@@ -500,6 +533,7 @@ static void write_superblock(const struct image_plan *ip, uint8_t *img)
 		memcpy(img + DEVT_SLOT_START + (size_t)i * sizeof(ds), &ds,
 		       sizeof(ds));
 	}
+	write_blob_table(prm, img);
 }
 
 static int sha256(const uint8_t *data, size_t len, uint8_t *out)
@@ -566,8 +600,8 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 	}
 	if (ret)
 		return ret;
-	devt_end = DEVT_SLOT_START +
-		   (size_t)ip->params->nslots * EROFS_DEVT_SLOT_SIZE;
+	devt_end = blob_table_offset(ip->params->nslots) +
+		   blob_table_size(ip->params);
 	ip->meta_blkaddr = (uint32_t)((devt_end + LADING_BLOCK_SIZE - 1) /
 				      LADING_BLOCK_SIZE);
 	return place_inodes(ip);

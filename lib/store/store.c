@@ -9,11 +9,12 @@
 #include <lading/store.h>
 
 /*
- * New chunk bytes go through a ring buffer to a writer thread that hashes
- * the whole blob and write()s it, so the two sha256 passes (per-chunk for
- * dedup, whole-blob for the id) run on two cores.
+ * New chunks go through a bounded queue to a writer thread that
+ * compresses them (if asked), appends them to the artifact, hashes the
+ * whole artifact and records the ToC, so per-chunk hashing for dedup and
+ * the writer's work run on two cores.
  */
-#define RING_SIZE (16u << 20)
+#define QUEUE_BYTES (16u << 20)
 
 struct dedup_entry {
 	uint8_t digest[LADING_SHA256_LEN];
@@ -22,11 +23,19 @@ struct dedup_entry {
 	bool used;
 };
 
-struct blob_ring {
+struct chunk_job {
+	uint8_t *data;		/* chunk_size bytes, owned by the queue */
+	uint32_t len;
+	uint64_t uoff;
+	uint8_t digest[LADING_SHA256_LEN];
+};
+
+struct job_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t not_empty, not_full;
-	uint8_t *buf;
-	uint64_t head, tail;	/* bytes produced / consumed */
+	struct chunk_job *jobs;
+	size_t nslots;
+	uint64_t head, tail;	/* jobs queued / done */
 	bool closing;
 	int error;		/* negative errno from the writer */
 };
@@ -36,7 +45,12 @@ struct lading_store {
 	struct lading_store_stats stats;
 	struct lading_outfile out;
 	bool out_open;
-	uint64_t blob_bytes;	/* bytes queued, always block aligned */
+	uint64_t blob_bytes;	/* uncompressed view size, block aligned */
+	uint64_t artifact_bytes;	/* written by the writer thread */
+	uint8_t *cbuf;		/* compression scratch (writer thread) */
+	size_t cbuf_size;
+	struct lading_toc_entry *toc;	/* writer thread */
+	size_t ntoc, toc_cap;
 
 	struct dedup_entry *dedup;
 	size_t dedup_slots, dedup_used;
@@ -47,7 +61,7 @@ struct lading_store {
 	uint8_t (*digests)[LADING_SHA256_LEN];	/* digest_only */
 	uint32_t ndigests, digests_cap;
 
-	struct blob_ring ring;
+	struct job_queue q;
 	pthread_t writer;
 	bool writer_running;
 };
@@ -58,87 +72,147 @@ bool lading_chunk_size_valid(uint64_t size)
 	       (size & (size - 1)) == 0;
 }
 
+static const uint8_t zero_block[LADING_BLOCK_SIZE];
+
+static int artifact_append(struct lading_store *s, const void *buf, size_t len)
+{
+	if (EVP_DigestUpdate(s->blob_md, buf, len) != 1)
+		return -EIO;
+	s->artifact_bytes += len;
+	return lading_write_full(s->out.fd, buf, len);
+}
+
+/* Writer thread: one chunk into the artifact and the ToC. */
+static int write_chunk(struct lading_store *s, const struct chunk_job *j)
+{
+	struct lading_toc_entry *e;
+	const uint8_t *src = j->data;
+	size_t clen = j->len;
+	uint8_t codec = LADING_CODEC_NONE;
+	int ret;
+
+	if (s->ntoc == s->toc_cap) {
+		size_t cap = s->toc_cap ? s->toc_cap * 2 : 1024;
+		struct lading_toc_entry *t = realloc(s->toc, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->toc = t;
+		s->toc_cap = cap;
+	}
+	if (s->params.codec != LADING_CODEC_NONE &&
+	    !lading_codec_compress(s->params.codec, s->params.level, j->data,
+				   j->len, s->cbuf, s->cbuf_size, &clen) &&
+	    clen < j->len) {
+		src = s->cbuf;
+		codec = (uint8_t)s->params.codec;
+	} else {
+		clen = j->len;	/* did not shrink: stored raw */
+	}
+	e = &s->toc[s->ntoc++];
+	memset(e, 0, sizeof(*e));
+	e->uoff = j->uoff;
+	e->ulen = j->len;
+	e->clen = (uint32_t)clen;
+	e->coff = s->artifact_bytes;
+	e->codec = codec;
+	memcpy(e->digest, j->digest, sizeof(e->digest));
+	ret = artifact_append(s, src, clen);
+	/* codec none: the artifact starts with the exact uncompressed view */
+	if (!ret && s->params.codec == LADING_CODEC_NONE && j->len % LADING_BLOCK_SIZE)
+		ret = artifact_append(s, zero_block,
+				      LADING_BLOCK_SIZE - j->len % LADING_BLOCK_SIZE);
+	return ret;
+}
+
 static void *blob_writer_main(void *arg)
 {
 	struct lading_store *s = arg;
-	struct blob_ring *r = &s->ring;
+	struct job_queue *q = &s->q;
 
-	pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		uint64_t avail, start;
-		size_t n;
+		struct chunk_job *j;
 		int ret = 0;
 
-		while (r->head == r->tail && !r->closing)
-			pthread_cond_wait(&r->not_empty, &r->lock);
-		if (r->head == r->tail)
+		while (q->head == q->tail && !q->closing)
+			pthread_cond_wait(&q->not_empty, &q->lock);
+		if (q->head == q->tail)
 			break;
-		avail = r->head - r->tail;
-		start = r->tail % RING_SIZE;
-		n = (size_t)(avail < RING_SIZE - start ? avail : RING_SIZE - start);
-		pthread_mutex_unlock(&r->lock);
-
-		if (!r->error) {
-			if (EVP_DigestUpdate(s->blob_md, r->buf + start, n) != 1)
-				ret = -EIO;
-			else
-				ret = lading_write_full(s->out.fd, r->buf + start, n);
-		}
-
-		pthread_mutex_lock(&r->lock);
-		if (ret && !r->error)
-			r->error = ret;
-		r->tail += n;
-		pthread_cond_signal(&r->not_full);
+		j = &q->jobs[q->tail % q->nslots];
+		pthread_mutex_unlock(&q->lock);
+		if (!q->error)
+			ret = write_chunk(s, j);
+		pthread_mutex_lock(&q->lock);
+		if (ret && !q->error)
+			q->error = ret;
+		q->tail++;
+		pthread_cond_signal(&q->not_full);
 	}
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
-static int ring_push(struct lading_store *s, const uint8_t *data, size_t len,
-		     bool zeros)
+static int queue_push(struct lading_store *s, const uint8_t *data, size_t len,
+		      uint64_t uoff, const uint8_t *digest)
 {
-	struct blob_ring *r = &s->ring;
+	struct job_queue *q = &s->q;
+	struct chunk_job *j;
 	int ret;
 
-	pthread_mutex_lock(&r->lock);
-	while (len && !r->error) {
-		uint64_t space, start;
-		size_t n;
+	pthread_mutex_lock(&q->lock);
+	while (q->head - q->tail == q->nslots && !q->error)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	ret = q->error;
+	pthread_mutex_unlock(&q->lock);
+	if (ret)
+		return ret;
+	/* the slot is ours until head moves past it */
+	j = &q->jobs[q->head % q->nslots];
+	memcpy(j->data, data, len);
+	j->len = (uint32_t)len;
+	j->uoff = uoff;
+	memcpy(j->digest, digest, LADING_SHA256_LEN);
+	pthread_mutex_lock(&q->lock);
+	q->head++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
 
-		while (r->head - r->tail == RING_SIZE && !r->error)
-			pthread_cond_wait(&r->not_full, &r->lock);
-		if (r->error)
-			break;
-		space = RING_SIZE - (r->head - r->tail);
-		start = r->head % RING_SIZE;
-		n = len;
-		if (n > space)
-			n = (size_t)space;
-		if (n > RING_SIZE - start)
-			n = (size_t)(RING_SIZE - start);
-		/* the slot is ours until head moves: copy without the lock */
-		pthread_mutex_unlock(&r->lock);
-		if (zeros)
-			memset(r->buf + start, 0, n);
-		else
-			memcpy(r->buf + start, data, n);
-		pthread_mutex_lock(&r->lock);
-		r->head += n;
-		pthread_cond_signal(&r->not_empty);
-		if (!zeros)
-			data += n;
-		len -= n;
+static int queue_init(struct lading_store *s)
+{
+	struct job_queue *q = &s->q;
+	size_t i;
+
+	q->nslots = QUEUE_BYTES / s->params.chunk_size;
+	if (q->nslots < 2)
+		q->nslots = 2;
+	q->jobs = calloc(q->nslots, sizeof(*q->jobs));
+	if (!q->jobs)
+		return -ENOMEM;
+	for (i = 0; i < q->nslots; i++) {
+		q->jobs[i].data = malloc(s->params.chunk_size);
+		if (!q->jobs[i].data)
+			return -ENOMEM;
 	}
-	ret = r->error;
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+	if (s->params.codec != LADING_CODEC_NONE) {
+		s->cbuf_size = lading_codec_bound(s->params.codec,
+						  s->params.chunk_size);
+		s->cbuf = malloc(s->cbuf_size);
+		if (!s->cbuf)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int writer_start(struct lading_store *s)
 {
 	int ret;
 
+	ret = queue_init(s);
+	if (ret)
+		return ret;
 	ret = lading_outfile_open(&s->out, s->params.blob_dir);
 	if (ret)
 		return ret;
@@ -154,17 +228,17 @@ static int writer_start(struct lading_store *s)
 
 static int writer_stop(struct lading_store *s)
 {
-	struct blob_ring *r = &s->ring;
+	struct job_queue *q = &s->q;
 
 	if (!s->writer_running)
 		return 0;
-	pthread_mutex_lock(&r->lock);
-	r->closing = true;
-	pthread_cond_signal(&r->not_empty);
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_lock(&q->lock);
+	q->closing = true;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
 	pthread_join(s->writer, NULL);
 	s->writer_running = false;
-	return r->error;
+	return q->error;
 }
 
 int lading_store_open(struct lading_store **out,
@@ -172,24 +246,24 @@ int lading_store_open(struct lading_store **out,
 {
 	struct lading_store *s;
 
-	if (!lading_chunk_size_valid(params->chunk_size))
+	if (!lading_chunk_size_valid(params->chunk_size) ||
+	    !lading_codec_available(params->codec))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	pthread_mutex_init(&s->ring.lock, NULL);
-	pthread_cond_init(&s->ring.not_empty, NULL);
-	pthread_cond_init(&s->ring.not_full, NULL);
+	pthread_mutex_init(&s->q.lock, NULL);
+	pthread_cond_init(&s->q.not_empty, NULL);
+	pthread_cond_init(&s->q.not_full, NULL);
 	s->params = *params;
 	if (!s->params.device_id)
 		s->params.device_id = 1;
 	s->out.fd = -1;
 	s->chunk_md = EVP_MD_CTX_new();
 	s->blob_md = EVP_MD_CTX_new();
-	s->ring.buf = malloc(RING_SIZE);
 	s->dedup_slots = 4096;
 	s->dedup = calloc(s->dedup_slots, sizeof(*s->dedup));
-	if (!s->chunk_md || !s->blob_md || !s->ring.buf || !s->dedup) {
+	if (!s->chunk_md || !s->blob_md || !s->dedup) {
 		lading_store_free(s);
 		return -ENOMEM;
 	}
@@ -320,9 +394,7 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 		if (ret)
 			return ret;
 	}
-	ret = ring_push(s, data, len, false);
-	if (!ret && padded > len)
-		ret = ring_push(s, NULL, padded - len, true);
+	ret = queue_push(s, data, len, s->blob_bytes, digest);
 	if (ret)
 		return ret;
 	s->blob_bytes += padded;
@@ -343,6 +415,34 @@ remember:
 	return 0;
 }
 
+/* ToC and footer close the artifact (main thread, writer stopped). */
+static int write_toc(struct lading_store *s, struct lading_blob_info *info)
+{
+	struct lading_blob_footer f = {
+		.magic = LADING_TOC_MAGIC,
+		.version = LADING_TOC_VERSION,
+		.codec = s->params.codec,
+		.toc_offset = s->artifact_bytes,
+		.toc_size = s->ntoc * sizeof(*s->toc),
+		.uncompressed_size = s->blob_bytes,
+		.chunk_size = s->params.chunk_size,
+		.entries = (uint32_t)s->ntoc,
+	};
+	unsigned int dlen;
+	int ret;
+
+	if (EVP_Digest(s->toc, f.toc_size, info->toc_digest, &dlen,
+		       EVP_sha256(), NULL) != 1)
+		return -EIO;
+	info->stored_bytes = s->artifact_bytes;
+	info->toc_offset = f.toc_offset;
+	info->toc_size = f.toc_size;
+	ret = artifact_append(s, s->toc, f.toc_size);
+	if (!ret)
+		ret = artifact_append(s, &f, sizeof(f));
+	return ret;
+}
+
 int lading_store_finish(struct lading_store *s, struct lading_blob_info *info)
 {
 	unsigned int dlen;
@@ -352,12 +452,17 @@ int lading_store_finish(struct lading_store *s, struct lading_blob_info *info)
 	if (!s->out_open)
 		return 0;	/* no data: no blob */
 	ret = writer_stop(s);
+	if (!ret)
+		ret = write_toc(s, info);
 	if (ret)
 		return ret;
 	if (EVP_DigestFinal_ex(s->blob_md, info->digest, &dlen) != 1)
 		return -EIO;
 	lading_hex_encode(info->id, info->digest, LADING_SHA256_LEN);
-	info->size = s->blob_bytes;
+	info->size = s->artifact_bytes;
+	info->uncompressed_size = s->blob_bytes;
+	info->chunk_size = s->params.chunk_size;
+	info->codec = s->params.codec;
 	if (fsync(s->out.fd) < 0)
 		return -errno;
 	info->present = true;
@@ -387,12 +492,20 @@ void lading_store_free(struct lading_store *s)
 	writer_stop(s);
 	if (s->out_open)
 		lading_outfile_abort(&s->out);
-	pthread_mutex_destroy(&s->ring.lock);
-	pthread_cond_destroy(&s->ring.not_empty);
-	pthread_cond_destroy(&s->ring.not_full);
+	pthread_mutex_destroy(&s->q.lock);
+	pthread_cond_destroy(&s->q.not_empty);
+	pthread_cond_destroy(&s->q.not_full);
 	EVP_MD_CTX_free(s->chunk_md);
 	EVP_MD_CTX_free(s->blob_md);
-	free(s->ring.buf);
+	if (s->q.jobs) {
+		size_t i;
+
+		for (i = 0; i < s->q.nslots; i++)
+			free(s->q.jobs[i].data);
+		free(s->q.jobs);
+	}
+	free(s->cbuf);
+	free(s->toc);
 	free(s->dedup);
 	free(s->digests);
 	free(s);

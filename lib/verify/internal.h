@@ -19,6 +19,12 @@ struct vctx {
 	struct lading_error walk_err;	/* errors raised during the walk */
 	struct lading_reader *reader;
 	int *blob_fds;			/* per slot, -1 if missing */
+	struct lading_toc *tocs;	/* per slot; count 0 if unusable */
+	/* the last decoded chunk of a compressed blob, for data reads */
+	uint16_t cached_dev;
+	ssize_t cached_entry;
+	uint8_t *chunk_buf, *stored_buf;
+	size_t chunk_buf_size, stored_buf_size;
 	uint8_t *window;		/* VERIFY_WINDOW bytes */
 
 	/* source comparison */

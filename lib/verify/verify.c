@@ -51,6 +51,86 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static int grow(uint8_t **buf, size_t *size, size_t want)
+{
+	uint8_t *n;
+
+	if (*size >= want)
+		return 0;
+	n = realloc(*buf, want);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*size = want;
+	return 0;
+}
+
+/* Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached. */
+static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
+{
+	const struct lading_toc_entry *e = &v->tocs[dev - 1].entries[i];
+	int ret;
+
+	if (v->cached_dev == dev && v->cached_entry == (ssize_t)i)
+		return 0;
+	v->cached_dev = 0;
+	ret = grow(&v->chunk_buf, &v->chunk_buf_size, e->ulen);
+	if (!ret)
+		ret = grow(&v->stored_buf, &v->stored_buf_size, e->clen);
+	if (!ret)
+		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf,
+					e->clen, e->coff);
+	if (!ret)
+		ret = lading_toc_decode(e, v->stored_buf, v->chunk_buf);
+	if (ret)
+		return ret == -EBADMSG ? -EIO : ret;
+	v->cached_dev = dev;
+	v->cached_entry = (ssize_t)i;
+	return 0;
+}
+
+/* Uncompressed-view bytes of a blob, through its ToC when compressed. */
+static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
+		     size_t n)
+{
+	const struct lading_toc *toc = &v->tocs[dev - 1];
+	int fd = v->blob_fds[dev - 1];
+
+	if (fd < 0)
+		return -ENOENT;
+	if (!toc->count || toc->footer.codec == LADING_CODEC_NONE)
+		return lading_pread_full(fd, buf, n, pos);
+	while (n) {
+		ssize_t i = lading_toc_find(toc, pos);
+		const struct lading_toc_entry *e;
+		uint64_t in, take;
+		int ret;
+
+		if (i < 0)
+			return -EIO;
+		e = &toc->entries[i];
+		ret = load_chunk(v, dev, (size_t)i);
+		if (ret)
+			return ret;
+		in = pos - e->uoff;
+		take = LADING_ALIGN_UP((uint64_t)e->ulen, (uint64_t)LADING_BLOCK_SIZE) - in;
+		if (take > n)
+			take = n;
+		if (in < e->ulen) {
+			uint64_t data = e->ulen - in < take ? e->ulen - in : take;
+
+			memcpy(buf, v->chunk_buf + in, data);
+			memset(buf + data, 0, take - data);
+		} else {
+			memset(buf, 0, take);	/* the zero padding to 4 KiB */
+		}
+		buf += take;
+		pos += take;
+		n -= take;
+	}
+	return 0;
+}
+
 int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
 		     uint64_t off, uint8_t *buf, size_t len)
 {
@@ -78,11 +158,7 @@ int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
 				return -EUCLEAN;
 			memcpy(buf, img + pos, n);
 		} else {
-			int fd = v->blob_fds[c.device_id - 1];
-
-			if (fd < 0)
-				return -ENOENT;
-			ret = lading_pread_full(fd, buf, n, pos);
+			ret = read_blob(v, c.device_id, pos, buf, n);
 			if (ret)
 				return ret;
 		}
@@ -193,6 +269,36 @@ static bool is_digest_hex(const char *s)
 	return s[i] == '\0';
 }
 
+/* Size against the blob table (or, without one, the slot), then the ToC. */
+static void check_blob_size(struct vctx *v, uint16_t i)
+{
+	struct lading_verify_blob *b = &v->r->blobs[i];
+	const struct lading_blob_record *rec =
+		lading_reader_blob_record(v->reader, i + 1);
+	uint64_t want = rec ? rec->artifact_size : b->blocks * LADING_BLOCK_SIZE;
+	char why[256];
+	int ret;
+
+	if (b->size != want) {
+		b->status = LADING_BLOB_BAD_SIZE;
+		verify_problem(v, "blob %s: %llu bytes, the bootstrap says %llu",
+			       b->id, (unsigned long long)b->size,
+			       (unsigned long long)want);
+		return;
+	}
+	if (!rec)
+		return;
+	ret = lading_toc_read(v->blob_fds[i], rec, &v->tocs[i], why, sizeof(why));
+	if (ret == -EUCLEAN) {
+		b->status = LADING_BLOB_BAD_TOC;
+		verify_problem(v, "blob %s: %s", b->id, why);
+	} else if (ret) {
+		b->status = LADING_BLOB_IO_ERROR;
+		verify_problem(v, "blob %s: reading its ToC: %s", b->id,
+			       strerror(-ret));
+	}
+}
+
 static int open_blobs(struct vctx *v, const char *boot_dir)
 {
 	const struct lading_verify_params *p = v->p;
@@ -202,7 +308,8 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	v->r->nblobs = n;
 	v->r->blobs = calloc(n ? n : 1, sizeof(*v->r->blobs));
 	v->blob_fds = malloc((n ? n : 1) * sizeof(int));
-	if (!v->r->blobs || !v->blob_fds)
+	v->tocs = calloc(n ? n : 1, sizeof(*v->tocs));
+	if (!v->r->blobs || !v->blob_fds || !v->tocs)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct lading_verify_blob *b = &v->r->blobs[i];
@@ -246,14 +353,7 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 			verify_problem(v, "blob %s (slot %u): not found", b->id, i + 1);
 			continue;
 		}
-		if (b->size != b->blocks * LADING_BLOCK_SIZE) {
-			b->status = LADING_BLOB_BAD_SIZE;
-			verify_problem(v, "blob %s: %llu bytes, the slot says %llu "
-				       "blocks (%llu bytes)", b->id,
-				       (unsigned long long)b->size,
-				       (unsigned long long)b->blocks,
-				       (unsigned long long)(b->blocks * LADING_BLOCK_SIZE));
-		}
+		check_blob_size(v, i);
 	}
 	return 0;
 }
@@ -295,6 +395,33 @@ out:
 	return ret;
 }
 
+/* Every ToC chunk decodes to bytes with its recorded sha256. */
+static int check_chunks(struct vctx *v, uint16_t i)
+{
+	const struct lading_toc *toc = &v->tocs[i];
+	size_t k;
+	int bad = 0;
+
+	for (k = 0; k < toc->count; k++) {
+		const struct lading_toc_entry *e = &toc->entries[k];
+		int ret;
+
+		v->cached_dev = 0;
+		ret = load_chunk(v, i + 1, k);
+		if (!ret)
+			continue;
+		bad++;
+		verify_problem(v, "blob %s: chunk %zu (uncompressed bytes %llu+%u, "
+			       "stored at %llu+%u, %s): %s", v->r->blobs[i].id, k,
+			       (unsigned long long)e->uoff, e->ulen,
+			       (unsigned long long)e->coff, e->clen,
+			       lading_codec_name((enum lading_codec)e->codec),
+			       ret == -EIO ? "does not decode to its digest" :
+			       strerror(-ret));
+	}
+	return bad;
+}
+
 static void check_blob_digests(struct vctx *v)
 {
 	uint16_t i;
@@ -303,7 +430,8 @@ static void check_blob_digests(struct vctx *v)
 		struct lading_verify_blob *b = &v->r->blobs[i];
 		uint8_t d[LADING_SHA256_LEN];
 		char hex[LADING_DIGEST_HEX_LEN + 1];
-		int ret;
+		bool bad_digest;
+		int ret, bad_chunks;
 
 		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
@@ -315,12 +443,14 @@ static void check_blob_digests(struct vctx *v)
 			continue;
 		}
 		lading_hex_encode(hex, d, sizeof(d));
-		if (strcmp(hex, b->id)) {
-			b->status = LADING_BLOB_BAD_DIGEST;
+		bad_digest = strcmp(hex, b->id) != 0;
+		if (bad_digest)
 			verify_problem(v, "blob %s: content digest is %s", b->id, hex);
-		} else {
-			b->status = LADING_BLOB_OK;
-		}
+		/* even after a digest mismatch: name the damaged chunks */
+		bad_chunks = check_chunks(v, i);
+		if (b->status == LADING_BLOB_UNCHECKED)
+			b->status = bad_digest ? LADING_BLOB_BAD_DIGEST :
+				    bad_chunks ? LADING_BLOB_BAD_CHUNK : LADING_BLOB_OK;
 	}
 }
 
@@ -408,11 +538,16 @@ out:
 	compare_free(&v);
 	extract_free(&v);
 	if (v.blob_fds) {
-		for (i = 0; i < r->nblobs; i++)
+		for (i = 0; i < r->nblobs; i++) {
 			if (v.blob_fds[i] >= 0)
 				close(v.blob_fds[i]);
+			lading_toc_free(&v.tocs[i]);
+		}
 		free(v.blob_fds);
 	}
+	free(v.tocs);
+	free(v.chunk_buf);
+	free(v.stored_buf);
 	lading_reader_close(v.reader);
 	free(v.window);
 	free(boot_dir);

@@ -82,7 +82,7 @@ expect_verify 1 "image truncated" "$CASE/boot.img"
 
 fresh_case	# truncated blob: size check, and the data cannot be read
 truncate -s 8192 "$BLOB"
-expect_verify 1 "bytes, the slot says" "$CASE/boot.img" --source "$WORK/src"
+expect_verify 1 "bytes, the bootstrap says" "$CASE/boot.img" --source "$WORK/src"
 
 fresh_case	# missing blob
 rm "$BLOB"
@@ -98,3 +98,26 @@ grep -q "/new: missing from the image" "$WORK/v.$_seq.out" || fail "extra source
 
 fresh_case
 expect_verify 2 "No such file" "$CASE/nonexistent.img"
+
+# compressed blobs: a damaged chunk is named by blob id and chunk index,
+# and a damaged ToC by the blob
+for codec in lz4 deflate lzma zstd; do
+	if ! "$LADING_MKIMAGE" --help | grep -q "$codec"; then
+		log "codec $codec not built in: skipped"
+		continue
+	fi
+	rm -rf "$WORK/c" && mkdir -p "$WORK/c/src"
+	seq 1 200000 >"$WORK/c/src/text"		# compressible, 4 chunks of 64K+
+	build_image "$WORK/c/src" -C 64K --compress "$codec"
+	good_boot=$IMG_BOOT good_blob=$IMG_BLOB
+	fresh_case
+	expect_verify 0 "blob .*: ok" "$CASE/boot.img" --source "$WORK/c/src"
+	fresh_case
+	printf '\xff\x00\xff' | dd of="$BLOB" bs=1 seek=40 conv=notrunc status=none
+	expect_verify 1 "blob $(basename "$BLOB"): chunk 0 (uncompressed bytes 0+65536" \
+		"$CASE/boot.img"
+	fresh_case	# the ToC sits just before the 64-byte footer
+	size=$(stat -c %s "$BLOB")
+	printf '\x01' | dd of="$BLOB" bs=1 seek=$((size - 64 - 10)) conv=notrunc status=none
+	expect_verify 1 "ToC digest differs" "$CASE/boot.img" --no-blob-digest
+done

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <lading/store.h>
@@ -52,7 +53,11 @@ static void test_dedup_and_blob(void)
 	CHECK_EQ_U64(lading_store_stats(s)->bytes_dedup, 8192);
 	CHECK(!lading_store_finish(s, &info));
 	CHECK(info.present);
-	CHECK_EQ_U64(info.size, 5 * 4096);
+	/* the uncompressed view, then 3 ToC entries and the footer */
+	CHECK_EQ_U64(info.uncompressed_size, 5 * 4096);
+	CHECK_EQ_U64(info.size, 5 * 4096 + 3 * 64 + 64);
+	CHECK_EQ_U64(info.toc_offset, 5 * 4096);
+	CHECK_EQ_U64(info.toc_size, 3 * 64);
 	CHECK(!lading_store_publish(s, &info, &existed));
 	CHECK(!existed);
 	lading_store_free(s);
@@ -64,14 +69,73 @@ static void test_dedup_and_blob(void)
 	n = f ? fread(blob, 1, sizeof(blob), f) : 0;
 	if (f)
 		fclose(f);
-	CHECK_EQ_U64(n, 5 * 4096);
+	CHECK_EQ_U64(n, info.size);
 	EVP_Digest(blob, n, digest, &dl, EVP_sha256(), NULL);
 	CHECK(!memcmp(digest, info.digest, 32));
 	CHECK(!memcmp(blob, a, 8192));
 	CHECK(!memcmp(blob + 8192, b, 100));
 	CHECK(blob[8192 + 100] == 0);	/* padded to the block */
+	{
+		struct lading_blob_record rec;
+		struct lading_toc toc;
+		char why[256];
+		size_t first, count;
+		uint8_t out[8192];
+		int fd = open(path, O_RDONLY);
+
+		lading_blob_record_from_info(&rec, &info);
+		CHECK(!lading_toc_read(fd, &rec, &toc, why, sizeof(why)));
+		CHECK_EQ_U64(toc.count, 3);
+		CHECK_EQ_U64(toc.entries[1].uoff, 8192);
+		CHECK_EQ_U64(toc.entries[1].ulen, 100);
+		CHECK_EQ_U64(toc.entries[2].uoff, 12288);
+		CHECK(!lading_toc_map(&toc, 8000, 5000, &first, &count));
+		CHECK(first == 0 && count == 3);
+		CHECK(lading_toc_map(&toc, 20000, 1000, &first, &count) == -ERANGE);
+		CHECK(!lading_toc_decode(&toc.entries[1], blob + 8192, out));
+		blob[8192] ^= 1;
+		CHECK(lading_toc_decode(&toc.entries[1], blob + 8192, out) == -EBADMSG);
+		lading_toc_free(&toc);
+		rec.toc_digest[0] ^= 1;
+		CHECK(lading_toc_read(fd, &rec, &toc, why, sizeof(why)) == -EUCLEAN);
+		CHECK(strstr(why, "digest") != NULL);
+		close(fd);
+	}
 	unlink(path);
 	free(path);
+}
+
+static void test_codecs(void)
+{
+	static uint8_t in[70000], out[80000], back[70000];
+	enum lading_codec c;
+	size_t i, clen;
+	int level;
+
+	for (i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i % 251 < 100 ? 'a' : i * 7);
+	for (c = LADING_CODEC_NONE; c <= LADING_CODEC_ZSTD; c++) {
+		if (!lading_codec_available(c))
+			continue;
+		CHECK(!lading_codec_compress(c, -1, in, sizeof(in), out,
+					     sizeof(out), &clen));
+		CHECK(c == LADING_CODEC_NONE ? clen == sizeof(in) : clen < sizeof(in));
+		CHECK(!lading_codec_decompress(c, out, clen, back, sizeof(back)));
+		CHECK(!memcmp(in, back, sizeof(in)));
+		/* the wrong expected size or damaged input is an error */
+		CHECK(lading_codec_decompress(c, out, clen, back, sizeof(back) - 1) < 0);
+		if (c != LADING_CODEC_NONE) {
+			out[clen / 2] ^= 0x5a;
+			CHECK(lading_codec_decompress(c, out, clen, back, sizeof(back)) < 0 ||
+			      memcmp(in, back, sizeof(in)));
+		}
+	}
+	CHECK(!lading_codec_parse("lz4", &c, &level) && c == LADING_CODEC_LZ4 &&
+	      level == -1);
+	CHECK(!lading_codec_parse("deflate:9", &c, &level) && level == 9);
+	CHECK(lading_codec_parse("none:3", &c, &level) == -EINVAL);
+	CHECK(lading_codec_parse("brotli", &c, &level) == -EINVAL);
+	CHECK(!strcmp(lading_codec_name(LADING_CODEC_LZMA), "lzma"));
 }
 
 static void test_no_data_no_blob(void)
@@ -135,6 +199,7 @@ int main(void)
 	test_dedup_and_blob();
 	test_no_data_no_blob();
 	test_chunker();
+	test_codecs();
 	CHECK(rmdir(dir) == 0);	/* nothing left behind */
 	return check_summary("store");
 }

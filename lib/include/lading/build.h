@@ -21,6 +21,8 @@ struct lading_build_params {
 	const char *blob_dir;	/* NULL: the bootstrap's directory */
 	uint32_t chunk_size;
 	uint32_t inline_max;
+	enum lading_codec codec;	/* per-chunk compression of the blob */
+	int level;			/* -1: codec default */
 
 	bool clamp_mtime;	/* mtimes above 'mtime' become 'mtime' */
 	int64_t mtime;		/* also the mtime of implied directories */

@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <lading/common.h>
+#include <lading/store.h>
 
 #define EROFS_SUPER_MAGIC 0xE0F5E1E2u
 #define EROFS_SUPER_OFFSET 1024u
@@ -151,6 +152,25 @@ struct erofs_dirent {
 } __attribute__((packed));
 static_assert(sizeof(struct erofs_dirent) == 12, "dirent");
 
+/*
+ * lading's blob table: right after the device table, in blocks the kernel
+ * never reads (before meta_blkaddr), one lading_blob_record per slot.
+ * Guarded by its own magic and a CRC32C over header (crc zeroed) and
+ * records, and covered by the superblock checksum when it sits in block 0.
+ */
+#define LADING_BLOB_TABLE_MAGIC 0x31544c4247444c4cull	/* "LLDGBLT1" */
+#define LADING_BLOB_TABLE_VERSION 1
+
+struct lading_blob_table_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t count;		/* = extra_devices */
+	uint32_t record_size;	/* sizeof(struct lading_blob_record) */
+	uint32_t crc;
+	uint8_t reserved[8];
+} __attribute__((packed));
+static_assert(sizeof(struct lading_blob_table_header) == 32, "blob table header");
+
 /* ---- encoders (pure functions, unit-tested) --------------------------- */
 
 /* CRC32C (Castagnoli), reflected, no final xor; crc is the running value. */
@@ -218,6 +238,8 @@ struct lading_image_params {
 	char volume_name[16];		/* not NUL-terminated when full */
 	const struct lading_image_slot *slots;
 	uint16_t nslots;
+	/* per slot, written as lading's blob table; NULL: no table */
+	const struct lading_blob_record *records;
 };
 
 struct lading_image_stats {
@@ -294,6 +316,9 @@ uint16_t lading_reader_nslots(const struct lading_reader *r);
 const struct lading_rslot *lading_reader_slot(const struct lading_reader *r,
 					      uint16_t device_id);
 const uint8_t *lading_reader_image(const struct lading_reader *r, size_t *len);
+/* The blob table record of a slot; NULL when the image has no blob table. */
+const struct lading_blob_record *lading_reader_blob_record(
+	const struct lading_reader *r, uint16_t device_id);
 
 int lading_reader_inode(struct lading_reader *r, uint64_t nid,
 			struct lading_rinode *ino, struct lading_error *err);

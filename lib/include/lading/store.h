@@ -7,8 +7,117 @@
 #ifndef LADING_STORE_H
 #define LADING_STORE_H
 
+#include <assert.h>
+#include <sys/types.h>
 #include <lading/common.h>
 #include <lading/tree.h>
+
+/* ---- transport blobs -------------------------------------------------- */
+
+/*
+ * A blob artifact is: chunk data (the uncompressed view itself for codec
+ * "none", else independently compressed chunks back to back), then the
+ * ToC (one entry per stored chunk, sorted by uncompressed offset), then a
+ * fixed footer at the very end.  All fields little-endian.
+ */
+enum lading_codec {
+	LADING_CODEC_NONE = 0,
+	LADING_CODEC_LZ4 = 1,
+	LADING_CODEC_DEFLATE = 2,	/* raw deflate, zlib */
+	LADING_CODEC_LZMA = 3,		/* .xz stream, no check, liblzma */
+	LADING_CODEC_ZSTD = 4,		/* one frame, when built with libzstd */
+};
+
+#define LADING_TOC_MAGIC 0x31434f5447444c4cull	/* "LLDGTOC1" */
+#define LADING_TOC_VERSION 1
+
+struct lading_toc_entry {
+	uint64_t uoff;		/* offset in the uncompressed view (4K aligned) */
+	uint32_t ulen;		/* chunk bytes; zeros follow up to 4 KiB */
+	uint32_t clen;		/* stored bytes in the artifact */
+	uint64_t coff;		/* offset of the stored bytes in the artifact */
+	uint8_t codec;		/* enum lading_codec of this chunk */
+	uint8_t reserved[7];
+	uint8_t digest[LADING_SHA256_LEN];	/* sha256 of the ulen bytes */
+} __attribute__((packed));
+static_assert(sizeof(struct lading_toc_entry) == 64, "ToC entry");
+
+struct lading_blob_footer {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t codec;		/* the blob's codec (chunks may be stored raw) */
+	uint64_t toc_offset;
+	uint64_t toc_size;
+	uint64_t uncompressed_size;
+	uint32_t chunk_size;
+	uint32_t entries;
+	uint8_t reserved[16];
+} __attribute__((packed));
+static_assert(sizeof(struct lading_blob_footer) == 64, "blob footer");
+
+/*
+ * What the bootstrap records about each blob (its blob table, one record
+ * per device slot): enough to fetch and verify any chunk of it.
+ */
+struct lading_blob_record {
+	uint8_t id[LADING_SHA256_LEN];	/* sha256 of the artifact = slot tag */
+	uint64_t artifact_size;
+	uint64_t uncompressed_size;	/* = slot blocks * 4096 */
+	uint32_t chunk_size;
+	uint8_t codec;
+	uint8_t reserved[3];
+	uint64_t toc_offset;
+	uint64_t toc_size;
+	uint8_t toc_digest[LADING_SHA256_LEN];
+	uint8_t reserved2[24];
+} __attribute__((packed));
+static_assert(sizeof(struct lading_blob_record) == 128, "blob record");
+
+struct lading_blob_info;
+
+/* A blob's ToC, read from its artifact and checked against its record. */
+struct lading_toc {
+	struct lading_blob_footer footer;
+	struct lading_toc_entry *entries;
+	size_t count;
+};
+
+/*
+ * Reads footer and ToC from the artifact (fd) and checks them against the
+ * record: sizes, offsets, the ToC digest, and that the entries tile the
+ * uncompressed view.  -EUCLEAN with the reason in why; -errno on I/O.
+ */
+int lading_toc_read(int fd, const struct lading_blob_record *rec,
+		    struct lading_toc *toc, char *why, size_t whylen);
+void lading_toc_free(struct lading_toc *toc);
+/* Index of the entry covering uncompressed offset off, or -1. */
+ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off);
+/*
+ * The entries covering [off, off + len) of the uncompressed view: *first
+ * and *count (the fill side fetches their compressed ranges).
+ */
+int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
+		   size_t *first, size_t *count);
+/* Decodes one stored chunk into out (ulen bytes) and checks its sha256. */
+int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
+		      uint8_t *out);
+/* Fills info's record fields into rec. */
+void lading_blob_record_from_info(struct lading_blob_record *rec,
+				  const struct lading_blob_info *info);
+
+const char *lading_codec_name(enum lading_codec c);
+bool lading_codec_available(enum lading_codec c);
+/* "lz4", "zstd:19", ...; -EINVAL unknown, -ENOTSUP not built in. */
+int lading_codec_parse(const char *s, enum lading_codec *codec, int *level);
+size_t lading_codec_bound(enum lading_codec c, size_t len);
+/* -ENOSPC when the result would not fit in cap. */
+int lading_codec_compress(enum lading_codec c, int level, const uint8_t *in,
+			  size_t len, uint8_t *out, size_t cap, size_t *outlen);
+/* Exactly want bytes or -EBADMSG. */
+int lading_codec_decompress(enum lading_codec c, const uint8_t *in, size_t len,
+			    uint8_t *out, size_t want);
+
+/* ---- chunk store ------------------------------------------------------ */
 
 #define LADING_CHUNK_MIN (4u << 10)
 #define LADING_CHUNK_MAX (64u << 20)
@@ -24,6 +133,8 @@ struct lading_store_params {
 	 * an image without storing anything.
 	 */
 	bool digest_only;
+	enum lading_codec codec;
+	int level;		/* -1: the codec's default */
 };
 
 struct lading_store_stats {
@@ -39,8 +150,14 @@ struct lading_store_stats {
 struct lading_blob_info {
 	bool present;		/* false: no data, no blob written */
 	char id[LADING_DIGEST_HEX_LEN + 1];
-	uint8_t digest[LADING_SHA256_LEN];
-	uint64_t size;		/* bytes == blocks * 4096 */
+	uint8_t digest[LADING_SHA256_LEN];	/* of the whole artifact */
+	uint64_t size;		/* artifact bytes */
+	uint64_t uncompressed_size;	/* blocks * 4096 */
+	uint32_t chunk_size;
+	enum lading_codec codec;
+	uint64_t toc_offset, toc_size;
+	uint8_t toc_digest[LADING_SHA256_LEN];
+	uint64_t stored_bytes;	/* chunk bytes in the artifact */
 };
 
 struct lading_store;

@@ -21,6 +21,8 @@ enum lading_blob_status {
 	LADING_BLOB_BAD_SIZE,
 	LADING_BLOB_BAD_DIGEST,
 	LADING_BLOB_IO_ERROR,
+	LADING_BLOB_BAD_TOC,	/* footer/ToC inconsistent with the bootstrap */
+	LADING_BLOB_BAD_CHUNK,	/* a chunk does not decode to its digest */
 };
 
 struct lading_verify_blob {

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/* Reading, checking and using a blob artifact's ToC. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/evp.h>
+#include <lading/store.h>
+
+#define TOC_MAX_ENTRIES (64u << 20)	/* 4 GiB of ToC: refuse beyond */
+
+static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -EUCLEAN;
+}
+
+static int check_footer(const struct lading_blob_footer *f,
+			const struct lading_blob_record *rec, char *why,
+			size_t whylen)
+{
+	if (f->magic != LADING_TOC_MAGIC || f->version != LADING_TOC_VERSION)
+		return toc_bad(why, whylen, "no lading footer (magic/version)");
+	if (f->toc_offset != rec->toc_offset || f->toc_size != rec->toc_size ||
+	    f->uncompressed_size != rec->uncompressed_size ||
+	    f->chunk_size != rec->chunk_size || f->codec != rec->codec)
+		return toc_bad(why, whylen, "footer disagrees with the bootstrap's "
+			       "blob table");
+	if (f->toc_size != (uint64_t)f->entries * sizeof(struct lading_toc_entry) ||
+	    f->entries > TOC_MAX_ENTRIES ||
+	    f->toc_offset + f->toc_size + sizeof(*f) != rec->artifact_size)
+		return toc_bad(why, whylen, "footer sizes are inconsistent");
+	return 0;
+}
+
+/* Entries must tile [0, uncompressed_size) in order, inside the data area. */
+static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
+{
+	uint64_t expect = 0;
+	size_t i;
+
+	for (i = 0; i < t->count; i++) {
+		const struct lading_toc_entry *e = &t->entries[i];
+
+		if (e->uoff != expect || !e->ulen || e->ulen > t->footer.chunk_size)
+			return toc_bad(why, whylen, "ToC entry %zu: uncompressed range "
+				       "%llu+%u does not continue at %llu", i,
+				       (unsigned long long)e->uoff, e->ulen,
+				       (unsigned long long)expect);
+		if (e->codec > LADING_CODEC_ZSTD ||
+		    (e->codec == LADING_CODEC_NONE && e->clen != e->ulen) ||
+		    e->coff > t->footer.toc_offset ||
+		    e->clen > t->footer.toc_offset - e->coff)
+			return toc_bad(why, whylen, "ToC entry %zu: stored range "
+				       "%llu+%u outside the data area", i,
+				       (unsigned long long)e->coff, e->clen);
+		expect += LADING_ALIGN_UP((uint64_t)e->ulen, (uint64_t)LADING_BLOCK_SIZE);
+	}
+	if (expect != t->footer.uncompressed_size)
+		return toc_bad(why, whylen, "ToC covers %llu bytes, the blob has %llu",
+			       (unsigned long long)expect,
+			       (unsigned long long)t->footer.uncompressed_size);
+	return 0;
+}
+
+int lading_toc_read(int fd, const struct lading_blob_record *rec,
+		    struct lading_toc *toc, char *why, size_t whylen)
+{
+	uint8_t digest[LADING_SHA256_LEN];
+	unsigned int dl;
+	struct stat st;
+	int ret;
+
+	memset(toc, 0, sizeof(*toc));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != rec->artifact_size)
+		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
+			       "says %llu", (unsigned long long)st.st_size,
+			       (unsigned long long)rec->artifact_size);
+	if (rec->artifact_size < sizeof(toc->footer))
+		return toc_bad(why, whylen, "artifact shorter than its footer");
+	ret = lading_pread_full(fd, &toc->footer, sizeof(toc->footer),
+				rec->artifact_size - sizeof(toc->footer));
+	if (ret)
+		return ret;
+	ret = check_footer(&toc->footer, rec, why, whylen);
+	if (ret)
+		return ret;
+	toc->count = toc->footer.entries;
+	toc->entries = malloc(toc->count ? toc->footer.toc_size : 1);
+	if (!toc->entries)
+		return -ENOMEM;
+	ret = lading_pread_full(fd, toc->entries, toc->footer.toc_size,
+				toc->footer.toc_offset);
+	if (!ret && EVP_Digest(toc->entries, toc->footer.toc_size, digest, &dl,
+			       EVP_sha256(), NULL) != 1)
+		ret = -EIO;
+	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
+		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
+	if (!ret)
+		ret = check_entries(toc, why, whylen);
+	if (ret)
+		lading_toc_free(toc);
+	return ret;
+}
+
+void lading_toc_free(struct lading_toc *toc)
+{
+	free(toc->entries);
+	toc->entries = NULL;
+	toc->count = 0;
+}
+
+ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off)
+{
+	size_t lo = 0, hi = toc->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lading_toc_entry *e = &toc->entries[mid];
+		uint64_t end = e->uoff + LADING_ALIGN_UP((uint64_t)e->ulen,
+							 (uint64_t)LADING_BLOCK_SIZE);
+
+		if (off < e->uoff)
+			hi = mid;
+		else if (off >= end)
+			lo = mid + 1;
+		else
+			return (ssize_t)mid;
+	}
+	return -1;
+}
+
+int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
+		   size_t *first, size_t *count)
+{
+	ssize_t a, b;
+
+	if (!len || off + len < off || off + len > toc->footer.uncompressed_size)
+		return -ERANGE;
+	a = lading_toc_find(toc, off);
+	b = lading_toc_find(toc, off + len - 1);
+	if (a < 0 || b < 0)
+		return -ERANGE;
+	*first = (size_t)a;
+	*count = (size_t)(b - a + 1);
+	return 0;
+}
+
+int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
+		      uint8_t *out)
+{
+	uint8_t digest[LADING_SHA256_LEN];
+	unsigned int dl;
+	int ret;
+
+	ret = lading_codec_decompress((enum lading_codec)e->codec, stored, e->clen,
+				      out, e->ulen);
+	if (ret)
+		return ret;
+	if (EVP_Digest(out, e->ulen, digest, &dl, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	return memcmp(digest, e->digest, sizeof(digest)) ? -EBADMSG : 0;
+}
+
+void lading_blob_record_from_info(struct lading_blob_record *rec,
+				  const struct lading_blob_info *info)
+{
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->id, info->digest, sizeof(rec->id));
+	rec->artifact_size = info->size;
+	rec->uncompressed_size = info->uncompressed_size;
+	rec->chunk_size = info->chunk_size;
+	rec->codec = (uint8_t)info->codec;
+	rec->toc_offset = info->toc_offset;
+	rec->toc_size = info->toc_size;
+	memcpy(rec->toc_digest, info->toc_digest, sizeof(rec->toc_digest));
+}
