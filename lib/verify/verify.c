@@ -358,43 +358,6 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	return 0;
 }
 
-static int hash_fd(int fd, uint8_t *out, uint64_t *bytes)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t bufsz = 4u << 20;
-	uint8_t *buf = malloc(bufsz);
-	unsigned int dl;
-	uint64_t off = 0;
-	int ret = 0;
-
-	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	for (;;) {
-		ssize_t n = pread(fd, buf, bufsz, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	if (!ret)
-		EVP_DigestFinal_ex(md, out, &dl);
-	*bytes += off;
-out:
-	EVP_MD_CTX_free(md);
-	free(buf);
-	return ret;
-}
-
 /* Every ToC chunk decodes to bytes with its recorded sha256. */
 static int check_chunks(struct vctx *v, uint16_t i)
 {
@@ -435,7 +398,7 @@ static void check_blob_digests(struct vctx *v)
 
 		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
-		ret = hash_fd(v->blob_fds[i], d, &v->r->blob_bytes_hashed);
+		ret = lading_sha256_fd(v->blob_fds[i], d, &v->r->blob_bytes_hashed);
 		if (ret) {
 			b->status = LADING_BLOB_IO_ERROR;
 			verify_problem(v, "blob %s: read error: %s", b->id,

@@ -83,6 +83,9 @@ int lading_write_full(int fd, const void *buf, size_t len);
 int lading_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 int lading_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
+/* sha256 of a whole file from offset 0; adds the bytes read to *bytes. */
+int lading_sha256_fd(int fd, uint8_t *out, uint64_t *bytes);
+
 /* ---- small helpers ---------------------------------------------------- */
 
 /* out must hold 2*len+1 bytes; lowercase, NUL-terminated. */

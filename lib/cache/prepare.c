@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cache directories: one sparse file per blob of exactly its uncompressed
+ * size (plain layout: what a file-backed mount takes as device=; cachefiles
+ * layout: what the kernel's cachefiles back end accepts as a valid object),
+ * optionally seeded with verified chunks.  Only bytes whose sha256 matched
+ * the ToC (anchored in the bootstrap) are ever written; present data is
+ * re-verified, and a range that fails is punched out again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <lading/cache.h>
+#include <lading/format.h>
+#include <lading/store.h>
+
+struct prep {
+	const struct lading_prepare_params *p;
+	struct lading_prepare_report *r;
+	struct lading_error *err;
+	struct lading_reader *reader;
+	struct lading_progress progress;
+	uint64_t done;
+	uint8_t *chunk, *stored;
+	size_t chunk_size, stored_size;
+};
+
+void lading_prepare_params_init(struct lading_prepare_params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void lading_prepare_report_free(struct lading_prepare_report *r)
+{
+	uint16_t i;
+
+	for (i = 0; i < r->nblobs; i++)
+		free(r->blobs[i].path);
+	free(r->blobs);
+	free(r->bootstrap_path);
+	free(r->volume_key);
+	memset(r, 0, sizeof(*r));
+}
+
+/* mkdir -p for a path below (and including) the cache directory */
+static int make_dirs(struct prep *pp, const char *path)
+{
+	char *p = strdup(path), *s;
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+				ret = lading_error_set(pp->err, errno, "%s: %s", p,
+						       strerror(errno));
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return ret;
+}
+
+static int set_xattr_if_needed(int fd, const char *path, const uint8_t *want,
+			       size_t len, struct lading_error *err)
+{
+	uint8_t have[64];
+	ssize_t n = fgetxattr(fd, LADING_CACHEFILES_XATTR, have, sizeof(have));
+
+	if (n == (ssize_t)len && !memcmp(have, want, len))
+		return 0;
+	if (fsetxattr(fd, LADING_CACHEFILES_XATTR, want, len, 0) < 0)
+		return lading_error_set(err, errno, "%s: setting %s: %s", path,
+					LADING_CACHEFILES_XATTR, strerror(errno));
+	return 0;
+}
+
+/*
+ * The cache file for one object: kept if it is a regular file of exactly
+ * the right size, else an error (it is not ours to replace); created
+ * sparse (and with its cachefiles xattr) under a temporary name if absent.
+ */
+static int ensure_sparse(struct prep *pp, const char *path, uint64_t size,
+			 const uint8_t *xattr, size_t xlen, bool *created)
+{
+	struct lading_outfile of;
+	struct stat st;
+	char *dir, *name;
+	int fd, ret;
+
+	*created = false;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = 0;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size != size)
+			ret = lading_error_set(pp->err, EUCLEAN,
+				"%s: exists but is not a file of %llu bytes", path,
+				(unsigned long long)size);
+		else if (xattr)
+			ret = set_xattr_if_needed(fd, path, xattr, xlen, pp->err);
+		close(fd);
+		return ret;
+	}
+	if (errno != ENOENT)
+		return lading_error_set(pp->err, errno, "%s: %s", path, strerror(errno));
+	dir = lading_path_dirname(path);
+	name = strdup(strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	ret = dir && name ? lading_outfile_open(&of, dir) : -ENOMEM;
+	if (!ret) {
+		if (ftruncate(of.fd, (off_t)size) < 0)
+			ret = -errno;
+		else if (xattr && fsetxattr(of.fd, LADING_CACHEFILES_XATTR, xattr,
+					    xlen, 0) < 0)
+			ret = -errno;
+		if (!ret)
+			ret = lading_outfile_commit(&of, name);
+		lading_outfile_abort(&of);
+	}
+	free(dir);
+	free(name);
+	if (ret)
+		return lading_error_set(pp->err, -ret, "%s: creating: %s", path,
+					strerror(-ret));
+	*created = true;
+	return 0;
+}
+
+/* A verified copy of the bootstrap at path (link when possible). */
+static int place_bootstrap(struct prep *pp, const char *path, const char *id,
+			   const uint8_t *xattr, size_t xlen)
+{
+	struct lading_outfile of;
+	uint8_t d[LADING_SHA256_LEN];
+	char hex[LADING_DIGEST_HEX_LEN + 1], *dir, *name;
+	uint64_t dummy = 0;
+	size_t len;
+	const uint8_t *img = lading_reader_image(pp->reader, &len);
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ret = lading_sha256_fd(fd, d, &dummy);
+		close(fd);
+		lading_hex_encode(hex, d, sizeof(d));
+		if (!ret && !strcmp(hex, id)) {
+			if (!xattr)
+				return 0;
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			ret = fd < 0 ? -errno :
+				set_xattr_if_needed(fd, path, xattr, xlen, pp->err);
+			if (fd >= 0)
+				close(fd);
+			return ret;
+		}
+		/* a stale or damaged copy: replaced below, atomically */
+	}
+	if (!xattr && link(pp->p->bootstrap, path) == 0)
+		return 0;
+	dir = lading_path_dirname(path);
+	name = strdup(strrchr(path, '/') + 1);
+	ret = dir && name ? lading_outfile_open(&of, dir) : -ENOMEM;
+	if (!ret) {
+		/* the reader holds exactly the bytes that were verified */
+		ret = lading_write_full(of.fd, img, len);
+		if (!ret && xattr && fsetxattr(of.fd, LADING_CACHEFILES_XATTR,
+					       xattr, xlen, 0) < 0)
+			ret = -errno;
+		if (!ret)
+			ret = lading_outfile_commit(&of, name);
+		lading_outfile_abort(&of);
+	}
+	free(dir);
+	free(name);
+	if (ret)
+		return lading_error_set(pp->err, -ret, "%s: %s", path, strerror(-ret));
+	return 0;
+}
+
+/* ---- seeding -------------------------------------------------------- */
+
+static int grow(uint8_t **buf, size_t *size, size_t want)
+{
+	uint8_t *n;
+
+	if (*size >= want)
+		return 0;
+	n = realloc(*buf, want);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*size = want;
+	return 0;
+}
+
+/* true when [off, off + len) is all data (no hole) in fd */
+static bool range_present(int fd, uint64_t off, uint64_t len)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0 || (uint64_t)d != off)
+		return false;
+	h = lseek(fd, (off_t)off, SEEK_HOLE);
+	return h >= 0 && (uint64_t)h >= off + len;
+}
+
+static void punch(int fd, uint64_t off, uint64_t len)
+{
+	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		  (off_t)LADING_ALIGN_UP(len, (uint64_t)LADING_BLOCK_SIZE));
+}
+
+static bool present_and_valid(struct prep *pp, int cfd,
+			      const struct lading_toc_entry *e)
+{
+	uint8_t d[LADING_SHA256_LEN];
+	unsigned int dl;
+
+	if (!range_present(cfd, e->uoff, e->ulen))
+		return false;
+	if (lading_pread_full(cfd, pp->chunk, e->ulen, e->uoff))
+		return false;
+	EVP_Digest(pp->chunk, e->ulen, d, &dl, EVP_sha256(), NULL);
+	if (!memcmp(d, e->digest, sizeof(d)))
+		return true;
+	/* partial or damaged (an interrupted write?): fetch it again */
+	lading_log_msg(pp->p->log, LADING_LOG_WARN,
+		       "cache range %llu+%u does not match its digest: refetching",
+		       (unsigned long long)e->uoff, e->ulen);
+	punch(cfd, e->uoff, e->ulen);
+	return false;
+}
+
+static int seed_chunk(struct prep *pp, int afd, int cfd, const char *id,
+		      size_t k, const struct lading_toc_entry *e)
+{
+	int ret;
+
+	ret = lading_pread_full(afd, pp->stored, e->clen, e->coff);
+	if (ret)
+		return lading_error_set(pp->err, -ret, "blob %s: chunk %zu: read: %s",
+					id, k, strerror(-ret));
+	ret = lading_toc_decode(e, pp->stored, pp->chunk);
+	if (ret)
+		return lading_error_set(pp->err, EUCLEAN,
+			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
+			"not written", id, k, (unsigned long long)e->uoff, e->ulen,
+			ret == -EBADMSG ? "does not decode to its digest" :
+			strerror(-ret));
+	ret = lading_pwrite_full(cfd, pp->chunk, e->ulen, e->uoff);
+	if (ret) {
+		punch(cfd, e->uoff, e->ulen);	/* no partial chunk stays */
+		return lading_error_set(pp->err, -ret, "cache file of blob %s: "
+					"write: %s", id, strerror(-ret));
+	}
+	return 0;
+}
+
+static int open_artifact(struct prep *pp, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < pp->p->nseed_dirs; i++) {
+		char *path = lading_path_join(pp->p->seed_dirs[i], id);
+		int fd;
+
+		if (!path)
+			return -ENOMEM;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		free(path);
+		if (fd >= 0)
+			return fd;
+	}
+	return lading_error_set(pp->err, EUCLEAN, "blob %s: not found in the "
+				"seed directories", id);
+}
+
+static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob *b)
+{
+	const struct lading_blob_record *rec =
+		lading_reader_blob_record(pp->reader, slot + 1);
+	struct lading_toc toc;
+	char why[256];
+	int afd, cfd, ret, first_bad = 0;
+	size_t k;
+
+	if (!rec)
+		return lading_error_set(pp->err, EUCLEAN, "%s: no blob table: not "
+					"built by lading", pp->p->bootstrap);
+	afd = open_artifact(pp, b->id);
+	if (afd < 0)
+		return afd;
+	ret = lading_toc_read(afd, rec, &toc, why, sizeof(why));
+	if (ret) {
+		close(afd);
+		return ret == -EUCLEAN ?
+			lading_error_set(pp->err, EUCLEAN, "blob %s: %s", b->id, why) :
+			lading_error_set(pp->err, -ret, "blob %s: %s", b->id,
+					 strerror(-ret));
+	}
+	cfd = open(b->path, O_RDWR | O_CLOEXEC);
+	if (cfd < 0) {
+		ret = lading_error_set(pp->err, errno, "%s: %s", b->path,
+				       strerror(errno));
+		goto out;
+	}
+	for (k = 0; k < toc.count; k++) {
+		const struct lading_toc_entry *e = &toc.entries[k];
+
+		ret = grow(&pp->chunk, &pp->chunk_size, e->ulen);
+		if (!ret)
+			ret = grow(&pp->stored, &pp->stored_size, e->clen);
+		if (ret) {
+			lading_error_set(pp->err, ENOMEM, "out of memory");
+			break;
+		}
+		if (present_and_valid(pp, cfd, e)) {
+			b->present_before += e->ulen;
+		} else {
+			ret = seed_chunk(pp, afd, cfd, b->id, k, e);
+			if (ret == -EUCLEAN) {
+				/* a bad chunk stops that chunk, not the others */
+				first_bad = first_bad ? first_bad : ret;
+				ret = 0;
+				continue;
+			}
+			if (ret)
+				break;
+			b->fetched += e->ulen;
+		}
+		pp->done += e->ulen;
+		lading_progress_update(&pp->progress, pp->done, b->id);
+	}
+	b->present = b->present_before + b->fetched;
+	if (!ret && fsync(cfd) < 0)
+		ret = lading_error_set(pp->err, errno, "%s: fsync: %s", b->path,
+				       strerror(errno));
+	close(cfd);
+	if (!ret)
+		ret = first_bad;
+out:
+	lading_toc_free(&toc);
+	close(afd);
+	return ret;
+}
+
+/* ---- layouts -------------------------------------------------------- */
+
+static int path_in(struct prep *pp, const char *rel, char **out)
+{
+	*out = lading_path_join(pp->p->cache_dir, rel);
+	return *out ? 0 : lading_error_set(pp->err, ENOMEM, "out of memory");
+}
+
+static int layout_plain(struct prep *pp)
+{
+	struct lading_prepare_report *r = pp->r;
+	uint16_t i;
+	int ret;
+
+	ret = make_dirs(pp, pp->p->cache_dir);
+	if (!ret)
+		ret = path_in(pp, r->bootstrap_id, &r->bootstrap_path);
+	if (!ret)
+		ret = place_bootstrap(pp, r->bootstrap_path, r->bootstrap_id, NULL, 0);
+	for (i = 0; !ret && i < r->nblobs; i++) {
+		struct lading_prepare_blob *b = &r->blobs[i];
+
+		ret = path_in(pp, b->id, &b->path);
+		if (!ret)
+			ret = ensure_sparse(pp, b->path, b->size, NULL, 0, &b->created);
+	}
+	return ret;
+}
+
+static int cachefiles_object(struct prep *pp, const char *key, char **path)
+{
+	char rel[LADING_CACHEFILES_PATH_MAX + 1], *dir;
+	int ret;
+
+	ret = lading_cachefiles_object_path(pp->r->volume_key, key, strlen(key),
+					    rel, sizeof(rel));
+	if (ret < 0)
+		return lading_error_set(pp->err, -ret, "cachefiles name for key "
+					"'%s': %s", key, strerror(-ret));
+	ret = path_in(pp, rel, path);
+	if (ret)
+		return ret;
+	dir = lading_path_dirname(*path);
+	ret = dir ? make_dirs(pp, dir) : -ENOMEM;
+	free(dir);
+	return ret;
+}
+
+static int layout_cachefiles(struct prep *pp)
+{
+	struct lading_prepare_report *r = pp->r;
+	char key[LADING_CACHEFILES_VOLUME_KEY_MAX + 8];
+	char vdir[LADING_CACHEFILES_PATH_MAX + 1], *path = NULL;
+	uint8_t vx[LADING_CACHEFILES_VOLUME_XATTR_LEN];
+	uint8_t ox[LADING_CACHEFILES_OBJECT_XATTR_LEN];
+	size_t boot_len;
+	uint16_t i;
+	int ret, fd;
+
+	if (!pp->p->fsid || !*pp->p->fsid)
+		return lading_error_set(pp->err, EINVAL, "the cachefiles layout "
+					"needs an fsid");
+	ret = lading_cachefiles_volume_key(pp->p->fsid, pp->p->domain_id, key,
+					   sizeof(key));
+	if (ret >= 0)
+		ret = lading_cachefiles_volume_dir(key, vdir, sizeof(vdir));
+	if (ret < 0)
+		return lading_error_set(pp->err, -ret, "volume key for fsid '%s': %s",
+					pp->p->fsid, strerror(-ret));
+	r->volume_key = strdup(key);
+	ret = r->volume_key ? 0 : -ENOMEM;
+	/* cache/, graveyard/ and the volume directory with its xattr */
+	if (!ret)
+		ret = path_in(pp, LADING_CACHEFILES_GRAVEYARD_DIR, &path);
+	if (!ret)
+		ret = make_dirs(pp, path);
+	free(path);
+	path = NULL;
+	if (!ret)
+		ret = path_in(pp, vdir, &path);
+	if (!ret)
+		ret = make_dirs(pp, path);
+	if (!ret && lading_cachefiles_volume_xattr(vx, sizeof(vx)) < 0)
+		ret = -EINVAL;
+	if (!ret) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ret = fd < 0 ? lading_error_set(pp->err, errno, "%s: %s", path,
+						strerror(errno)) :
+			set_xattr_if_needed(fd, path, vx, sizeof(vx), pp->err);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(path);
+	if (ret)
+		return ret;
+	/* the bootstrap object: cookie key = fsid, fully present */
+	lading_reader_image(pp->reader, &boot_len);
+	ret = cachefiles_object(pp, pp->p->fsid, &r->bootstrap_path);
+	if (!ret && lading_cachefiles_object_xattr(boot_len, ox, sizeof(ox)) < 0)
+		ret = -EINVAL;
+	if (!ret)
+		ret = place_bootstrap(pp, r->bootstrap_path, r->bootstrap_id, ox,
+				      sizeof(ox));
+	/* blob objects: cookie key = slot tag */
+	for (i = 0; !ret && i < r->nblobs; i++) {
+		struct lading_prepare_blob *b = &r->blobs[i];
+
+		ret = cachefiles_object(pp, b->id, &b->path);
+		if (!ret && lading_cachefiles_object_xattr(b->size, ox, sizeof(ox)) < 0)
+			ret = -EINVAL;
+		if (!ret)
+			ret = ensure_sparse(pp, b->path, b->size, ox, sizeof(ox),
+					    &b->created);
+	}
+	return ret;
+}
+
+/* ---- driver --------------------------------------------------------- */
+
+static int load_bootstrap(struct prep *pp)
+{
+	struct lading_prepare_report *r = pp->r;
+	uint8_t d[LADING_SHA256_LEN];
+	unsigned int dl;
+	size_t len;
+	const uint8_t *img;
+	uint16_t i;
+	int ret;
+
+	ret = lading_reader_open_file(&pp->reader, pp->p->bootstrap, pp->err);
+	if (!ret)
+		ret = lading_reader_walk(pp->reader, NULL, NULL, pp->err);
+	if (ret == -EUCLEAN)
+		return lading_error_set(pp->err, EUCLEAN, "%s: does not verify",
+					pp->p->bootstrap);
+	if (ret)
+		return ret;
+	img = lading_reader_image(pp->reader, &len);
+	EVP_Digest(img, len, d, &dl, EVP_sha256(), NULL);
+	lading_hex_encode(r->bootstrap_id, d, sizeof(d));
+	r->nblobs = lading_reader_nslots(pp->reader);
+	r->blobs = calloc(r->nblobs ? r->nblobs : 1, sizeof(*r->blobs));
+	if (!r->blobs)
+		return lading_error_set(pp->err, ENOMEM, "out of memory");
+	for (i = 0; i < r->nblobs; i++) {
+		const struct lading_rslot *s = lading_reader_slot(pp->reader, i + 1);
+		size_t k;
+
+		for (k = 0; k < LADING_DIGEST_HEX_LEN; k++)
+			if (!strchr("0123456789abcdef", s->tag[k]) || !s->tag[k])
+				return lading_error_set(pp->err, EUCLEAN,
+					"%s: slot %u tag is not a blob id",
+					pp->p->bootstrap, i + 1);
+		memcpy(r->blobs[i].id, s->tag, sizeof(r->blobs[i].id));
+		r->blobs[i].size = s->blocks * LADING_BLOCK_SIZE;
+	}
+	return 0;
+}
+
+int lading_prepare(const struct lading_prepare_params *p,
+		   struct lading_prepare_report *r, struct lading_error *err)
+{
+	struct prep pp = { .p = p, .r = r, .err = err };
+	uint64_t total = 0;
+	uint16_t i;
+	int ret, first_bad = 0;
+
+	memset(r, 0, sizeof(*r));
+	ret = load_bootstrap(&pp);
+	if (!ret)
+		ret = p->layout == LADING_LAYOUT_CACHEFILES ? layout_cachefiles(&pp) :
+							      layout_plain(&pp);
+	if (!ret && p->nseed_dirs) {
+		for (i = 0; i < r->nblobs; i++)
+			total += r->blobs[i].size;
+		lading_progress_init(&pp.progress, p->progress, "seeding", total);
+		for (i = 0; i < r->nblobs; i++) {
+			ret = seed_blob(&pp, i, &r->blobs[i]);
+			if (ret == -EUCLEAN) {
+				/* keep seeding the other blobs; err keeps the first */
+				first_bad = ret;
+				continue;
+			}
+			if (ret)
+				break;
+		}
+		lading_progress_finish(&pp.progress);
+		r->seeded = !ret && !first_bad;
+		if (!ret)
+			ret = first_bad;
+	}
+	lading_reader_close(pp.reader);
+	free(pp.chunk);
+	free(pp.stored);
+	return ret;
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+/* lading-prepare: argument parsing and reporting around lading_prepare(). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include <lading/cache.h>
+
+#define PROG "lading-prepare"
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+enum {
+	OPT_LAYOUT = 256,
+	OPT_FSID,
+	OPT_DOMAIN_ID,
+	OPT_SEED_FROM,
+	OPT_JSON,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option long_options[] = {
+	{ "layout", required_argument, NULL, OPT_LAYOUT },
+	{ "fsid", required_argument, NULL, OPT_FSID },
+	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
+	{ "seed-from", required_argument, NULL, OPT_SEED_FROM },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fputs(
+"Usage: " PROG " [OPTIONS] BOOTSTRAP CACHEDIR\n"
+"Lay out a cache directory for a lading image: one sparse file per blob of\n"
+"its exact uncompressed size, optionally seeded with verified data.\n"
+"\n"
+"      --layout plain       CACHEDIR/<blob-id> and CACHEDIR/<bootstrap-sha256>,\n"
+"                           the files a file-backed mount takes (default)\n"
+"      --layout cachefiles  the Linux cachefiles tree for EROFS on-demand mode\n"
+"      --fsid ID            cachefiles: the fsid= the image is mounted with\n"
+"      --domain-id D        cachefiles: the domain_id= it is mounted with\n"
+"      --seed-from DIR      fill the cache files from blobs in DIR\n"
+"                           (repeatable); every chunk is decoded and checked\n"
+"                           against its sha256 before it is written\n"
+"      --json               print a JSON report on stdout\n"
+"      --no-progress        no progress line, even on a terminal\n"
+"  -v, --verbose            more messages\n"
+"  -q, --quiet              errors only\n"
+"  -h, --help               this help\n"
+"  -V, --version            print the version\n"
+"\n"
+"Exit status: 0 success, 1 failure (a bootstrap that does not verify, a\n"
+"missing or corrupt blob, an I/O error such as a full disk; the cache never\n"
+"holds unverified bytes), 2 usage error.\n", out);
+}
+
+static void print_json(const struct lading_prepare_params *p,
+		       const struct lading_prepare_report *r, int status)
+{
+	uint16_t i;
+
+	printf("{\n  \"status\": \"%s\",\n  \"layout\": \"%s\",\n",
+	       status ? "failed" : "ok",
+	       p->layout == LADING_LAYOUT_CACHEFILES ? "cachefiles" : "plain");
+	printf("  \"bootstrap_id\": \"%s\",\n  \"bootstrap_path\": ",
+	       r->bootstrap_id);
+	if (r->bootstrap_path)
+		lading_json_string(stdout, r->bootstrap_path);
+	else
+		printf("null");
+	printf(",\n  \"volume_key\": ");
+	if (r->volume_key)
+		lading_json_string(stdout, r->volume_key);
+	else
+		printf("null");
+	printf(",\n  \"seeded\": %s,\n  \"blobs\": [", r->seeded ? "true" : "false");
+	for (i = 0; i < r->nblobs; i++) {
+		const struct lading_prepare_blob *b = &r->blobs[i];
+
+		printf("%s\n    {\"id\": \"%s\", \"path\": ", i ? "," : "", b->id);
+		if (b->path)
+			lading_json_string(stdout, b->path);
+		else
+			printf("null");
+		printf(", \"size\": %llu, \"present_before\": %llu, "
+		       "\"fetched\": %llu, \"present\": %llu, \"created\": %s}",
+		       (unsigned long long)b->size,
+		       (unsigned long long)b->present_before,
+		       (unsigned long long)b->fetched,
+		       (unsigned long long)b->present, b->created ? "true" : "false");
+	}
+	printf("%s]\n}\n", r->nblobs ? "\n  " : "");
+}
+
+static void print_human(const struct lading_prepare_report *r)
+{
+	uint16_t i;
+
+	if (r->bootstrap_path)
+		printf("bootstrap %s\n", r->bootstrap_path);
+	for (i = 0; i < r->nblobs; i++) {
+		const struct lading_prepare_blob *b = &r->blobs[i];
+
+		printf("blob %s: %s, %llu bytes, %llu present (%llu fetched now)\n",
+		       b->id, b->path ? b->path : "-", (unsigned long long)b->size,
+		       (unsigned long long)b->present,
+		       (unsigned long long)b->fetched);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+	struct lading_prepare_params p;
+	struct lading_prepare_report r;
+	struct lading_error err = { 0 };
+	const char **seeds;
+	bool json = false, progress = true;
+	size_t nseeds = 0;
+	int c, ret;
+
+	lading_prepare_params_init(&p);
+	seeds = calloc((size_t)argc, sizeof(*seeds));
+	if (!seeds)
+		return EXIT_FAILED;
+	while ((c = getopt_long(argc, argv, "vqhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_LAYOUT:
+			if (!strcmp(optarg, "plain"))
+				p.layout = LADING_LAYOUT_PLAIN;
+			else if (!strcmp(optarg, "cachefiles"))
+				p.layout = LADING_LAYOUT_CACHEFILES;
+			else
+				return usage_error("unknown layout '%s'", optarg);
+			break;
+		case OPT_FSID:
+			p.fsid = optarg;
+			break;
+		case OPT_DOMAIN_ID:
+			p.domain_id = optarg;
+			break;
+		case OPT_SEED_FROM:
+			seeds[nseeds++] = optarg;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = false;
+			break;
+		case 'v':
+			log.level++;
+			break;
+		case 'q':
+			log.level = LADING_LOG_ERROR;
+			progress = false;
+			break;
+		case 'h':
+			usage(stdout);
+			free(seeds);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " LADING_VERSION "\n");
+			free(seeds);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " --help'.\n");
+			free(seeds);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		free(seeds);
+		return usage_error("expected BOOTSTRAP and CACHEDIR");
+	}
+	if (p.layout == LADING_LAYOUT_CACHEFILES && !p.fsid) {
+		free(seeds);
+		return usage_error("--layout cachefiles needs --fsid");
+	}
+	if (p.layout == LADING_LAYOUT_PLAIN && (p.fsid || p.domain_id)) {
+		free(seeds);
+		return usage_error("--fsid and --domain-id belong to --layout cachefiles");
+	}
+	p.bootstrap = argv[optind];
+	p.cache_dir = argv[optind + 1];
+	p.seed_dirs = seeds;
+	p.nseed_dirs = nseeds;
+	p.log = &log;
+	p.progress = progress;
+
+	ret = lading_prepare(&p, &r, &err);
+	if (json)
+		print_json(&p, &r, ret ? EXIT_FAILED : EXIT_OK);
+	else if (log.level >= LADING_LOG_INFO)
+		print_human(&r);
+	if (ret)
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
+			       strerror(-ret));
+	lading_prepare_report_free(&r);
+	free(seeds);
+	return ret ? EXIT_FAILED : EXIT_OK;
+}
