@@ -489,9 +489,14 @@ static int load_bootstrap(struct prep *pp)
 	ret = lading_reader_open_file(&pp->reader, pp->p->bootstrap, pp->err);
 	if (!ret)
 		ret = lading_reader_walk(pp->reader, NULL, NULL, pp->err);
-	if (ret == -EUCLEAN)
-		return lading_error_set(pp->err, EUCLEAN, "%s: does not verify",
-					pp->p->bootstrap);
+	if (ret == -EUCLEAN) {
+		char why[sizeof(pp->err->msg)];
+
+		snprintf(why, sizeof(why), "%s", pp->err->msg);
+		lading_error_clear(pp->err);
+		return lading_error_set(pp->err, EUCLEAN, "%s: does not verify: %s",
+					pp->p->bootstrap, why);
+	}
 	if (ret)
 		return ret;
 	img = lading_reader_image(pp->reader, &len);
