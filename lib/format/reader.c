@@ -29,6 +29,12 @@ struct lading_reader {
 	const struct lading_blob_record *records;	/* into img; or NULL */
 };
 
+/* ceil(x / unit) without the overflow of (x + unit - 1) for hostile sizes */
+static uint64_t div_up(uint64_t x, uint64_t unit)
+{
+	return x / unit + (x % unit != 0);
+}
+
 /* true when [off, off + n) lies inside the image */
 static bool in_image(const struct lading_reader *r, uint64_t off, uint64_t n)
 {
@@ -317,7 +323,7 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 			uint32_t i_u, struct lading_error *err)
 {
 	uint64_t body = ino->pos + ino->isize + ino->xattr_size;
-	uint64_t nblocks = (ino->size + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	uint64_t nblocks = div_up(ino->size, LADING_BLOCK_SIZE);
 
 	switch (ino->layout) {
 	case EROFS_INODE_FLAT_PLAIN:
@@ -359,8 +365,7 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 			return corrupt(err, "nid %llu: chunk size 2^%u is absurd",
 				       (unsigned long long)ino->nid, ino->chunk_bits);
 		ino->index_unit = (fmt & EROFS_CHUNK_FORMAT_INDEXES) ? 8 : 4;
-		ino->nchunks = (ino->size + (1ull << ino->chunk_bits) - 1) >>
-			       ino->chunk_bits;
+		ino->nchunks = div_up(ino->size, 1ull << ino->chunk_bits);
 		ino->index_pos = LADING_ALIGN_UP(body, (uint64_t)ino->index_unit);
 		if (ino->nchunks > r->len / ino->index_unit ||
 		    !in_image(r, ino->index_pos, ino->nchunks * ino->index_unit))
@@ -454,7 +459,8 @@ int lading_reader_inode(struct lading_reader *r, uint64_t nid,
 		i_u = c.i_u;
 		ino->uid = c.i_uid;
 		ino->gid = c.i_gid;
-		ino->mtime = (int64_t)r->sb.epoch + c.i_mtime;
+		/* unsigned: a hostile epoch may not overflow a signed sum */
+		ino->mtime = (int64_t)(r->sb.epoch + (uint64_t)c.i_mtime);
 		ino->mtime_nsec = r->sb.fixed_nsec;
 		ino->nlink = (fmt & I_NLINK_1_BIT) && !S_ISDIR(c.i_mode) ?
 			1 : c.i_nlink;
@@ -576,8 +582,7 @@ int lading_reader_read_flat(struct lading_reader *r,
 	while (len) {
 		uint64_t blk = off / LADING_BLOCK_SIZE, in = off % LADING_BLOCK_SIZE;
 		uint64_t n = LADING_BLOCK_SIZE - in, src;
-		uint64_t nblocks = (ino->size + LADING_BLOCK_SIZE - 1) /
-				   LADING_BLOCK_SIZE;
+		uint64_t nblocks = div_up(ino->size, LADING_BLOCK_SIZE);
 
 		if (n > len)
 			n = len;
@@ -632,7 +637,7 @@ int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino
 		return 0;
 	}
 	c->blkaddr = lo;
-	blocks = (c->length + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	blocks = div_up(c->length, LADING_BLOCK_SIZE);
 	if (c->device_id) {
 		const struct lading_rslot *s = lading_reader_slot(r, c->device_id);
 
@@ -760,7 +765,7 @@ static int load_dir(struct lading_reader *r, struct walk_frame *f,
 		    struct lading_error *err)
 {
 	const struct lading_rinode *dir = &f->dir;
-	uint64_t nblocks = (dir->size + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	uint64_t nblocks = div_up(dir->size, LADING_BLOCK_SIZE);
 	size_t cap, i, n = 0;
 	bool dot = false, dotdot = false;
 	int ret;
