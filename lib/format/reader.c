@@ -211,6 +211,17 @@ static int reader_init(struct lading_reader *r, struct lading_error *err)
 	return ret;
 }
 
+uint16_t lading_reader_find_blob(const struct lading_reader *r,
+				 const char *blob_id)
+{
+	uint16_t i;
+
+	for (i = 0; i < r->nslots; i++)
+		if (!strcmp(r->slots[i].tag, blob_id))
+			return (uint16_t)(i + 1);
+	return 0;
+}
+
 const struct lading_blob_record *lading_reader_blob_record(
 	const struct lading_reader *r, uint16_t device_id)
 {

@@ -295,6 +295,8 @@ static void test_reader_roundtrip(void)
 		return;
 	}
 	CHECK_EQ_U64(lading_reader_nslots(r), 1);
+	CHECK_EQ_U64(lading_reader_find_blob(r, slot.tag), 1);
+	CHECK_EQ_U64(lading_reader_find_blob(r, "nope"), 0);
 	CHECK_EQ_U64(lading_reader_slot(r, 1)->blocks, 3);
 	CHECK(!lading_reader_walk(r, walk_cb, &seen, &err));
 	CHECK_EQ_U64(seen.entries, 5);	/* root + 4 names */

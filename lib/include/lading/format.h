@@ -316,6 +316,9 @@ uint16_t lading_reader_nslots(const struct lading_reader *r);
 const struct lading_rslot *lading_reader_slot(const struct lading_reader *r,
 					      uint16_t device_id);
 const uint8_t *lading_reader_image(const struct lading_reader *r, size_t *len);
+/* The device id (1-based slot) whose tag is blob_id, or 0 if none. */
+uint16_t lading_reader_find_blob(const struct lading_reader *r,
+				 const char *blob_id);
 /* The blob table record of a slot; NULL when the image has no blob table. */
 const struct lading_blob_record *lading_reader_blob_record(
 	const struct lading_reader *r, uint16_t device_id);
