@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 	int64_t v;
 	int c;
 
+	cli_init_locale();
 	lading_build_params_init(&p);
 	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
 		return EXIT_USAGE;

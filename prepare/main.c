@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 	size_t nseeds = 0;
 	int c, ret;
 
+	cli_init_locale();
 	lading_prepare_params_init(&p);
 	seeds = calloc((size_t)argc, sizeof(*seeds));
 	if (!seeds)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,4 +39,10 @@ int cli_source_date_epoch(const char *prog, bool *set, int64_t *value)
 		return -1;
 	*set = true;
 	return 0;
+}
+
+void cli_init_locale(void)
+{
+	if (!setlocale(LC_CTYPE, "C.UTF-8"))
+		setlocale(LC_CTYPE, "");
 }

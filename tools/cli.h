@@ -6,6 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * Tar member names are bytes; libarchive converts PAX (UTF-8) names to the
+ * locale's charset and warns when it cannot.  Tools therefore run with a
+ * UTF-8 LC_CTYPE, so names pass through unchanged.
+ */
+void cli_init_locale(void);
+
 /* Prints "PROG: message" and a --help hint on stderr; returns 2. */
 int cli_usage_error(const char *prog, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

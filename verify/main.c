@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 	int64_t v;
 	int c, ret, status;
 
+	cli_init_locale();
 	lading_verify_params_init(&p);
 	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
 		return EXIT_ERROR;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -358,31 +359,86 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	return 0;
 }
 
-/* Every ToC chunk decodes to bytes with its recorded sha256. */
-static int check_chunks(struct vctx *v, uint16_t i)
+/*
+ * Every ToC chunk decodes to bytes with its recorded sha256.  Runs on its
+ * own thread while the caller hashes the whole artifact, so the two passes
+ * over the same bytes cost about one; problems are reported after join.
+ */
+struct chunk_check {
+	struct vctx *v;
+	uint16_t slot;
+	size_t nbad;
+	size_t bad[LADING_VERIFY_MAX_LISTED];
+	int why[LADING_VERIFY_MAX_LISTED];
+};
+
+/* Like load_chunk, without the copy for chunks stored raw. */
+static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 {
-	const struct lading_toc *toc = &v->tocs[i];
+	const struct lading_toc_entry *e = &v->tocs[slot].entries[k];
+	uint8_t d[LADING_SHA256_LEN];
+	unsigned int dl;
+	int ret;
+
+	if (e->codec != LADING_CODEC_NONE)
+		return load_chunk(v, slot + 1, k);
+	ret = grow(&v->stored_buf, &v->stored_buf_size, e->clen);
+	if (!ret)
+		ret = lading_pread_full(v->blob_fds[slot], v->stored_buf, e->clen,
+					e->coff);
+	if (ret)
+		return ret;
+	EVP_Digest(v->stored_buf, e->clen, d, &dl, EVP_sha256(), NULL);
+	return memcmp(d, e->digest, sizeof(d)) ? -EIO : 0;
+}
+
+static void *chunk_check_main(void *arg)
+{
+	struct chunk_check *cc = arg;
+	const struct lading_toc *toc = &cc->v->tocs[cc->slot];
 	size_t k;
-	int bad = 0;
 
 	for (k = 0; k < toc->count; k++) {
-		const struct lading_toc_entry *e = &toc->entries[k];
 		int ret;
 
-		v->cached_dev = 0;
-		ret = load_chunk(v, i + 1, k);
+		cc->v->cached_dev = 0;
+		ret = check_one_chunk(cc->v, cc->slot, k);
 		if (!ret)
 			continue;
-		bad++;
+		if (cc->nbad < LADING_VERIFY_MAX_LISTED) {
+			cc->bad[cc->nbad] = k;
+			cc->why[cc->nbad] = ret;
+		}
+		cc->nbad++;
+	}
+	return NULL;
+}
+
+static int report_chunks(struct vctx *v, const struct chunk_check *cc)
+{
+	const struct lading_toc *toc = &v->tocs[cc->slot];
+	size_t n;
+
+	for (n = 0; n < cc->nbad; n++) {
+		const struct lading_toc_entry *e;
+		size_t k;
+
+		if (n == LADING_VERIFY_MAX_LISTED) {
+			verify_problem(v, "blob %s: %zu more damaged chunks",
+				       v->r->blobs[cc->slot].id, cc->nbad - n);
+			break;
+		}
+		k = cc->bad[n];
+		e = &toc->entries[k];
 		verify_problem(v, "blob %s: chunk %zu (uncompressed bytes %llu+%u, "
-			       "stored at %llu+%u, %s): %s", v->r->blobs[i].id, k,
-			       (unsigned long long)e->uoff, e->ulen,
+			       "stored at %llu+%u, %s): %s", v->r->blobs[cc->slot].id,
+			       k, (unsigned long long)e->uoff, e->ulen,
 			       (unsigned long long)e->coff, e->clen,
 			       lading_codec_name((enum lading_codec)e->codec),
-			       ret == -EIO ? "does not decode to its digest" :
-			       strerror(-ret));
+			       cc->why[n] == -EIO ? "does not decode to its digest" :
+			       strerror(-cc->why[n]));
 	}
-	return bad;
+	return cc->nbad ? 1 : 0;
 }
 
 static void check_blob_digests(struct vctx *v)
@@ -396,9 +452,20 @@ static void check_blob_digests(struct vctx *v)
 		bool bad_digest;
 		int ret, bad_chunks;
 
+		struct chunk_check cc = { .v = v, .slot = i };
+		pthread_t th;
+		bool threaded;
+
 		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
+		/* even after a digest mismatch, this names the damaged chunks */
+		threaded = pthread_create(&th, NULL, chunk_check_main, &cc) == 0;
+		if (!threaded)
+			chunk_check_main(&cc);
 		ret = lading_sha256_fd(v->blob_fds[i], d, &v->r->blob_bytes_hashed);
+		if (threaded)
+			pthread_join(th, NULL);
+		bad_chunks = report_chunks(v, &cc);
 		if (ret) {
 			b->status = LADING_BLOB_IO_ERROR;
 			verify_problem(v, "blob %s: read error: %s", b->id,
@@ -409,8 +476,6 @@ static void check_blob_digests(struct vctx *v)
 		bad_digest = strcmp(hex, b->id) != 0;
 		if (bad_digest)
 			verify_problem(v, "blob %s: content digest is %s", b->id, hex);
-		/* even after a digest mismatch: name the damaged chunks */
-		bad_chunks = check_chunks(v, i);
 		if (b->status == LADING_BLOB_UNCHECKED)
 			b->status = bad_digest ? LADING_BLOB_BAD_DIGEST :
 				    bad_chunks ? LADING_BLOB_BAD_CHUNK : LADING_BLOB_OK;
