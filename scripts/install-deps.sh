@@ -7,7 +7,7 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config
   zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev"
 TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
-  zstd bzip2 python3 util-linux"
+  zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev"
 
 pkgs=$BUILD_PKGS
 if [ "${1:-}" = "--test" ]; then

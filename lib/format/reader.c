@@ -85,6 +85,10 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 	if (unknown)
 		return corrupt(err, "unsupported incompatible features 0x%x",
 			       unknown);
+	/* compact mtimes are epoch + u32: keep that sum representable */
+	if (sb->epoch > (uint64_t)INT64_MAX - UINT32_MAX)
+		return corrupt(err, "superblock epoch %llu out of range",
+			       (unsigned long long)sb->epoch);
 	r->blocks = sb->blocks;
 	if (r->blocks * LADING_BLOCK_SIZE > r->len)
 		return corrupt(err, "image truncated: superblock says %llu blocks, "

@@ -67,7 +67,7 @@ static int on_xattr(void *ud, const char *name, const void *value, size_t len)
 	return 0;
 }
 
-/* Reads the flat data block by block; stops at the first error. */
+/* Reads the flat data block by block. */
 static void read_flat_all(struct fuzz_ctx *c, const struct lading_rinode *ino)
 {
 	static uint8_t buf[LADING_BLOCK_SIZE];
@@ -78,8 +78,11 @@ static void read_flat_all(struct fuzz_ctx *c, const struct lading_rinode *ino)
 		size_t n = ino->size - off < sizeof(buf) ?
 			   (size_t)(ino->size - off) : sizeof(buf);
 
-		if (lading_reader_read_flat(c->r, ino, off, buf, n, &err))
-			return;
+		/* the inode was accepted: all of its data lies in the image */
+		if (lading_reader_read_flat(c->r, ino, off, buf, n, &err)) {
+			fprintf(stderr, "%s\n", err.msg);
+			FUZZ_CHECK(!"read_flat failed on an accepted inode");
+		}
 		off += n;
 		/* every byte read was in the image: no inode holds more */
 		FUZZ_CHECK(off <= (uint64_t)c->len + LADING_BLOCK_SIZE);
@@ -171,8 +174,15 @@ int lading_fuzz_one(const uint8_t *data, size_t size)
 	}
 	img = lading_reader_image(c.r, &c.len);
 	FUZZ_CHECK(img != NULL && c.len <= size);
-	for (i = 0; i <= lading_reader_nslots(c.r); i++)
-		(void)lading_reader_slot(c.r, (uint16_t)i);
+	FUZZ_CHECK(lading_reader_super(c.r) != NULL);
+	for (i = 0; i <= lading_reader_nslots(c.r); i++) {
+		const struct lading_rslot *slot = lading_reader_slot(c.r, (uint16_t)i);
+
+		(void)lading_reader_blob_record(c.r, (uint16_t)i);
+		/* a slot is found again by its tag (first of equal tags) */
+		if (slot)
+			FUZZ_CHECK(lading_reader_find_blob(c.r, slot->tag) != 0);
+	}
 	memset(&err, 0, sizeof(err));
 	ret = lading_reader_walk(c.r, on_entry, &c, &err);
 	/* a refusal always says why (lading-verify prints it) */

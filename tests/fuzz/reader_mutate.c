@@ -5,18 +5,23 @@
  *   reader_mutate [-n COUNT] [-s SEED] OUTDIR IMAGE...
  *
  * Writes COUNT mutated copies of the IMAGEs (round robin) to OUTDIR as
- * mNNNNN-<kind>[-crc].img.  Mutations: bit flips, byte overwrites (0x00,
- * 0xff, random), 16/32/64-bit field overwrites with boundary values,
- * truncations at random lengths and at block boundaries, each either
- * anywhere, in block 0 (mostly the superblock) or in the metadata blocks.
- * About two thirds of the untruncated ones get a fresh superblock CRC32C
- * (and the SB_CHKSUM compat bit) so they get past the checksum into the
- * inode, xattr, directory and chunk code.
+ * mNNNNN-<kind>-<region>[-crc].img.  Mutations: bit flips, byte overwrites
+ * (0x00, 0xff, random), 16/32/64-bit overwrites with boundary values (at
+ * random offsets, at superblock fields, at inode fields), truncations at
+ * random lengths and at block boundaries; the unstructured ones anywhere,
+ * in block 0, in the superblock or in the metadata blocks.  Most of the
+ * untruncated ones get a fresh superblock CRC32C (and the SB_CHKSUM compat
+ * bit) so they get past the checksum into the inode, xattr, directory and
+ * chunk code.
+ *
+ * Then, per image, a few sweep mutants (sNNN-sweepK.img) that put one
+ * boundary value into the same field of every inode-looking slot.
  *
  * The PRNG is splitmix64, seeded by -s: the same arguments give the same
  * files.  The CRC is computed here independently of liblading.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +174,43 @@ static void op_field(struct image *im, size_t lo, size_t hi)
 	put(im->data + at, boundary(im, w), w);
 }
 
+/* A boundary value into a real superblock field (sealed by the caller). */
+static void op_super(struct image *im)
+{
+	static const struct { uint8_t off, width; } f[] = {
+		{ 8, 4 }, { 12, 1 }, { 13, 1 }, { 14, 2 }, { 16, 8 }, { 24, 8 },
+		{ 32, 4 }, { 36, 4 }, { 40, 4 }, { 44, 4 }, { 80, 4 }, { 84, 2 },
+		{ 86, 2 }, { 88, 2 }, { 90, 1 }, { 91, 1 }, { 92, 4 }, { 96, 8 },
+		{ 112, 8 },
+	};
+	unsigned k = (unsigned)below(sizeof(f) / sizeof(f[0]));
+
+	put(im->data + SB_OFF + f[k].off, boundary(im, f[k].width), f[k].width);
+}
+
+/*
+ * A boundary value into an inode field: inodes sit on 32-byte slots from
+ * meta_blkaddr on, so a random slot plus a field offset of the compact or
+ * extended layout often lands on a real field.
+ */
+static void op_inode(struct image *im)
+{
+	static const struct { uint8_t off, width; } f[] = {
+		{ 0, 2 }, { 2, 2 }, { 4, 2 }, { 6, 2 }, { 8, 4 }, { 8, 8 },
+		{ 12, 4 }, { 16, 4 }, { 16, 2 }, { 20, 4 }, { 24, 2 }, { 24, 4 },
+		{ 26, 2 }, { 28, 4 }, { 32, 8 }, { 40, 4 }, { 44, 4 }, { 48, 8 },
+	};
+	size_t meta = (size_t)get32(im->data + SB_OFF + 40) * BLK, slot;
+	unsigned k = (unsigned)below(sizeof(f) / sizeof(f[0]));
+
+	if (meta >= im->len)
+		meta = 0;
+	slot = meta + (size_t)below((im->len - meta) / 32) * 32;
+	if (slot + f[k].off + f[k].width <= im->len)
+		put(im->data + slot + f[k].off, boundary(im, f[k].width),
+		    f[k].width);
+}
+
 /* Truncation: random length, or at/around a block boundary. */
 static void op_truncate(struct image *im, int at_block)
 {
@@ -185,9 +227,12 @@ static void op_truncate(struct image *im, int at_block)
 	im->len = n;
 }
 
-enum kind { K_BITS, K_BYTES, K_FIELD, K_MIX, K_TRUNC, K_TRUNC_BLK, NKINDS };
+enum kind {
+	K_BITS, K_BYTES, K_FIELD, K_MIX, K_TRUNC, K_TRUNC_BLK, K_SUPER, K_INODE,
+	NKINDS
+};
 static const char *const kind_names[] = {
-	"bits", "bytes", "field", "mix", "trunc", "truncblk",
+	"bits", "bytes", "field", "mix", "trunc", "truncblk", "super", "inode",
 };
 
 static void mutate_once(struct image *im, enum kind k, enum region rg)
@@ -214,7 +259,20 @@ static void make_mutant(struct image *im, unsigned long i, char *name,
 	enum region rg = (enum region)below(NREGIONS);
 	int crc = 0;
 
-	if (k == K_TRUNC || k == K_TRUNC_BLK) {
+	if (k == K_SUPER || k == K_INODE) {
+		unsigned n = 1 + (unsigned)below(3), j;
+
+		rg = k == K_SUPER ? SUPER : META;
+		for (j = 0; j < n; j++) {
+			if (k == K_SUPER)
+				op_super(im);
+			else
+				op_inode(im);
+		}
+		crc = below(8) != 0;
+		if (crc)
+			fix_crc(im->data, im->len);
+	} else if (k == K_TRUNC || k == K_TRUNC_BLK) {
 		if (below(2))	/* sometimes damage before cutting */
 			mutate_once(im, (enum kind)below(3), rg);
 		op_truncate(im, k == K_TRUNC_BLK);
@@ -230,6 +288,59 @@ static void make_mutant(struct image *im, unsigned long i, char *name,
 	snprintf(name, namelen, "m%05lu-%s-%s%s.img", i, kind_names[k],
 		 region_names[rg], crc ? "-crc" : "");
 }
+
+/* Does the 32-byte slot at p look like an inode (and which kind)? */
+static int inode_kind(const struct image *im, size_t at)
+{
+	const uint8_t *p = im->data + at;
+	unsigned fmt = p[0] | p[1] << 8, mode = p[4] | p[5] << 8;
+	unsigned type = mode & 0170000, layout = (fmt >> 1) & 7;
+
+	if (at + 64 > im->len || (fmt & ~0x1fu) || (layout != 0 && layout != 2 &&
+	    layout != 4))
+		return 0;
+	if (type != 0100000 && type != 0040000 && type != 0120000 &&
+	    type != 0020000 && type != 0060000 && type != 0010000 &&
+	    type != 0140000)
+		return 0;
+	return (fmt & 1) ? 2 : 1;
+}
+
+/*
+ * Sweep mutants: the same boundary value into one field of every slot that
+ * looks like an inode of one kind.  Rare for random mutation, cheap here:
+ * sizes that overflow size-to-blocks arithmetic, mtimes that overflow the
+ * epoch.  Returns false when nothing matched.
+ */
+static bool sweep(struct image *im, unsigned which)
+{
+	size_t meta = (size_t)get32(im->data + SB_OFF + 40) * BLK, at;
+	static const uint64_t big[] = {
+		UINT64_MAX, 0xfffffffffffff001ull, 0x8000000000000000ull,
+		0xfffffffffffffffeull,
+	};
+	bool hit = false;
+
+	if (which == 0)		/* epoch near INT64_MAX, compact mtimes max */
+		put(im->data + SB_OFF + 24, 0x7fffffffffffffffull, 8);
+	for (at = meta; at + 64 <= im->len; at += 32) {
+		int kind = inode_kind(im, at);
+
+		if (which == 0 && kind == 1) {
+			put(im->data + at + 12, 0xffffffff, 4);
+			hit = true;
+		} else if (which >= 1 && which <= 4 && kind == 2) {
+			put(im->data + at + 8, big[which - 1], 8);
+			hit = true;
+		} else if (which == 5 && kind == 1) {
+			put(im->data + at + 8, 0xffffffff, 4);
+			hit = true;
+		}
+	}
+	fix_crc(im->data, im->len);
+	return hit;
+}
+#define NSWEEPS 6
 
 static int load(const char *path, struct image *im)
 {
@@ -316,8 +427,23 @@ int main(int argc, char **argv)
 			return 2;
 		free(m.data);
 	}
-	for (j = 0; seeds && j < nseeds; j++)
+	for (j = 0; seeds && j < nseeds; j++) {
+		unsigned w;
+
+		for (w = 0; w < NSWEEPS; w++) {
+			struct image m = { malloc(seeds[j].len), seeds[j].len };
+			char name[64];
+
+			if (!m.data)
+				return 2;
+			memcpy(m.data, seeds[j].data, m.len);
+			snprintf(name, sizeof(name), "s%03d-sweep%u.img", j, w);
+			if (sweep(&m, w) && save(argv[a], name, &m))
+				return 2;
+			free(m.data);
+		}
 		free(seeds[j].data);
+	}
 	free(seeds);
 	printf("reader_mutate: %lu mutants in %s\n", count, argv[a]);
 	return seeds ? 0 : 2;
