@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include <lading/format.h>
 #include <lading/store.h>
 
 /*
@@ -15,13 +14,6 @@
  * the writer's work run on two cores.
  */
 #define QUEUE_BYTES (16u << 20)
-
-struct dedup_entry {
-	uint8_t digest[LADING_SHA256_LEN];
-	uint32_t len;
-	uint32_t blkaddr;
-	bool used;
-};
 
 struct chunk_job {
 	uint8_t *data;		/* chunk_size bytes, owned by the queue */
@@ -52,8 +44,9 @@ struct lading_store {
 	struct lading_toc_entry *toc;	/* writer thread */
 	size_t ntoc, toc_cap;
 
-	struct dedup_entry *dedup;
-	size_t dedup_slots, dedup_used;
+	struct lading_dedup *dedup;
+	bool own_dedup;
+	uint16_t device_id;	/* assigned with the first stored chunk */
 
 	EVP_MD_CTX *chunk_md;
 	EVP_MD_CTX *blob_md;
@@ -256,13 +249,14 @@ int lading_store_open(struct lading_store **out,
 	pthread_cond_init(&s->q.not_empty, NULL);
 	pthread_cond_init(&s->q.not_full, NULL);
 	s->params = *params;
-	if (!s->params.device_id)
-		s->params.device_id = 1;
 	s->out.fd = -1;
 	s->chunk_md = EVP_MD_CTX_new();
 	s->blob_md = EVP_MD_CTX_new();
-	s->dedup_slots = 4096;
-	s->dedup = calloc(s->dedup_slots, sizeof(*s->dedup));
+	if (params->dedup) {
+		s->dedup = params->dedup;
+	} else if (lading_dedup_new(&s->dedup) == 0) {
+		s->own_dedup = true;
+	}
 	if (!s->chunk_md || !s->blob_md || !s->dedup) {
 		lading_store_free(s);
 		return -ENOMEM;
@@ -274,40 +268,6 @@ int lading_store_open(struct lading_store **out,
 static bool all_zero(const uint8_t *p, size_t len)
 {
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
-}
-
-static size_t dedup_probe(const struct lading_store *s, const uint8_t *digest,
-			  uint32_t len)
-{
-	uint64_t h;
-	size_t j;
-
-	memcpy(&h, digest, sizeof(h));
-	j = (size_t)(h ^ len) & (s->dedup_slots - 1);
-	while (s->dedup[j].used &&
-	       (s->dedup[j].len != len ||
-		memcmp(s->dedup[j].digest, digest, LADING_SHA256_LEN)))
-		j = (j + 1) & (s->dedup_slots - 1);
-	return j;
-}
-
-static int dedup_grow(struct lading_store *s)
-{
-	struct dedup_entry *old = s->dedup;
-	size_t oldn = s->dedup_slots, i;
-
-	s->dedup = calloc(oldn * 2, sizeof(*s->dedup));
-	if (!s->dedup) {
-		s->dedup = old;
-		return -ENOMEM;
-	}
-	s->dedup_slots = oldn * 2;
-	for (i = 0; i < oldn; i++)
-		if (old[i].used)
-			s->dedup[dedup_probe(s, old[i].digest, old[i].len)] =
-				old[i];
-	free(old);
-	return 0;
 }
 
 static int digest_append(struct lading_store *s, const uint8_t *digest,
@@ -322,7 +282,7 @@ static int digest_append(struct lading_store *s, const uint8_t *digest,
 		s->digests = n;
 		s->digests_cap = cap;
 	}
-	if (s->ndigests == EROFS_NULL_ADDR)
+	if (s->ndigests == LADING_CHUNK_HOLE)
 		return -EFBIG;
 	memcpy(s->digests[s->ndigests], digest, LADING_SHA256_LEN);
 	*index = s->ndigests++;
@@ -350,7 +310,7 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 {
 	uint8_t digest[LADING_SHA256_LEN];
 	unsigned int dlen;
-	size_t slot, padded;
+	size_t padded;
 	uint64_t blkaddr;
 	int ret;
 
@@ -367,17 +327,14 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 	s->stats.chunks++;
 	s->stats.bytes_in += len;
 
-	slot = dedup_probe(s, digest, (uint32_t)len);
-	if (s->dedup[slot].used) {
+	ret = lading_dedup_lookup(s->dedup, digest, (uint32_t)len, ref);
+	if (ret < 0)
+		return ret;
+	if (ret) {
 		s->stats.chunks_dedup++;
 		s->stats.bytes_dedup += len;
-		*ref = (struct lading_chunk_ref){
-			.blkaddr = s->dedup[slot].blkaddr,
-			.device_id = s->params.device_id,
-		};
 		return 0;
 	}
-
 	if (s->params.digest_only) {
 		ret = digest_append(s, digest, &blkaddr);
 		if (ret)
@@ -387,10 +344,12 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 	blkaddr = s->blob_bytes >> LADING_BLOCK_BITS;
 	padded = LADING_ALIGN_UP(len, (size_t)LADING_BLOCK_SIZE);
 	/* 32-bit block addresses: a blob tops out just under 16 TiB */
-	if (blkaddr + (padded >> LADING_BLOCK_BITS) >= EROFS_NULL_ADDR)
+	if (blkaddr + (padded >> LADING_BLOCK_BITS) >= LADING_CHUNK_HOLE)
 		return -EFBIG;
 	if (!s->writer_running) {
-		ret = writer_start(s);
+		ret = lading_dedup_alloc_device(s->dedup, &s->device_id);
+		if (!ret)
+			ret = writer_start(s);
 		if (ret)
 			return ret;
 	}
@@ -400,19 +359,9 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 	s->blob_bytes += padded;
 remember:
 	s->stats.chunks_stored++;
-
-	s->dedup[slot] = (struct dedup_entry){ .len = (uint32_t)len,
-					       .blkaddr = (uint32_t)blkaddr,
-					       .used = true };
-	memcpy(s->dedup[slot].digest, digest, sizeof(digest));
-	if (++s->dedup_used * 2 > s->dedup_slots) {
-		ret = dedup_grow(s);
-		if (ret)
-			return ret;
-	}
 	*ref = (struct lading_chunk_ref){ .blkaddr = (uint32_t)blkaddr,
-					  .device_id = s->params.device_id };
-	return 0;
+					  .device_id = s->device_id };
+	return lading_dedup_insert(s->dedup, digest, (uint32_t)len, ref);
 }
 
 /* ToC and footer close the artifact (main thread, writer stopped). */
@@ -463,6 +412,7 @@ int lading_store_finish(struct lading_store *s, struct lading_blob_info *info)
 	info->uncompressed_size = s->blob_bytes;
 	info->chunk_size = s->params.chunk_size;
 	info->codec = s->params.codec;
+	info->device_id = s->device_id;
 	if (fsync(s->out.fd) < 0)
 		return -errno;
 	info->present = true;
@@ -506,7 +456,8 @@ void lading_store_free(struct lading_store *s)
 	}
 	free(s->cbuf);
 	free(s->toc);
-	free(s->dedup);
+	if (s->own_dedup)
+		lading_dedup_free(s->dedup);
 	free(s->digests);
 	free(s);
 }

@@ -123,10 +123,36 @@ int lading_codec_decompress(enum lading_codec c, const uint8_t *in, size_t len,
 #define LADING_CHUNK_MAX (64u << 20)
 #define LADING_CHUNK_DEFAULT (1u << 20)
 
+/*
+ * The dedup index: sha256 + length -> where the chunk already lives.  One
+ * may be shared by several stores (the layers of an image) and seeded with
+ * earlier blobs (chunk dictionaries); it also allocates device ids (slots)
+ * in the order blobs first need one.
+ */
+struct lading_dedup;
+
+int lading_dedup_new(struct lading_dedup **out);
+void lading_dedup_free(struct lading_dedup *d);
+int lading_dedup_alloc_device(struct lading_dedup *d, uint16_t *device_id);
+/* 1 and *ref when known (a dictionary blob gets its slot now), 0 if not. */
+int lading_dedup_lookup(struct lading_dedup *d, const uint8_t *digest,
+			uint32_t len, struct lading_chunk_ref *ref);
+int lading_dedup_insert(struct lading_dedup *d, const uint8_t *digest,
+			uint32_t len, const struct lading_chunk_ref *ref);
+struct lading_toc;
+/* Every chunk of an existing blob becomes reusable. */
+int lading_dedup_add_dict(struct lading_dedup *d,
+			  const struct lading_blob_record *rec,
+			  const struct lading_toc *toc);
+size_t lading_dedup_dict_count(const struct lading_dedup *d);
+/* Record of dictionary blob i and its device id (0: never referenced). */
+const struct lading_blob_record *lading_dedup_dict(const struct lading_dedup *d,
+						   size_t i, uint16_t *device_id);
+
 struct lading_store_params {
 	uint32_t chunk_size;	/* power of two in [CHUNK_MIN, CHUNK_MAX] */
 	const char *blob_dir;	/* where the blob is created */
-	uint16_t device_id;	/* slot the blob will occupy (1-based) */
+	struct lading_dedup *dedup;	/* shared index; NULL: a private one */
 	/*
 	 * Index only: write no blob; a chunk's blkaddr is the index of its
 	 * digest (lading_store_chunk_digest).  Used to compare a source with
@@ -158,6 +184,7 @@ struct lading_blob_info {
 	uint64_t toc_offset, toc_size;
 	uint8_t toc_digest[LADING_SHA256_LEN];
 	uint64_t stored_bytes;	/* chunk bytes in the artifact */
+	uint16_t device_id;	/* the slot its chunks reference */
 };
 
 struct lading_store;
