@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <openssl/evp.h>
 #include "internal.h"
 
 #define IN_BUF (1u << 20)
@@ -33,6 +34,9 @@ struct input_stream {
 	bool z_init;
 	struct archive *raw;
 	uint64_t raw_bytes;
+	lading_read_fn read;	/* instead of fd */
+	void *read_ud;
+	EVP_MD_CTX *raw_md;	/* sha256 of every raw byte */
 	char msg[256];
 };
 
@@ -44,15 +48,25 @@ static int fill_raw(struct input_stream *s)
 		s->in_pos = s->in_len = 0;
 	if (s->in_len == IN_BUF || s->eof_raw)
 		return 0;
-	do
-		n = read(s->fd, s->in + s->in_len, IN_BUF - s->in_len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		snprintf(s->msg, sizeof(s->msg), "read: %s", strerror(errno));
-		return -errno;
+	if (s->read) {
+		n = s->read(s->read_ud, s->in + s->in_len, IN_BUF - s->in_len);
+		if (n < 0) {
+			snprintf(s->msg, sizeof(s->msg), "read: %s", strerror((int)-n));
+			return (int)n;
+		}
+	} else {
+		do
+			n = read(s->fd, s->in + s->in_len, IN_BUF - s->in_len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			snprintf(s->msg, sizeof(s->msg), "read: %s", strerror(errno));
+			return -errno;
+		}
 	}
 	if (n == 0)
 		s->eof_raw = true;
+	else if (EVP_DigestUpdate(s->raw_md, s->in + s->in_len, (size_t)n) != 1)
+		return -EIO;
 	s->in_len += (size_t)n;
 	s->raw_bytes += (uint64_t)n;
 	return 0;
@@ -122,7 +136,8 @@ static int sniff(struct input_stream *s)
 	return 0;
 }
 
-int input_open(struct input_stream **out, const char *path)
+int input_open(struct input_stream **out, const char *path,
+	       lading_read_fn read_fn, void *read_ud)
 {
 	struct input_stream *s = calloc(1, sizeof(*s));
 	int ret;
@@ -132,11 +147,16 @@ int input_open(struct input_stream **out, const char *path)
 	s->fd = -1;
 	s->in = malloc(IN_BUF);
 	s->out = malloc(IN_BUF);
-	if (!s->in || !s->out) {
+	s->raw_md = EVP_MD_CTX_new();
+	if (!s->in || !s->out || !s->raw_md ||
+	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1) {
 		input_close(s);
 		return -ENOMEM;
 	}
-	if (!strcmp(path, "-")) {
+	if (read_fn) {
+		s->read = read_fn;
+		s->read_ud = read_ud;
+	} else if (!strcmp(path, "-")) {
 		s->fd = STDIN_FILENO;
 	} else {
 		s->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -239,11 +259,32 @@ int input_drain(struct input_stream *s)
 {
 	const void *buf;
 	ssize_t n;
+	int ret;
 
 	do
 		n = input_read(s, &buf);
 	while (n > 0);
-	return n < 0 ? (int)n : 0;
+	if (n < 0)
+		return (int)n;
+	/* bytes after the compressed stream still count for the digest */
+	while (!s->eof_raw) {
+		s->in_pos = s->in_len;
+		ret = fill_raw(s);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int input_raw_digest(struct input_stream *s, char *hex)
+{
+	uint8_t d[LADING_SHA256_LEN];
+	unsigned int dl;
+
+	if (EVP_DigestFinal_ex(s->raw_md, d, &dl) != 1)
+		return -EIO;
+	lading_hex_encode(hex, d, sizeof(d));
+	return 0;
 }
 
 uint64_t input_raw_bytes(const struct input_stream *s)
@@ -266,6 +307,7 @@ void input_close(struct input_stream *s)
 		inflateEnd(&s->z);
 	if (s->own_fd && s->fd >= 0)
 		close(s->fd);
+	EVP_MD_CTX_free(s->raw_md);
 	free(s->in);
 	free(s->out);
 	free(s);

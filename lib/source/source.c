@@ -144,6 +144,8 @@ int lading_source_load(struct lading_tree *tree, struct lading_store *store,
 	int ret;
 
 	memset(stats, 0, sizeof(*stats));
+	if (params->read)
+		type = LADING_SOURCE_TAR;
 	if (type == LADING_SOURCE_AUTO) {
 		if (strcmp(params->path, "-") && stat(params->path, &st) < 0)
 			return lading_error_set(err, errno, "%s: %s", params->path,

@@ -240,6 +240,7 @@ static int place_inode(struct tar_reader *t, const char *path,
 			return 0;
 		if (S_ISDIR(d->inode->mode) && S_ISDIR(ino->mode)) {
 			take_metadata(d->inode, ino);
+			d->layer = ctx->params->layer;
 			return 0;
 		}
 		ctx->stats->replaced++;
@@ -249,7 +250,102 @@ static int place_inode(struct tar_reader *t, const char *path,
 	if (ret)
 		return lading_error_set(ctx->err, -ret, "%s: entry '%s': %s",
 					t->name, path, strerror(-ret));
+	lading_tree_lookup(ctx->tree, parent, name, nl)->layer = ctx->params->layer;
 	return 0;
+}
+
+/* ---- OCI whiteouts ---------------------------------------------------- */
+
+#define WHITEOUT_PREFIX ".wh."
+#define WHITEOUT_META_PREFIX ".wh..wh."
+#define WHITEOUT_OPAQUE ".wh..wh..opq"
+
+/*
+ * An opaque directory keeps only what this layer's tar listed (at any
+ * depth below it); everything lower layers put there goes.  This is
+ * containerd's rule: it removes every path under the directory that the
+ * layer did not unpack, whatever the order of the entries.
+ */
+static void drop_lower(struct lading_tree *tree, struct lading_inode *dir,
+		       uint16_t layer)
+{
+	uint32_t i = 0;
+
+	while (i < dir->nchildren) {
+		struct lading_dentry *d = dir->children[i];
+
+		if (d->layer != layer) {
+			lading_tree_unlink(tree, dir, d->name, d->namelen);
+			continue;	/* the array shifted down */
+		}
+		if (S_ISDIR(d->inode->mode))
+			drop_lower(tree, d->inode, layer);
+		i++;
+	}
+}
+
+static int apply_opaque(struct tar_reader *t, const char *path)
+{
+	struct source_ctx *ctx = t->ctx;
+	struct lading_inode tmpl = {
+		.mode = S_IFDIR | ctx->params->implicit_dir_mode,
+		.mtime = ctx->params->implicit_mtime,
+	};
+	struct lading_inode *dir;
+	const char *name;
+	size_t nl;
+	int ret;
+
+	ret = lading_tree_walk_parent(ctx->tree, path, &tmpl, &dir, &name, &nl);
+	if (ret)
+		return lading_error_set(ctx->err, -ret, "%s: whiteout '%s': %s",
+					t->name, path, ret == -ENOTDIR ?
+					"a parent is not a directory" : strerror(-ret));
+	drop_lower(ctx->tree, dir, ctx->params->layer);
+	ctx->stats->opaque_dirs++;
+	return 0;
+}
+
+/* ".wh.NAME": NAME goes, if it is there (containerd removes it as met). */
+static int apply_named_whiteout(struct tar_reader *t, const char *path,
+				const char *base)
+{
+	struct source_ctx *ctx = t->ctx;
+	const char *name = base + strlen(WHITEOUT_PREFIX);
+	size_t nl = strlen(name);
+	struct lading_inode *dir;
+	char *dir_path;
+
+	if (!strncmp(base, WHITEOUT_META_PREFIX, strlen(WHITEOUT_META_PREFIX)))
+		return 0;	/* other aufs metadata: ignored, never shown */
+	if (!nl || !strcmp(name, ".") || !strcmp(name, ".."))
+		return lading_error_set(ctx->err, EINVAL, "%s: bad whiteout '%s'",
+					t->name, path);
+	dir_path = strndup(path, base == path ? 0 : (size_t)(base - path) - 1);
+	if (!dir_path)
+		return -ENOMEM;
+	dir = lading_tree_lookup_path(ctx->tree, dir_path);
+	free(dir_path);
+	if (dir && S_ISDIR(dir->mode) &&
+	    !lading_tree_unlink(ctx->tree, dir, name, nl))
+		ctx->stats->whiteouts++;
+	return 0;
+}
+
+/* Applies a whiteout entry; *handled is false for ordinary names. */
+static int apply_whiteout(struct tar_reader *t, const char *path,
+			  bool *handled)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	*handled = t->ctx->params->layer &&
+		   !strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX));
+	if (!*handled)
+		return 0;
+	if (!strcmp(base, WHITEOUT_OPAQUE))
+		return apply_opaque(t, path);
+	return apply_named_whiteout(t, path, base);
 }
 
 static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
@@ -389,10 +485,12 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 		ret = lading_error_set(ctx->err, EINVAL,
 			"%s: entry '%s': name is absolute or contains '..'",
 			t->name, raw);
-	} else if (link) {
-		ret = link_entry(t, path, link);
 	} else {
-		ret = new_entry(t, e, path);
+		bool whiteout = false;
+
+		ret = apply_whiteout(t, path, &whiteout);
+		if (!ret && !whiteout)
+			ret = link ? link_entry(t, path, link) : new_entry(t, e, path);
 	}
 	free(path);
 	return ret;
@@ -400,7 +498,8 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 
 static int open_archive(struct tar_reader *t)
 {
-	int ret = input_open(&t->in, t->ctx->params->path);
+	const struct lading_source_params *p = t->ctx->params;
+	int ret = input_open(&t->in, p->path, p->read, p->read_ud);
 
 	if (ret == -ENOMEM)
 		return ret;
@@ -419,11 +518,36 @@ static int open_archive(struct tar_reader *t)
 	return 0;
 }
 
+/*
+ * Reads the compressed stream to its end (its own checks) and the raw
+ * bytes to theirs (the digest a manifest promised).
+ */
+static int finish_input(struct tar_reader *t)
+{
+	struct lading_source_stats *st = t->ctx->stats;
+	const char *want = t->ctx->params->expected_sha256;
+	int ret = input_drain(t->in);
+
+	if (ret)
+		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
+					input_error(t->in));
+	ret = input_raw_digest(t->in, st->raw_sha256);
+	if (ret)
+		return lading_error_set(t->ctx->err, EIO, "%s: digest failed", t->name);
+	st->raw_bytes = input_raw_bytes(t->in);
+	if (want && strcmp(want, st->raw_sha256))
+		return lading_error_set(t->ctx->err, EBADMSG,
+			"%s: digest mismatch: sha256:%s, expected sha256:%s",
+			t->name, st->raw_sha256, want);
+	return 0;
+}
+
 int source_load_tar(struct source_ctx *ctx)
 {
 	struct tar_reader t = {
 		.ctx = ctx,
-		.name = strcmp(ctx->params->path, "-") ? ctx->params->path : "stdin",
+		.name = ctx->params->name ? ctx->params->name :
+			!strcmp(ctx->params->path, "-") ? "stdin" : ctx->params->path,
 	};
 	struct lading_inode *root = lading_tree_root(ctx->tree);
 	int ret;
@@ -438,11 +562,7 @@ int source_load_tar(struct source_ctx *ctx)
 		int r = archive_read_next_header(t.a, &e);
 
 		if (r == ARCHIVE_EOF) {
-			/* read the compressed stream to its end: its checks */
-			ret = input_drain(t.in);
-			if (ret)
-				ret = lading_error_set(ctx->err, -ret, "%s: %s",
-						       t.name, input_error(t.in));
+			ret = finish_input(&t);
 			break;
 		}
 		if (r == ARCHIVE_WARN) {

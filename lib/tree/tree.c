@@ -289,6 +289,7 @@ int lading_tree_link(struct lading_tree *tree, struct lading_inode *dir,
 	d->inode = ino;
 	d->namelen = (uint16_t)len;
 	d->flags = 0;
+	d->layer = 0;
 	memcpy(d->name, name, len);
 	d->name[len] = '\0';
 	ret = table_insert(tree, d);

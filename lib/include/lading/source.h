@@ -6,6 +6,7 @@
 #ifndef LADING_SOURCE_H
 #define LADING_SOURCE_H
 
+#include <sys/types.h>
 #include <lading/common.h>
 #include <lading/store.h>
 #include <lading/tree.h>
@@ -16,8 +17,28 @@ enum lading_source_type {
 	LADING_SOURCE_TAR,
 };
 
+/*
+ * A byte source for tars that are not files (a blob inside an archive):
+ * returns bytes read into buf, 0 at the end, or a negative errno.
+ */
+typedef ssize_t (*lading_read_fn)(void *ud, void *buf, size_t len);
+
 struct lading_source_params {
 	const char *path;	/* "-" is standard input (tar only) */
+	lading_read_fn read;	/* instead of path: a tar from a reader */
+	void *read_ud;
+	const char *name;	/* for messages (default: path) */
+	/*
+	 * sha256 (lowercase hex) the raw input must have, e.g. a layer's
+	 * digest in its manifest; checked after reading it to its end.
+	 */
+	const char *expected_sha256;
+	/*
+	 * Image layer number (1 = the lowest), 0 for a plain tar.  A layer
+	 * applies OCI whiteouts: ".wh.NAME" removes NAME, ".wh..wh..opq"
+	 * empties its directory of what lower layers put there.
+	 */
+	uint16_t layer;
 	enum lading_source_type type;
 	uint32_t inline_max;	/* regular files up to this size stay inline */
 	/* mode/owner/mtime for directories a tar implies but never lists */
@@ -35,6 +56,10 @@ struct lading_source_stats {
 	uint64_t inline_files;
 	uint64_t replaced;	/* tar entries that replaced an earlier one */
 	uint64_t xattrs_skipped;
+	uint64_t whiteouts;	/* .wh.NAME entries applied */
+	uint64_t opaque_dirs;	/* .wh..wh..opq entries applied */
+	char raw_sha256[LADING_DIGEST_HEX_LEN + 1];	/* tar input, as read */
+	uint64_t raw_bytes;
 };
 
 /*

@@ -60,6 +60,7 @@ struct lading_dentry {
 	struct lading_inode *inode;
 	uint16_t namelen;
 	uint16_t flags;
+	uint16_t layer;		/* image layer whose tar listed it (0: none) */
 	char name[];		/* NUL-terminated too, for convenience */
 };
 
