@@ -5,9 +5,11 @@
 set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config
-  zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev"
+  zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev
+  libjansson-dev"
 TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
-  zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev"
+  zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev umoci skopeo
+  docker-registry apache2-utils"
 
 pkgs=$BUILD_PKGS
 if [ "${1:-}" = "--test" ]; then

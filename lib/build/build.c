@@ -18,30 +18,6 @@ void lading_build_params_init(struct lading_build_params *p)
 	p->force_gid = -1;
 }
 
-/* Ownership and time policy, applied once the whole tree is known. */
-static void apply_policy(struct lading_inode *ino,
-			 const struct lading_build_params *p)
-{
-	if (p->force_uid >= 0)
-		ino->uid = (uint32_t)p->force_uid;
-	if (p->force_gid >= 0)
-		ino->gid = (uint32_t)p->force_gid;
-	if (p->clamp_mtime && (ino->mtime > p->mtime ||
-			       (ino->mtime == p->mtime && ino->mtime_nsec))) {
-		ino->mtime = p->mtime;
-		ino->mtime_nsec = 0;
-	}
-	if (!p->keep_nsec)
-		ino->mtime_nsec = 0;
-}
-
-static int policy_visit(struct lading_dentry *d, void *ud)
-{
-	/* hardlinked inodes are visited more than once: idempotent */
-	apply_policy(d->inode, ud);
-	return 0;
-}
-
 static int check_params(const struct lading_build_params *p,
 			struct lading_error *err)
 {
@@ -192,8 +168,10 @@ int lading_build(const struct lading_build_params *p,
 	lading_progress_finish(&progress);
 	if (ret)
 		goto out;
-	apply_policy(lading_tree_root(tree), p);
-	lading_tree_visit(tree, policy_visit, (void *)p);
+	lading_tree_apply_policy(tree, &(struct lading_tree_policy){
+		.clamp_mtime = p->clamp_mtime, .mtime = p->mtime,
+		.keep_nsec = p->keep_nsec, .force_uid = p->force_uid,
+		.force_gid = p->force_gid });
 
 	ret = lading_store_finish(store, &r->blob);
 	if (ret) {

@@ -553,9 +553,14 @@ int source_load_tar(struct source_ctx *ctx)
 	int ret;
 
 	ctx->progress_by_input = true;
-	/* a tar without a "." entry gets the implicit-directory defaults */
-	root->mode = S_IFDIR | ctx->params->implicit_dir_mode;
-	root->mtime = ctx->params->implicit_mtime;
+	/*
+	 * a tar without a "." entry gets the implicit-directory defaults;
+	 * an upper layer keeps what the lower ones said
+	 */
+	if (ctx->params->layer <= 1) {
+		root->mode = S_IFDIR | ctx->params->implicit_dir_mode;
+		root->mtime = ctx->params->implicit_mtime;
+	}
 	ret = open_archive(&t);
 	while (!ret) {
 		struct archive_entry *e;

@@ -545,3 +545,33 @@ int lading_tree_visit(struct lading_tree *tree, lading_tree_visit_fn fn,
 	free(stack);
 	return ret;
 }
+
+static void apply_policy(struct lading_inode *ino,
+			 const struct lading_tree_policy *p)
+{
+	if (p->force_uid >= 0)
+		ino->uid = (uint32_t)p->force_uid;
+	if (p->force_gid >= 0)
+		ino->gid = (uint32_t)p->force_gid;
+	if (p->clamp_mtime && (ino->mtime > p->mtime ||
+			       (ino->mtime == p->mtime && ino->mtime_nsec))) {
+		ino->mtime = p->mtime;
+		ino->mtime_nsec = 0;
+	}
+	if (!p->keep_nsec)
+		ino->mtime_nsec = 0;
+}
+
+static int policy_visit(struct lading_dentry *d, void *ud)
+{
+	/* hardlinked inodes are visited more than once: idempotent */
+	apply_policy(d->inode, ud);
+	return 0;
+}
+
+void lading_tree_apply_policy(struct lading_tree *tree,
+			      const struct lading_tree_policy *policy)
+{
+	apply_policy(tree->root, policy);
+	lading_tree_visit(tree, policy_visit, (void *)policy);
+}

@@ -123,6 +123,17 @@ void lading_tree_sort(struct lading_tree *tree);
 /* Computes nlink for every inode (dirs: 2 + subdirs; others: # dentries). */
 void lading_tree_count_links(struct lading_tree *tree);
 
+/* Ownership and time policy of a build, applied once the tree is whole. */
+struct lading_tree_policy {
+	bool clamp_mtime;	/* mtimes after 'mtime' become 'mtime' */
+	int64_t mtime;
+	bool keep_nsec;		/* else nanoseconds are dropped */
+	int64_t force_uid, force_gid;	/* -1: keep */
+};
+
+void lading_tree_apply_policy(struct lading_tree *tree,
+			      const struct lading_tree_policy *policy);
+
 /* Depth-first pre-order visit of every dentry (sorted if sorted before). */
 typedef int (*lading_tree_visit_fn)(struct lading_dentry *d, void *ud);
 int lading_tree_visit(struct lading_tree *tree, lading_tree_visit_fn fn,

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: MIT
+/* lading-convert: argument parsing and reporting around lading_convert(). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include <lading/convert.h>
+
+#define PROG "lading-convert"
+#define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+enum {
+	OPT_LAYER = 256,
+	OPT_PLATFORM,
+	OPT_CHUNK_DICT,
+	OPT_COMPRESS,
+	OPT_INLINE_MAX,
+	OPT_JSON,
+	OPT_NO_PROGRESS,
+};
+
+static const struct option long_options[] = {
+	{ "layer", required_argument, NULL, OPT_LAYER },
+	{ "platform", required_argument, NULL, OPT_PLATFORM },
+	{ "chunk-dict", required_argument, NULL, OPT_CHUNK_DICT },
+	{ "chunk-size", required_argument, NULL, 'C' },
+	{ "compress", required_argument, NULL, OPT_COMPRESS },
+	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
+	{ "mtime", required_argument, NULL, 'T' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(FILE *out)
+{
+	fputs(
+"Usage: " PROG " [OPTIONS] SRC DST\n"
+"Convert a container image into a lazily loadable lading image.\n"
+"\n"
+"SRC: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],\n"
+"     dir:DIR with --layer FILE for each layer tarball, lowest first\n"
+"DST: oci:DIR[:REF] (an OCI image layout; REF defaults to latest), or\n"
+"     dir:DIR (bootstrap and blobs as files named by their sha256)\n"
+"\n"
+"      --layer FILE         a layer tarball of a dir: source (repeatable)\n"
+"      --platform OS/ARCH[/VARIANT]\n"
+"                           the image to pick from an index (default: host)\n"
+"      --chunk-dict BOOTSTRAP\n"
+"                           reuse chunks of an earlier converted image (its\n"
+"                           blobs beside it); repeatable\n"
+"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
+"      --compress ALG[:LEVEL]\n"
+"                           compress blob chunks: none, lz4, deflate, lzma,\n"
+"                           zstd (default none)\n"
+"      --inline-max BYTES   files up to BYTES stay in the bootstrap (2048)\n"
+"  -T, --mtime SECONDS      clamp mtimes (default $SOURCE_DATE_EPOCH)\n"
+"      --json               print a JSON report on stdout\n"
+"      --no-progress        no progress line, even on a terminal\n"
+"  -v, --verbose / -q, --quiet\n"
+"  -h, --help / -V, --version\n"
+"\n"
+"Exit status: 0 success, 1 the conversion failed (a missing blob, a digest\n"
+"mismatch, malformed JSON, an unknown media type, a corrupt layer; DST is\n"
+"left as it was), 2 usage error.\n", out);
+}
+
+static void print_json(const struct lading_convert_report *r)
+{
+	size_t i;
+
+	printf("{\n  \"bootstrap\": \"%s\",\n  \"bootstrap_size\": %llu,\n",
+	       r->bootstrap_digest, (unsigned long long)r->bootstrap_size);
+	printf("  \"manifest\": %s%s%s,\n  \"config\": %s%s%s,\n",
+	       r->manifest_digest[0] ? "\"" : "", r->manifest_digest[0] ?
+	       r->manifest_digest : "null", r->manifest_digest[0] ? "\"" : "",
+	       r->config_digest[0] ? "\"" : "", r->config_digest[0] ?
+	       r->config_digest : "null", r->config_digest[0] ? "\"" : "");
+	printf("  \"layers\": [");
+	for (i = 0; i < r->nlayers; i++) {
+		const struct lading_convert_layer *l = &r->layers[i];
+
+		printf("%s\n    {\"source_digest\": ", i ? "," : "");
+		if (l->source_digest)
+			lading_json_string(stdout, l->source_digest);
+		else
+			printf("null");
+		printf(", \"blob_id\": ");
+		if (l->blob_id[0])
+			printf("\"%s\"", l->blob_id);
+		else
+			printf("null");
+		printf(", \"bytes_in\": %llu, \"bytes_out\": %llu, "
+		       "\"uncompressed\": %llu, \"chunks_new\": %llu, "
+		       "\"chunks_deduplicated\": %llu, \"bytes_deduplicated\": %llu, "
+		       "\"entries\": %llu, \"whiteouts\": %llu}",
+		       (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out,
+		       (unsigned long long)l->uncompressed,
+		       (unsigned long long)l->chunks_new,
+		       (unsigned long long)l->chunks_dedup,
+		       (unsigned long long)l->bytes_dedup,
+		       (unsigned long long)l->entries,
+		       (unsigned long long)l->whiteouts);
+	}
+	printf("%s],\n  \"blobs\": [", r->nlayers ? "\n  " : "");
+	for (i = 0; i < r->nblobs; i++)
+		printf("%s\"%s\"", i ? ", " : "", r->blobs[i]);
+	printf("],\n  \"chunk_dict_blobs_used\": %zu,\n  \"bytes_saved\": %llu,\n"
+	       "  \"inodes\": %llu,\n  \"elapsed_seconds\": %.3f\n}\n",
+	       r->dict_blobs_used, (unsigned long long)r->bytes_saved,
+	       (unsigned long long)r->inodes, r->elapsed);
+}
+
+static void print_human(const struct lading_convert_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlayers; i++) {
+		const struct lading_convert_layer *l = &r->layers[i];
+
+		printf("layer %zu %s: %llu bytes in, %s%s (%llu bytes), "
+		       "%llu new chunks, %llu deduplicated\n", i + 1,
+		       l->source_digest ? l->source_digest : "",
+		       (unsigned long long)l->bytes_in,
+		       l->blob_id[0] ? "blob " : "no new data",
+		       l->blob_id[0] ? l->blob_id : "",
+		       (unsigned long long)l->bytes_out,
+		       (unsigned long long)l->chunks_new,
+		       (unsigned long long)l->chunks_dedup);
+	}
+	printf("bootstrap %s (%llu bytes, %llu inodes), %zu blobs, %llu bytes saved "
+	       "by dedup", r->bootstrap_digest,
+	       (unsigned long long)r->bootstrap_size,
+	       (unsigned long long)r->inodes, r->nblobs,
+	       (unsigned long long)r->bytes_saved);
+	if (r->manifest_digest[0])
+		printf(", manifest %s", r->manifest_digest);
+	printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+	struct lading_convert_params p;
+	struct lading_convert_report r;
+	struct lading_error err = { 0 };
+	const char **layers, **dicts;
+	size_t nlayers = 0, ndicts = 0;
+	bool json = false, progress = true;
+	uint64_t size;
+	int c, ret;
+
+	cli_init_locale();
+	lading_convert_params_init(&p);
+	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+		return EXIT_USAGE;
+	layers = calloc((size_t)argc, sizeof(*layers));
+	dicts = calloc((size_t)argc, sizeof(*dicts));
+	if (!layers || !dicts)
+		return EXIT_FAILED;
+	while ((c = getopt_long(argc, argv, "C:T:vqhV", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_LAYER:
+			layers[nlayers++] = optarg;
+			break;
+		case OPT_PLATFORM:
+			p.platform = optarg;
+			break;
+		case OPT_CHUNK_DICT:
+			dicts[ndicts++] = optarg;
+			break;
+		case 'C':
+			if (lading_parse_size(optarg, &size) ||
+			    !lading_chunk_size_valid(size))
+				return usage_error("invalid chunk size '%s'", optarg);
+			p.chunk_size = (uint32_t)size;
+			break;
+		case OPT_COMPRESS:
+			if (lading_codec_parse(optarg, &p.codec, &p.level))
+				return usage_error("unknown or unavailable codec '%s'",
+						   optarg);
+			break;
+		case OPT_INLINE_MAX:
+			if (lading_parse_size(optarg, &size) || size > 3072)
+				return usage_error("invalid inline limit '%s'", optarg);
+			p.inline_max = (uint32_t)size;
+			break;
+		case 'T':
+			if (cli_parse_seconds(PROG, optarg, &p.mtime))
+				return EXIT_USAGE;
+			p.clamp_mtime = true;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_NO_PROGRESS:
+			progress = false;
+			break;
+		case 'v':
+			log.level++;
+			break;
+		case 'q':
+			log.level = LADING_LOG_ERROR;
+			progress = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " LADING_VERSION "\n");
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("expected SRC and DST");
+	p.src = argv[optind];
+	p.dst = argv[optind + 1];
+	p.layer_files = layers;
+	p.nlayer_files = nlayers;
+	p.chunk_dicts = dicts;
+	p.nchunk_dicts = ndicts;
+	p.log = &log;
+	p.progress = progress;
+
+	ret = lading_convert(&p, &r, &err);
+	if (ret) {
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
+			       strerror(-ret));
+	} else if (json) {
+		print_json(&r);
+	} else if (log.level >= LADING_LOG_INFO) {
+		print_human(&r);
+	}
+	lading_convert_report_free(&r);
+	free(layers);
+	free(dicts);
+	return ret ? EXIT_FAILED : EXIT_OK;
+}

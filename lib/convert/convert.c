@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lading_convert(): source image -> merged tree + one blob per layer with
+ * new data -> bootstrap -> OCI image (or a plain directory).  Blobs go
+ * straight into the destination under their digests; the image becomes
+ * visible only when index.json is replaced at the very end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <lading/convert.h>
+#include <lading/format.h>
+#include <lading/image.h>
+#include <lading/source.h>
+#include <lading/tree.h>
+
+struct slot {
+	struct lading_blob_record rec;
+	char id[LADING_DIGEST_HEX_LEN + 1];
+	ssize_t layer;		/* source layer index, -1 for a dictionary blob */
+	char *dict_path;	/* dictionary blobs: where the artifact is */
+};
+
+struct conv {
+	const struct lading_convert_params *p;
+	struct lading_convert_report *r;
+	struct lading_error *err;
+	struct lading_image *img;
+	struct lading_image_ref dst;
+	struct lading_oci_writer *oci;
+	const char *blob_dir;
+	struct lading_dedup *dedup;
+	struct lading_tree *tree;
+	char **dict_paths;	/* per dedup dictionary index */
+	size_t ndicts;
+	struct slot *slots;	/* by device id - 1 */
+	size_t nslots;
+	uint8_t *bootstrap;	/* the written bootstrap, for the manifest */
+};
+
+void lading_convert_params_init(struct lading_convert_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->chunk_size = LADING_CHUNK_DEFAULT;
+	p->inline_max = 2048;
+	p->level = -1;
+}
+
+void lading_convert_report_free(struct lading_convert_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlayers; i++)
+		free(r->layers[i].source_digest);
+	for (i = 0; i < r->nblobs; i++)
+		free(r->blobs[i]);
+	free(r->layers);
+	free(r->blobs);
+	memset(r, 0, sizeof(*r));
+}
+
+static int add_slot(struct conv *c, uint16_t device_id,
+		    const struct lading_blob_record *rec, ssize_t layer,
+		    const char *dict_path)
+{
+	struct slot *s;
+
+	if (device_id > c->nslots) {
+		struct slot *n = realloc(c->slots, device_id * sizeof(*n));
+
+		if (!n)
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+		memset(n + c->nslots, 0, (device_id - c->nslots) * sizeof(*n));
+		c->slots = n;
+		c->nslots = device_id;
+	}
+	s = &c->slots[device_id - 1];
+	s->rec = *rec;
+	lading_hex_encode(s->id, rec->id, sizeof(rec->id));
+	s->layer = layer;
+	s->dict_path = dict_path ? strdup(dict_path) : NULL;
+	return 0;
+}
+
+/* ---- chunk dictionaries --------------------------------------------- */
+
+static int load_dict(struct conv *c, const char *bootstrap)
+{
+	struct lading_reader *reader = NULL;
+	char *dir = lading_path_dirname(bootstrap);
+	uint16_t i;
+	int ret;
+
+	if (!dir)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	ret = lading_reader_open_file(&reader, bootstrap, c->err);
+	for (i = 0; !ret && i < lading_reader_nslots(reader); i++) {
+		const struct lading_blob_record *rec =
+			lading_reader_blob_record(reader, i + 1);
+		const struct lading_rslot *slot = lading_reader_slot(reader, i + 1);
+		char *path = lading_path_join(dir, slot->tag), why[256], **n;
+		struct lading_toc toc;
+		int fd;
+
+		if (!rec || !path) {
+			free(path);
+			ret = lading_error_set(c->err, EINVAL, "chunk dictionary %s: "
+					       "not a lading bootstrap", bootstrap);
+			break;
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = lading_error_set(c->err, errno, "chunk dictionary %s: "
+					       "blob %s: %s", bootstrap, path,
+					       strerror(errno));
+			free(path);
+			break;
+		}
+		ret = lading_toc_read(fd, rec, &toc, why, sizeof(why));
+		close(fd);
+		if (ret) {
+			lading_error_set(c->err, -ret, "chunk dictionary %s: blob %s: %s",
+					 bootstrap, slot->tag, ret == -EUCLEAN ? why :
+					 strerror(-ret));
+			free(path);
+			break;
+		}
+		ret = lading_dedup_add_dict(c->dedup, rec, &toc);
+		lading_toc_free(&toc);
+		n = realloc(c->dict_paths, (c->ndicts + 1) * sizeof(*n));
+		if (ret || !n) {
+			free(path);
+			ret = lading_error_set(c->err, ENOMEM, "out of memory");
+			break;
+		}
+		c->dict_paths = n;
+		c->dict_paths[c->ndicts++] = path;
+	}
+	if (reader)
+		lading_reader_close(reader);
+	free(dir);
+	return ret;
+}
+
+/* ---- layers --------------------------------------------------------- */
+
+static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
+{
+	const struct lading_convert_params *p = c->p;
+	const struct lading_image_layer *L = &c->img->layers[i];
+	struct lading_convert_layer *out = &c->r->layers[i];
+	struct lading_store_params sp = {
+		.chunk_size = p->chunk_size, .blob_dir = c->blob_dir,
+		.dedup = c->dedup, .codec = p->codec, .level = p->level,
+	};
+	struct lading_source_params src = {
+		.name = L->digest ? L->digest : L->location,
+		.expected_sha256 = L->expected_sha256,
+		.layer = (uint16_t)(i + 1),
+		.inline_max = p->inline_max,
+		.implicit_dir_mode = 0755,
+		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
+		.log = p->log,
+		.progress = prog,
+	};
+	struct lading_source_stats st;
+	struct lading_store *store = NULL;
+	struct lading_blob_info info;
+	struct lading_blob_record rec;
+	bool existed;
+	int ret;
+
+	out->source_digest = L->digest ? strdup(L->digest) : NULL;
+	ret = lading_store_open(&store, &sp);
+	if (ret)
+		return lading_error_set(c->err, -ret, "cannot set up a store");
+	ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, c->err);
+	if (!ret)
+		ret = lading_source_load(c->tree, store, &src, &st, c->err);
+	lading_image_layer_close(src.read_ud);
+	if (!ret)
+		ret = lading_store_finish(store, &info);
+	if (!ret && info.present)
+		ret = lading_store_publish(store, &info, &existed);
+	if (ret) {
+		if (!c->err->code)
+			lading_error_set(c->err, -ret, "layer %zu: %s", i + 1,
+					 strerror(-ret));
+		lading_store_free(store);
+		return ret;
+	}
+	out->bytes_in = st.raw_bytes;
+	out->entries = st.entries;
+	out->whiteouts = st.whiteouts + st.opaque_dirs;
+	out->chunks_new = lading_store_stats(store)->chunks_stored;
+	out->chunks_dedup = lading_store_stats(store)->chunks_dedup;
+	out->bytes_dedup = lading_store_stats(store)->bytes_dedup;
+	c->r->bytes_saved += out->bytes_dedup;
+	if (info.present) {
+		memcpy(out->blob_id, info.id, sizeof(out->blob_id));
+		out->bytes_out = info.size;
+		out->uncompressed = info.uncompressed_size;
+		lading_blob_record_from_info(&rec, &info);
+		ret = add_slot(c, info.device_id, &rec, (ssize_t)i, NULL);
+	}
+	lading_store_free(store);
+	return ret;
+}
+
+/* ---- the bootstrap -------------------------------------------------- */
+
+static int collect_dict_slots(struct conv *c)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < lading_dedup_dict_count(c->dedup); i++) {
+		uint16_t dev;
+		const struct lading_blob_record *rec = lading_dedup_dict(c->dedup, i, &dev);
+
+		if (!dev)
+			continue;
+		ret = add_slot(c, dev, rec, -1, c->dict_paths[i]);
+		c->r->dict_blobs_used++;
+	}
+	for (i = 0; !ret && i < c->nslots; i++)
+		if (!c->slots[i].id[0])
+			ret = lading_error_set(c->err, EINVAL, "internal: slot %zu "
+					       "unassigned", i + 1);
+	return ret;
+}
+
+static int write_bootstrap(struct conv *c)
+{
+	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
+	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
+	struct lading_image_params ip = { .chunk_size = c->p->chunk_size };
+	struct lading_image_stats st;
+	struct lading_outfile of = { .fd = -1 };
+	char hex[LADING_DIGEST_HEX_LEN + 1];
+	size_t i;
+	int ret;
+
+	if (!slots || !recs) {
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < c->nslots; i++) {
+		memcpy(slots[i].tag, c->slots[i].id, sizeof(slots[i].tag));
+		slots[i].blocks = c->slots[i].rec.uncompressed_size / LADING_BLOCK_SIZE;
+		recs[i] = c->slots[i].rec;
+	}
+	ip.slots = slots;
+	ip.nslots = (uint16_t)c->nslots;
+	ip.records = recs;
+	ret = lading_outfile_open(&of, c->blob_dir);
+	if (ret) {
+		lading_error_set(c->err, -ret, "%s: %s", c->blob_dir, strerror(-ret));
+		goto out;
+	}
+	ret = lading_image_write(c->tree, &ip, of.fd, &st, c->err);
+	if (ret)
+		goto out;
+	lading_hex_encode(hex, st.digest, sizeof(st.digest));
+	ret = lading_outfile_commit(&of, hex);
+	if (ret) {
+		lading_error_set(c->err, -ret, "%s: %s", c->blob_dir, strerror(-ret));
+		goto out;
+	}
+	sprintf(c->r->bootstrap_digest, "sha256:%s", hex);
+	c->r->bootstrap_size = st.blocks * LADING_BLOCK_SIZE;
+	c->r->inodes = st.inodes;
+out:
+	lading_outfile_abort(&of);
+	free(slots);
+	free(recs);
+	return ret;
+}
+
+/* ---- the OCI image -------------------------------------------------- */
+
+static json_t *blob_descriptor(const struct slot *s, const struct lading_image *img)
+{
+	char toc[LADING_DIGEST_HEX_LEN + 8], num[32], digest[80];
+	json_t *ann = json_object();
+
+	lading_hex_encode(toc + 7, s->rec.toc_digest, sizeof(s->rec.toc_digest));
+	memcpy(toc, "sha256:", 7);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->rec.uncompressed_size);
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
+			    json_string(num));
+	snprintf(num, sizeof(num), "%u", s->rec.chunk_size);
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-size",
+			    json_string(num));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.codec",
+			    json_string(lading_codec_name((enum lading_codec)s->rec.codec)));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-digest",
+			    json_string(toc));
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->rec.toc_offset);
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-offset",
+			    json_string(num));
+	if (s->layer >= 0 && img->layers[s->layer].digest)
+		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.source-digest",
+				    json_string(img->layers[s->layer].digest));
+	if (s->layer < 0)
+		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-dict",
+				    json_string("true"));
+	snprintf(digest, sizeof(digest), "sha256:%s", s->id);
+	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", LADING_MEDIA_BLOB,
+			 "digest", digest, "size", (json_int_t)s->rec.artifact_size,
+			 "annotations", ann);
+}
+
+/* The source's config with its runtime settings; rootfs names our layers. */
+static json_t *make_config(struct conv *c, json_t *diff_ids)
+{
+	json_t *cfg = NULL;
+
+	if (c->img->config)
+		cfg = json_loadb(c->img->config, c->img->config_len, 0, NULL);
+	if (!cfg) {
+		cfg = json_pack("{s:s, s:s, s:{}}", "architecture",
+				c->img->arch ? c->img->arch : "amd64", "os",
+				c->img->os ? c->img->os : "linux", "config");
+	}
+	/* history describes the source layers, which are gone */
+	json_object_del(cfg, "history");
+	json_object_set_new(cfg, "rootfs", json_pack("{s:s, s:O}", "type", "layers",
+						     "diff_ids", diff_ids));
+	return cfg;
+}
+
+static int put_json(struct conv *c, json_t *j, char *digest, size_t *size)
+{
+	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+	int ret;
+
+	if (!s)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	*size = strlen(s);
+	ret = lading_oci_writer_put(c->oci, s, *size, digest, c->err);
+	free(s);
+	return ret;
+}
+
+static int write_oci(struct conv *c)
+{
+	json_t *layers = json_array(), *diff_ids = json_array(), *cfg, *man;
+	char cfg_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
+	char man_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
+	size_t cfg_size = 0, man_size = 0, i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < c->nslots; i++) {
+		char d[80];
+
+		if (c->slots[i].dict_path)
+			ret = lading_oci_writer_import(c->oci, c->slots[i].dict_path,
+						       c->slots[i].id, c->err);
+		json_array_append_new(layers, blob_descriptor(&c->slots[i], c->img));
+		snprintf(d, sizeof(d), "sha256:%s", c->slots[i].id);
+		json_array_append_new(diff_ids, json_string(d));
+	}
+	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
+		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
+		"size", (json_int_t)c->r->bootstrap_size, "annotations",
+		LADING_ANNOTATION_PREFIX "bootstrap", "true"));
+	json_array_append_new(diff_ids, json_string(c->r->bootstrap_digest));
+	cfg = make_config(c, diff_ids);
+	if (!ret)
+		ret = put_json(c, cfg, cfg_digest, &cfg_size);
+	man = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:O, s:{s:s}}",
+			"schemaVersion", 2,
+			"mediaType", "application/vnd.oci.image.manifest.v1+json",
+			"config", "mediaType", "application/vnd.oci.image.config.v1+json",
+			"digest", cfg_digest, "size", (json_int_t)cfg_size,
+			"layers", layers,
+			"annotations", LADING_ANNOTATION_PREFIX "format", "lading.v1");
+	if (!ret)
+		ret = put_json(c, man, man_digest, &man_size);
+	if (!ret)
+		ret = lading_oci_writer_commit(c->oci, man_digest, man_size,
+					       c->dst.ref ? c->dst.ref : "latest",
+					       c->err);
+	if (!ret) {
+		memcpy(c->r->manifest_digest, man_digest, sizeof(man_digest));
+		memcpy(c->r->config_digest, cfg_digest, sizeof(cfg_digest));
+	}
+	json_decref(man);
+	json_decref(cfg);
+	json_decref(layers);
+	json_decref(diff_ids);
+	return ret;
+}
+
+/* dir: the used dictionary blobs join the others, so the dir stands alone */
+static int write_dir(struct conv *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nslots; i++) {
+		char *dst;
+		int ret = 0;
+
+		if (!c->slots[i].dict_path)
+			continue;
+		dst = lading_path_join(c->blob_dir, c->slots[i].id);
+		if (!dst)
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+		if (access(dst, F_OK) && link(c->slots[i].dict_path, dst))
+			ret = lading_error_set(c->err, errno, "%s: %s", dst,
+					       strerror(errno));
+		free(dst);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- driver --------------------------------------------------------- */
+
+static int open_dst(struct conv *c)
+{
+	int ret = lading_image_ref_parse(c->p->dst, &c->dst, c->err);
+
+	if (ret)
+		return ret;
+	if (c->dst.transport == LADING_TRANSPORT_OCI) {
+		ret = lading_oci_writer_open(c->dst.path, &c->oci, c->err);
+		if (!ret)
+			c->blob_dir = lading_oci_writer_blob_dir(c->oci);
+		return ret;
+	}
+	if (c->dst.transport != LADING_TRANSPORT_DIR)
+		return lading_error_set(c->err, EINVAL, "%s: the destination must be "
+					"oci:DIR[:REF] or dir:DIR", c->p->dst);
+	if (mkdir(c->dst.path, 0755) < 0 && errno != EEXIST)
+		return lading_error_set(c->err, errno, "%s: %s", c->dst.path,
+					strerror(errno));
+	c->blob_dir = c->dst.path;
+	return 0;
+}
+
+static int run(struct conv *c)
+{
+	struct lading_progress prog;
+	size_t i;
+	int ret;
+
+	ret = lading_image_open(c->p->src, c->p->platform, c->p->layer_files,
+				c->p->nlayer_files, &c->img, c->err);
+	if (!ret)
+		ret = open_dst(c);
+	if (!ret)
+		ret = lading_dedup_new(&c->dedup);
+	for (i = 0; !ret && i < c->p->nchunk_dicts; i++)
+		ret = load_dict(c, c->p->chunk_dicts[i]);
+	if (ret)
+		return ret;
+	c->tree = lading_tree_new();
+	c->r->layers = calloc(c->img->nlayers ? c->img->nlayers : 1,
+			      sizeof(*c->r->layers));
+	if (!c->tree || !c->r->layers)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	c->r->nlayers = c->img->nlayers;
+	for (i = 0; !ret && i < c->img->nlayers; i++) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "layer %zu/%zu", i + 1, c->img->nlayers);
+		lading_progress_init(&prog, c->p->progress, label,
+				     c->img->layers[i].size);
+		ret = convert_layer(c, i, &prog);
+		lading_progress_finish(&prog);
+	}
+	if (ret)
+		return ret;
+	lading_tree_apply_policy(c->tree, &(struct lading_tree_policy){
+		.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
+		.force_uid = -1, .force_gid = -1 });
+	ret = collect_dict_slots(c);
+	if (!ret)
+		ret = write_bootstrap(c);
+	if (!ret)
+		ret = c->oci ? write_oci(c) : write_dir(c);
+	if (ret)
+		return ret;
+	c->r->blobs = calloc(c->nslots ? c->nslots : 1, sizeof(*c->r->blobs));
+	if (!c->r->blobs)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	for (i = 0; i < c->nslots; i++)
+		c->r->blobs[c->r->nblobs++] = strdup(c->slots[i].id);
+	return 0;
+}
+
+int lading_convert(const struct lading_convert_params *p,
+		   struct lading_convert_report *r, struct lading_error *err)
+{
+	struct conv c = { .p = p, .r = r, .err = err };
+	struct timespec t0, t1;
+	size_t i;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!lading_chunk_size_valid(p->chunk_size))
+		return lading_error_set(err, EINVAL, "invalid chunk size %u",
+					p->chunk_size);
+	ret = run(&c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r->elapsed = (double)(t1.tv_sec - t0.tv_sec) +
+		     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	for (i = 0; i < c.nslots; i++)
+		free(c.slots[i].dict_path);
+	for (i = 0; i < c.ndicts; i++)
+		free(c.dict_paths[i]);
+	free(c.slots);
+	free(c.dict_paths);
+	lading_tree_free(c.tree);
+	lading_dedup_free(c.dedup);
+	lading_oci_writer_close(c.oci);
+	lading_image_ref_free(&c.dst);
+	lading_image_close(c.img);
+	return ret;
+}

@@ -1,0 +1,824 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Source images.  Small documents (index, manifests, configs) are read
+ * whole and checked against their digests before they are parsed; layers
+ * are only opened as streams, read once by the tar source, which checks
+ * their digests at the end.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <lading/image.h>
+
+#define SMALL_MAX (4u << 20)	/* JSON documents larger than this: refused */
+
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+
+static const char *const layer_media_types[] = {
+	"application/vnd.oci.image.layer.v1.tar",
+	"application/vnd.oci.image.layer.v1.tar+gzip",
+	"application/vnd.oci.image.layer.v1.tar+zstd",
+	"application/vnd.docker.image.rootfs.diff.tar",
+	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+	"application/vnd.docker.image.rootfs.diff.tar.zstd",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+};
+
+struct small_member {
+	char *name;
+	char *data;
+	size_t len;
+};
+
+struct image_priv {
+	struct lading_image pub;
+	struct small_member *members;	/* archives: small files, read once */
+	size_t nmembers;
+};
+
+/* ---- references ----------------------------------------------------- */
+
+int lading_image_ref_parse(const char *s, struct lading_image_ref *out,
+			   struct lading_error *err)
+{
+	static const struct {
+		const char *prefix;
+		enum lading_transport t;
+	} transports[] = {
+		{ "oci:", LADING_TRANSPORT_OCI },
+		{ "oci-archive:", LADING_TRANSPORT_OCI_ARCHIVE },
+		{ "docker-archive:", LADING_TRANSPORT_DOCKER_ARCHIVE },
+		{ "dir:", LADING_TRANSPORT_DIR },
+	};
+	const char *rest = NULL, *colon;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < LADING_ARRAY_SIZE(transports); i++) {
+		size_t n = strlen(transports[i].prefix);
+
+		if (!strncmp(s, transports[i].prefix, n)) {
+			out->transport = transports[i].t;
+			rest = s + n;
+			break;
+		}
+	}
+	if (!rest || !*rest)
+		return lading_error_set(err, EINVAL, "'%s': expected oci:DIR[:REF], "
+			"oci-archive:FILE[:REF], docker-archive:FILE[:REF] or dir:DIR",
+			s);
+	/* the reference follows the last ':' unless that part is a path */
+	colon = strrchr(rest, ':');
+	if (out->transport != LADING_TRANSPORT_DIR && colon &&
+	    !strchr(colon, '/') && colon != rest) {
+		out->path = strndup(rest, (size_t)(colon - rest));
+		out->ref = colon[1] ? strdup(colon + 1) : NULL;
+		/* docker-archive refs are name:tag: the first colon splits */
+		if (out->transport == LADING_TRANSPORT_DOCKER_ARCHIVE) {
+			const char *first = strchr(rest, ':');
+
+			free(out->path);
+			free(out->ref);
+			out->path = strndup(rest, (size_t)(first - rest));
+			out->ref = strdup(first + 1);
+		}
+	} else {
+		out->path = strdup(rest);
+	}
+	if (!out->path)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+void lading_image_ref_free(struct lading_image_ref *r)
+{
+	free(r->path);
+	free(r->ref);
+	r->path = r->ref = NULL;
+}
+
+/* ---- small documents ------------------------------------------------- */
+
+static bool valid_digest(const char *d, const char **hex)
+{
+	size_t i;
+
+	if (!d || strncmp(d, "sha256:", 7))
+		return false;
+	for (i = 0; i < 64; i++)
+		if (!strchr("0123456789abcdef", d[7 + i]) || !d[7 + i])
+			return false;
+	if (d[7 + 64])
+		return false;
+	*hex = d + 7;
+	return true;
+}
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > SMALL_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	*buf = malloc((size_t)st.st_size + 1);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ret = lading_pread_full(fd, *buf, (size_t)st.st_size, 0);
+	close(fd);
+	if (ret) {
+		free(*buf);
+		return ret;
+	}
+	(*buf)[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+/* Archives: every small regular member, in one pass. */
+static int load_members(struct image_priv *ip, struct lading_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int r, ret = 0;
+
+	if (!a)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_filename(a, ip->pub.ref.path, 1 << 16) != ARCHIVE_OK) {
+		ret = lading_error_set(err, EINVAL, "%s: %s", ip->pub.ref.path,
+				       archive_error_string(a));
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN) {
+		struct small_member *m, *n;
+		la_int64_t size = archive_entry_size(e);
+		const char *name = archive_entry_pathname(e);
+
+		if (archive_entry_filetype(e) != AE_IFREG || size < 0 ||
+		    size > SMALL_MAX || !name)
+			continue;
+		n = realloc(ip->members, (ip->nmembers + 1) * sizeof(*n));
+		if (!n) {
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		ip->members = n;
+		m = &ip->members[ip->nmembers++];
+		m->name = strdup(name[0] == '.' && name[1] == '/' ? name + 2 : name);
+		m->data = malloc((size_t)size + 1);
+		m->len = (size_t)size;
+		if (!m->name || !m->data) {
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (archive_read_data(a, m->data, (size_t)size) != size) {
+			ret = lading_error_set(err, EINVAL, "%s: member %s: %s",
+					       ip->pub.ref.path, name,
+					       archive_error_string(a));
+			goto out;
+		}
+		m->data[size] = '\0';
+	}
+	if (r != ARCHIVE_EOF)
+		ret = lading_error_set(err, EINVAL, "%s: %s", ip->pub.ref.path,
+				       archive_error_string(a));
+out:
+	archive_read_free(a);
+	return ret;
+}
+
+/* A document by its name in the layout/archive; NUL-terminated copy. */
+static int read_small(struct image_priv *ip, const char *name, char **buf,
+		      size_t *len, struct lading_error *err)
+{
+	size_t i;
+	int ret;
+
+	if (ip->pub.ref.transport == LADING_TRANSPORT_OCI ||
+	    ip->pub.ref.transport == LADING_TRANSPORT_DIR) {
+		char *path = lading_path_join(ip->pub.ref.path, name);
+
+		if (!path)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		ret = read_file(path, buf, len);
+		if (ret)
+			lading_error_set(err, -ret, "%s: %s", path, ret == -EFBIG ?
+					 "not a file of at most 4 MiB" : strerror(-ret));
+		free(path);
+		return ret;
+	}
+	for (i = 0; i < ip->nmembers; i++) {
+		if (strcmp(ip->members[i].name, name))
+			continue;
+		*buf = malloc(ip->members[i].len + 1);
+		if (!*buf)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		memcpy(*buf, ip->members[i].data, ip->members[i].len + 1);
+		*len = ip->members[i].len;
+		return 0;
+	}
+	return lading_error_set(err, ENOENT, "%s: no %s in the archive",
+				ip->pub.ref.path, name);
+}
+
+static bool sha256_matches(const char *buf, size_t len, const char *hex)
+{
+	uint8_t d[LADING_SHA256_LEN];
+	char h[LADING_DIGEST_HEX_LEN + 1];
+	unsigned int dl;
+
+	EVP_Digest(buf, len, d, &dl, EVP_sha256(), NULL);
+	lading_hex_encode(h, d, sizeof(d));
+	return !strcmp(h, hex);
+}
+
+/* A blob named by digest, read whole and checked. */
+static int read_blob(struct image_priv *ip, const char *digest,
+		     json_int_t size, char **buf, size_t *len,
+		     struct lading_error *err)
+{
+	char name[7 + 7 + 64 + 1];
+	const char *hex;
+	int ret;
+
+	if (!valid_digest(digest, &hex))
+		return lading_error_set(err, EINVAL, "%s: unsupported digest '%s'",
+					ip->pub.ref.path, digest ? digest : "(none)");
+	snprintf(name, sizeof(name), "blobs/sha256/%s", hex);
+	ret = read_small(ip, name, buf, len, err);
+	if (ret)
+		return ret;
+	if (!sha256_matches(*buf, *len, hex) || (size >= 0 && (size_t)size != *len)) {
+		free(*buf);
+		return lading_error_set(err, EBADMSG, "%s: blob %s: digest or size "
+					"mismatch", ip->pub.ref.path, digest);
+	}
+	return 0;
+}
+
+static json_t *parse_json(const char *buf, size_t len, const char *what,
+			  struct lading_error *err)
+{
+	json_error_t je;
+	json_t *j = json_loadb(buf, len, 0, &je);
+
+	if (!j)
+		lading_error_set(err, EINVAL, "%s: malformed JSON: %s (line %d)",
+				 what, je.text, je.line);
+	return j;
+}
+
+/* ---- choosing a manifest -------------------------------------------- */
+
+static void host_platform(const char **os, const char **arch)
+{
+	static struct utsname u;
+
+	*os = "linux";
+	*arch = "amd64";
+	if (uname(&u) == 0) {
+		if (!strcmp(u.machine, "aarch64"))
+			*arch = "arm64";
+		else if (!strncmp(u.machine, "arm", 3))
+			*arch = "arm";
+		else if (!strcmp(u.machine, "ppc64le"))
+			*arch = "ppc64le";
+		else if (!strcmp(u.machine, "s390x"))
+			*arch = "s390x";
+		else if (!strcmp(u.machine, "riscv64"))
+			*arch = "riscv64";
+	}
+}
+
+static bool platform_matches(json_t *desc, const char *want)
+{
+	json_t *p = json_object_get(desc, "platform");
+	const char *os = json_string_value(json_object_get(p, "os"));
+	const char *arch = json_string_value(json_object_get(p, "architecture"));
+	const char *var = json_string_value(json_object_get(p, "variant"));
+	char have[256];
+
+	if (!os || !arch)
+		return false;
+	snprintf(have, sizeof(have), "%s/%s", os, arch);
+	if (!strcmp(have, want))
+		return true;
+	if (var) {
+		snprintf(have, sizeof(have), "%s/%s/%s", os, arch, var);
+		return !strcmp(have, want);
+	}
+	return false;
+}
+
+static int pick_from_index(struct image_priv *ip, json_t *index, const char *ref,
+			   const char *platform, json_t **desc,
+			   struct lading_error *err)
+{
+	json_t *m = json_object_get(index, "manifests"), *d, *only = NULL;
+	size_t i, n = json_array_size(m), named = 0;
+
+	*desc = NULL;
+	if (!json_is_array(m) || !n)
+		return lading_error_set(err, EINVAL, "%s: index lists no manifests",
+					ip->pub.ref.path);
+	json_array_foreach(m, i, d) {
+		json_t *ann = json_object_get(d, "annotations");
+		const char *name = json_string_value(
+			json_object_get(ann, "org.opencontainers.image.ref.name"));
+
+		if (ref && name && !strcmp(name, ref))
+			*desc = d;
+		if (!ref && name && !strcmp(name, "latest"))
+			*desc = d;
+		if (name)
+			named++;
+		if (platform && platform_matches(d, platform) && !*desc)
+			only = d;
+	}
+	if (ref && !*desc)
+		return lading_error_set(err, ENOENT, "%s: no image named '%s'",
+					ip->pub.ref.path, ref);
+	if (!*desc && only)
+		*desc = only;
+	if (!*desc && n == 1)
+		*desc = json_array_get(m, 0);
+	if (!*desc)
+		return lading_error_set(err, EINVAL, "%s: %zu images, none named "
+					"'latest': name one (%zu named)",
+					ip->pub.ref.path, n, named);
+	return 0;
+}
+
+static int set_platform(struct image_priv *ip, json_t *config)
+{
+	const char *os = json_string_value(json_object_get(config, "os"));
+	const char *arch = json_string_value(json_object_get(config, "architecture"));
+	const char *var = json_string_value(json_object_get(config, "variant"));
+
+	ip->pub.os = os ? strdup(os) : NULL;
+	ip->pub.arch = arch ? strdup(arch) : NULL;
+	ip->pub.variant = var ? strdup(var) : NULL;
+	return 0;
+}
+
+static bool known_layer_type(const char *mt)
+{
+	size_t i;
+
+	for (i = 0; i < LADING_ARRAY_SIZE(layer_media_types); i++)
+		if (!strcmp(mt, layer_media_types[i]))
+			return true;
+	return false;
+}
+
+static int load_manifest(struct image_priv *ip, json_t *desc, const char *platform,
+			 int depth, struct lading_error *err)
+{
+	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+	const char *dg = json_string_value(json_object_get(desc, "digest"));
+	json_int_t size = json_is_integer(json_object_get(desc, "size")) ?
+		json_integer_value(json_object_get(desc, "size")) : -1;
+	json_t *man, *cfg, *layers, *l, *config;
+	char *buf = NULL, *cbuf = NULL;
+	size_t len, clen, i;
+	int ret;
+
+	ret = read_blob(ip, dg, size, &buf, &len, err);
+	if (ret)
+		return ret;
+	man = parse_json(buf, len, dg, err);
+	free(buf);
+	if (!man)
+		return -EINVAL;
+	if (!mt)
+		mt = json_string_value(json_object_get(man, "mediaType"));
+	if (mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST))) {
+		json_t *sub;
+
+		if (depth > 4) {
+			json_decref(man);
+			return lading_error_set(err, ELOOP, "%s: indexes nested too deep",
+						ip->pub.ref.path);
+		}
+		ret = pick_from_index(ip, man, NULL, platform, &sub, err);
+		if (!ret && !platform_matches(sub, platform))
+			ret = lading_error_set(err, ENOENT, "%s: index %s has no "
+					       "image for %s", ip->pub.ref.path, dg,
+					       platform);
+		if (!ret)
+			ret = load_manifest(ip, sub, platform, depth + 1, err);
+		json_decref(man);
+		return ret;
+	}
+	if (mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
+		json_decref(man);
+		return lading_error_set(err, EINVAL, "%s: manifest %s has the "
+					"unknown media type %s", ip->pub.ref.path,
+					dg, mt);
+	}
+	cfg = json_object_get(man, "config");
+	layers = json_object_get(man, "layers");
+	if (!json_is_object(cfg) || !json_is_array(layers)) {
+		json_decref(man);
+		return lading_error_set(err, EINVAL, "%s: manifest %s lacks config "
+					"or layers", ip->pub.ref.path, dg);
+	}
+	ret = read_blob(ip, json_string_value(json_object_get(cfg, "digest")),
+			json_is_integer(json_object_get(cfg, "size")) ?
+			json_integer_value(json_object_get(cfg, "size")) : -1,
+			&cbuf, &clen, err);
+	if (ret) {
+		json_decref(man);
+		return ret;
+	}
+	config = parse_json(cbuf, clen, "config", err);
+	if (!config) {
+		free(cbuf);
+		json_decref(man);
+		return -EINVAL;
+	}
+	ip->pub.config = cbuf;
+	ip->pub.config_len = clen;
+	ip->pub.config_digest = strdup(json_string_value(json_object_get(cfg, "digest")));
+	set_platform(ip, config);
+	json_decref(config);
+	ip->pub.nlayers = json_array_size(layers);
+	ip->pub.layers = calloc(ip->pub.nlayers ? ip->pub.nlayers : 1,
+				sizeof(*ip->pub.layers));
+	if (!ip->pub.layers) {
+		json_decref(man);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	json_array_foreach(layers, i, l) {
+		struct lading_image_layer *L = &ip->pub.layers[i];
+		const char *lmt = json_string_value(json_object_get(l, "mediaType"));
+		const char *ldg = json_string_value(json_object_get(l, "digest"));
+		const char *hex;
+		char loc[7 + 7 + 64 + 1];
+
+		if (!lmt || !known_layer_type(lmt)) {
+			ret = lading_error_set(err, EINVAL, "%s: layer %zu (%s) has the "
+					       "unknown media type %s", ip->pub.ref.path,
+					       i + 1, ldg ? ldg : "?", lmt ? lmt : "(none)");
+			break;
+		}
+		if (!valid_digest(ldg, &hex)) {
+			ret = lading_error_set(err, EINVAL, "%s: layer %zu: bad digest",
+					       ip->pub.ref.path, i + 1);
+			break;
+		}
+		snprintf(loc, sizeof(loc), "blobs/sha256/%s", hex);
+		L->digest = strdup(ldg);
+		L->media_type = strdup(lmt);
+		L->size = (uint64_t)json_integer_value(json_object_get(l, "size"));
+		L->location = strdup(loc);
+		L->expected_sha256 = strdup(hex);
+		if (!L->digest || !L->media_type || !L->location || !L->expected_sha256) {
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+	}
+	json_decref(man);
+	return ret;
+}
+
+static int open_oci(struct image_priv *ip, const char *platform,
+		    struct lading_error *err)
+{
+	char *buf;
+	size_t len;
+	json_t *index, *desc;
+	int ret;
+
+	ret = read_small(ip, "index.json", &buf, &len, err);
+	if (ret)
+		return ret;
+	index = parse_json(buf, len, "index.json", err);
+	free(buf);
+	if (!index)
+		return -EINVAL;
+	ret = pick_from_index(ip, index, ip->pub.ref.ref, platform, &desc, err);
+	if (!ret)
+		ret = load_manifest(ip, desc, platform, 0, err);
+	json_decref(index);
+	return ret;
+}
+
+/* docker save: manifest.json lists Config and Layers by path. */
+static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
+{
+	json_t *man, *entry = NULL, *e, *layers, *config, *diff_ids;
+	const char *cfg_path, *hex;
+	char *buf, *cbuf;
+	size_t len, clen, i;
+	int ret;
+
+	ret = read_small(ip, "manifest.json", &buf, &len, err);
+	if (ret)
+		return ret;
+	man = parse_json(buf, len, "manifest.json", err);
+	free(buf);
+	if (!man)
+		return -EINVAL;
+	json_array_foreach(man, i, e) {
+		json_t *tags = json_object_get(e, "RepoTags"), *t;
+		size_t k;
+
+		if (!ip->pub.ref.ref) {
+			entry = entry ? entry : e;
+			continue;
+		}
+		json_array_foreach(tags, k, t)
+			if (json_string_value(t) &&
+			    !strcmp(json_string_value(t), ip->pub.ref.ref))
+				entry = e;
+	}
+	if (!entry || (!ip->pub.ref.ref && json_array_size(man) > 1)) {
+		json_decref(man);
+		return lading_error_set(err, ENOENT, "%s: %s", ip->pub.ref.path,
+					ip->pub.ref.ref ? "no image with that tag" :
+					"several images: name one (NAME:TAG)");
+	}
+	cfg_path = json_string_value(json_object_get(entry, "Config"));
+	layers = json_object_get(entry, "Layers");
+	if (!cfg_path || !json_is_array(layers)) {
+		json_decref(man);
+		return lading_error_set(err, EINVAL, "%s: manifest.json lacks Config "
+					"or Layers", ip->pub.ref.path);
+	}
+	ret = read_small(ip, cfg_path, &cbuf, &clen, err);
+	if (ret) {
+		json_decref(man);
+		return ret;
+	}
+	/* the config is named by its digest: "<hex>.json" or blobs/sha256/<hex> */
+	hex = strrchr(cfg_path, '/') ? strrchr(cfg_path, '/') + 1 : cfg_path;
+	if (strlen(hex) < 64 || !sha256_matches(cbuf, clen,
+						strndupa(hex, 64))) {
+		free(cbuf);
+		json_decref(man);
+		return lading_error_set(err, EBADMSG, "%s: config %s: digest mismatch",
+					ip->pub.ref.path, cfg_path);
+	}
+	config = parse_json(cbuf, clen, cfg_path, err);
+	if (!config) {
+		free(cbuf);
+		json_decref(man);
+		return -EINVAL;
+	}
+	ip->pub.config = cbuf;
+	ip->pub.config_len = clen;
+	ip->pub.config_digest = malloc(7 + 64 + 1);
+	if (ip->pub.config_digest)
+		snprintf(ip->pub.config_digest, 7 + 64 + 1, "sha256:%.64s", hex);
+	set_platform(ip, config);
+	diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+	ip->pub.nlayers = json_array_size(layers);
+	ip->pub.layers = calloc(ip->pub.nlayers ? ip->pub.nlayers : 1,
+				sizeof(*ip->pub.layers));
+	ret = ip->pub.layers ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+	json_array_foreach(layers, i, e) {
+		struct lading_image_layer *L = &ip->pub.layers[i];
+		const char *path = json_string_value(e);
+		const char *diff = json_string_value(json_array_get(diff_ids, i));
+		const char *want = NULL, *base;
+
+		if (ret)
+			break;
+		if (!path) {
+			ret = lading_error_set(err, EINVAL, "%s: bad layer %zu",
+					       ip->pub.ref.path, i + 1);
+			break;
+		}
+		/* OCI-style archives name layers by digest; legacy ones are
+		 * uncompressed tars whose digest is the config's diff_id */
+		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		if (!strncmp(path, "blobs/sha256/", 13))
+			want = base;
+		else if (diff && !valid_digest(diff, &want))
+			want = NULL;
+		if (!want) {
+			ret = lading_error_set(err, EINVAL, "%s: layer %s has no "
+					       "digest to check", ip->pub.ref.path, path);
+			break;
+		}
+		L->location = strdup(path);
+		L->expected_sha256 = strndup(want, 64);
+		L->digest = malloc(7 + 64 + 1);
+		L->media_type = strdup("application/vnd.docker.image.rootfs.diff.tar");
+		if (!L->location || !L->expected_sha256 || !L->digest || !L->media_type) {
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		snprintf(L->digest, 7 + 64 + 1, "sha256:%s", L->expected_sha256);
+	}
+	json_decref(config);
+	json_decref(man);
+	return ret;
+}
+
+static int open_dir(struct image_priv *ip, const char *const *files, size_t n,
+		    struct lading_error *err)
+{
+	size_t i;
+
+	if (!n)
+		return lading_error_set(err, EINVAL, "dir:%s needs --layer FILE "
+					"for each layer, lowest first", ip->pub.ref.path);
+	ip->pub.layers = calloc(n, sizeof(*ip->pub.layers));
+	if (!ip->pub.layers)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ip->pub.nlayers = n;
+	for (i = 0; i < n; i++) {
+		struct lading_image_layer *L = &ip->pub.layers[i];
+
+		L->location = files[i][0] == '/' ? strdup(files[i]) :
+			      lading_path_join(ip->pub.ref.path, files[i]);
+		L->media_type = strdup("application/vnd.oci.image.layer.v1.tar");
+		if (!L->location || !L->media_type)
+			return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int lading_image_open(const char *src, const char *platform,
+		      const char *const *layer_files, size_t nlayer_files,
+		      struct lading_image **out, struct lading_error *err)
+{
+	struct image_priv *ip = calloc(1, sizeof(*ip));
+	const char *os, *arch;
+	char host[64];
+	int ret;
+
+	if (!ip)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	if (!platform) {
+		host_platform(&os, &arch);
+		snprintf(host, sizeof(host), "%s/%s", os, arch);
+		platform = host;
+	}
+	ret = lading_image_ref_parse(src, &ip->pub.ref, err);
+	if (!ret && (ip->pub.ref.transport == LADING_TRANSPORT_OCI_ARCHIVE ||
+		     ip->pub.ref.transport == LADING_TRANSPORT_DOCKER_ARCHIVE))
+		ret = load_members(ip, err);
+	if (!ret) {
+		switch (ip->pub.ref.transport) {
+		case LADING_TRANSPORT_OCI:
+		case LADING_TRANSPORT_OCI_ARCHIVE:
+			ret = open_oci(ip, platform, err);
+			break;
+		case LADING_TRANSPORT_DOCKER_ARCHIVE:
+			ret = open_docker_archive(ip, err);
+			break;
+		default:
+			ret = open_dir(ip, layer_files, nlayer_files, err);
+		}
+	}
+	if (ret) {
+		lading_image_close(&ip->pub);
+		return ret;
+	}
+	*out = &ip->pub;
+	return 0;
+}
+
+void lading_image_close(struct lading_image *img)
+{
+	struct image_priv *ip = (struct image_priv *)img;
+	size_t i;
+
+	if (!img)
+		return;
+	for (i = 0; i < img->nlayers; i++) {
+		free(img->layers[i].digest);
+		free(img->layers[i].media_type);
+		free(img->layers[i].location);
+		free(img->layers[i].expected_sha256);
+	}
+	for (i = 0; i < ip->nmembers; i++) {
+		free(ip->members[i].name);
+		free(ip->members[i].data);
+	}
+	free(ip->members);
+	free(img->layers);
+	free(img->config);
+	free(img->config_digest);
+	free(img->os);
+	free(img->arch);
+	free(img->variant);
+	lading_image_ref_free(&img->ref);
+	free(ip);
+}
+
+/* ---- layer streams --------------------------------------------------- */
+
+struct layer_reader {
+	int fd;
+	struct archive *a;
+};
+
+static ssize_t read_layer(void *ud, void *buf, size_t len)
+{
+	struct layer_reader *lr = ud;
+	ssize_t n;
+
+	if (lr->a) {
+		n = archive_read_data(lr->a, buf, len);
+		return n < 0 ? -EIO : n;
+	}
+	do
+		n = read(lr->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int lading_image_layer_open(struct lading_image *img, size_t i,
+			    lading_read_fn *fn, void **ud,
+			    struct lading_error *err)
+{
+	const struct lading_image_layer *L = &img->layers[i];
+	struct layer_reader *lr = calloc(1, sizeof(*lr));
+	struct archive_entry *e;
+	char *path = NULL;
+	int r;
+
+	if (!lr)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	lr->fd = -1;
+	*fn = read_layer;
+	*ud = lr;
+	switch (img->ref.transport) {
+	case LADING_TRANSPORT_OCI:
+		path = lading_path_join(img->ref.path, L->location);
+		/* fall through */
+	case LADING_TRANSPORT_DIR:
+		lr->fd = open(path ? path : L->location, O_RDONLY | O_CLOEXEC);
+		if (lr->fd < 0)
+			lading_error_set(err, errno, "layer %s: %s: %s",
+					 L->digest ? L->digest : L->location,
+					 path ? path : L->location, strerror(errno));
+		free(path);
+		return lr->fd < 0 ? -ENOENT : 0;
+	default:
+		break;
+	}
+	/* archives: a pass to the member, then stream its data */
+	lr->a = archive_read_new();
+	if (!lr->a)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	archive_read_support_filter_all(lr->a);
+	archive_read_support_format_tar(lr->a);
+	archive_read_support_format_gnutar(lr->a);
+	if (archive_read_open_filename(lr->a, img->ref.path, 1 << 20) != ARCHIVE_OK)
+		return lading_error_set(err, EINVAL, "%s: %s", img->ref.path,
+					archive_error_string(lr->a));
+	while ((r = archive_read_next_header(lr->a, &e)) == ARCHIVE_OK ||
+	       r == ARCHIVE_WARN) {
+		const char *name = archive_entry_pathname(e);
+
+		if (name && name[0] == '.' && name[1] == '/')
+			name += 2;
+		if (name && !strcmp(name, L->location))
+			return 0;
+	}
+	return lading_error_set(err, ENOENT, "%s: layer %s (%s) is missing",
+				img->ref.path, L->digest, L->location);
+}
+
+void lading_image_layer_close(void *ud)
+{
+	struct layer_reader *lr = ud;
+
+	if (!lr)
+		return;
+	if (lr->a)
+		archive_read_free(lr->a);
+	if (lr->fd >= 0)
+		close(lr->fd);
+	free(lr);
+}

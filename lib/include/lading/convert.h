@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Image conversion: every layer of a source image streamed once through
+ * the tar source into one merged tree (OCI whiteouts applied), new chunks
+ * stored in one blob per layer, chunks seen before (in lower layers or in
+ * chunk dictionaries) referenced where they already are; then one merged
+ * bootstrap and an OCI image (or a plain directory) written.
+ */
+#ifndef LADING_CONVERT_H
+#define LADING_CONVERT_H
+
+#include <lading/common.h>
+#include <lading/store.h>
+
+struct lading_convert_params {
+	const char *src;		/* oci:, oci-archive:, docker-archive:, dir: */
+	const char *dst;		/* oci:DIR[:REF] or dir:DIR */
+	const char *platform;		/* os/arch[/variant]; NULL: the host's */
+	const char *const *layer_files;	/* dir: sources */
+	size_t nlayer_files;
+	const char *const *chunk_dicts;	/* earlier bootstraps (blobs beside) */
+	size_t nchunk_dicts;
+
+	uint32_t chunk_size;
+	uint32_t inline_max;
+	enum lading_codec codec;
+	int level;
+	bool clamp_mtime;
+	int64_t mtime;
+
+	const struct lading_log *log;
+	bool progress;
+};
+
+struct lading_convert_layer {
+	char *source_digest;		/* NULL for dir: tarballs */
+	char blob_id[LADING_DIGEST_HEX_LEN + 1];	/* "" if no new data */
+	uint64_t bytes_in;		/* raw layer bytes read */
+	uint64_t bytes_out;		/* blob artifact bytes */
+	uint64_t uncompressed;		/* blob uncompressed view */
+	uint64_t chunks_new, chunks_dedup, bytes_dedup;
+	uint64_t entries, whiteouts;
+};
+
+struct lading_convert_report {
+	struct lading_convert_layer *layers;
+	size_t nlayers;
+	char bootstrap_digest[7 + LADING_DIGEST_HEX_LEN + 1];
+	uint64_t bootstrap_size;
+	char manifest_digest[7 + LADING_DIGEST_HEX_LEN + 1];	/* oci: only */
+	char config_digest[7 + LADING_DIGEST_HEX_LEN + 1];
+	char **blobs;			/* every blob id the image references */
+	size_t nblobs;
+	size_t dict_blobs_used;
+	uint64_t bytes_saved;		/* chunk bytes not stored again */
+	uint64_t inodes;
+	double elapsed;
+};
+
+void lading_convert_params_init(struct lading_convert_params *p);
+int lading_convert(const struct lading_convert_params *p,
+		   struct lading_convert_report *r, struct lading_error *err);
+void lading_convert_report_free(struct lading_convert_report *r);
+
+#endif

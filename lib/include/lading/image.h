@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Container images: reading OCI layouts, oci-archive and docker-archive
+ * files (and plain layer tarballs), every blob checked against the digest
+ * that names it; writing OCI layouts atomically (blobs first, index.json
+ * last).
+ */
+#ifndef LADING_IMAGE_H
+#define LADING_IMAGE_H
+
+#include <lading/common.h>
+#include <lading/source.h>
+
+enum lading_transport {
+	LADING_TRANSPORT_OCI,		/* oci:DIR[:REF] */
+	LADING_TRANSPORT_OCI_ARCHIVE,	/* oci-archive:FILE[:REF] */
+	LADING_TRANSPORT_DOCKER_ARCHIVE,	/* docker-archive:FILE[:REF] */
+	LADING_TRANSPORT_DIR,		/* dir:DIR */
+};
+
+struct lading_image_ref {
+	enum lading_transport transport;
+	char *path;
+	char *ref;		/* NULL: the default */
+};
+
+/* Parses "oci:DIR[:REF]" etc.; -EINVAL with a message for anything else. */
+int lading_image_ref_parse(const char *s, struct lading_image_ref *out,
+			   struct lading_error *err);
+void lading_image_ref_free(struct lading_image_ref *r);
+
+struct lading_image_layer {
+	char *digest;		/* "sha256:<hex>" as the manifest names it */
+	char *media_type;
+	uint64_t size;		/* 0 if unknown */
+	char *location;		/* file path, or member name in an archive */
+	char *expected_sha256;	/* hex the raw bytes must hash to (or NULL) */
+};
+
+struct lading_image {
+	struct lading_image_ref ref;
+	char *config;		/* the source config JSON, verified, or NULL */
+	size_t config_len;
+	char *config_digest;	/* "sha256:<hex>" or NULL */
+	struct lading_image_layer *layers;
+	size_t nlayers;
+	char *os, *arch, *variant;	/* of the chosen manifest */
+};
+
+/*
+ * Opens a source image: index, manifest and config are read and checked
+ * here; layers are streamed later.  platform is "os/arch[/variant]" (NULL:
+ * the host's), layer_files the tarballs of dir:.
+ */
+int lading_image_open(const char *src, const char *platform,
+		      const char *const *layer_files, size_t nlayer_files,
+		      struct lading_image **out, struct lading_error *err);
+void lading_image_close(struct lading_image *img);
+
+/*
+ * A reader over layer i's raw bytes (compressed as stored), for the tar
+ * source (lading_source_params.read); its expected digest is the layer's
+ * expected_sha256.  Close with lading_image_layer_close().
+ */
+int lading_image_layer_open(struct lading_image *img, size_t i,
+			    lading_read_fn *fn, void **ud,
+			    struct lading_error *err);
+void lading_image_layer_close(void *ud);
+
+/* ---- writing an OCI layout ------------------------------------------- */
+
+struct lading_oci_writer;
+
+int lading_oci_writer_open(const char *dir, struct lading_oci_writer **out,
+			   struct lading_error *err);
+/* DIR/blobs/sha256: where stores put blob artifacts directly. */
+const char *lading_oci_writer_blob_dir(const struct lading_oci_writer *w);
+/* Adds bytes as a blob (atomically); digest receives "sha256:<hex>". */
+int lading_oci_writer_put(struct lading_oci_writer *w, const void *data,
+			  size_t len, char *digest, struct lading_error *err);
+/* Makes an existing file (another layout's blob) a blob of this one. */
+int lading_oci_writer_import(struct lading_oci_writer *w, const char *path,
+			     const char *hex, struct lading_error *err);
+/*
+ * Points ref at the manifest in index.json (replacing that ref, keeping
+ * the others), atomically; the image is visible only after this.
+ */
+int lading_oci_writer_commit(struct lading_oci_writer *w,
+			     const char *manifest_digest, size_t manifest_size,
+			     const char *ref, struct lading_error *err);
+void lading_oci_writer_close(struct lading_oci_writer *w);
+
+#define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
+#define LADING_MEDIA_BOOTSTRAP "application/vnd.lading.bootstrap.v1.erofs"
+#define LADING_ANNOTATION_PREFIX "io.lading."
+
+#endif
