@@ -305,9 +305,13 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->rec.toc_offset);
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-offset",
 			    json_string(num));
-	if (s->layer >= 0 && img->layers[s->layer].digest)
-		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.source-digest",
-				    json_string(img->layers[s->layer].digest));
+	/*
+	 * the uncompressed digest: the same whichever transport (compressed
+	 * or not) the source came through, so outputs stay identical
+	 */
+	if (s->layer >= 0 && img->layers[s->layer].diff_id)
+		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.source-diff-id",
+				    json_string(img->layers[s->layer].diff_id));
 	if (s->layer < 0)
 		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-dict",
 				    json_string("true"));

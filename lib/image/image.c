@@ -374,6 +374,20 @@ static int pick_from_index(struct image_priv *ip, json_t *index, const char *ref
 	return 0;
 }
 
+/* The uncompressed digests the config gives its layers (not verified). */
+static void set_diff_ids(struct image_priv *ip, json_t *config)
+{
+	json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+	size_t i;
+
+	for (i = 0; i < ip->pub.nlayers; i++) {
+		const char *d = json_string_value(json_array_get(ids, i)), *hex;
+
+		if (d && valid_digest(d, &hex))
+			ip->pub.layers[i].diff_id = strdup(d);
+	}
+}
+
 static int set_platform(struct image_priv *ip, json_t *config)
 {
 	const char *os = json_string_value(json_object_get(config, "os"));
@@ -466,7 +480,6 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 	ip->pub.config_len = clen;
 	ip->pub.config_digest = strdup(json_string_value(json_object_get(cfg, "digest")));
 	set_platform(ip, config);
-	json_decref(config);
 	ip->pub.nlayers = json_array_size(layers);
 	ip->pub.layers = calloc(ip->pub.nlayers ? ip->pub.nlayers : 1,
 				sizeof(*ip->pub.layers));
@@ -503,6 +516,9 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 			break;
 		}
 	}
+	if (!ret)
+		set_diff_ids(ip, config);
+	json_decref(config);
 	json_decref(man);
 	return ret;
 }
@@ -518,7 +534,12 @@ static int open_oci(struct image_priv *ip, const char *platform,
 	ret = read_small(ip, "index.json", &buf, &len, err);
 	if (ret)
 		return ret;
-	index = parse_json(buf, len, "index.json", err);
+	{
+		char what[4096];
+
+		snprintf(what, sizeof(what), "%s: index.json", ip->pub.ref.path);
+		index = parse_json(buf, len, what, err);
+	}
 	free(buf);
 	if (!index)
 		return -EINVAL;
@@ -541,7 +562,12 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 	ret = read_small(ip, "manifest.json", &buf, &len, err);
 	if (ret)
 		return ret;
-	man = parse_json(buf, len, "manifest.json", err);
+	{
+		char what[4096];
+
+		snprintf(what, sizeof(what), "%s: manifest.json", ip->pub.ref.path);
+		man = parse_json(buf, len, what, err);
+	}
 	free(buf);
 	if (!man)
 		return -EINVAL;
@@ -637,6 +663,8 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 		}
 		snprintf(L->digest, 7 + 64 + 1, "sha256:%s", L->expected_sha256);
 	}
+	if (!ret)
+		set_diff_ids(ip, config);
 	json_decref(config);
 	json_decref(man);
 	return ret;
@@ -719,6 +747,7 @@ void lading_image_close(struct lading_image *img)
 		free(img->layers[i].media_type);
 		free(img->layers[i].location);
 		free(img->layers[i].expected_sha256);
+		free(img->layers[i].diff_id);
 	}
 	for (i = 0; i < ip->nmembers; i++) {
 		free(ip->members[i].name);

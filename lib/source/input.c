@@ -65,7 +65,8 @@ static int fill_raw(struct input_stream *s)
 	}
 	if (n == 0)
 		s->eof_raw = true;
-	else if (EVP_DigestUpdate(s->raw_md, s->in + s->in_len, (size_t)n) != 1)
+	else if (s->raw_md &&
+		 EVP_DigestUpdate(s->raw_md, s->in + s->in_len, (size_t)n) != 1)
 		return -EIO;
 	s->in_len += (size_t)n;
 	s->raw_bytes += (uint64_t)n;
@@ -137,7 +138,7 @@ static int sniff(struct input_stream *s)
 }
 
 int input_open(struct input_stream **out, const char *path,
-	       lading_read_fn read_fn, void *read_ud)
+	       lading_read_fn read_fn, void *read_ud, bool digest)
 {
 	struct input_stream *s = calloc(1, sizeof(*s));
 	int ret;
@@ -147,9 +148,10 @@ int input_open(struct input_stream **out, const char *path,
 	s->fd = -1;
 	s->in = malloc(IN_BUF);
 	s->out = malloc(IN_BUF);
-	s->raw_md = EVP_MD_CTX_new();
-	if (!s->in || !s->out || !s->raw_md ||
-	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1) {
+	/* hashing every raw byte costs a sha256 pass: only when asked */
+	s->raw_md = digest ? EVP_MD_CTX_new() : NULL;
+	if (!s->in || !s->out || (digest && (!s->raw_md ||
+	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1))) {
 		input_close(s);
 		return -ENOMEM;
 	}
@@ -281,6 +283,10 @@ int input_raw_digest(struct input_stream *s, char *hex)
 	uint8_t d[LADING_SHA256_LEN];
 	unsigned int dl;
 
+	if (!s->raw_md) {
+		hex[0] = '\0';
+		return 0;
+	}
 	if (EVP_DigestFinal_ex(s->raw_md, d, &dl) != 1)
 		return -EIO;
 	lading_hex_encode(hex, d, sizeof(d));

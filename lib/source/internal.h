@@ -49,12 +49,12 @@ void source_count_type(struct source_ctx *ctx, uint32_t mode);
  */
 struct input_stream;
 int input_open(struct input_stream **out, const char *path,
-	       lading_read_fn read_fn, void *read_ud);
+	       lading_read_fn read_fn, void *read_ud, bool digest);
 ssize_t input_read(struct input_stream *s, const void **buf);
 /* Reads to the end so every decoder verifies its trailing checks. */
 int input_drain(struct input_stream *s);
 uint64_t input_raw_bytes(const struct input_stream *s);
-/* sha256 of all raw bytes, after input_drain(); hex into hex[65]. */
+/* sha256 of all raw bytes, after input_drain(); "" unless asked for. */
 int input_raw_digest(struct input_stream *s, char *hex);
 const char *input_error(const struct input_stream *s);
 void input_close(struct input_stream *s);

@@ -499,7 +499,8 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 static int open_archive(struct tar_reader *t)
 {
 	const struct lading_source_params *p = t->ctx->params;
-	int ret = input_open(&t->in, p->path, p->read, p->read_ud);
+	int ret = input_open(&t->in, p->path, p->read, p->read_ud,
+			     p->expected_sha256 || p->want_sha256);
 
 	if (ret == -ENOMEM)
 		return ret;

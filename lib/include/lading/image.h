@@ -35,6 +35,7 @@ struct lading_image_layer {
 	uint64_t size;		/* 0 if unknown */
 	char *location;		/* file path, or member name in an archive */
 	char *expected_sha256;	/* hex the raw bytes must hash to (or NULL) */
+	char *diff_id;		/* the config's rootfs.diff_ids entry, or NULL */
 };
 
 struct lading_image {

@@ -33,6 +33,7 @@ struct lading_source_params {
 	 * digest in its manifest; checked after reading it to its end.
 	 */
 	const char *expected_sha256;
+	bool want_sha256;	/* report raw_sha256 even without expecting one */
 	/*
 	 * Image layer number (1 = the lowest), 0 for a plain tar.  A layer
 	 * applies OCI whiteouts: ".wh.NAME" removes NAME, ".wh..wh..opq"
@@ -58,7 +59,7 @@ struct lading_source_stats {
 	uint64_t xattrs_skipped;
 	uint64_t whiteouts;	/* .wh.NAME entries applied */
 	uint64_t opaque_dirs;	/* .wh..wh..opq entries applied */
-	char raw_sha256[LADING_DIGEST_HEX_LEN + 1];	/* tar input, as read */
+	char raw_sha256[LADING_DIGEST_HEX_LEN + 1];	/* tar input, if hashed */
 	uint64_t raw_bytes;
 };
 
