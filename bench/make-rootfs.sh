@@ -9,7 +9,8 @@
 #   CACHE/bigfile.tar      a tar of it: checks that peak RSS does not grow
 #                          with file size
 #
-# CACHE defaults to /var/tmp/lading-bench; override with LADING_BENCH_CACHE.
+# CACHE defaults to /var/tmp/lading-bench; override with LADING_BENCH_CACHE
+# (or LADING_BENCH_DIR, the name bench/seed.sh uses).
 # Other overrides:
 #   LADING_BENCH_MIRROR    Debian mirror URL (default: the bookworm URI apt uses,
 #                          read from /etc/apt/sources.list*)
@@ -23,7 +24,7 @@
 # Must run as root (debootstrap creates device nodes and chowns files).
 set -euo pipefail
 
-CACHE=${LADING_BENCH_CACHE:-/var/tmp/lading-bench}
+CACHE=${LADING_BENCH_CACHE:-${LADING_BENCH_DIR:-/var/tmp/lading-bench}}
 SUITE=${LADING_BENCH_SUITE:-bookworm}
 # ~1.5 GiB installed on top of minbase (~0.2 GiB): a mix of very large files
 # (libLLVM, cc1plus, libxul, go toolchain binaries, rust rlibs) and many small

@@ -9,7 +9,8 @@
 #   --keep       keep the temp output dir (its path is printed on stderr)
 #
 # Environment:
-#   LADING_BENCH_CACHE  input cache dir (default /var/tmp/lading-bench)
+#   LADING_BENCH_CACHE  input cache dir (default $LADING_BENCH_DIR, else
+#                       /var/tmp/lading-bench)
 #   LADING_MKIMAGE      lading-mkimage binary (default build/mkimage/lading-mkimage)
 #   MKFS_EROFS          mkfs.erofs binary (default: from PATH)
 #   TMPDIR              where the temp output dir is created (default /var/tmp)
@@ -21,7 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 
-CACHE=${LADING_BENCH_CACHE:-/var/tmp/lading-bench}
+CACHE=${LADING_BENCH_CACHE:-${LADING_BENCH_DIR:-/var/tmp/lading-bench}}
 MKIMAGE=${LADING_MKIMAGE:-$repo/build/mkimage/lading-mkimage}
 MKFS=${MKFS_EROFS:-$(command -v mkfs.erofs || echo /usr/sbin/mkfs.erofs)}
 DIR=$CACHE/rootfs
@@ -81,6 +82,13 @@ lading_version=
 # (probe from inside $OUT, in case --version is not understood and taken as a path)
 if v=$(cd "$OUT" && timeout 10 "$LADING" --version 2>/dev/null </dev/null); then lading_version=$(printf '%s\n' "$v" | head -n1 | sed 's/^lading-mkimage //'); fi
 
+# Other load on the machine skews wall times; record it (not enforced).
+ncpu=$(nproc)
+load_start=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load_start" 'BEGIN {exit !(l >= 0.5)}'; then
+	log "warning: load average is $load_start on $ncpu CPU(s) before starting; wall times will be inflated"
+fi
+
 # ---- input statistics (the inputs are re-read before every run, see measure)
 find "$DIR" -xdev -type f -printf '%s\n' >"$OUT/sizes"
 big_bytes=$(stat -c %s "$BIG/big.bin")
@@ -93,7 +101,7 @@ tgz_bytes=$(stat -c %s "$TGZ")
 
 # ---- measurement
 # per case: wall, rss (KiB), rc, boot (bytes), blob (bytes), nblobs, note
-declare -A WALL RSS RC BOOT BLOB NBLOBS NOTE RUNS
+declare -A WALL RSS CPU RC BOOT BLOB NBLOBS NOTE RUNS
 CASES=()
 failed=0
 
@@ -115,7 +123,7 @@ warm() {
 # (sync) and INPUT re-read, since the page cache may not hold all inputs and
 # outputs at once (see README).
 measure() {
-	local name=$1 stdout=$2 input=$3 i tf line w m rc
+	local name=$1 stdout=$2 input=$3 i tf line w m u k c rc
 	shift 3
 	CASES+=("$name")
 	for ((i = 1; i <= repeat; i++)); do
@@ -127,26 +135,27 @@ measure() {
 		log "run $name ($i/$repeat): $*"
 		rc=0
 		# shellcheck disable=SC2094
-		"$TIME" -f '%e %M' -o "$tf" "$@" >"${stdout:-$OUT/logs/$name.out}" 2>"$OUT/logs/$name.err" || rc=$?
+		"$TIME" -f '%e %M %U %S' -o "$tf" "$@" >"${stdout:-$OUT/logs/$name.out}" 2>"$OUT/logs/$name.err" || rc=$?
 		line=$(tail -n1 "$tf")
-		w=${line% *} m=${line#* }
-		log "  $name: exit $rc, ${w} s, ${m} KiB"
-		RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }{\"wall_s\": $w, \"peak_rss_kib\": $m, \"exit\": $rc}"
+		read -r w m u k <<<"$line"
+		c=$(awk -v u="$u" -v k="$k" 'BEGIN {printf "%.2f", u + k}')
+		log "  $name: exit $rc, ${w} s wall, ${c} s cpu, ${m} KiB"
+		RUNS[$name]="${RUNS[$name]:+${RUNS[$name]}, }{\"wall_s\": $w, \"cpu_s\": $c, \"peak_rss_kib\": $m, \"exit\": $rc}"
 		if [ "$rc" != 0 ]; then
 			log "FAILED $name (exit $rc); stderr:"
 			tail -n 20 "$OUT/logs/$name.err" >&2
-			WALL[$name]=$w RSS[$name]=$m RC[$name]=$rc
+			WALL[$name]=$w RSS[$name]=$m CPU[$name]=$c RC[$name]=$rc
 			failed=1
 			return 0
 		fi
 		if [ -z "${WALL[$name]:-}" ] || awk -v a="$w" -v b="${WALL[$name]}" 'BEGIN {exit !(a < b)}'; then
-			WALL[$name]=$w RSS[$name]=$m
+			WALL[$name]=$w RSS[$name]=$m CPU[$name]=$c
 		fi
 		RC[$name]=0
 		# sizes of what the run wrote (identical across repeats); then empty
 		# the blobs (keeping their names) so they stop occupying page cache
 		record_sizes "$name"
-		find "$OUT/$name/blobs" -type f -exec truncate -s 0 {} +
+		if [ "$keep" = 0 ]; then find "$OUT/$name/blobs" -type f -exec truncate -s 0 {} +; fi
 	done
 }
 
@@ -205,6 +214,8 @@ for c in lading-dir lading-tar lading-tgz; do
 	NOTE[$c]="${NOTE[$c]:+${NOTE[$c]}; }stderr ($n distinct line(s)): $(head -n1 "$OUT/logs/$c.err")"
 done
 
+load_end=$(cut -d' ' -f1 /proc/loadavg)
+
 # ---- report
 ratio() { # ratio A B -> A/B with 2 decimals, or "null" if either is missing/0
 	awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "null"; else printf "%.2f", a / b }'
@@ -240,12 +251,13 @@ if [ "$json" = 1 ]; then
 		"$(jstr "$DIR")" "$in_entries" "$in_files" "$in_bytes" "$in_largest" "$tar_bytes" "$tgz_bytes" "$big_bytes"
 	printf '  "tools": {"mkfs_erofs": %s, "mkfs_erofs_version": %s, "lading_mkimage": %s, "lading_mkimage_version": %s, "lading_mkimage_sha256_prefix": %s},\n' \
 		"$(jstr "$MKFS")" "$(jstr "$mkfs_version")" "$(jstr "$MKIMAGE")" "$(jstr "$lading_version")" "$(jstr "$lading_sha")"
+	printf '  "host": {"cpus": %s, "loadavg_1min_start": %s, "loadavg_1min_end": %s},\n' "$ncpu" "$load_start" "$load_end"
 	printf '  "repeat": %s,\n  "cases": [\n' "$repeat"
 	n=${#CASES[@]} i=0
 	for c in "${CASES[@]}"; do
 		i=$((i + 1))
-		printf '    {"case": "%s", "exit": %s, "wall_s": %s, "peak_rss_kib": %s, "bootstrap_bytes": %s, "blob_bytes": %s, "blobs": %s, "note": %s, "runs": [%s]}%s\n' \
-			"$c" "$(jnum "${RC[$c]:-}")" "$(jnum "${WALL[$c]:-}")" "$(jnum "${RSS[$c]:-}")" \
+		printf '    {"case": "%s", "exit": %s, "wall_s": %s, "cpu_s": %s, "peak_rss_kib": %s, "bootstrap_bytes": %s, "blob_bytes": %s, "blobs": %s, "note": %s, "runs": [%s]}%s\n' \
+			"$c" "$(jnum "${RC[$c]:-}")" "$(jnum "${WALL[$c]:-}")" "$(jnum "${CPU[$c]:-}")" "$(jnum "${RSS[$c]:-}")" \
 			"$(jnum "${BOOT[$c]:-}")" "$(jnum "${BLOB[$c]:-}")" "$(jnum "${NBLOBS[$c]:-}")" \
 			"$(jstr "${NOTE[$c]:-}")" "${RUNS[$c]:-}" "$([ $i -lt $n ] && echo , || true)"
 	done
@@ -271,10 +283,11 @@ else
 		"$(mib "$tar_bytes" 1048576)" "$(mib "$tgz_bytes" 1048576)" "$(mib "$big_bytes" 1048576)"
 	printf 'tools: mkfs.erofs %s (%s); lading-mkimage %s (%s, sha256 %s...)\n' \
 		"${mkfs_version:-?}" "$MKFS" "${lading_version:-?}" "$MKIMAGE" "$lading_sha"
+	printf 'host:  %d CPU(s), 1-min load average %s at start, %s at end (a benchmark alone adds ~1)\n' "$ncpu" "$load_start" "$load_end"
 	if [ "$repeat" -gt 1 ]; then printf 'fastest of %d runs per case\n' "$repeat"; fi
-	printf '\n%-16s %5s %9s %13s %15s %11s\n' case exit "wall s" "peak RSS MiB" "bootstrap MiB" "blob MiB"
+	printf '\n%-16s %5s %9s %8s %13s %15s %11s\n' case exit "wall s" "cpu s" "peak RSS MiB" "bootstrap MiB" "blob MiB"
 	for c in "${CASES[@]}"; do
-		printf '%-16s %5s %9s %13s %15s %11s\n' "$c" "${RC[$c]:-?}" "${WALL[$c]:--}" "$(mib "${RSS[$c]:-}")" \
+		printf '%-16s %5s %9s %8s %13s %15s %11s\n' "$c" "${RC[$c]:-?}" "${WALL[$c]:--}" "${CPU[$c]:--}" "$(mib "${RSS[$c]:-}")" \
 			"$(mib2 "${BOOT[$c]:-}")" "$(mib "${BLOB[$c]:-}" 1048576)"
 	done
 	for c in "${CASES[@]}"; do
