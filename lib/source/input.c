@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#ifdef LADING_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
 #include <openssl/evp.h>
 #include "internal.h"
 
@@ -32,6 +35,9 @@ struct input_stream {
 	uint8_t *out;		/* decompressed bytes handed out */
 	z_stream z;
 	bool z_init;
+#ifdef LADING_HAVE_ISAL
+	struct inflate_state *isal;	/* gzip via ISA-L: 3-4x zlib's speed */
+#endif
 	struct archive *raw;
 	uint64_t raw_bytes;
 	lading_read_fn read;	/* instead of fd */
@@ -122,6 +128,14 @@ static int sniff(struct input_stream *s)
 	}
 	if (s->in_len >= 2 && !memcmp(s->in, gz, sizeof(gz))) {
 		s->kind = IN_GZIP;
+#ifdef LADING_HAVE_ISAL
+		s->isal = malloc(sizeof(*s->isal));
+		if (!s->isal)
+			return -ENOMEM;
+		isal_inflate_init(s->isal);
+		s->isal->crc_flag = ISAL_GZIP;	/* header parsed, CRC checked */
+		return 0;
+#endif
 		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
 			return -ENOMEM;
 		s->z_init = true;
@@ -220,6 +234,60 @@ static ssize_t gzip_read(struct input_stream *s, const void **buf)
 	}
 }
 
+#ifdef LADING_HAVE_ISAL
+/* The same contract as gzip_read(), decoded by ISA-L's igzip. */
+static ssize_t gzip_read_isal(struct input_stream *s, const void **buf)
+{
+	struct inflate_state *st = s->isal;
+
+	for (;;) {
+		size_t before, produced;
+		int r, ret;
+
+		if (s->in_pos == s->in_len && !s->eof_raw) {
+			ret = fill_raw(s);
+			if (ret)
+				return ret;
+		}
+		st->next_in = s->in + s->in_pos;
+		st->avail_in = (uint32_t)(s->in_len - s->in_pos);
+		st->next_out = s->out;
+		st->avail_out = IN_BUF;
+		before = st->avail_in;
+		r = isal_inflate(st);
+		s->in_pos += before - st->avail_in;
+		produced = IN_BUF - st->avail_out;
+		if (r != ISAL_DECOMP_OK) {
+			snprintf(s->msg, sizeof(s->msg), "corrupt gzip data%s",
+				 r == ISAL_INCORRECT_CHECKSUM ? ": incorrect data check" : "");
+			return -EIO;
+		}
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			/* another member may follow (concatenated gzip) */
+			while (s->in_pos == s->in_len && !s->eof_raw) {
+				ret = fill_raw(s);
+				if (ret)
+					return ret;
+			}
+			if (s->in_len - s->in_pos >= 2 &&
+			    s->in[s->in_pos] == 0x1f && s->in[s->in_pos + 1] == 0x8b) {
+				isal_inflate_reset(st);
+				st->crc_flag = ISAL_GZIP;
+			} else {
+				s->done = true;	/* trailing bytes are ignored */
+			}
+		} else if (!produced && s->eof_raw && s->in_pos == s->in_len) {
+			snprintf(s->msg, sizeof(s->msg), "gzip data truncated");
+			return -EIO;
+		}
+		if (produced || s->done) {
+			*buf = s->out;
+			return (ssize_t)produced;
+		}
+	}
+}
+#endif
+
 ssize_t input_read(struct input_stream *s, const void **buf)
 {
 	ssize_t n;
@@ -229,6 +297,10 @@ ssize_t input_read(struct input_stream *s, const void **buf)
 		return 0;
 	switch (s->kind) {
 	case IN_GZIP:
+#ifdef LADING_HAVE_ISAL
+		if (s->isal)
+			return gzip_read_isal(s, buf);
+#endif
 		return gzip_read(s, buf);
 	case IN_ARCHIVE:
 		n = archive_read_data(s->raw, s->out, IN_BUF);
@@ -311,6 +383,9 @@ void input_close(struct input_stream *s)
 		archive_read_free(s->raw);
 	if (s->z_init)
 		inflateEnd(&s->z);
+#ifdef LADING_HAVE_ISAL
+	free(s->isal);
+#endif
 	if (s->own_fd && s->fd >= 0)
 		close(s->fd);
 	EVP_MD_CTX_free(s->raw_md);
