@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <zlib.h>
 #ifdef LADING_HAVE_ISAL
@@ -44,6 +45,33 @@ struct input_stream {
 	void *read_ud;
 	EVP_MD_CTX *raw_md;	/* sha256 of every raw byte */
 	char msg[256];
+	struct pipeline *pipe;	/* decoding on its own thread, if any */
+};
+
+/*
+ * Decoding (inflate, raw digest) runs on a thread of its own, feeding the
+ * tar reader through a few buffers, so decompression overlaps with
+ * parsing and chunk hashing on the other core.
+ */
+#define PIPE_SLOTS 4
+
+struct pipe_slot {
+	uint8_t *data;
+	ssize_t len;		/* bytes, 0 at the end, -errno on error */
+};
+
+struct pipeline;
+static int pipe_start(struct input_stream *s);
+static void pipe_stop(struct input_stream *s);
+
+struct pipeline {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t ready, free_slot;
+	struct pipe_slot slots[PIPE_SLOTS];
+	uint64_t head, tail;	/* slots produced / consumed */
+	bool stop, finished;
+	bool holding;		/* the consumer still uses slot tail */
 };
 
 static int fill_raw(struct input_stream *s)
@@ -185,7 +213,11 @@ int input_open(struct input_stream **out, const char *path,
 		s->own_fd = true;
 	}
 	*out = s;
-	return sniff(s);
+	ret = sniff(s);
+	/* plain tars without a digest to compute have nothing to overlap */
+	if (!ret && (s->kind != IN_PLAIN || s->raw_md))
+		ret = pipe_start(s);
+	return ret;
 }
 
 static ssize_t gzip_read(struct input_stream *s, const void **buf)
@@ -288,7 +320,7 @@ static ssize_t gzip_read_isal(struct input_stream *s, const void **buf)
 }
 #endif
 
-ssize_t input_read(struct input_stream *s, const void **buf)
+static ssize_t decode_read(struct input_stream *s, const void **buf)
 {
 	ssize_t n;
 	int ret;
@@ -329,14 +361,14 @@ ssize_t input_read(struct input_stream *s, const void **buf)
 	}
 }
 
-int input_drain(struct input_stream *s)
+static int decode_drain(struct input_stream *s)
 {
 	const void *buf;
 	ssize_t n;
 	int ret;
 
 	do
-		n = input_read(s, &buf);
+		n = decode_read(s, &buf);
 	while (n > 0);
 	if (n < 0)
 		return (int)n;
@@ -348,6 +380,133 @@ int input_drain(struct input_stream *s)
 			return ret;
 	}
 	return 0;
+}
+
+static void *pipe_main(void *arg)
+{
+	struct input_stream *s = arg;
+	struct pipeline *p = s->pipe;
+
+	for (;;) {
+		struct pipe_slot *slot;
+		const void *buf;
+		ssize_t n;
+
+		pthread_mutex_lock(&p->lock);
+		while (p->head - p->tail == PIPE_SLOTS && !p->stop)
+			pthread_cond_wait(&p->free_slot, &p->lock);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		slot = &p->slots[p->head % PIPE_SLOTS];
+		pthread_mutex_unlock(&p->lock);
+
+		n = decode_read(s, &buf);
+		if (n > 0)
+			memcpy(slot->data, buf, (size_t)n);
+		else if (n == 0)
+			n = decode_drain(s);	/* raw tail, for the digest */
+		slot->len = n;
+
+		pthread_mutex_lock(&p->lock);
+		p->head++;
+		pthread_cond_signal(&p->ready);
+		if (n <= 0)
+			p->finished = true;
+		pthread_mutex_unlock(&p->lock);
+		if (n <= 0)
+			return NULL;
+	}
+}
+
+static int pipe_start(struct input_stream *s)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	size_t i;
+
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < PIPE_SLOTS; i++) {
+		p->slots[i].data = malloc(IN_BUF);
+		if (!p->slots[i].data)
+			goto fail;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->ready, NULL);
+	pthread_cond_init(&p->free_slot, NULL);
+	s->pipe = p;
+	if (pthread_create(&p->thread, NULL, pipe_main, s) == 0)
+		return 0;
+	s->pipe = NULL;
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->ready);
+	pthread_cond_destroy(&p->free_slot);
+fail:
+	for (i = 0; i < PIPE_SLOTS; i++)
+		free(p->slots[i].data);
+	free(p);
+	return 0;	/* no thread: decode inline */
+}
+
+static void pipe_stop(struct input_stream *s)
+{
+	struct pipeline *p = s->pipe;
+	size_t i;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->free_slot);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->ready);
+	pthread_cond_destroy(&p->free_slot);
+	for (i = 0; i < PIPE_SLOTS; i++)
+		free(p->slots[i].data);
+	free(p);
+	s->pipe = NULL;
+}
+
+ssize_t input_read(struct input_stream *s, const void **buf)
+{
+	struct pipeline *p = s->pipe;
+	struct pipe_slot *slot;
+	ssize_t n;
+
+	if (!p)
+		return decode_read(s, buf);
+	pthread_mutex_lock(&p->lock);
+	if (p->holding) {
+		/* the buffer handed out last time is the caller's no longer */
+		p->tail++;
+		p->holding = false;
+		pthread_cond_signal(&p->free_slot);
+	}
+	while (p->tail == p->head)
+		pthread_cond_wait(&p->ready, &p->lock);
+	slot = &p->slots[p->tail % PIPE_SLOTS];
+	n = slot->len;
+	p->holding = n > 0;	/* the end (or an error) stays put */
+	pthread_mutex_unlock(&p->lock);
+	if (n > 0)
+		*buf = slot->data;
+	return n;
+}
+
+int input_drain(struct input_stream *s)
+{
+	const void *buf;
+	ssize_t n;
+
+	if (!s->pipe)
+		return decode_drain(s);
+	do
+		n = input_read(s, &buf);
+	while (n > 0);
+	return n < 0 ? (int)n : 0;
 }
 
 int input_raw_digest(struct input_stream *s, char *hex)
@@ -379,6 +538,7 @@ void input_close(struct input_stream *s)
 {
 	if (!s)
 		return;
+	pipe_stop(s);
 	if (s->raw)
 		archive_read_free(s->raw);
 	if (s->z_init)
