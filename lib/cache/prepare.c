@@ -50,28 +50,10 @@ void lading_prepare_report_free(struct lading_prepare_report *r)
 /* mkdir -p for a path below (and including) the cache directory */
 static int make_dirs(struct prep *pp, const char *path)
 {
-	char *p = strdup(path), *s;
-	int ret = 0;
+	int ret = lading_mkdir_p(path);
 
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; ; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-				ret = lading_error_set(pp->err, errno, "%s: %s", p,
-						       strerror(errno));
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
-	return ret;
+	return ret ? lading_error_set(pp->err, -ret, "%s: %s", path,
+				      strerror(-ret)) : 0;
 }
 
 static int set_xattr_if_needed(int fd, const char *path, const uint8_t *want,
@@ -192,20 +174,6 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 
 /* ---- seeding -------------------------------------------------------- */
 
-static int grow(uint8_t **buf, size_t *size, size_t want)
-{
-	uint8_t *n;
-
-	if (*size >= want)
-		return 0;
-	n = realloc(*buf, want);
-	if (!n)
-		return -ENOMEM;
-	*buf = n;
-	*size = want;
-	return 0;
-}
-
 /* true when [off, off + len) is all data (no hole) in fd */
 static bool range_present(int fd, uint64_t off, uint64_t len)
 {
@@ -320,9 +288,9 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 	for (k = 0; k < toc.count; k++) {
 		const struct lading_toc_entry *e = &toc.entries[k];
 
-		ret = grow(&pp->chunk, &pp->chunk_size, e->ulen);
+		ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, e->ulen);
 		if (!ret)
-			ret = grow(&pp->stored, &pp->stored_size, e->clen);
+			ret = lading_grow_buffer(&pp->stored, &pp->stored_size, e->clen);
 		if (ret) {
 			lading_error_set(pp->err, ENOMEM, "out of memory");
 			break;

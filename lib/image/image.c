@@ -523,26 +523,31 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 	return ret;
 }
 
+/* A top-level JSON document of the image by name, read and parsed. */
+static int load_document(struct image_priv *ip, const char *name, json_t **out,
+			 struct lading_error *err)
+{
+	char what[4096], *buf;
+	size_t len;
+	int ret = read_small(ip, name, &buf, &len, err);
+
+	if (ret)
+		return ret;
+	snprintf(what, sizeof(what), "%s: %s", ip->pub.ref.path, name);
+	*out = parse_json(buf, len, what, err);
+	free(buf);
+	return *out ? 0 : -EINVAL;
+}
+
 static int open_oci(struct image_priv *ip, const char *platform,
 		    struct lading_error *err)
 {
-	char *buf;
-	size_t len;
 	json_t *index, *desc;
 	int ret;
 
-	ret = read_small(ip, "index.json", &buf, &len, err);
+	ret = load_document(ip, "index.json", &index, err);
 	if (ret)
 		return ret;
-	{
-		char what[4096];
-
-		snprintf(what, sizeof(what), "%s: index.json", ip->pub.ref.path);
-		index = parse_json(buf, len, what, err);
-	}
-	free(buf);
-	if (!index)
-		return -EINVAL;
 	ret = pick_from_index(ip, index, ip->pub.ref.ref, platform, &desc, err);
 	if (!ret)
 		ret = load_manifest(ip, desc, platform, 0, err);
@@ -555,22 +560,13 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 {
 	json_t *man, *entry = NULL, *e, *layers, *config, *diff_ids;
 	const char *cfg_path, *hex;
-	char *buf, *cbuf;
-	size_t len, clen, i;
+	char *cbuf;
+	size_t clen, i;
 	int ret;
 
-	ret = read_small(ip, "manifest.json", &buf, &len, err);
+	ret = load_document(ip, "manifest.json", &man, err);
 	if (ret)
 		return ret;
-	{
-		char what[4096];
-
-		snprintf(what, sizeof(what), "%s: manifest.json", ip->pub.ref.path);
-		man = parse_json(buf, len, what, err);
-	}
-	free(buf);
-	if (!man)
-		return -EINVAL;
 	json_array_foreach(man, i, e) {
 		json_t *tags = json_object_get(e, "RepoTags"), *t;
 		size_t k;

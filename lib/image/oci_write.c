@@ -20,29 +20,6 @@ struct lading_oci_writer {
 	char *blob_dir;
 };
 
-static int mkdir_p(const char *path)
-{
-	char *p = strdup(path), *s;
-	int ret = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; ; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				ret = -errno;
-			*s = c;
-			if (ret || !c)
-				break;
-		}
-	}
-	free(p);
-	return ret;
-}
-
 static int put_file(const char *dir, const char *name, const void *data,
 		    size_t len)
 {
@@ -74,7 +51,7 @@ int lading_oci_writer_open(const char *dir, struct lading_oci_writer **out,
 		lading_oci_writer_close(w);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
-	ret = mkdir_p(w->blob_dir);
+	ret = lading_mkdir_p(w->blob_dir);
 	path = lading_path_join(dir, "oci-layout");
 	if (!ret && path && access(path, F_OK) != 0)
 		ret = put_file(dir, "oci-layout", layout, sizeof(layout) - 1);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <lading/common.h>
 
 void lading_hex_encode(char *out, const uint8_t *in, size_t len)
@@ -116,4 +117,41 @@ char *lading_path_dirname(const char *path)
 		return strdup("/");
 	d = strndup(path, (size_t)(slash - path));
 	return d;
+}
+
+int lading_grow_buffer(uint8_t **buf, size_t *size, size_t want)
+{
+	uint8_t *n;
+
+	if (*size >= want)
+		return 0;
+	n = realloc(*buf, want);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*size = want;
+	return 0;
+}
+
+int lading_mkdir_p(const char *path)
+{
+	char *p = strdup(path), *s;
+	int ret = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (s = p + 1; ; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				ret = -errno;
+			*s = c;
+			if (ret || !c)
+				break;
+		}
+	}
+	free(p);
+	return ret;
 }

@@ -52,20 +52,6 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int grow(uint8_t **buf, size_t *size, size_t want)
-{
-	uint8_t *n;
-
-	if (*size >= want)
-		return 0;
-	n = realloc(*buf, want);
-	if (!n)
-		return -ENOMEM;
-	*buf = n;
-	*size = want;
-	return 0;
-}
-
 /* Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached. */
 static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
 {
@@ -75,9 +61,9 @@ static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
 	if (v->cached_dev == dev && v->cached_entry == (ssize_t)i)
 		return 0;
 	v->cached_dev = 0;
-	ret = grow(&v->chunk_buf, &v->chunk_buf_size, e->ulen);
+	ret = lading_grow_buffer(&v->chunk_buf, &v->chunk_buf_size, e->ulen);
 	if (!ret)
-		ret = grow(&v->stored_buf, &v->stored_buf_size, e->clen);
+		ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, e->clen);
 	if (!ret)
 		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf,
 					e->clen, e->coff);
@@ -382,7 +368,7 @@ static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 
 	if (e->codec != LADING_CODEC_NONE)
 		return load_chunk(v, slot + 1, k);
-	ret = grow(&v->stored_buf, &v->stored_buf_size, e->clen);
+	ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, e->clen);
 	if (!ret)
 		ret = lading_pread_full(v->blob_fds[slot], v->stored_buf, e->clen,
 					e->coff);

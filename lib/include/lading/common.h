@@ -96,6 +96,10 @@ int lading_hex_decode(uint8_t *out, const char *in, size_t len);
 int lading_parse_size(const char *s, uint64_t *out);
 /* Parses a decimal integer in [min, max]; returns 0 or -EINVAL. */
 int lading_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Grows *buf to at least want bytes (contents kept); 0 or -ENOMEM. */
+int lading_grow_buffer(uint8_t **buf, size_t *size, size_t want);
+/* mkdir -p with mode 0755; 0 or -errno. */
+int lading_mkdir_p(const char *path);
 /* Joins dir and name with one '/'; malloc'ed, NULL on ENOMEM. */
 char *lading_path_join(const char *dir, const char *name);
 /* The directory part of path ("." if none); malloc'ed. */
