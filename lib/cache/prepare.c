@@ -121,7 +121,10 @@ static int ensure_sparse(struct prep *pp, const char *path, uint64_t size,
 	return 0;
 }
 
-/* A verified copy of the bootstrap at path (link when possible). */
+/*
+ * A copy of the bootstrap at path, written from the very bytes that were
+ * verified (a link would follow later changes of the original).
+ */
 static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 			   const uint8_t *xattr, size_t xlen)
 {
@@ -150,8 +153,6 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 		}
 		/* a stale or damaged copy: replaced below, atomically */
 	}
-	if (!xattr && link(pp->p->bootstrap, path) == 0)
-		return 0;
 	dir = lading_path_dirname(path);
 	name = strdup(strrchr(path, '/') + 1);
 	ret = dir && name ? lading_outfile_open(&of, dir) : -ENOMEM;

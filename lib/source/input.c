@@ -103,7 +103,8 @@ static int fill_raw(struct input_stream *s)
 		 EVP_DigestUpdate(s->raw_md, s->in + s->in_len, (size_t)n) != 1)
 		return -EIO;
 	s->in_len += (size_t)n;
-	s->raw_bytes += (uint64_t)n;
+	/* the decoding thread counts, the progress line reads */
+	__atomic_add_fetch(&s->raw_bytes, (uint64_t)n, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -526,7 +527,7 @@ int input_raw_digest(struct input_stream *s, char *hex)
 
 uint64_t input_raw_bytes(const struct input_stream *s)
 {
-	return s->raw_bytes;
+	return __atomic_load_n(&s->raw_bytes, __ATOMIC_RELAXED);
 }
 
 const char *input_error(const struct input_stream *s)
