@@ -20,12 +20,14 @@ enum {
 	OPT_INLINE_MAX,
 	OPT_JSON,
 	OPT_NO_PROGRESS,
+	OPT_LAYER_BOOTSTRAPS,
 };
 
 static const struct option long_options[] = {
 	{ "layer", required_argument, NULL, OPT_LAYER },
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "chunk-dict", required_argument, NULL, OPT_CHUNK_DICT },
+	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
 	{ "chunk-size", required_argument, NULL, 'C' },
 	{ "compress", required_argument, NULL, OPT_COMPRESS },
 	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
@@ -56,6 +58,10 @@ static void usage(FILE *out)
 "      --chunk-dict BOOTSTRAP\n"
 "                           reuse chunks of an earlier converted image (its\n"
 "                           blobs beside it); repeatable\n"
+"      --layer-bootstraps DIR\n"
+"                           also write one bootstrap per layer into DIR, for\n"
+"                           lading-verify --layer --source LAYER (reads each\n"
+"                           layer a second time)\n"
 "  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
 "      --compress ALG[:LEVEL]\n"
 "                           compress blob chunks: none, lz4, deflate, lzma,\n"
@@ -100,14 +106,17 @@ static void print_json(const struct lading_convert_report *r)
 		printf(", \"bytes_in\": %llu, \"bytes_out\": %llu, "
 		       "\"uncompressed\": %llu, \"chunks_new\": %llu, "
 		       "\"chunks_deduplicated\": %llu, \"bytes_deduplicated\": %llu, "
-		       "\"entries\": %llu, \"whiteouts\": %llu}",
+		       "\"entries\": %llu, \"whiteouts\": %llu, \"layer_bootstrap\": %s%s%s}",
 		       (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out,
 		       (unsigned long long)l->uncompressed,
 		       (unsigned long long)l->chunks_new,
 		       (unsigned long long)l->chunks_dedup,
 		       (unsigned long long)l->bytes_dedup,
 		       (unsigned long long)l->entries,
-		       (unsigned long long)l->whiteouts);
+		       (unsigned long long)l->whiteouts,
+		       l->layer_bootstrap[0] ? "\"" : "",
+		       l->layer_bootstrap[0] ? l->layer_bootstrap : "null",
+		       l->layer_bootstrap[0] ? "\"" : "");
 	}
 	printf("%s],\n  \"blobs\": [", r->nlayers ? "\n  " : "");
 	for (i = 0; i < r->nblobs; i++)
@@ -172,6 +181,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PLATFORM:
 			p.platform = optarg;
+			break;
+		case OPT_LAYER_BOOTSTRAPS:
+			p.layer_bootstraps = optarg;
 			break;
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;

@@ -20,6 +20,7 @@ enum {
 	OPT_UID,
 	OPT_GID,
 	OPT_JSON,
+	OPT_LAYER,
 };
 
 static const struct option long_options[] = {
@@ -27,6 +28,7 @@ static const struct option long_options[] = {
 	{ "no-blob-digest", no_argument, NULL, OPT_NO_BLOB_DIGEST },
 	{ "source", required_argument, NULL, 's' },
 	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
+	{ "layer", no_argument, NULL, OPT_LAYER },
 	{ "mtime", required_argument, NULL, 'T' },
 	{ "nsec", no_argument, NULL, OPT_NSEC },
 	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
@@ -54,6 +56,9 @@ static void usage(FILE *out)
 "  -s, --source PATH      compare with a directory or a tar (any compression\n"
 "                         lading-mkimage reads) without mounting\n"
 "      --source-type TYPE auto (default), dir or tar\n"
+"      --layer            the source is an image layer: its whiteouts are\n"
+"                         removals, not entries (lading-convert\n"
+"                         --layer-bootstraps writes images to check)\n"
 "  -T, --mtime SECONDS    the build's mtime clamp (default $SOURCE_DATE_EPOCH)\n"
 "      --nsec             compare nanosecond mtimes\n"
 "      --all-root, --uid N, --gid N\n"
@@ -188,6 +193,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			p.source = optarg;
+			break;
+		case OPT_LAYER:
+			p.source_is_layer = true;
 			break;
 		case OPT_SOURCE_TYPE:
 			if (!strcmp(optarg, "dir"))

@@ -236,7 +236,9 @@ static int collect_dict_slots(struct conv *c)
 	return ret;
 }
 
-static int write_bootstrap(struct conv *c)
+static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
+			      const char *dir, char *digest, uint64_t *size,
+			      uint64_t *inodes)
 {
 	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
 	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
@@ -259,27 +261,93 @@ static int write_bootstrap(struct conv *c)
 	ip.slots = slots;
 	ip.nslots = (uint16_t)c->nslots;
 	ip.records = recs;
-	ret = lading_outfile_open(&of, c->blob_dir);
+	ret = lading_outfile_open(&of, dir);
 	if (ret) {
-		lading_error_set(c->err, -ret, "%s: %s", c->blob_dir, strerror(-ret));
+		lading_error_set(c->err, -ret, "%s: %s", dir, strerror(-ret));
 		goto out;
 	}
-	ret = lading_image_write(c->tree, &ip, of.fd, &st, c->err);
+	ret = lading_image_write(tree, &ip, of.fd, &st, c->err);
 	if (ret)
 		goto out;
 	lading_hex_encode(hex, st.digest, sizeof(st.digest));
 	ret = lading_outfile_commit(&of, hex);
 	if (ret) {
-		lading_error_set(c->err, -ret, "%s: %s", c->blob_dir, strerror(-ret));
+		lading_error_set(c->err, -ret, "%s: %s", dir, strerror(-ret));
 		goto out;
 	}
-	sprintf(c->r->bootstrap_digest, "sha256:%s", hex);
-	c->r->bootstrap_size = st.blocks * LADING_BLOCK_SIZE;
-	c->r->inodes = st.inodes;
+	sprintf(digest, "sha256:%s", hex);
+	if (size)
+		*size = st.blocks * LADING_BLOCK_SIZE;
+	if (inodes)
+		*inodes = st.inodes;
 out:
 	lading_outfile_abort(&of);
 	free(slots);
 	free(recs);
+	return ret;
+}
+
+static int write_bootstrap(struct conv *c)
+{
+	return write_bootstrap_of(c, c->tree, c->blob_dir, c->r->bootstrap_digest,
+				  &c->r->bootstrap_size, &c->r->inodes);
+}
+
+/*
+ * A layer on its own: its tree alone (whiteouts are no-ops there) over
+ * the image's blobs.  Every chunk is in the dedup index by now, so the
+ * store must write nothing.  A layer that hardlinks into a lower layer
+ * cannot stand alone and gets no bootstrap.
+ */
+static int layer_bootstrap(struct conv *c, size_t i)
+{
+	const struct lading_image_layer *L = &c->img->layers[i];
+	struct lading_store_params sp = {
+		.chunk_size = c->p->chunk_size, .blob_dir = c->blob_dir,
+		.dedup = c->dedup, .codec = c->p->codec, .level = c->p->level,
+	};
+	struct lading_source_params src = {
+		.name = L->digest ? L->digest : L->location,
+		.expected_sha256 = L->expected_sha256,
+		.layer = 1,
+		.inline_max = c->p->inline_max,
+		.implicit_dir_mode = 0755,
+		.implicit_mtime = c->p->clamp_mtime ? c->p->mtime : 0,
+		.log = c->p->log,
+	};
+	struct lading_error lerr = { 0 };
+	struct lading_source_stats st;
+	struct lading_store *store = NULL;
+	struct lading_tree *tree = lading_tree_new();
+	struct lading_blob_info info;
+	int ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
+
+	if (!ret)
+		ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, &lerr);
+	if (!ret)
+		ret = lading_source_load(tree, store, &src, &st, &lerr);
+	lading_image_layer_close(src.read_ud);
+	src.read_ud = NULL;
+	if (!ret)
+		ret = lading_store_finish(store, &info);
+	if (!ret && info.present)
+		ret = lading_error_set(c->err, EINVAL, "internal: layer %zu found "
+				       "new data on its second read", i + 1);
+	if (ret == -ENOENT && strstr(lerr.msg, "hardlink")) {
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "layer %zu: no standalone "
+			       "bootstrap: %s", i + 1, lerr.msg);
+		ret = 0;
+	} else if (!ret) {
+		lading_tree_apply_policy(tree, &(struct lading_tree_policy){
+			.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
+			.force_uid = -1, .force_gid = -1 });
+		ret = write_bootstrap_of(c, tree, c->p->layer_bootstraps,
+					 c->r->layers[i].layer_bootstrap, NULL, NULL);
+	} else if (lerr.code) {
+		lading_error_set(c->err, -lerr.code, "%s", lerr.msg);
+	}
+	lading_store_free(store);
+	lading_tree_free(tree);
 	return ret;
 }
 
@@ -490,6 +558,14 @@ static int run(struct conv *c)
 	ret = collect_dict_slots(c);
 	if (!ret)
 		ret = write_bootstrap(c);
+	if (!ret && c->p->layer_bootstraps) {
+		ret = lading_mkdir_p(c->p->layer_bootstraps);
+		if (ret)
+			return lading_error_set(c->err, -ret, "%s: %s",
+						c->p->layer_bootstraps, strerror(-ret));
+		for (i = 0; !ret && i < c->img->nlayers; i++)
+			ret = layer_bootstrap(c, i);
+	}
 	if (!ret)
 		ret = c->oci ? write_oci(c) : write_dir(c);
 	if (ret)

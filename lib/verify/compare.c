@@ -19,6 +19,7 @@ int compare_load_source(struct vctx *v)
 					  .blob_dir = "/", .digest_only = true };
 	struct lading_source_params src = {
 		.path = p->source, .type = p->source_type,
+		.layer = p->source_is_layer ? 1 : 0,
 		.inline_max = 0,
 		.implicit_dir_mode = 0755,
 		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,

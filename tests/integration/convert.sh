@@ -88,8 +88,16 @@ cp $r/sparse $r/sparse-copy
 umoci repack --refresh-bundle --image img:v1 b
 umoci unpack --image img:v1 ref >/dev/null
 
-convert_ok oci:img:v1 oci:out:lading
+convert_ok oci:img:v1 oci:out:lading --layer-bootstraps lb
 [ "$(jget "['layers'].__len__()")" = 3 ] || fail "expected 3 layers"
+# each layer on its own, against its source layer blob (gzip tar)
+for i in 0 1 2; do
+	lboot=$(jget "['layers'][$i]['layer_bootstrap']" | cut -d: -f2)
+	src=img/blobs/sha256/$(jget "['layers'][$i]['source_digest']" | cut -d: -f2)
+	"$LADING_VERIFY" -q --layer --source "$src" -b out/blobs/sha256 "lb/$lboot" ||
+		fail "layer $((i + 1)) does not verify against its source"
+done
+log "ok: every layer verifies against its source layer"
 mount_converted out lading
 treecmp ref/rootfs "$MNT"
 unmount_image
@@ -137,8 +145,15 @@ python3 "$here/make_layers.py" layers
 python3 "$here/make_oci.py" hand v1 layers/l1.tar layers/l2.tar layers/l3.tar
 umoci unpack --image hand:v1 handref >/dev/null
 python3 "$here/make_oci.py" handz v1 --compress zstd layers/l1.tar layers/l2.tar layers/l3.tar
-convert_ok oci:handz:v1 oci:handout:v1 --compress lz4
+convert_ok oci:handz:v1 oci:handout:v1 --compress lz4 --layer-bootstraps hlb
 [ "$(jget "['layers'][1]['chunks_deduplicated']")" -ge 1 ] || fail "copy not deduplicated"
+# l2 hardlinks into l1: it cannot stand alone; l1 and l3 can
+[ "$(jget "['layers'][1]['layer_bootstrap']")" = None ] || fail "l2 got a standalone bootstrap"
+for i in 0 2; do
+	lboot=$(jget "['layers'][$i]['layer_bootstrap']" | cut -d: -f2)
+	"$LADING_VERIFY" -q --layer --source "layers/l$((i + 1)).tar" \
+		-b handout/blobs/sha256 "hlb/$lboot" || fail "hand layer $((i + 1)) does not verify"
+done
 mount_converted handout v1
 treecmp handref/rootfs "$MNT"
 unmount_image

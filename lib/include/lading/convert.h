@@ -19,6 +19,12 @@ struct lading_convert_params {
 	const char *const *layer_files;	/* dir: sources */
 	size_t nlayer_files;
 	const char *const *chunk_dicts;	/* earlier bootstraps (blobs beside) */
+	/*
+	 * Also write, into this directory, one bootstrap per layer of just
+	 * that layer's tree over the same blobs (a second read of each
+	 * layer), for lading-verify --layer --source LAYER.
+	 */
+	const char *layer_bootstraps;
 	size_t nchunk_dicts;
 
 	uint32_t chunk_size;
@@ -40,6 +46,7 @@ struct lading_convert_layer {
 	uint64_t uncompressed;		/* blob uncompressed view */
 	uint64_t chunks_new, chunks_dedup, bytes_dedup;
 	uint64_t entries, whiteouts;
+	char layer_bootstrap[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
 };
 
 struct lading_convert_report {

@@ -42,6 +42,7 @@ struct lading_verify_params {
 
 	const char *source;		/* NULL: no source comparison */
 	enum lading_source_type source_type;
+	bool source_is_layer;		/* a tar read as an image layer */
 	/* the build policy to apply to the source before comparing */
 	bool clamp_mtime;
 	int64_t mtime;
