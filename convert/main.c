@@ -190,23 +190,31 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			if (lading_parse_size(optarg, &size) ||
-			    !lading_chunk_size_valid(size))
-				return usage_error("invalid chunk size '%s'", optarg);
+			    !lading_chunk_size_valid(size)) {
+				ret = usage_error("invalid chunk size '%s'", optarg);
+				goto out;
+			}
 			p.chunk_size = (uint32_t)size;
 			break;
 		case OPT_COMPRESS:
-			if (lading_codec_parse(optarg, &p.codec, &p.level))
-				return usage_error("unknown or unavailable codec '%s'",
+			if (lading_codec_parse(optarg, &p.codec, &p.level)) {
+				ret = usage_error("unknown or unavailable codec '%s'",
 						   optarg);
+				goto out;
+			}
 			break;
 		case OPT_INLINE_MAX:
-			if (lading_parse_size(optarg, &size) || size > 3072)
-				return usage_error("invalid inline limit '%s'", optarg);
+			if (lading_parse_size(optarg, &size) || size > 3072) {
+				ret = usage_error("invalid inline limit '%s'", optarg);
+				goto out;
+			}
 			p.inline_max = (uint32_t)size;
 			break;
 		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime))
-				return EXIT_USAGE;
+			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
+				ret = EXIT_USAGE;
+				goto out;
+			}
 			p.clamp_mtime = true;
 			break;
 		case OPT_JSON:
@@ -215,26 +223,16 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			progress = false;
 			break;
-		case 'v':
-			log.level++;
-			break;
-		case 'q':
-			log.level = LADING_LOG_ERROR;
-			progress = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf(PROG " " LADING_VERSION "\n");
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			return EXIT_USAGE;
+			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			if (ret != CLI_CONTINUE)
+				goto out;
 		}
 	}
-	if (argc - optind != 2)
-		return usage_error("expected SRC and DST");
+	if (argc - optind != 2) {
+		ret = usage_error("expected SRC and DST");
+		goto out;
+	}
 	p.src = argv[optind];
 	p.dst = argv[optind + 1];
 	p.layer_files = layers;
@@ -254,7 +252,9 @@ int main(int argc, char **argv)
 		print_human(&r);
 	}
 	lading_convert_report_free(&r);
+	ret = ret ? EXIT_FAILED : EXIT_OK;
+out:
 	free(layers);
 	free(dicts);
-	return ret ? EXIT_FAILED : EXIT_OK;
+	return ret;
 }

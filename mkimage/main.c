@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 	bool json = false, progress = true;
 	uint64_t size;
 	int64_t v;
-	int c;
+	int c, ret;
 
 	cli_init_locale();
 	lading_build_params_init(&p);
@@ -260,15 +260,8 @@ int main(int argc, char **argv)
 			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
 			break;
 		case OPT_SOURCE_TYPE:
-			if (!strcmp(optarg, "auto"))
-				p.source_type = LADING_SOURCE_AUTO;
-			else if (!strcmp(optarg, "dir"))
-				p.source_type = LADING_SOURCE_DIR;
-			else if (!strcmp(optarg, "tar"))
-				p.source_type = LADING_SOURCE_TAR;
-			else
-				return usage_error("unknown source type '%s'",
-						   optarg);
+			if (cli_parse_source_type(PROG, optarg, &p.source_type))
+				return EXIT_USAGE;
 			break;
 		case OPT_JSON:
 			json = true;
@@ -276,22 +269,10 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			progress = false;
 			break;
-		case 'v':
-			log.level++;
-			break;
-		case 'q':
-			log.level = LADING_LOG_ERROR;
-			progress = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf(PROG " " LADING_VERSION "\n");
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			return EXIT_USAGE;
+			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			if (ret != CLI_CONTINUE)
+				return ret;
 		}
 	}
 	if (argc - optind != 2)

@@ -139,8 +139,10 @@ int main(int argc, char **argv)
 				p.layout = LADING_LAYOUT_PLAIN;
 			else if (!strcmp(optarg, "cachefiles"))
 				p.layout = LADING_LAYOUT_CACHEFILES;
-			else
-				return usage_error("unknown layout '%s'", optarg);
+			else {
+				ret = usage_error("unknown layout '%s'", optarg);
+				goto out;
+			}
 			break;
 		case OPT_FSID:
 			p.fsid = optarg;
@@ -157,39 +159,20 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			progress = false;
 			break;
-		case 'v':
-			log.level++;
-			break;
-		case 'q':
-			log.level = LADING_LOG_ERROR;
-			progress = false;
-			break;
-		case 'h':
-			usage(stdout);
-			free(seeds);
-			return EXIT_OK;
-		case 'V':
-			printf(PROG " " LADING_VERSION "\n");
-			free(seeds);
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			free(seeds);
-			return EXIT_USAGE;
+			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			if (ret != CLI_CONTINUE)
+				goto out;
 		}
 	}
-	if (argc - optind != 2) {
-		free(seeds);
-		return usage_error("expected BOOTSTRAP and CACHEDIR");
-	}
-	if (p.layout == LADING_LAYOUT_CACHEFILES && !p.fsid) {
-		free(seeds);
-		return usage_error("--layout cachefiles needs --fsid");
-	}
-	if (p.layout == LADING_LAYOUT_PLAIN && (p.fsid || p.domain_id)) {
-		free(seeds);
-		return usage_error("--fsid and --domain-id belong to --layout cachefiles");
-	}
+	ret = argc - optind != 2 ?
+		usage_error("expected BOOTSTRAP and CACHEDIR") :
+	      p.layout == LADING_LAYOUT_CACHEFILES && !p.fsid ?
+		usage_error("--layout cachefiles needs --fsid") :
+	      p.layout == LADING_LAYOUT_PLAIN && (p.fsid || p.domain_id) ?
+		usage_error("--fsid and --domain-id belong to --layout cachefiles") : 0;
+	if (ret)
+		goto out;
 	p.bootstrap = argv[optind];
 	p.cache_dir = argv[optind + 1];
 	p.seed_dirs = seeds;
@@ -206,6 +189,8 @@ int main(int argc, char **argv)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
 			       strerror(-ret));
 	lading_prepare_report_free(&r);
+	ret = ret ? EXIT_FAILED : EXIT_OK;
+out:
 	free(seeds);
-	return ret ? EXIT_FAILED : EXIT_OK;
+	return ret;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <lading/common.h>
 #include "cli.h"
 
@@ -45,4 +46,44 @@ void cli_init_locale(void)
 {
 	if (!setlocale(LC_CTYPE, "C.UTF-8"))
 		setlocale(LC_CTYPE, "");
+}
+
+int cli_common_option(int c, const char *prog, struct lading_log *log,
+		      bool *progress, cli_usage_fn usage)
+{
+	switch (c) {
+	case 'v':
+		log->level++;
+		return CLI_CONTINUE;
+	case 'q':
+		log->level = LADING_LOG_ERROR;
+		if (progress)
+			*progress = false;
+		return CLI_CONTINUE;
+	case 'h':
+		usage(stdout);
+		return 0;
+	case 'V':
+		printf("%s %s\n", prog, LADING_VERSION);
+		return 0;
+	default:
+		fprintf(stderr, "Try '%s --help'.\n", prog);
+		return 2;
+	}
+}
+
+int cli_parse_source_type(const char *prog, const char *arg,
+			  enum lading_source_type *type)
+{
+	if (!strcmp(arg, "auto"))
+		*type = LADING_SOURCE_AUTO;
+	else if (!strcmp(arg, "dir"))
+		*type = LADING_SOURCE_DIR;
+	else if (!strcmp(arg, "tar"))
+		*type = LADING_SOURCE_TAR;
+	else {
+		cli_usage_error(prog, "unknown source type '%s'", arg);
+		return -1;
+	}
+	return 0;
 }

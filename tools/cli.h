@@ -5,6 +5,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <lading/common.h>
+#include <lading/source.h>
 
 /*
  * Tar member names are bytes; libarchive converts PAX (UTF-8) names to the
@@ -25,5 +28,22 @@ int cli_source_date_epoch(const char *prog, bool *set, int64_t *value);
 
 /* Parses "--mtime"-style seconds; 0 or -1 after a usage error. */
 int cli_parse_seconds(const char *prog, const char *arg, int64_t *value);
+
+/* A tool's own usage text. */
+typedef void (*cli_usage_fn)(FILE *out);
+
+#define CLI_CONTINUE (-1)
+
+/*
+ * The options every tool shares: -v (more messages), -q (errors only, no
+ * progress), -h, -V, and unknown options.  Returns CLI_CONTINUE to go on
+ * parsing, else the exit status main() should return.
+ */
+int cli_common_option(int c, const char *prog, struct lading_log *log,
+		      bool *progress, cli_usage_fn usage);
+
+/* "auto", "dir" or "tar"; 0, or -1 after a usage error. */
+int cli_parse_source_type(const char *prog, const char *arg,
+			  enum lading_source_type *type);
 
 #endif

@@ -198,16 +198,16 @@ int main(int argc, char **argv)
 			p.source_is_layer = true;
 			break;
 		case OPT_SOURCE_TYPE:
-			if (!strcmp(optarg, "dir"))
-				p.source_type = LADING_SOURCE_DIR;
-			else if (!strcmp(optarg, "tar"))
-				p.source_type = LADING_SOURCE_TAR;
-			else if (strcmp(optarg, "auto"))
-				return usage_error("unknown source type '%s'", optarg);
+			if (cli_parse_source_type(PROG, optarg, &p.source_type)) {
+				status = EXIT_ERROR;
+				goto out;
+			}
 			break;
 		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime))
-				return EXIT_ERROR;
+			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
+				status = EXIT_ERROR;
+				goto out;
+			}
 			p.clamp_mtime = true;
 			break;
 		case OPT_NSEC:
@@ -218,8 +218,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_UID:
 		case OPT_GID:
-			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v))
-				return usage_error("invalid id '%s'", optarg);
+			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v)) {
+				status = usage_error("invalid id '%s'", optarg);
+				goto out;
+			}
 			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
 			break;
 		case 'x':
@@ -228,29 +230,15 @@ int main(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
-		case 'v':
-			log.level++;
-			break;
-		case 'q':
-			log.level = LADING_LOG_ERROR;
-			break;
-		case 'h':
-			usage(stdout);
-			free(dirs);
-			return EXIT_OK;
-		case 'V':
-			printf(PROG " " LADING_VERSION "\n");
-			free(dirs);
-			return EXIT_OK;
 		default:
-			fprintf(stderr, "Try '" PROG " --help'.\n");
-			free(dirs);
-			return EXIT_ERROR;
+			status = cli_common_option(c, PROG, &log, NULL, usage);
+			if (status != CLI_CONTINUE)
+				goto out;
 		}
 	}
 	if (argc - optind != 1) {
-		free(dirs);
-		return usage_error("expected one BOOTSTRAP");
+		status = usage_error("expected one BOOTSTRAP");
+		goto out;
 	}
 	p.bootstrap = argv[optind];
 	p.blob_dirs = dirs;
@@ -273,6 +261,7 @@ int main(int argc, char **argv)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
 			       strerror(-ret));
 	lading_verify_report_free(&r);
+out:
 	free(dirs);
 	return status;
 }
