@@ -21,6 +21,9 @@ enum {
 	OPT_JSON,
 	OPT_NO_PROGRESS,
 	OPT_LAYER_BOOTSTRAPS,
+	OPT_CREDS,
+	OPT_PLAIN_HTTP,
+	OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -28,6 +31,9 @@ static const struct option long_options[] = {
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "chunk-dict", required_argument, NULL, OPT_CHUNK_DICT },
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
+	{ "creds", required_argument, NULL, OPT_CREDS },
+	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "chunk-size", required_argument, NULL, 'C' },
 	{ "compress", required_argument, NULL, OPT_COMPRESS },
 	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
@@ -48,6 +54,7 @@ static void usage(FILE *out)
 "Convert a container image into a lazily loadable lading image.\n"
 "\n"
 "SRC: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],\n"
+"     docker://HOST/REPO[:TAG|@DIGEST] (a registry),\n"
 "     dir:DIR with --layer FILE for each layer tarball, lowest first\n"
 "DST: oci:DIR[:REF] (an OCI image layout; REF defaults to latest), or\n"
 "     dir:DIR (bootstrap and blobs as files named by their sha256)\n"
@@ -62,6 +69,10 @@ static void usage(FILE *out)
 "                           also write one bootstrap per layer into DIR, for\n"
 "                           lading-verify --layer --source LAYER (reads each\n"
 "                           layer a second time)\n"
+"      --creds USER:PASS    registry credentials (default: $DOCKER_CONFIG/\n"
+"                           config.json or ~/.docker/config.json, else none)\n"
+"      --plain-http         talk http:// to the registry (loopback tests)\n"
+"      --insecure           https without certificate verification\n"
 "  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
 "      --compress ALG[:LEVEL]\n"
 "                           compress blob chunks: none, lz4, deflate, lzma,\n"
@@ -182,6 +193,15 @@ int main(int argc, char **argv)
 		case OPT_PLATFORM:
 			p.platform = optarg;
 			break;
+		case OPT_CREDS:
+			p.registry.creds = optarg;
+			break;
+		case OPT_PLAIN_HTTP:
+			p.registry.plain_http = true;
+			break;
+		case OPT_INSECURE:
+			p.registry.insecure = true;
+			break;
 		case OPT_LAYER_BOOTSTRAPS:
 			p.layer_bootstraps = optarg;
 			break;
@@ -240,6 +260,7 @@ int main(int argc, char **argv)
 	p.chunk_dicts = dicts;
 	p.nchunk_dicts = ndicts;
 	p.log = &log;
+	p.registry.log = &log;
 	p.progress = progress;
 
 	ret = lading_convert(&p, &r, &err);

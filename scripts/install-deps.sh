@@ -6,7 +6,7 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config
   zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev
-  libjansson-dev libisal-dev"
+  libjansson-dev libisal-dev libcurl4-openssl-dev"
 TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
   zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev umoci skopeo
   docker-registry apache2-utils isal curl"

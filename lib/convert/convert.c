@@ -183,7 +183,7 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, c->err);
 	if (!ret)
 		ret = lading_source_load(c->tree, store, &src, &st, c->err);
-	lading_image_layer_close(src.read_ud);
+	lading_image_layer_close(c->img, src.read_ud);
 	if (!ret)
 		ret = lading_store_finish(store, &info);
 	if (!ret && info.present)
@@ -326,7 +326,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 		ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, &lerr);
 	if (!ret)
 		ret = lading_source_load(tree, store, &src, &st, &lerr);
-	lading_image_layer_close(src.read_ud);
+	lading_image_layer_close(c->img, src.read_ud);
 	src.read_ud = NULL;
 	if (!ret)
 		ret = lading_store_finish(store, &info);
@@ -526,7 +526,7 @@ static int run(struct conv *c)
 	int ret;
 
 	ret = lading_image_open(c->p->src, c->p->platform, c->p->layer_files,
-				c->p->nlayer_files, &c->img, c->err);
+				c->p->nlayer_files, &c->p->registry, &c->img, c->err);
 	if (!ret)
 		ret = open_dst(c);
 	if (!ret)

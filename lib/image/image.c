@@ -46,6 +46,8 @@ struct small_member {
 
 struct image_priv {
 	struct lading_image pub;
+	struct lading_registry *registry;	/* docker:// sources */
+	char *registry_ref;
 	struct small_member *members;	/* archives: small files, read once */
 	size_t nmembers;
 };
@@ -68,6 +70,12 @@ int lading_image_ref_parse(const char *s, struct lading_image_ref *out,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
+	if (!strncmp(s, "docker://", 9)) {
+		/* parsed by the registry module; the whole reference is kept */
+		out->transport = LADING_TRANSPORT_DOCKER;
+		out->path = strdup(s);
+		return out->path ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+	}
 	for (i = 0; i < LADING_ARRAY_SIZE(transports); i++) {
 		size_t n = strlen(transports[i].prefix);
 
@@ -79,8 +87,8 @@ int lading_image_ref_parse(const char *s, struct lading_image_ref *out,
 	}
 	if (!rest || !*rest)
 		return lading_error_set(err, EINVAL, "'%s': expected oci:DIR[:REF], "
-			"oci-archive:FILE[:REF], docker-archive:FILE[:REF] or dir:DIR",
-			s);
+			"oci-archive:FILE[:REF], docker-archive:FILE[:REF], dir:DIR "
+			"or docker://HOST/REPO[:TAG|@DIGEST]", s);
 	/* the reference follows the last ':' unless that part is a path */
 	colon = strrchr(rest, ':');
 	if (out->transport != LADING_TRANSPORT_DIR && colon &&
@@ -231,6 +239,14 @@ static int read_small(struct image_priv *ip, const char *name, char **buf,
 					 "not a file of at most 4 MiB" : strerror(-ret));
 		free(path);
 		return ret;
+	}
+	if (ip->pub.ref.transport == LADING_TRANSPORT_DOCKER) {
+		char digest[80];
+
+		/* only blobs/sha256/<hex> names reach here for registries */
+		snprintf(digest, sizeof(digest), "sha256:%s", name + 13);
+		return lading_registry_get_blob(ip->registry, digest, SMALL_MAX, buf,
+						len, err);
 	}
 	for (i = 0; i < ip->nmembers; i++) {
 		if (strcmp(ip->members[i].name, name))
@@ -422,7 +438,19 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 	size_t len, clen, i;
 	int ret;
 
-	ret = read_blob(ip, dg, size, &buf, &len, err);
+	if (ip->pub.ref.transport == LADING_TRANSPORT_DOCKER) {
+		char got[80], *mt2 = NULL;
+		const char *hex;
+
+		if (!valid_digest(dg, &hex))
+			return lading_error_set(err, EINVAL, "%s: bad manifest digest",
+						ip->pub.ref.path);
+		ret = lading_registry_get_manifest(ip->registry, dg, &buf, &len,
+						   &mt2, got, err);
+		free(mt2);
+	} else {
+		ret = read_blob(ip, dg, size, &buf, &len, err);
+	}
 	if (ret)
 		return ret;
 	man = parse_json(buf, len, dg, err);
@@ -556,6 +584,40 @@ static int open_oci(struct image_priv *ip, const char *platform,
 }
 
 /* docker save: manifest.json lists Config and Layers by path. */
+/* A registry: the reference names a manifest or an index. */
+static int open_registry(struct image_priv *ip, const char *platform,
+			 const struct lading_registry_opts *opts,
+			 struct lading_error *err)
+{
+	struct lading_registry_opts none = { 0 };
+	char *host, *repo, *ref, *body = NULL, *mt = NULL, digest[80];
+	size_t len;
+	json_t *desc;
+	int ret;
+
+	ret = lading_docker_ref_parse(ip->pub.ref.path, &host, &repo, &ref, err);
+	if (!ret)
+		ret = lading_registry_open(host, repo, opts ? opts : &none,
+					   &ip->registry, err);
+	if (!ret)
+		ret = lading_registry_get_manifest(ip->registry, ref, &body, &len, &mt,
+						   digest, err);
+	if (!ret) {
+		/* the digest just verified becomes the descriptor to load */
+		desc = json_pack("{s:s, s:s, s:I}", "mediaType", mt && *mt ? mt :
+				 MT_OCI_MANIFEST, "digest", digest, "size",
+				 (json_int_t)len);
+		ret = load_manifest(ip, desc, platform, 0, err);
+		json_decref(desc);
+	}
+	free(body);
+	free(mt);
+	free(host);
+	free(repo);
+	free(ref);
+	return ret;
+}
+
 static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 {
 	json_t *man, *entry = NULL, *e, *layers, *config, *diff_ids;
@@ -692,6 +754,7 @@ static int open_dir(struct image_priv *ip, const char *const *files, size_t n,
 
 int lading_image_open(const char *src, const char *platform,
 		      const char *const *layer_files, size_t nlayer_files,
+		      const struct lading_registry_opts *registry,
 		      struct lading_image **out, struct lading_error *err)
 {
 	struct image_priv *ip = calloc(1, sizeof(*ip));
@@ -718,6 +781,9 @@ int lading_image_open(const char *src, const char *platform,
 			break;
 		case LADING_TRANSPORT_DOCKER_ARCHIVE:
 			ret = open_docker_archive(ip, err);
+			break;
+		case LADING_TRANSPORT_DOCKER:
+			ret = open_registry(ip, platform, registry, err);
 			break;
 		default:
 			ret = open_dir(ip, layer_files, nlayer_files, err);
@@ -750,6 +816,7 @@ void lading_image_close(struct lading_image *img)
 		free(ip->members[i].data);
 	}
 	free(ip->members);
+	lading_registry_close(ip->registry);
 	free(img->layers);
 	free(img->config);
 	free(img->config_digest);
@@ -798,6 +865,10 @@ int lading_image_layer_open(struct lading_image *img, size_t i,
 	*fn = read_layer;
 	*ud = lr;
 	switch (img->ref.transport) {
+	case LADING_TRANSPORT_DOCKER:
+		free(lr);
+		return lading_registry_blob_stream(((struct image_priv *)img)->registry,
+						   L->digest, fn, ud, err);
 	case LADING_TRANSPORT_OCI:
 		path = lading_path_join(img->ref.path, L->location);
 		/* fall through */
@@ -835,10 +906,14 @@ int lading_image_layer_open(struct lading_image *img, size_t i,
 				img->ref.path, L->digest, L->location);
 }
 
-void lading_image_layer_close(void *ud)
+void lading_image_layer_close(struct lading_image *img, void *ud)
 {
 	struct layer_reader *lr = ud;
 
+	if (img->ref.transport == LADING_TRANSPORT_DOCKER) {
+		lading_registry_blob_stream_close(ud);
+		return;
+	}
 	if (!lr)
 		return;
 	if (lr->a)

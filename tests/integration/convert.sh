@@ -227,13 +227,60 @@ YML
 		"docker://127.0.0.1:$port/lading/test:v1" || { kill $regpid; fail "skopeo push"; }
 	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/test:v1" \
 		oci:back:lading || { kill $regpid; fail "skopeo pull"; }
+	# a registry as the source: the same image gives the same output
+	skopeo copy -q --dest-tls-verify=false oci:img:v1 \
+		"docker://127.0.0.1:$port/src/img:v1" || { kill $regpid; fail "skopeo push src"; }
+	rc=0
+	"$LADING_CONVERT" --json --plain-http "docker://127.0.0.1:$port/src/img:v1" \
+		oci:fromreg:v1 >"$WORK/conv.json" 2>"$WORK/conv.err" || rc=$?
+	[ $rc = 0 ] || { kill $regpid; cat "$WORK/conv.err"; fail "convert from docker://"; }
+	[ "$(jget "['manifest']")" = "$man1" ] || { kill $regpid; fail "docker:// source gives $(jget "['manifest']"), oci: gave $man1"; }
+	"$LADING_CONVERT" --plain-http "docker://127.0.0.1:$port/src/nothere:v1" \
+		oci:fromreg:v1 2>"$WORK/conv.err" && { kill $regpid; fail "missing image accepted"; }
+	grep -q "not found" "$WORK/conv.err" || { kill $regpid; fail "no 'not found': $(cat "$WORK/conv.err")"; }
 	kill $regpid
 	back=$(python3 -c "import json;print(json.load(open('back/index.json'))['manifests'][0]['digest'])")
 	[ "$back" = "$man1" ] || fail "round trip changed the manifest: $back != $man1"
 	mount_converted back lading
 	treecmp ref/rootfs "$MNT"
 	unmount_image
-	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port"
+	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port; docker:// source"
+
+	# basic auth (htpasswd): right credentials pass, wrong ones are named
+	if command -v htpasswd >/dev/null 2>&1; then
+		port=$((port + 1))
+		htpasswd -Bbn tester secret >reg/htpasswd
+		cat >reg/auth.yml <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $WORK/reg/data
+auth:
+  htpasswd:
+    realm: lading-test
+    path: $WORK/reg/htpasswd
+http:
+  addr: 127.0.0.1:$port
+YML
+		docker-registry serve reg/auth.yml >reg/auth.log 2>&1 &
+		regpid=$!
+		for _ in $(seq 1 50); do
+			curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+		"$LADING_CONVERT" -q --plain-http --creds tester:secret \
+			"docker://127.0.0.1:$port/src/img:v1" oci:authed:v1 ||
+			{ kill $regpid; fail "basic auth with the right password"; }
+		rc=0
+		"$LADING_CONVERT" -q --plain-http --creds tester:wrong \
+			"docker://127.0.0.1:$port/src/img:v1" oci:authed2:v1 2>"$WORK/auth.err" || rc=$?
+		kill $regpid
+		[ $rc = 1 ] && grep -qi "denied\|credentials" "$WORK/auth.err" ||
+			fail "wrong credentials: exit $rc: $(cat "$WORK/auth.err")"
+		log "ok: basic auth: $(cat "$WORK/auth.err")"
+	else
+		echo "SKIP (part): htpasswd (apache2-utils) not installed"
+	fi
 else
 	echo "SKIP (part): docker-registry not installed"
 fi

@@ -10,6 +10,7 @@
 #define LADING_CONVERT_H
 
 #include <lading/common.h>
+#include <lading/fetch.h>
 #include <lading/store.h>
 
 struct lading_convert_params {
@@ -33,6 +34,8 @@ struct lading_convert_params {
 	int level;
 	bool clamp_mtime;
 	int64_t mtime;
+
+	struct lading_registry_opts registry;	/* docker:// sources */
 
 	const struct lading_log *log;
 	bool progress;

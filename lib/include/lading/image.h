@@ -9,6 +9,7 @@
 #define LADING_IMAGE_H
 
 #include <lading/common.h>
+#include <lading/fetch.h>
 #include <lading/source.h>
 
 enum lading_transport {
@@ -16,6 +17,7 @@ enum lading_transport {
 	LADING_TRANSPORT_OCI_ARCHIVE,	/* oci-archive:FILE[:REF] */
 	LADING_TRANSPORT_DOCKER_ARCHIVE,	/* docker-archive:FILE[:REF] */
 	LADING_TRANSPORT_DIR,		/* dir:DIR */
+	LADING_TRANSPORT_DOCKER,	/* docker://HOST/REPO[:TAG|@DIGEST] */
 };
 
 struct lading_image_ref {
@@ -55,6 +57,7 @@ struct lading_image {
  */
 int lading_image_open(const char *src, const char *platform,
 		      const char *const *layer_files, size_t nlayer_files,
+		      const struct lading_registry_opts *registry,
 		      struct lading_image **out, struct lading_error *err);
 void lading_image_close(struct lading_image *img);
 
@@ -66,7 +69,7 @@ void lading_image_close(struct lading_image *img);
 int lading_image_layer_open(struct lading_image *img, size_t i,
 			    lading_read_fn *fn, void **ud,
 			    struct lading_error *err);
-void lading_image_layer_close(void *ud);
+void lading_image_layer_close(struct lading_image *img, void *ud);
 
 /* ---- writing an OCI layout ------------------------------------------- */
 

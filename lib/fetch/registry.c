@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: MIT
+/*
+ * OCI distribution API client (pull side) over libcurl.  One easy handle
+ * per registry for documents and ranges (connection reuse), one per blob
+ * stream (on its own thread, feeding the tar reader through a buffer).
+ */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <lading/fetch.h>
+
+#define ACCEPT_MANIFESTS \
+	"Accept: application/vnd.oci.image.manifest.v1+json, " \
+	"application/vnd.oci.image.index.v1+json, " \
+	"application/vnd.docker.distribution.manifest.v2+json, " \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define MANIFEST_MAX (4u << 20)
+#define STREAM_BUF (4u << 20)
+
+struct lading_registry {
+	char *host, *repo, *base;
+	char *userpwd;		/* "user:pass" or NULL */
+	bool use_basic;		/* the registry asked for Basic */
+	char *token;		/* bearer token and when it expires */
+	time_t token_expiry;
+	struct lading_registry_opts opts;
+	CURL *curl;
+	pthread_mutex_t lock;	/* auth state, shared with stream threads */
+};
+
+struct response {
+	long status;
+	char ctype[256];
+	char docker_digest[128];
+	char www_auth[1024];
+	char content_range[128];
+	long retry_after;
+	unsigned generation;	/* responses seen (redirects, retries) */
+	CURL *curl;		/* to read the status while the body arrives */
+	/* body sink: only sees the body of a 2xx response */
+	size_t (*sink)(const char *p, size_t n, void *ud);
+	void *sink_ud;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+int lading_docker_ref_parse(const char *s, char **host, char **repo,
+			    char **ref, struct lading_error *err)
+{
+	const char *p, *slash, *at, *colon;
+
+	*host = *repo = *ref = NULL;
+	if (strncmp(s, "docker://", 9))
+		return lading_error_set(err, EINVAL, "'%s': expected docker://HOST/REPO"
+					"[:TAG|@DIGEST]", s);
+	p = s + 9;
+	slash = strchr(p, '/');
+	if (!slash || slash == p || !slash[1])
+		return lading_error_set(err, EINVAL, "'%s': no HOST/REPO", s);
+	*host = strndup(p, (size_t)(slash - p));
+	p = slash + 1;
+	at = strchr(p, '@');
+	colon = strrchr(p, ':');
+	if (at) {
+		*repo = strndup(p, (size_t)(at - p));
+		*ref = strdup(at + 1);
+	} else if (colon && !strchr(colon, '/')) {
+		*repo = strndup(p, (size_t)(colon - p));
+		*ref = strdup(colon + 1);
+	} else {
+		*repo = strdup(p);
+		*ref = strdup("latest");
+	}
+	if (!*host || !*repo || !*ref)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static void sha256_hex(const void *data, size_t len, char *out)
+{
+	uint8_t d[LADING_SHA256_LEN];
+	unsigned int dl;
+
+	EVP_Digest(data, len, d, &dl, EVP_sha256(), NULL);
+	strcpy(out, "sha256:");
+	lading_hex_encode(out + 7, d, sizeof(d));
+}
+
+/* user:pass for host from docker's config.json ("auths" base64 entries). */
+static char *docker_config_creds(const char *host)
+{
+	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME"), *b64;
+	char path[4096];
+	json_t *cfg, *auth;
+	unsigned char out[1024];
+	int n;
+
+	if (dir)
+		snprintf(path, sizeof(path), "%s/config.json", dir);
+	else if (home)
+		snprintf(path, sizeof(path), "%s/.docker/config.json", home);
+	else
+		return NULL;
+	cfg = json_load_file(path, 0, NULL);
+	if (!cfg)
+		return NULL;
+	auth = json_object_get(json_object_get(cfg, "auths"), host);
+	b64 = json_string_value(json_object_get(auth, "auth"));
+	if (!b64 || strlen(b64) >= sizeof(out) * 3 / 4) {
+		json_decref(cfg);
+		return NULL;
+	}
+	n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)strlen(b64));
+	json_decref(cfg);
+	if (n <= 0)
+		return NULL;
+	while (n > 0 && out[n - 1] == '\0')	/* padding decodes to NULs */
+		n--;
+	return strndup((const char *)out, (size_t)n);
+}
+
+static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	struct response *resp = ud;
+	size_t len = size * n, k;
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} wanted[] = {
+		{ "content-type:", offsetof(struct response, ctype), 256 },
+		{ "docker-content-digest:", offsetof(struct response, docker_digest), 128 },
+		{ "www-authenticate:", offsetof(struct response, www_auth), 1024 },
+		{ "content-range:", offsetof(struct response, content_range), 128 },
+	};
+
+	if (len > 9 && !strncmp(buf, "HTTP/", 5)) {
+		/* a new response (after a redirect or 100): forget the last one */
+		resp->ctype[0] = resp->docker_digest[0] = resp->www_auth[0] = '\0';
+		resp->content_range[0] = '\0';
+		resp->retry_after = 0;
+		resp->generation++;
+		return len;
+	}
+	for (k = 0; k < LADING_ARRAY_SIZE(wanted); k++) {
+		size_t nl = strlen(wanted[k].name);
+		char *dst = (char *)resp + wanted[k].off;
+		size_t v, e;
+
+		if (len <= nl || strncasecmp(buf, wanted[k].name, nl))
+			continue;
+		for (v = nl; v < len && isspace((unsigned char)buf[v]); v++)
+			;
+		for (e = len; e > v && isspace((unsigned char)buf[e - 1]); e--)
+			;
+		snprintf(dst, wanted[k].cap, "%.*s", (int)(e - v), buf + v);
+	}
+	if (len > 12 && !strncasecmp(buf, "retry-after:", 12))
+		resp->retry_after = strtol(buf + 12, NULL, 10);
+	return len;
+}
+
+static size_t body_cb(char *p, size_t size, size_t n, void *ud)
+{
+	struct response *resp = ud;
+	long status = 0;
+
+	curl_easy_getinfo(resp->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (!resp->sink || status / 100 != 2)
+		return size * n;	/* error pages and redirects are dropped */
+	return resp->sink(p, size * n, resp->sink_ud);
+}
+
+/* ---- auth ------------------------------------------------------------- */
+
+/* Value of key="..." in a WWW-Authenticate challenge. */
+static bool challenge_param(const char *ch, const char *key, char *out, size_t cap)
+{
+	const char *p = ch;
+	size_t kl = strlen(key);
+
+	while ((p = strstr(p, key))) {
+		if ((p == ch || p[-1] == ' ' || p[-1] == ',') && p[kl] == '=') {
+			const char *v = p + kl + 1, *e;
+
+			if (*v == '"') {
+				e = strchr(++v, '"');
+			} else {
+				e = strchr(v, ',');
+				if (!e)
+					e = v + strlen(v);
+			}
+			if (!e || (size_t)(e - v) >= cap)
+				return false;
+			memcpy(out, v, (size_t)(e - v));
+			out[e - v] = '\0';
+			return true;
+		}
+		p += kl;
+	}
+	return false;
+}
+
+struct membuf {
+	char *data;
+	size_t len, cap, max;
+	bool overflow;
+};
+
+static size_t mem_sink(const char *p, size_t n, void *ud)
+{
+	struct membuf *m = ud;
+
+	if (m->len + n > m->max) {
+		m->overflow = true;
+		return 0;
+	}
+	if (m->len + n + 1 > m->cap) {
+		size_t cap = (m->len + n + 1) * 2;
+		char *d = realloc(m->data, cap);
+
+		if (!d)
+			return 0;
+		m->data = d;
+		m->cap = cap;
+	}
+	memcpy(m->data + m->len, p, n);
+	m->len += n;
+	m->data[m->len] = '\0';
+	return n;
+}
+
+static int fetch_token(struct lading_registry *r, CURL *c, const char *challenge,
+		       struct lading_error *err)
+{
+	char realm[512], service[256] = "", scope[512] = "", *url, *es, *esc;
+	struct membuf m = { .max = 1 << 20 };
+	struct response resp = { .sink = mem_sink, .sink_ud = &m, .curl = c };
+	json_t *j;
+	const char *tok;
+	CURLcode cr;
+	int ret = 0;
+
+	if (!challenge_param(challenge, "realm", realm, sizeof(realm)))
+		return lading_error_set(err, EPROTO, "%s: bearer challenge without "
+					"a realm", r->host);
+	challenge_param(challenge, "service", service, sizeof(service));
+	if (!challenge_param(challenge, "scope", scope, sizeof(scope)))
+		snprintf(scope, sizeof(scope), "repository:%s:pull", r->repo);
+	es = curl_easy_escape(c, service, 0);
+	esc = curl_easy_escape(c, scope, 0);
+	url = malloc(strlen(realm) + strlen(es) + strlen(esc) + 32);
+	if (!url || !es || !esc) {
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	sprintf(url, "%s%cservice=%s&scope=%s", realm, strchr(realm, '?') ? '&' : '?',
+		es, esc);
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (r->opts.insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (r->userpwd)
+		curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+	cr = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+	if (cr != CURLE_OK || resp.status != 200) {
+		ret = lading_error_set(err, EACCES, "%s: token request to %s failed "
+				       "(%s)", r->host, realm, cr != CURLE_OK ?
+				       curl_easy_strerror(cr) : resp.status == 401 ?
+				       "401: wrong credentials?" : "HTTP error");
+		goto out;
+	}
+	j = m.data ? json_loadb(m.data, m.len, 0, NULL) : NULL;
+	tok = json_string_value(json_object_get(j, "token"));
+	if (!tok)
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (!tok) {
+		json_decref(j);
+		ret = lading_error_set(err, EPROTO, "%s: token response without "
+				       "a token", realm);
+		goto out;
+	}
+	free(r->token);
+	r->token = strdup(tok);
+	r->token_expiry = time(NULL) +
+		(json_is_integer(json_object_get(j, "expires_in")) ?
+		 (time_t)json_integer_value(json_object_get(j, "expires_in")) : 60) - 5;
+	json_decref(j);
+out:
+	curl_free(es);
+	curl_free(esc);
+	free(url);
+	free(m.data);
+	return ret;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void backoff(int attempt, long retry_after)
+{
+	long ms = retry_after > 0 ? retry_after * 1000 : 100L << attempt;
+
+	if (ms > 10000)
+		ms = 10000;
+	usleep((useconds_t)ms * 1000);
+}
+
+/*
+ * One request with auth and retries.  range: "a-b" or NULL.  The sink
+ * sees the body of the final response only when its status is 2xx.
+ */
+static int request(struct lading_registry *r, CURL *c, const char *url,
+		   const char *accept, const char *range, bool head,
+		   struct response *resp, struct lading_error *err)
+{
+	int max = r->opts.max_retries ? r->opts.max_retries : 4;
+	bool auth_tried = false;
+	int attempt, ret;
+
+	for (attempt = 0; ; attempt++) {
+		struct curl_slist *hdrs = NULL;
+		char authz[4096], rng[128];
+		CURLcode cr;
+
+		curl_easy_reset(c);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+		if (head)
+			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		if (r->opts.insecure) {
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+		if (accept)
+			hdrs = curl_slist_append(hdrs, accept);
+		pthread_mutex_lock(&r->lock);
+		if (r->token) {
+			/* curl drops a custom Authorization on a redirect to
+			 * another host: object stores never see the token */
+			snprintf(authz, sizeof(authz), "Authorization: Bearer %s", r->token);
+			hdrs = curl_slist_append(hdrs, authz);
+		} else if (r->use_basic && r->userpwd) {
+			curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (range) {
+			snprintf(rng, sizeof(rng), "Range: bytes=%s", range);
+			hdrs = curl_slist_append(hdrs, rng);
+		}
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		resp->curl = c;
+		resp->status = 0;
+		cr = curl_easy_perform(c);
+		curl_slist_free_all(hdrs);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (cr == CURLE_WRITE_ERROR && resp->status / 100 == 2)
+			return 0;	/* the sink had all it wanted */
+		if (cr == CURLE_OK && resp->status == 401 && !auth_tried) {
+			auth_tried = true;
+			pthread_mutex_lock(&r->lock);
+			if (!strncasecmp(resp->www_auth, "Bearer", 6)) {
+				ret = fetch_token(r, c, resp->www_auth, err);
+			} else if (!strncasecmp(resp->www_auth, "Basic", 5) && r->userpwd) {
+				r->use_basic = true;
+				ret = 0;
+			} else {
+				ret = lading_error_set(err, EACCES, "%s: authentication "
+					"required and no credentials (--creds or "
+					"docker config)", r->host);
+			}
+			pthread_mutex_unlock(&r->lock);
+			if (ret)
+				return ret;
+			attempt--;
+			continue;
+		}
+		if (cr == CURLE_OK && resp->status != 429 && resp->status < 500)
+			break;
+		if (attempt >= max) {
+			if (cr != CURLE_OK)
+				return lading_error_set(err, EIO, "%s: %s (after %d tries)",
+							url, curl_easy_strerror(cr),
+							attempt + 1);
+			return lading_error_set(err, EIO, "%s: HTTP %ld (after %d tries)",
+						url, resp->status, attempt + 1);
+		}
+		lading_log_msg(r->opts.log, LADING_LOG_DEBUG, "%s: %s, retrying", url,
+			       cr != CURLE_OK ? curl_easy_strerror(cr) : "server busy");
+		backoff(attempt, resp->retry_after);
+	}
+	if (resp->status == 401 || resp->status == 403)
+		return lading_error_set(err, EACCES, "%s: HTTP %ld: access denied "
+					"(credentials?)", url, resp->status);
+	if (resp->status == 404)
+		return lading_error_set(err, ENOENT, "%s: not found", url);
+	if (resp->status == 416)
+		return lading_error_set(err, ERANGE, "%s: range not satisfiable", url);
+	if (resp->status / 100 != 2)
+		return lading_error_set(err, EIO, "%s: HTTP %ld", url, resp->status);
+	return 0;
+}
+
+static void global_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int lading_registry_open(const char *host, const char *repo,
+			 const struct lading_registry_opts *opts,
+			 struct lading_registry **out, struct lading_error *err)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct lading_registry *r = calloc(1, sizeof(*r));
+
+	pthread_once(&once, global_init);
+	if (!r)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	r->opts = *opts;
+	r->host = strdup(host);
+	r->repo = strdup(repo);
+	r->base = malloc(strlen(host) + strlen(repo) + 32);
+	r->curl = curl_easy_init();
+	pthread_mutex_init(&r->lock, NULL);
+	if (!r->host || !r->repo || !r->base || !r->curl) {
+		lading_registry_close(r);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	sprintf(r->base, "%s://%s/v2/%s", opts->plain_http ? "http" : "https",
+		host, repo);
+	r->userpwd = opts->creds ? strdup(opts->creds) : docker_config_creds(host);
+	*out = r;
+	return 0;
+}
+
+void lading_registry_close(struct lading_registry *r)
+{
+	if (!r)
+		return;
+	if (r->curl)
+		curl_easy_cleanup(r->curl);
+	pthread_mutex_destroy(&r->lock);
+	free(r->host);
+	free(r->repo);
+	free(r->base);
+	free(r->userpwd);
+	free(r->token);
+	free(r);
+}
+
+/* ---- documents, blobs, ranges ---------------------------------------- */
+
+static char *url_for(const struct lading_registry *r, const char *kind,
+		     const char *ref)
+{
+	char *u = malloc(strlen(r->base) + strlen(kind) + strlen(ref) + 3);
+
+	if (u)
+		sprintf(u, "%s/%s/%s", r->base, kind, ref);
+	return u;
+}
+
+int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
+				 char **body, size_t *len, char **media_type,
+				 char *digest, struct lading_error *err)
+{
+	struct membuf m = { .max = MANIFEST_MAX };
+	struct response resp = { .sink = mem_sink, .sink_ud = &m };
+	char *url = url_for(r, "manifests", ref);
+	int ret;
+
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url, ACCEPT_MANIFESTS, NULL, false, &resp, err);
+	if (!ret && (m.overflow || !m.data))
+		ret = lading_error_set(err, EFBIG, "%s: manifest empty or larger "
+				       "than 4 MiB", url);
+	if (!ret) {
+		sha256_hex(m.data, m.len, digest);
+		/* a digest reference pins the bytes; a tag is checked against
+		 * what the registry says the digest is */
+		if ((!strncmp(ref, "sha256:", 7) && strcmp(ref, digest)) ||
+		    (resp.docker_digest[0] && strcmp(resp.docker_digest, digest)))
+			ret = lading_error_set(err, EBADMSG, "%s: manifest digest "
+					       "mismatch (got %s)", url, digest);
+	}
+	if (ret) {
+		free(m.data);
+		free(url);
+		return ret;
+	}
+	*body = m.data;
+	*len = m.len;
+	*media_type = strdup(resp.ctype);
+	free(url);
+	return 0;
+}
+
+int lading_registry_get_blob(struct lading_registry *r, const char *digest,
+			     size_t max, char **body, size_t *len,
+			     struct lading_error *err)
+{
+	struct membuf m = { .max = max };
+	struct response resp = { .sink = mem_sink, .sink_ud = &m };
+	char *url = url_for(r, "blobs", digest), got[80];
+	int ret;
+
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url, NULL, NULL, false, &resp, err);
+	if (!ret && m.overflow)
+		ret = lading_error_set(err, EFBIG, "%s: larger than expected", url);
+	if (!ret) {
+		sha256_hex(m.data ? m.data : "", m.len, got);
+		if (strcmp(got, digest))
+			ret = lading_error_set(err, EBADMSG, "blob %s: received bytes "
+					       "hash to %s", digest, got);
+	}
+	free(url);
+	if (ret) {
+		free(m.data);
+		return ret;
+	}
+	*body = m.data ? m.data : calloc(1, 1);
+	*len = m.len;
+	return *body ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+}
+
+/*
+ * Range sink: a 206 answer starts at off; a server that ignores Range
+ * answers 200 with the whole blob, whose first off bytes are skipped.
+ * Returning less than given stops the transfer once the range is full.
+ */
+struct range_sink {
+	CURL *curl;
+	uint8_t *buf;
+	size_t want, got;
+	uint64_t off, skip;
+	bool started;
+};
+
+static size_t range_sink_write(const char *p, size_t n, void *ud)
+{
+	struct range_sink *rs = ud;
+	size_t skip = 0, take;
+
+	if (!rs->started) {
+		long status = 0;
+
+		curl_easy_getinfo(rs->curl, CURLINFO_RESPONSE_CODE, &status);
+		rs->skip = status == 206 ? 0 : rs->off;
+		rs->started = true;
+	}
+	if (rs->skip) {
+		skip = n < rs->skip ? n : (size_t)rs->skip;
+		rs->skip -= skip;
+	}
+	take = n - skip;
+	if (take > rs->want - rs->got)
+		take = rs->want - rs->got;
+	memcpy(rs->buf + rs->got, p + skip, take);
+	rs->got += take;
+	return rs->got == rs->want && skip + take < n ? 0 : n;
+}
+
+int lading_registry_get_range(struct lading_registry *r, const char *digest,
+			      uint64_t off, size_t len, uint8_t *buf,
+			      struct lading_error *err)
+{
+	struct range_sink rs = { .curl = r->curl, .buf = buf, .want = len,
+				 .off = off };
+	struct response resp = { .sink = range_sink_write, .sink_ud = &rs };
+	char *url, range[64];
+	int attempt, ret = 0;
+
+	if (!len)
+		return 0;
+	url = url_for(r, "blobs", digest);
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	/* a transfer cut short is asked again (request() retries errors) */
+	for (attempt = 0; attempt < 3; attempt++) {
+		rs.got = 0;
+		rs.started = false;
+		ret = request(r, r->curl, url, NULL, range, false, &resp, err);
+		if (ret || rs.got == len)
+			break;
+	}
+	if (!ret && resp.status == 206 && !strncmp(resp.content_range, "bytes ", 6) &&
+	    strtoull(resp.content_range + 6, NULL, 10) != off)
+		ret = lading_error_set(err, EPROTO, "%s: Content-Range '%s' does not "
+				       "start at %llu", url, resp.content_range,
+				       (unsigned long long)off);
+	if (!ret && rs.got != len)
+		ret = lading_error_set(err, EIO, "%s: %zu of %zu bytes received",
+				       url, rs.got, len);
+	free(url);
+	return ret;
+}
+
+/* ---- blob streams ------------------------------------------------------ */
+
+struct blob_stream {
+	struct lading_registry *r;
+	CURL *curl;
+	char *url;
+	char digest[80];
+	struct response resp;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t readable, writable;
+	uint8_t *ring;
+	uint64_t head, tail;	/* bytes written / read */
+	uint64_t delivered;	/* blob bytes put in the ring */
+	uint64_t pos;		/* blob offset of the next byte received */
+	unsigned gen;
+	bool done, stop;
+	int error;
+	struct lading_error err;
+};
+
+/* Puts received bytes in the ring, skipping what an earlier try sent. */
+static size_t stream_sink(const char *p, size_t n, void *ud)
+{
+	struct blob_stream *bs = ud;
+	size_t i = 0;
+
+	if (bs->gen != bs->resp.generation) {
+		long status = 0;
+
+		curl_easy_getinfo(bs->curl, CURLINFO_RESPONSE_CODE, &status);
+		bs->gen = bs->resp.generation;
+		bs->pos = status == 206 && !strncmp(bs->resp.content_range, "bytes ", 6) ?
+			strtoull(bs->resp.content_range + 6, NULL, 10) : 0;
+	}
+	if (bs->pos < bs->delivered) {
+		uint64_t skip = bs->delivered - bs->pos;
+
+		i = n < skip ? n : (size_t)skip;
+		bs->pos += i;
+	}
+	if (bs->pos > bs->delivered)
+		return 0;	/* a gap: this answer is unusable */
+	pthread_mutex_lock(&bs->lock);
+	while (i < n) {
+		uint64_t space, at;
+		size_t chunk;
+
+		while (bs->head - bs->tail == STREAM_BUF && !bs->stop)
+			pthread_cond_wait(&bs->writable, &bs->lock);
+		if (bs->stop)
+			break;
+		space = STREAM_BUF - (bs->head - bs->tail);
+		at = bs->head % STREAM_BUF;
+		chunk = n - i;
+		if (chunk > space)
+			chunk = (size_t)space;
+		if (chunk > STREAM_BUF - at)
+			chunk = (size_t)(STREAM_BUF - at);
+		memcpy(bs->ring + at, p + i, chunk);
+		bs->head += chunk;
+		bs->delivered += chunk;
+		bs->pos += chunk;
+		i += chunk;
+		pthread_cond_signal(&bs->readable);
+	}
+	pthread_mutex_unlock(&bs->lock);
+	return bs->stop ? 0 : n;
+}
+
+static void *stream_main(void *arg)
+{
+	struct blob_stream *bs = arg;
+	int ret = 0, tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		uint64_t before = bs->delivered;
+		char range[40];
+
+		snprintf(range, sizeof(range), "%llu-", (unsigned long long)bs->delivered);
+		ret = request(bs->r, bs->curl, bs->url, NULL,
+			      bs->delivered ? range : NULL, false, &bs->resp, &bs->err);
+		if (!ret || bs->stop || bs->delivered == before)
+			break;
+		/* cut off mid-blob after some progress: resume where it broke */
+		lading_error_clear(&bs->err);
+	}
+	pthread_mutex_lock(&bs->lock);
+	bs->error = ret;
+	bs->done = true;
+	pthread_cond_signal(&bs->readable);
+	pthread_mutex_unlock(&bs->lock);
+	return NULL;
+}
+
+static ssize_t stream_read(void *ud, void *buf, size_t len)
+{
+	struct blob_stream *bs = ud;
+	uint64_t avail, at;
+	size_t n;
+
+	pthread_mutex_lock(&bs->lock);
+	while (bs->head == bs->tail && !bs->done)
+		pthread_cond_wait(&bs->readable, &bs->lock);
+	if (bs->head == bs->tail) {
+		int err = bs->error;
+
+		pthread_mutex_unlock(&bs->lock);
+		if (err)
+			lading_log_msg(bs->r->opts.log, LADING_LOG_ERROR, "%s",
+				       bs->err.msg);
+		return err ? err : 0;
+	}
+	avail = bs->head - bs->tail;
+	at = bs->tail % STREAM_BUF;
+	n = len;
+	if (n > avail)
+		n = (size_t)avail;
+	if (n > STREAM_BUF - at)
+		n = (size_t)(STREAM_BUF - at);
+	memcpy(buf, bs->ring + at, n);
+	bs->tail += n;
+	pthread_cond_signal(&bs->writable);
+	pthread_mutex_unlock(&bs->lock);
+	return (ssize_t)n;
+}
+
+int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
+				lading_read_fn *fn, void **ud,
+				struct lading_error *err)
+{
+	struct blob_stream *bs = calloc(1, sizeof(*bs));
+
+	*ud = NULL;
+	if (!bs)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	bs->r = r;
+	bs->curl = curl_easy_init();
+	bs->url = url_for(r, "blobs", digest);
+	bs->ring = malloc(STREAM_BUF);
+	snprintf(bs->digest, sizeof(bs->digest), "%s", digest);
+	bs->resp.sink = stream_sink;
+	bs->resp.sink_ud = bs;
+	bs->gen = ~0u;
+	pthread_mutex_init(&bs->lock, NULL);
+	pthread_cond_init(&bs->readable, NULL);
+	pthread_cond_init(&bs->writable, NULL);
+	if (!bs->curl || !bs->url || !bs->ring ||
+	    pthread_create(&bs->thread, NULL, stream_main, bs)) {
+		if (bs->curl)
+			curl_easy_cleanup(bs->curl);
+		free(bs->url);
+		free(bs->ring);
+		free(bs);
+		return lading_error_set(err, ENOMEM, "cannot start a download");
+	}
+	*fn = stream_read;
+	*ud = bs;
+	return 0;
+}
+
+void lading_registry_blob_stream_close(void *ud)
+{
+	struct blob_stream *bs = ud;
+
+	if (!bs)
+		return;
+	pthread_mutex_lock(&bs->lock);
+	bs->stop = true;
+	pthread_cond_signal(&bs->writable);
+	pthread_mutex_unlock(&bs->lock);
+	pthread_join(bs->thread, NULL);
+	pthread_mutex_destroy(&bs->lock);
+	pthread_cond_destroy(&bs->readable);
+	pthread_cond_destroy(&bs->writable);
+	curl_easy_cleanup(bs->curl);
+	free(bs->url);
+	free(bs->ring);
+	free(bs);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Blob sources over the OCI distribution API (libcurl): manifests, whole
+ * blobs, blob streams and byte ranges, with basic and bearer-token auth,
+ * credentials from docker's config.json, retries with backoff on 5xx, 429
+ * and connection errors (never on other 4xx), and no credentials sent to
+ * another host after a redirect.
+ */
+#ifndef LADING_FETCH_H
+#define LADING_FETCH_H
+
+#include <lading/common.h>
+#include <lading/source.h>
+
+struct lading_registry_opts {
+	bool plain_http;	/* http:// (loopback tests) instead of https:// */
+	bool insecure;		/* https without certificate verification */
+	const char *creds;	/* "user:pass"; NULL: docker config, else none */
+	const struct lading_log *log;
+	int max_retries;	/* 0: the default (4) */
+};
+
+/* "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]" -> parts (malloc'ed). */
+int lading_docker_ref_parse(const char *s, char **host, char **repo,
+			    char **ref, struct lading_error *err);
+
+struct lading_registry;
+
+int lading_registry_open(const char *host, const char *repo,
+			 const struct lading_registry_opts *opts,
+			 struct lading_registry **out, struct lading_error *err);
+void lading_registry_close(struct lading_registry *r);
+
+/*
+ * A manifest or index by tag or digest; *body is malloc'ed (NUL added),
+ * *media_type too; digest receives "sha256:<hex>" of the body, which must
+ * equal ref when ref is a digest.
+ */
+int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
+				 char **body, size_t *len, char **media_type,
+				 char *digest, struct lading_error *err);
+/* A whole small blob (at most max bytes), checked against its digest. */
+int lading_registry_get_blob(struct lading_registry *r, const char *digest,
+			     size_t max, char **body, size_t *len,
+			     struct lading_error *err);
+/*
+ * A blob as a stream for lading_source_params.read (the reader checks the
+ * digest at the end); a broken connection resumes with a Range request.
+ */
+int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
+				lading_read_fn *fn, void **ud,
+				struct lading_error *err);
+void lading_registry_blob_stream_close(void *ud);
+/* Bytes [off, off + len) of a blob; servers ignoring Range are handled. */
+int lading_registry_get_range(struct lading_registry *r, const char *digest,
+			      uint64_t off, size_t len, uint8_t *buf,
+			      struct lading_error *err);
+
+#endif
