@@ -46,6 +46,7 @@ struct response {
 	CURL *curl;		/* to read the status while the body arrives */
 	/* body sink: only sees the body of a 2xx response */
 	size_t (*sink)(const char *p, size_t n, void *ud);
+	void (*reset)(void *ud);	/* a retry starts over (NULL: resumes) */
 	void *sink_ud;
 };
 
@@ -236,6 +237,14 @@ static size_t mem_sink(const char *p, size_t n, void *ud)
 	return n;
 }
 
+static void mem_reset(void *ud)
+{
+	struct membuf *m = ud;
+
+	m->len = 0;
+	m->overflow = false;
+}
+
 static int fetch_token(struct lading_registry *r, CURL *c, const char *challenge,
 		       struct lading_error *err)
 {
@@ -372,6 +381,8 @@ static int request(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 		resp->curl = c;
 		resp->status = 0;
+		if (resp->reset)
+			resp->reset(resp->sink_ud);
 		cr = curl_easy_perform(c);
 		curl_slist_free_all(hdrs);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -486,7 +497,7 @@ int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 				 char *digest, struct lading_error *err)
 {
 	struct membuf m = { .max = MANIFEST_MAX };
-	struct response resp = { .sink = mem_sink, .sink_ud = &m };
+	struct response resp = { .sink = mem_sink, .reset = mem_reset, .sink_ud = &m };
 	char *url = url_for(r, "manifests", ref);
 	int ret;
 
@@ -522,7 +533,7 @@ int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 			     struct lading_error *err)
 {
 	struct membuf m = { .max = max };
-	struct response resp = { .sink = mem_sink, .sink_ud = &m };
+	struct response resp = { .sink = mem_sink, .reset = mem_reset, .sink_ud = &m };
 	char *url = url_for(r, "blobs", digest), got[80];
 	int ret;
 
@@ -560,6 +571,14 @@ struct range_sink {
 	bool started;
 };
 
+static void range_reset(void *ud)
+{
+	struct range_sink *rs = ud;
+
+	rs->got = 0;
+	rs->started = false;
+}
+
 static size_t range_sink_write(const char *p, size_t n, void *ud)
 {
 	struct range_sink *rs = ud;
@@ -590,7 +609,8 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 {
 	struct range_sink rs = { .curl = r->curl, .buf = buf, .want = len,
 				 .off = off };
-	struct response resp = { .sink = range_sink_write, .sink_ud = &rs };
+	struct response resp = { .sink = range_sink_write, .reset = range_reset,
+				 .sink_ud = &rs };
 	char *url, range[64];
 	int attempt, ret = 0;
 
