@@ -5,6 +5,7 @@
  * straight into the destination under their digests; the image becomes
  * visible only when index.json is replaced at the very end.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <lading/convert.h>
+#include <lading/fetch.h>
 #include <lading/format.h>
 #include <lading/image.h>
 #include <lading/source.h>
@@ -41,7 +43,11 @@ struct conv {
 	size_t ndicts;
 	struct slot *slots;	/* by device id - 1 */
 	size_t nslots;
-	uint8_t *bootstrap;	/* the written bootstrap, for the manifest */
+	/* docker:// destinations: a private layout, pushed at the end */
+	struct lading_registry *push;
+	char *push_ref;
+	char *staging;
+	char *manifest_json;
 };
 
 void lading_convert_params_init(struct lading_convert_params *p)
@@ -417,7 +423,45 @@ static int put_json(struct conv *c, json_t *j, char *digest, size_t *size)
 		return lading_error_set(c->err, ENOMEM, "out of memory");
 	*size = strlen(s);
 	ret = lading_oci_writer_put(c->oci, s, *size, digest, c->err);
-	free(s);
+	/* the last document put is the manifest, which a push sends */
+	free(c->manifest_json);
+	c->manifest_json = s;
+	return ret;
+}
+
+/*
+ * Pushes the staged image: every blob the manifest names (config, data
+ * blobs, bootstrap; HEAD first, so shared blobs are not sent again), then
+ * the manifest under the reference.
+ */
+static int push_image(struct conv *c)
+{
+	json_t *man = json_loads(c->manifest_json, 0, NULL), *l;
+	const char *dir = lading_oci_writer_blob_dir(c->oci);
+	size_t i;
+	int ret = 0;
+
+	if (!man)
+		return lading_error_set(c->err, EINVAL, "internal: manifest JSON");
+	for (i = 0; !ret && i <= json_array_size(json_object_get(man, "layers")); i++) {
+		const char *dg;
+		char *path;
+
+		l = i < json_array_size(json_object_get(man, "layers")) ?
+			json_array_get(json_object_get(man, "layers"), i) :
+			json_object_get(man, "config");
+		dg = json_string_value(json_object_get(l, "digest"));
+		path = dg ? lading_path_join(dir, dg + 7) : NULL;
+		ret = path ? lading_registry_push_blob(c->push, path, dg, NULL, c->err) :
+			     lading_error_set(c->err, ENOMEM, "out of memory");
+		free(path);
+	}
+	if (!ret)
+		ret = lading_registry_put_manifest(c->push, c->push_ref, c->manifest_json,
+						   strlen(c->manifest_json),
+						   "application/vnd.oci.image.manifest.v1+json",
+						   c->err);
+	json_decref(man);
 	return ret;
 }
 
@@ -497,10 +541,58 @@ static int write_dir(struct conv *c)
 
 /* ---- driver --------------------------------------------------------- */
 
+static int open_push(struct conv *c)
+{
+	char *host, *repo, tmpl[] = "/tmp/lading-push-XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	int ret = lading_docker_ref_parse(c->p->dst, &host, &repo, &c->push_ref,
+					  c->err);
+
+	if (!ret)
+		ret = lading_registry_open(host, repo, &c->p->registry, &c->push, c->err);
+	free(host);
+	free(repo);
+	if (ret)
+		return ret;
+	c->staging = tmp ? lading_path_join(tmp, "lading-push-XXXXXX") : strdup(tmpl);
+	if (!c->staging || !mkdtemp(c->staging))
+		return lading_error_set(c->err, errno ? errno : ENOMEM,
+					"cannot make a staging directory");
+	ret = lading_oci_writer_open(c->staging, &c->oci, c->err);
+	if (!ret)
+		c->blob_dir = lading_oci_writer_blob_dir(c->oci);
+	return ret;
+}
+
+/* rm -r of the staging layout (blobs/sha256/<files>, index.json, ...) */
+static void remove_staging(const char *dir)
+{
+	const char *sub[] = { "blobs/sha256", "blobs", "" };
+	size_t i;
+
+	for (i = 0; i < LADING_ARRAY_SIZE(sub); i++) {
+		char *d = *sub[i] ? lading_path_join(dir, sub[i]) : strdup(dir);
+		DIR *dh = d ? opendir(d) : NULL;
+		struct dirent *de;
+
+		while (dh && (de = readdir(dh))) {
+			if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
+				unlinkat(dirfd(dh), de->d_name, 0);
+		}
+		if (dh)
+			closedir(dh);
+		rmdir(d);
+		free(d);
+	}
+}
+
 static int open_dst(struct conv *c)
 {
-	int ret = lading_image_ref_parse(c->p->dst, &c->dst, c->err);
+	int ret;
 
+	if (!strncmp(c->p->dst, "docker://", 9))
+		return open_push(c);
+	ret = lading_image_ref_parse(c->p->dst, &c->dst, c->err);
 	if (ret)
 		return ret;
 	if (c->dst.transport == LADING_TRANSPORT_OCI) {
@@ -568,6 +660,8 @@ static int run(struct conv *c)
 	}
 	if (!ret)
 		ret = c->oci ? write_oci(c) : write_dir(c);
+	if (!ret && c->push)
+		ret = push_image(c);
 	if (ret)
 		return ret;
 	c->r->blobs = calloc(c->nslots ? c->nslots : 1, sizeof(*c->r->blobs));
@@ -604,6 +698,12 @@ int lading_convert(const struct lading_convert_params *p,
 	lading_tree_free(c.tree);
 	lading_dedup_free(c.dedup);
 	lading_oci_writer_close(c.oci);
+	lading_registry_close(c.push);
+	if (c.staging)
+		remove_staging(c.staging);
+	free(c.staging);
+	free(c.push_ref);
+	free(c.manifest_json);
 	lading_image_ref_free(&c.dst);
 	lading_image_close(c.img);
 	return ret;

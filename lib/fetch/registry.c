@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@ struct response {
 	char docker_digest[128];
 	char www_auth[1024];
 	char content_range[128];
+	char location[2048];
 	long retry_after;
 	unsigned generation;	/* responses seen (redirects, retries) */
 	CURL *curl;		/* to read the status while the body arrives */
@@ -139,12 +142,14 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 		{ "docker-content-digest:", offsetof(struct response, docker_digest), 128 },
 		{ "www-authenticate:", offsetof(struct response, www_auth), 1024 },
 		{ "content-range:", offsetof(struct response, content_range), 128 },
+		{ "location:", offsetof(struct response, location), 2048 },
 	};
 
 	if (len > 9 && !strncmp(buf, "HTTP/", 5)) {
 		/* a new response (after a redirect or 100): forget the last one */
 		resp->ctype[0] = resp->docker_digest[0] = resp->www_auth[0] = '\0';
 		resp->content_range[0] = '\0';
+		resp->location[0] = '\0';
 		resp->retry_after = 0;
 		resp->generation++;
 		return len;
@@ -332,10 +337,62 @@ static void backoff(int attempt, long retry_after)
  * One request with auth and retries.  range: "a-b" or NULL.  The sink
  * sees the body of the final response only when its status is 2xx.
  */
+/* A request body read from memory or a file, restartable for retries. */
+struct upload {
+	const uint8_t *mem;
+	int fd;
+	uint64_t len, pos;
+};
+
+static size_t upload_read(char *buf, size_t size, size_t n, void *ud)
+{
+	struct upload *up = ud;
+	size_t want = size * n;
+	ssize_t got;
+
+	if (want > up->len - up->pos)
+		want = (size_t)(up->len - up->pos);
+	if (!want)
+		return 0;
+	if (up->mem) {
+		memcpy(buf, up->mem + up->pos, want);
+		got = (ssize_t)want;
+	} else {
+		got = pread(up->fd, buf, want, (off_t)up->pos);
+		if (got <= 0)
+			return CURL_READFUNC_ABORT;
+	}
+	up->pos += (uint64_t)got;
+	return (size_t)got;
+}
+
+struct req {
+	const char *method;	/* NULL: GET */
+	const char *accept;
+	const char *range;
+	const char *content_type;
+	struct upload *up;	/* PUT body */
+};
+
+static int request_q(struct lading_registry *r, CURL *c, const char *url,
+		     const struct req *q, struct response *resp,
+		     struct lading_error *err);
+
 static int request(struct lading_registry *r, CURL *c, const char *url,
 		   const char *accept, const char *range, bool head,
 		   struct response *resp, struct lading_error *err)
 {
+	struct req q = { .method = head ? "HEAD" : NULL, .accept = accept,
+			 .range = range };
+
+	return request_q(r, c, url, &q, resp, err);
+}
+
+static int request_q(struct lading_registry *r, CURL *c, const char *url,
+		     const struct req *q, struct response *resp,
+		     struct lading_error *err)
+{
+	const char *accept = q->accept, *range = q->range;
 	int max = r->opts.max_retries ? r->opts.max_retries : 4;
 	bool auth_tried = false;
 	int attempt, ret;
@@ -356,8 +413,28 @@ static int request(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-		if (head)
+		if (q->method && !strcmp(q->method, "HEAD")) {
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		} else if (q->method && !strcmp(q->method, "PUT")) {
+			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+			curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+			curl_easy_setopt(c, CURLOPT_READDATA, q->up);
+			curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+					 (curl_off_t)(q->up ? q->up->len : 0));
+			if (q->up)
+				q->up->pos = 0;	/* a retry sends it all again */
+			hdrs = curl_slist_append(hdrs, "Expect:");
+		} else if (q->method && !strcmp(q->method, "POST")) {
+			curl_easy_setopt(c, CURLOPT_POST, 1L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		}
+		if (q->content_type) {
+			char ct[256];
+
+			snprintf(ct, sizeof(ct), "Content-Type: %s", q->content_type);
+			hdrs = curl_slist_append(hdrs, ct);
+		}
 		if (r->opts.insecure) {
 			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -820,4 +897,133 @@ void lading_registry_blob_stream_close(void *ud)
 	free(bs->url);
 	free(bs->ring);
 	free(bs);
+}
+
+/* ---- push -------------------------------------------------------------- */
+
+int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
+				bool *exists, struct lading_error *err)
+{
+	struct response resp = { 0 };
+	struct lading_error e = { 0 };
+	char *url = url_for(r, "blobs", digest);
+	int ret;
+
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url, NULL, NULL, true, &resp, &e);
+	free(url);
+	*exists = !ret;
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		lading_error_set(err, -ret, "%s", e.msg);
+	return ret;
+}
+
+/* An upload URL from Location (often relative), with the digest added. */
+static char *upload_url(const struct lading_registry *r, const char *location,
+			const char *digest)
+{
+	const char *scheme = r->opts.plain_http ? "http" : "https";
+	size_t n = strlen(location) + strlen(r->host) + strlen(digest) + 32;
+	char *u = malloc(n);
+
+	if (!u)
+		return NULL;
+	if (location[0] == '/')
+		snprintf(u, n, "%s://%s%s", scheme, r->host, location);
+	else
+		snprintf(u, n, "%s", location);
+	if (digest) {
+		size_t l = strlen(u);
+
+		snprintf(u + l, n - l, "%cdigest=%s", strchr(u, '?') ? '&' : '?',
+			 digest);
+	}
+	return u;
+}
+
+int lading_registry_push_blob(struct lading_registry *r, const char *path,
+			      const char *digest, const char *mount_from,
+			      struct lading_error *err)
+{
+	struct upload up = { .fd = -1 };
+	struct response resp = { 0 };
+	struct req q = { .method = "POST" };
+	struct stat st;
+	char *url = NULL, *put = NULL;
+	bool exists;
+	int ret;
+
+	ret = lading_registry_blob_exists(r, digest, &exists, err);
+	if (ret || exists)
+		return ret;
+	url = malloc(strlen(r->base) + strlen(digest) + (mount_from ? strlen(mount_from) : 0) + 64);
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	/* cross-repository mount first: no bytes move if it works (201) */
+	if (mount_from)
+		sprintf(url, "%s/blobs/uploads/?mount=%s&from=%s", r->base, digest,
+			mount_from);
+	else
+		sprintf(url, "%s/blobs/uploads/", r->base);
+	ret = request_q(r, r->curl, url, &q, &resp, err);
+	if (!ret && resp.status == 201)
+		goto out;
+	if (!ret && (resp.status != 202 || !resp.location[0]))
+		ret = lading_error_set(err, EPROTO, "%s: upload session: HTTP %ld "
+				       "without a Location", url, resp.status);
+	if (ret)
+		goto out;
+	up.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (up.fd < 0 || fstat(up.fd, &st) < 0) {
+		ret = lading_error_set(err, errno, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	up.len = (uint64_t)st.st_size;
+	put = upload_url(r, resp.location, digest);
+	if (!put) {
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* monolithic upload: one PUT with the whole blob and its digest */
+	q = (struct req){ .method = "PUT", .up = &up,
+			  .content_type = "application/octet-stream" };
+	ret = request_q(r, r->curl, put, &q, &resp, err);
+	if (!ret && resp.status != 201)
+		ret = lading_error_set(err, EPROTO, "%s: blob upload: HTTP %ld", put,
+				       resp.status);
+	if (!ret && resp.docker_digest[0] && strcmp(resp.docker_digest, digest))
+		ret = lading_error_set(err, EBADMSG, "blob %s: the registry stored %s",
+				       digest, resp.docker_digest);
+out:
+	if (up.fd >= 0)
+		close(up.fd);
+	free(url);
+	free(put);
+	return ret;
+}
+
+int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
+				 const void *body, size_t len,
+				 const char *media_type, struct lading_error *err)
+{
+	struct upload up = { .mem = body, .fd = -1, .len = len };
+	struct req q = { .method = "PUT", .up = &up, .content_type = media_type };
+	struct response resp = { 0 };
+	char *url = url_for(r, "manifests", ref), digest[80];
+	int ret;
+
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	sha256_hex(body, len, digest);
+	ret = request_q(r, r->curl, url, &q, &resp, err);
+	if (!ret && resp.status != 201)
+		ret = lading_error_set(err, EPROTO, "%s: HTTP %ld", url, resp.status);
+	if (!ret && resp.docker_digest[0] && strcmp(resp.docker_digest, digest))
+		ret = lading_error_set(err, EBADMSG, "manifest: the registry says %s, "
+				       "the bytes hash to %s", resp.docker_digest, digest);
+	free(url);
+	return ret;
 }

@@ -235,6 +235,16 @@ YML
 		oci:fromreg:v1 >"$WORK/conv.json" 2>"$WORK/conv.err" || rc=$?
 	[ $rc = 0 ] || { kill $regpid; cat "$WORK/conv.err"; fail "convert from docker://"; }
 	[ "$(jget "['manifest']")" = "$man1" ] || { kill $regpid; fail "docker:// source gives $(jget "['manifest']"), oci: gave $man1"; }
+	# registry to registry: pull, convert, push; skopeo pulls it back intact
+	"$LADING_CONVERT" -q --plain-http "docker://127.0.0.1:$port/src/img:v1" \
+		"docker://127.0.0.1:$port/lading/pushed:v1" || { kill $regpid; fail "push"; }
+	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/pushed:v1" \
+		oci:pushedback:v1 || { kill $regpid; fail "skopeo pull of the pushed image"; }
+	pushed=$(python3 -c "import json;print(json.load(open('pushedback/index.json'))['manifests'][0]['digest'])")
+	[ "$pushed" = "$man1" ] || { kill $regpid; fail "pushed image $pushed != $man1"; }
+	# pushing again moves no blob (HEAD finds them) and keeps the digest
+	"$LADING_CONVERT" -q --plain-http oci:img:v1 \
+		"docker://127.0.0.1:$port/lading/pushed:v1" || { kill $regpid; fail "second push"; }
 	"$LADING_CONVERT" --plain-http "docker://127.0.0.1:$port/src/nothere:v1" \
 		oci:fromreg:v1 2>"$WORK/conv.err" && { kill $regpid; fail "missing image accepted"; }
 	grep -q "not found" "$WORK/conv.err" || { kill $regpid; fail "no 'not found': $(cat "$WORK/conv.err")"; }
@@ -244,7 +254,7 @@ YML
 	mount_converted back lading
 	treecmp ref/rootfs "$MNT"
 	unmount_image
-	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port; docker:// source"
+	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port; docker:// source; push"
 
 	# basic auth (htpasswd): right credentials pass, wrong ones are named
 	if command -v htpasswd >/dev/null 2>&1; then

@@ -56,4 +56,21 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 			      uint64_t off, size_t len, uint8_t *buf,
 			      struct lading_error *err);
 
+/* Push: HEAD says whether the registry already has the blob. */
+int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
+				bool *exists, struct lading_error *err);
+/*
+ * Uploads a blob file unless the registry has it: a cross-repository
+ * mount from mount_from (a repo on the same registry) when given, else an
+ * upload session and one PUT ?digest=; the digest the registry reports
+ * must match.
+ */
+int lading_registry_push_blob(struct lading_registry *r, const char *path,
+			      const char *digest, const char *mount_from,
+			      struct lading_error *err);
+/* PUT a manifest under ref with its media type; digest checked. */
+int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
+				 const void *body, size_t len,
+				 const char *media_type, struct lading_error *err);
+
 #endif
