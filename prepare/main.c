@@ -19,6 +19,9 @@ enum {
 	OPT_SEED_FROM,
 	OPT_JSON,
 	OPT_NO_PROGRESS,
+	OPT_CREDS,
+	OPT_PLAIN_HTTP,
+	OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -26,6 +29,9 @@ static const struct option long_options[] = {
 	{ "fsid", required_argument, NULL, OPT_FSID },
 	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
 	{ "seed-from", required_argument, NULL, OPT_SEED_FROM },
+	{ "creds", required_argument, NULL, OPT_CREDS },
+	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -47,9 +53,14 @@ static void usage(FILE *out)
 "      --layout cachefiles  the Linux cachefiles tree for EROFS on-demand mode\n"
 "      --fsid ID            cachefiles: the fsid= the image is mounted with\n"
 "      --domain-id D        cachefiles: the domain_id= it is mounted with\n"
-"      --seed-from DIR      fill the cache files from blobs in DIR\n"
-"                           (repeatable); every chunk is decoded and checked\n"
-"                           against its sha256 before it is written\n"
+"      --seed-from SOURCE   fill the cache files from blobs in a directory or\n"
+"                           a registry (docker://HOST/REPO; byte ranges,\n"
+"                           adjacent chunks merged); repeatable; every chunk\n"
+"                           is decoded and checked against its sha256\n"
+"                           before it is written\n"
+"      --creds USER:PASS    registry credentials (default: docker config)\n"
+"      --plain-http         http:// to the registry (loopback tests)\n"
+"      --insecure           https without certificate verification\n"
 "      --json               print a JSON report on stdout\n"
 "      --no-progress        no progress line, even on a terminal\n"
 "  -v, --verbose            more messages\n"
@@ -150,6 +161,15 @@ int main(int argc, char **argv)
 		case OPT_DOMAIN_ID:
 			p.domain_id = optarg;
 			break;
+		case OPT_CREDS:
+			p.registry.creds = optarg;
+			break;
+		case OPT_PLAIN_HTTP:
+			p.registry.plain_http = true;
+			break;
+		case OPT_INSECURE:
+			p.registry.insecure = true;
+			break;
 		case OPT_SEED_FROM:
 			seeds[nseeds++] = optarg;
 			break;
@@ -178,6 +198,7 @@ int main(int argc, char **argv)
 	p.seed_dirs = seeds;
 	p.nseed_dirs = nseeds;
 	p.log = &log;
+	p.registry.log = &log;
 	p.progress = progress;
 
 	ret = lading_prepare(&p, &r, &err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <lading/cache.h>
+#include <lading/fetch.h>
 #include <lading/format.h>
 #include <lading/store.h>
 
@@ -28,6 +29,7 @@ struct prep {
 	uint64_t done;
 	uint8_t *chunk, *stored;
 	size_t chunk_size, stored_size;
+	struct lading_registry **registries;	/* per seed source, or NULL */
 };
 
 void lading_prepare_params_init(struct lading_prepare_params *p)
@@ -213,16 +215,78 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	return false;
 }
 
-static int seed_chunk(struct prep *pp, int afd, int cfd, const char *id,
-		      size_t k, const struct lading_toc_entry *e)
+/*
+ * Where a blob artifact is read from: a file in a seed directory, or a
+ * registry (byte ranges).  Registry reads are batched: one request covers
+ * a run of chunks that are all missing and stored back to back.
+ */
+#define RUN_MAX (8u << 20)
+
+struct artifact {
+	int fd;
+	struct lading_registry *reg;
+	char digest[80];
+	uint8_t *run;		/* registry: the last run fetched */
+	size_t run_size, run_len;
+	uint64_t run_off;
+};
+
+static int artifact_read(struct prep *pp, struct artifact *a, uint64_t off,
+			 size_t len, uint8_t *buf)
 {
+	if (!a->reg)
+		return lading_pread_full(a->fd, buf, len, off);
+	return lading_registry_get_range(a->reg, a->digest, off, len, buf, pp->err);
+}
+
+/* The stored bytes of entry k, from the current run or a new one. */
+static int stored_bytes(struct prep *pp, struct artifact *a, int cfd,
+			const struct lading_toc *toc, size_t k, const uint8_t **out)
+{
+	const struct lading_toc_entry *e = &toc->entries[k];
+	uint64_t end = e->coff + e->clen;
+	size_t m;
 	int ret;
 
-	ret = lading_pread_full(afd, pp->stored, e->clen, e->coff);
+	if (!a->reg) {
+		ret = lading_pread_full(a->fd, pp->stored, e->clen, e->coff);
+		*out = pp->stored;
+		return ret;
+	}
+	if (a->run_len && e->coff >= a->run_off && end <= a->run_off + a->run_len) {
+		*out = a->run + (e->coff - a->run_off);
+		return 0;
+	}
+	/* extend over the following chunks that are missing and adjacent */
+	for (m = k + 1; m < toc->count; m++) {
+		const struct lading_toc_entry *n = &toc->entries[m];
+
+		if (n->coff != end || end + n->clen - e->coff > RUN_MAX ||
+		    range_present(cfd, n->uoff, n->ulen))
+			break;
+		end += n->clen;
+	}
+	ret = lading_grow_buffer(&a->run, &a->run_size, (size_t)(end - e->coff));
+	if (!ret)
+		ret = artifact_read(pp, a, e->coff, (size_t)(end - e->coff), a->run);
+	a->run_len = ret ? 0 : (size_t)(end - e->coff);
+	a->run_off = e->coff;
+	*out = a->run;
+	return ret;
+}
+
+static int seed_chunk(struct prep *pp, struct artifact *a, int cfd,
+		      const struct lading_toc *toc, const char *id, size_t k)
+{
+	const struct lading_toc_entry *e = &toc->entries[k];
+	const uint8_t *stored;
+	int ret;
+
+	ret = stored_bytes(pp, a, cfd, toc, k, &stored);
 	if (ret)
 		return lading_error_set(pp->err, -ret, "blob %s: chunk %zu: read: %s",
 					id, k, strerror(-ret));
-	ret = lading_toc_decode(e, pp->stored, pp->chunk);
+	ret = lading_toc_decode(e, stored, pp->chunk);
 	if (ret)
 		return lading_error_set(pp->err, EUCLEAN,
 			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
@@ -238,45 +302,93 @@ static int seed_chunk(struct prep *pp, int afd, int cfd, const char *id,
 	return 0;
 }
 
-static int open_artifact(struct prep *pp, const char *id)
+/* A seed source holding the blob: a directory with the file, or a registry. */
+static int open_artifact(struct prep *pp, const char *id, struct artifact *a)
 {
 	size_t i;
 
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	snprintf(a->digest, sizeof(a->digest), "sha256:%s", id);
 	for (i = 0; i < pp->p->nseed_dirs; i++) {
-		char *path = lading_path_join(pp->p->seed_dirs[i], id);
-		int fd;
+		char *path;
 
+		if (pp->registries[i]) {
+			bool exists = false;
+
+			if (!lading_registry_blob_exists(pp->registries[i], a->digest,
+							 &exists, pp->err) && exists) {
+				a->reg = pp->registries[i];
+				return 0;
+			}
+			continue;
+		}
+		path = lading_path_join(pp->p->seed_dirs[i], id);
 		if (!path)
 			return -ENOMEM;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		a->fd = open(path, O_RDONLY | O_CLOEXEC);
 		free(path);
-		if (fd >= 0)
-			return fd;
+		if (a->fd >= 0)
+			return 0;
 	}
 	return lading_error_set(pp->err, EUCLEAN, "blob %s: not found in the "
-				"seed directories", id);
+				"seed sources", id);
+}
+
+static void close_artifact(struct artifact *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->run);
+}
+
+static int read_toc(struct prep *pp, struct artifact *a,
+		    const struct lading_blob_record *rec, struct lading_toc *toc,
+		    char *why, size_t whylen)
+{
+	uint8_t *tail;
+	size_t len;
+	int ret;
+
+	if (!a->reg)
+		return lading_toc_read(a->fd, rec, toc, why, whylen);
+	if (rec->toc_offset > rec->artifact_size ||
+	    rec->artifact_size - rec->toc_offset > (256u << 20))
+		return lading_error_set(pp->err, EUCLEAN, "ToC outside the blob");
+	len = (size_t)(rec->artifact_size - rec->toc_offset);
+	tail = malloc(len ? len : 1);
+	if (!tail)
+		return -ENOMEM;
+	/* one range: the ToC and the footer */
+	ret = artifact_read(pp, a, rec->toc_offset, len, tail);
+	if (!ret)
+		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
+	free(tail);
+	return ret;
 }
 
 static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob *b)
 {
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(pp->reader, slot + 1);
-	struct lading_toc toc;
+	struct lading_toc toc = { 0 };
+	struct artifact a;
 	char why[256];
-	int afd, cfd, ret, first_bad = 0;
+	int cfd, ret, first_bad = 0;
 	size_t k;
 
 	if (!rec)
 		return lading_error_set(pp->err, EUCLEAN, "%s: no blob table: not "
 					"built by lading", pp->p->bootstrap);
-	afd = open_artifact(pp, b->id);
-	if (afd < 0)
-		return afd;
-	ret = lading_toc_read(afd, rec, &toc, why, sizeof(why));
+	ret = open_artifact(pp, b->id, &a);
+	if (ret)
+		return ret;
+	ret = read_toc(pp, &a, rec, &toc, why, sizeof(why));
 	if (ret) {
-		close(afd);
-		return ret == -EUCLEAN ?
+		close_artifact(&a);
+		return ret == -EUCLEAN && !pp->err->code ?
 			lading_error_set(pp->err, EUCLEAN, "blob %s: %s", b->id, why) :
+			ret == -EUCLEAN ? ret :
 			lading_error_set(pp->err, -ret, "blob %s: %s", b->id,
 					 strerror(-ret));
 	}
@@ -299,7 +411,7 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 		if (present_and_valid(pp, cfd, e)) {
 			b->present_before += e->ulen;
 		} else {
-			ret = seed_chunk(pp, afd, cfd, b->id, k, e);
+			ret = seed_chunk(pp, &a, cfd, &toc, b->id, k);
 			if (ret == -EUCLEAN) {
 				/* a bad chunk stops that chunk, not the others */
 				first_bad = first_bad ? first_bad : ret;
@@ -322,7 +434,7 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 		ret = first_bad;
 out:
 	lading_toc_free(&toc);
-	close(afd);
+	close_artifact(&a);
 	return ret;
 }
 
@@ -490,6 +602,32 @@ static int load_bootstrap(struct prep *pp)
 	return 0;
 }
 
+/* docker://HOST/REPO seed sources: one registry client each. */
+static int open_registries(struct prep *pp)
+{
+	size_t i;
+	int ret = 0;
+
+	pp->registries = calloc(pp->p->nseed_dirs, sizeof(*pp->registries));
+	if (!pp->registries)
+		return lading_error_set(pp->err, ENOMEM, "out of memory");
+	for (i = 0; !ret && i < pp->p->nseed_dirs; i++) {
+		char *host, *repo, *ref;
+
+		if (strncmp(pp->p->seed_dirs[i], "docker://", 9))
+			continue;
+		ret = lading_docker_ref_parse(pp->p->seed_dirs[i], &host, &repo, &ref,
+					      pp->err);
+		if (!ret)
+			ret = lading_registry_open(host, repo, &pp->p->registry,
+						   &pp->registries[i], pp->err);
+		free(host);
+		free(repo);
+		free(ref);
+	}
+	return ret;
+}
+
 int lading_prepare(const struct lading_prepare_params *p,
 		   struct lading_prepare_report *r, struct lading_error *err)
 {
@@ -504,18 +642,17 @@ int lading_prepare(const struct lading_prepare_params *p,
 		ret = p->layout == LADING_LAYOUT_CACHEFILES ? layout_cachefiles(&pp) :
 							      layout_plain(&pp);
 	if (!ret && p->nseed_dirs) {
+		ret = open_registries(&pp);
 		for (i = 0; i < r->nblobs; i++)
 			total += r->blobs[i].size;
 		lading_progress_init(&pp.progress, p->progress, "seeding", total);
-		for (i = 0; i < r->nblobs; i++) {
+		for (i = 0; !ret && i < r->nblobs; i++) {
 			ret = seed_blob(&pp, i, &r->blobs[i]);
 			if (ret == -EUCLEAN) {
 				/* keep seeding the other blobs; err keeps the first */
 				first_bad = ret;
-				continue;
+				ret = 0;
 			}
-			if (ret)
-				break;
 		}
 		lading_progress_finish(&pp.progress);
 		r->seeded = !ret && !first_bad;
@@ -523,6 +660,13 @@ int lading_prepare(const struct lading_prepare_params *p,
 			ret = first_bad;
 	}
 	lading_reader_close(pp.reader);
+	if (pp.registries) {
+		size_t k;
+
+		for (k = 0; k < p->nseed_dirs; k++)
+			lading_registry_close(pp.registries[k]);
+		free(pp.registries);
+	}
 	free(pp.chunk);
 	free(pp.stored);
 	return ret;

@@ -69,12 +69,49 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 	return 0;
 }
 
-int lading_toc_read(int fd, const struct lading_blob_record *rec,
-		    struct lading_toc *toc, char *why, size_t whylen)
+int lading_toc_parse(const void *tail, size_t len,
+		     const struct lading_blob_record *rec, struct lading_toc *toc,
+		     char *why, size_t whylen)
 {
 	uint8_t digest[LADING_SHA256_LEN];
 	unsigned int dl;
+	int ret;
+
+	memset(toc, 0, sizeof(*toc));
+	if (rec->artifact_size < sizeof(toc->footer) ||
+	    rec->toc_offset > rec->artifact_size ||
+	    len != rec->artifact_size - rec->toc_offset ||
+	    len < sizeof(toc->footer))
+		return toc_bad(why, whylen, "ToC area of %zu bytes does not match "
+			       "the bootstrap", len);
+	memcpy(&toc->footer, (const uint8_t *)tail + len - sizeof(toc->footer),
+	       sizeof(toc->footer));
+	ret = check_footer(&toc->footer, rec, why, whylen);
+	if (ret)
+		return ret;
+	toc->count = toc->footer.entries;
+	toc->entries = malloc(toc->count ? toc->footer.toc_size : 1);
+	if (!toc->entries)
+		return -ENOMEM;
+	memcpy(toc->entries, tail, toc->footer.toc_size);
+	if (EVP_Digest(toc->entries, toc->footer.toc_size, digest, &dl,
+		       EVP_sha256(), NULL) != 1)
+		ret = -EIO;
+	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
+		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
+	if (!ret)
+		ret = check_entries(toc, why, whylen);
+	if (ret)
+		lading_toc_free(toc);
+	return ret;
+}
+
+int lading_toc_read(int fd, const struct lading_blob_record *rec,
+		    struct lading_toc *toc, char *why, size_t whylen)
+{
 	struct stat st;
+	uint8_t *tail;
+	size_t len;
 	int ret;
 
 	memset(toc, 0, sizeof(*toc));
@@ -84,30 +121,17 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
 			       "says %llu", (unsigned long long)st.st_size,
 			       (unsigned long long)rec->artifact_size);
-	if (rec->artifact_size < sizeof(toc->footer))
-		return toc_bad(why, whylen, "artifact shorter than its footer");
-	ret = lading_pread_full(fd, &toc->footer, sizeof(toc->footer),
-				rec->artifact_size - sizeof(toc->footer));
-	if (ret)
-		return ret;
-	ret = check_footer(&toc->footer, rec, why, whylen);
-	if (ret)
-		return ret;
-	toc->count = toc->footer.entries;
-	toc->entries = malloc(toc->count ? toc->footer.toc_size : 1);
-	if (!toc->entries)
+	if (rec->toc_offset > rec->artifact_size ||
+	    rec->artifact_size - rec->toc_offset > (64ull << 20) * 64 + 64)
+		return toc_bad(why, whylen, "ToC offset outside the artifact");
+	len = (size_t)(rec->artifact_size - rec->toc_offset);
+	tail = malloc(len ? len : 1);
+	if (!tail)
 		return -ENOMEM;
-	ret = lading_pread_full(fd, toc->entries, toc->footer.toc_size,
-				toc->footer.toc_offset);
-	if (!ret && EVP_Digest(toc->entries, toc->footer.toc_size, digest, &dl,
-			       EVP_sha256(), NULL) != 1)
-		ret = -EIO;
-	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
-		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
+	ret = lading_pread_full(fd, tail, len, rec->toc_offset);
 	if (!ret)
-		ret = check_entries(toc, why, whylen);
-	if (ret)
-		lading_toc_free(toc);
+		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
+	free(tail);
 	return ret;
 }
 

@@ -242,6 +242,30 @@ YML
 		oci:pushedback:v1 || { kill $regpid; fail "skopeo pull of the pushed image"; }
 	pushed=$(python3 -c "import json;print(json.load(open('pushedback/index.json'))['manifests'][0]['digest'])")
 	[ "$pushed" = "$man1" ] || { kill $regpid; fail "pushed image $pushed != $man1"; }
+	# a node seeds its cache from the registry (ranges) and mounts it
+	pboot=$(manifest_layers pushedback v1 | tail -1)
+	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/lading/pushed" \
+		"$pboot" regcache || { kill $regpid; fail "seed from the registry"; }
+	mapfile -t pl < <(manifest_layers pushedback v1)
+	devs=()
+	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("regcache/${f##*/}"); done
+	mount_image "regcache/${pboot##*/}" "${devs[@]}"
+	treecmp ref/rootfs "$MNT"
+	unmount_image
+	# compressed blobs through ranges: push a zstd conversion, seed, mount
+	"$LADING_CONVERT" -q --compress zstd -C 64K --plain-http oci:img:v1 \
+		"docker://127.0.0.1:$port/lading/zstd:v1" || { kill $regpid; fail "push zstd"; }
+	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/zstd:v1" \
+		oci:zstdback:v1 || { kill $regpid; fail "pull zstd"; }
+	zboot=$(manifest_layers zstdback v1 | tail -1)
+	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/lading/zstd" \
+		"$zboot" zcache || { kill $regpid; fail "seed zstd from the registry"; }
+	mapfile -t pl < <(manifest_layers zstdback v1)
+	devs=()
+	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("zcache/${f##*/}"); done
+	mount_image "zcache/${zboot##*/}" "${devs[@]}"
+	treecmp ref/rootfs "$MNT"
+	unmount_image
 	# pushing again moves no blob (HEAD finds them) and keeps the digest
 	"$LADING_CONVERT" -q --plain-http oci:img:v1 \
 		"docker://127.0.0.1:$port/lading/pushed:v1" || { kill $regpid; fail "second push"; }
@@ -254,7 +278,7 @@ YML
 	mount_converted back lading
 	treecmp ref/rootfs "$MNT"
 	unmount_image
-	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port; docker:// source; push"
+	log "ok: skopeo round trip through docker-registry on 127.0.0.1:$port; docker:// source; push; seeding from the registry"
 
 	# basic auth (htpasswd): right credentials pass, wrong ones are named
 	if command -v htpasswd >/dev/null 2>&1; then

@@ -90,6 +90,7 @@ int lading_cachefiles_volume_xattr(uint8_t *out, size_t outlen);
 /* ---- cache directory preparation ------------------------------------- */
 
 #include <lading/common.h>
+#include <lading/fetch.h>
 
 enum lading_cache_layout {
 	LADING_LAYOUT_PLAIN = 0,	/* CACHEDIR/<blob-id>, CACHEDIR/<boot-sha> */
@@ -102,8 +103,10 @@ struct lading_prepare_params {
 	enum lading_cache_layout layout;
 	const char *fsid;		/* cachefiles: required */
 	const char *domain_id;		/* cachefiles: optional */
-	const char *const *seed_dirs;	/* blob directories to seed from */
+	/* blob directories or docker://HOST/REPO registries to seed from */
+	const char *const *seed_dirs;
 	size_t nseed_dirs;
+	struct lading_registry_opts registry;	/* for docker:// seeds */
 	const struct lading_log *log;
 	bool progress;
 };

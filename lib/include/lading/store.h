@@ -89,6 +89,10 @@ struct lading_toc {
  */
 int lading_toc_read(int fd, const struct lading_blob_record *rec,
 		    struct lading_toc *toc, char *why, size_t whylen);
+/* The same from the artifact's bytes [toc_offset, end), e.g. one range. */
+int lading_toc_parse(const void *tail, size_t len,
+		     const struct lading_blob_record *rec, struct lading_toc *toc,
+		     char *why, size_t whylen);
 void lading_toc_free(struct lading_toc *toc);
 /* Index of the entry covering uncompressed offset off, or -1. */
 ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off);
