@@ -442,6 +442,11 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		if (accept)
 			hdrs = curl_slist_append(hdrs, accept);
 		pthread_mutex_lock(&r->lock);
+		if (r->token && time(NULL) >= r->token_expiry) {
+			/* expired: the next 401 fetches a fresh one */
+			free(r->token);
+			r->token = NULL;
+		}
 		if (r->token) {
 			/* curl drops a custom Authorization on a redirect to
 			 * another host: object stores never see the token */
