@@ -8,6 +8,7 @@
  * re-verified, and a range that fails is punched out again.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,20 +216,13 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	return false;
 }
 
-/*
- * Where a blob artifact is read from: a file in a seed directory, or a
- * registry (byte ranges).  Registry reads are batched: one request covers
- * a run of chunks that are all missing and stored back to back.
- */
+/* Where a blob artifact is read from: a seed directory's file or a registry. */
 #define RUN_MAX (8u << 20)
 
 struct artifact {
 	int fd;
 	struct lading_registry *reg;
 	char digest[80];
-	uint8_t *run;		/* registry: the last run fetched */
-	size_t run_size, run_len;
-	uint64_t run_off;
 };
 
 static int artifact_read(struct prep *pp, struct artifact *a, uint64_t off,
@@ -239,66 +233,175 @@ static int artifact_read(struct prep *pp, struct artifact *a, uint64_t off,
 	return lading_registry_get_range(a->reg, a->digest, off, len, buf, pp->err);
 }
 
-/* The stored bytes of entry k, from the current run or a new one. */
-static int stored_bytes(struct prep *pp, struct artifact *a, int cfd,
-			const struct lading_toc *toc, size_t k, const uint8_t **out)
+/* Decodes, checks and writes one chunk whose stored bytes are at hand. */
+static int write_chunk(int cfd, const struct lading_toc_entry *e,
+		       const uint8_t *stored, uint8_t *chunk, const char *id,
+		       size_t k, struct lading_error *err)
 {
-	const struct lading_toc_entry *e = &toc->entries[k];
-	uint64_t end = e->coff + e->clen;
-	size_t m;
-	int ret;
+	int ret = lading_toc_decode(e, stored, chunk);
 
-	if (!a->reg) {
-		ret = lading_pread_full(a->fd, pp->stored, e->clen, e->coff);
-		*out = pp->stored;
-		return ret;
+	if (ret)
+		return lading_error_set(err, EUCLEAN,
+			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
+			"not written", id, k, (unsigned long long)e->uoff, e->ulen,
+			ret == -EBADMSG ? "does not decode to its digest" :
+			strerror(-ret));
+	ret = lading_pwrite_full(cfd, chunk, e->ulen, e->uoff);
+	if (ret) {
+		punch(cfd, e->uoff, e->ulen);	/* no partial chunk stays */
+		return lading_error_set(err, -ret, "cache file of blob %s: "
+					"write: %s", id, strerror(-ret));
 	}
-	if (a->run_len && e->coff >= a->run_off && end <= a->run_off + a->run_len) {
-		*out = a->run + (e->coff - a->run_off);
-		return 0;
-	}
-	/* extend over the following chunks that are missing and adjacent */
-	for (m = k + 1; m < toc->count; m++) {
-		const struct lading_toc_entry *n = &toc->entries[m];
-
-		if (n->coff != end || end + n->clen - e->coff > RUN_MAX ||
-		    range_present(cfd, n->uoff, n->ulen))
-			break;
-		end += n->clen;
-	}
-	ret = lading_grow_buffer(&a->run, &a->run_size, (size_t)(end - e->coff));
-	if (!ret)
-		ret = artifact_read(pp, a, e->coff, (size_t)(end - e->coff), a->run);
-	a->run_len = ret ? 0 : (size_t)(end - e->coff);
-	a->run_off = e->coff;
-	*out = a->run;
-	return ret;
+	return 0;
 }
 
 static int seed_chunk(struct prep *pp, struct artifact *a, int cfd,
 		      const struct lading_toc *toc, const char *id, size_t k)
 {
 	const struct lading_toc_entry *e = &toc->entries[k];
-	const uint8_t *stored;
 	int ret;
 
-	ret = stored_bytes(pp, a, cfd, toc, k, &stored);
+	ret = artifact_read(pp, a, e->coff, e->clen, pp->stored);
 	if (ret)
 		return lading_error_set(pp->err, -ret, "blob %s: chunk %zu: read: %s",
 					id, k, strerror(-ret));
-	ret = lading_toc_decode(e, stored, pp->chunk);
-	if (ret)
-		return lading_error_set(pp->err, EUCLEAN,
-			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
-			"not written", id, k, (unsigned long long)e->uoff, e->ulen,
-			ret == -EBADMSG ? "does not decode to its digest" :
-			strerror(-ret));
-	ret = lading_pwrite_full(cfd, pp->chunk, e->ulen, e->uoff);
-	if (ret) {
-		punch(cfd, e->uoff, e->ulen);	/* no partial chunk stays */
-		return lading_error_set(pp->err, -ret, "cache file of blob %s: "
-					"write: %s", id, strerror(-ret));
+	return write_chunk(cfd, e, pp->stored, pp->chunk, id, k, pp->err);
+}
+
+/*
+ * From a registry: the missing chunks are grouped into runs of adjacent
+ * stored ranges (up to RUN_MAX), and a few threads, each with its own
+ * connection, fetch, verify and write runs in parallel.
+ */
+#define SEED_THREADS 4
+
+struct run {
+	size_t first, count;
+};
+
+struct parallel_seed {
+	struct prep *pp;
+	struct artifact *a;
+	int cfd;
+	const struct lading_toc *toc;
+	const char *id;
+	struct run *runs;
+	size_t nruns, next;
+	pthread_mutex_t lock;
+	uint64_t fetched;
+	int fatal, bad;		/* first I/O error, first bad chunk */
+	struct lading_error fatal_err, bad_err;
+};
+
+static void *seed_worker(void *arg)
+{
+	struct parallel_seed *ps = arg;
+	struct lading_registry_conn *conn = lading_registry_conn_open(ps->a->reg);
+	uint8_t *run_buf = NULL, *chunk = NULL;
+	size_t run_size = 0, chunk_size = 0;
+
+	for (;;) {
+		struct lading_error err = { 0 };
+		const struct lading_toc_entry *e;
+		struct run *r;
+		uint64_t len, got = 0;
+		size_t k;
+		int ret;
+
+		pthread_mutex_lock(&ps->lock);
+		r = ps->fatal || ps->next == ps->nruns ? NULL : &ps->runs[ps->next++];
+		pthread_mutex_unlock(&ps->lock);
+		if (!r)
+			break;
+		e = &ps->toc->entries[r->first];
+		len = ps->toc->entries[r->first + r->count - 1].coff +
+		      ps->toc->entries[r->first + r->count - 1].clen - e->coff;
+		ret = conn ? 0 : lading_error_set(&err, ENOMEM, "out of memory");
+		if (!ret)
+			ret = lading_grow_buffer(&run_buf, &run_size, (size_t)len);
+		if (!ret)
+			ret = lading_registry_conn_get_range(conn, ps->a->digest, e->coff,
+							     (size_t)len, run_buf, &err);
+		for (k = 0; !ret && k < r->count; k++) {
+			const struct lading_toc_entry *c = &ps->toc->entries[r->first + k];
+			int wr;
+
+			ret = lading_grow_buffer(&chunk, &chunk_size, c->ulen);
+			if (ret)
+				break;
+			wr = write_chunk(ps->cfd, c, run_buf + (c->coff - e->coff), chunk,
+					 ps->id, r->first + k, &err);
+			if (wr == -EUCLEAN) {
+				pthread_mutex_lock(&ps->lock);
+				if (!ps->bad) {
+					ps->bad = wr;
+					ps->bad_err = err;
+				}
+				pthread_mutex_unlock(&ps->lock);
+				lading_error_clear(&err);
+				continue;
+			}
+			ret = wr;
+			if (!ret)
+				got += c->ulen;
+		}
+		pthread_mutex_lock(&ps->lock);
+		ps->fetched += got;
+		ps->pp->done += got;
+		if (ret && !ps->fatal) {
+			ps->fatal = ret;
+			ps->fatal_err = err;
+		}
+		pthread_mutex_unlock(&ps->lock);
 	}
+	lading_registry_conn_close(conn);
+	free(run_buf);
+	free(chunk);
+	return NULL;
+}
+
+static int seed_parallel(struct prep *pp, struct artifact *a, int cfd,
+			 const struct lading_toc *toc, const bool *missing,
+			 struct lading_prepare_blob *b)
+{
+	struct parallel_seed ps = { .pp = pp, .a = a, .cfd = cfd, .toc = toc,
+				    .id = b->id };
+	pthread_t th[SEED_THREADS];
+	size_t k, started = 0;
+
+	ps.runs = calloc(toc->count ? toc->count : 1, sizeof(*ps.runs));
+	if (!ps.runs)
+		return lading_error_set(pp->err, ENOMEM, "out of memory");
+	for (k = 0; k < toc->count; k++) {
+		struct run *last = ps.nruns ? &ps.runs[ps.nruns - 1] : NULL;
+		const struct lading_toc_entry *e = &toc->entries[k];
+
+		if (!missing[k])
+			continue;
+		if (last && last->first + last->count == k &&
+		    toc->entries[k - 1].coff + toc->entries[k - 1].clen == e->coff &&
+		    e->coff + e->clen - toc->entries[last->first].coff <= RUN_MAX) {
+			last->count++;
+			continue;
+		}
+		ps.runs[ps.nruns++] = (struct run){ k, 1 };
+	}
+	pthread_mutex_init(&ps.lock, NULL);
+	for (k = 0; k < SEED_THREADS && k < ps.nruns; k++)
+		if (!pthread_create(&th[k], NULL, seed_worker, &ps))
+			started++;
+	if (!started && ps.nruns)
+		seed_worker(&ps);	/* no threads: do it here */
+	for (k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&ps.lock);
+	free(ps.runs);
+	b->fetched += ps.fetched;
+	lading_progress_update(&pp->progress, pp->done, b->id);
+	if (ps.fatal)
+		return lading_error_set(pp->err, -ps.fatal, "%s", ps.fatal_err.msg);
+	if (ps.bad)
+		return lading_error_set(pp->err, EUCLEAN, "%s", ps.bad_err.msg);
 	return 0;
 }
 
@@ -339,7 +442,6 @@ static void close_artifact(struct artifact *a)
 {
 	if (a->fd >= 0)
 		close(a->fd);
-	free(a->run);
 }
 
 static int read_toc(struct prep *pp, struct artifact *a,
@@ -398,7 +500,33 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 				       strerror(errno));
 		goto out;
 	}
-	for (k = 0; k < toc.count; k++) {
+	if (a.reg) {
+		bool *missing = calloc(toc.count ? toc.count : 1, sizeof(*missing));
+
+		ret = missing ? 0 : lading_error_set(pp->err, ENOMEM, "out of memory");
+		for (k = 0; !ret && k < toc.count; k++) {
+			const struct lading_toc_entry *e = &toc.entries[k];
+
+			ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, e->ulen);
+			if (!ret && present_and_valid(pp, cfd, e)) {
+				b->present_before += e->ulen;
+				pp->done += e->ulen;
+			} else if (!ret) {
+				missing[k] = true;
+			}
+		}
+		if (!ret)
+			ret = seed_parallel(pp, &a, cfd, &toc, missing, b);
+		if (ret == -EUCLEAN) {
+			first_bad = ret;
+			ret = 0;
+		}
+		free(missing);
+		k = toc.count;	/* done: skip the sequential loop */
+	} else {
+		k = 0;
+	}
+	for (; k < toc.count; k++) {
 		const struct lading_toc_entry *e = &toc.entries[k];
 
 		ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, e->ulen);

@@ -685,12 +685,11 @@ static size_t range_sink_write(const char *p, size_t n, void *ud)
 	return rs->got == rs->want && skip + take < n ? 0 : n;
 }
 
-int lading_registry_get_range(struct lading_registry *r, const char *digest,
-			      uint64_t off, size_t len, uint8_t *buf,
-			      struct lading_error *err)
+static int get_range(struct lading_registry *r, CURL *c, const char *digest,
+		     uint64_t off, size_t len, uint8_t *buf,
+		     struct lading_error *err)
 {
-	struct range_sink rs = { .curl = r->curl, .buf = buf, .want = len,
-				 .off = off };
+	struct range_sink rs = { .curl = c, .buf = buf, .want = len, .off = off };
 	struct response resp = { .sink = range_sink_write, .reset = range_reset,
 				 .sink_ud = &rs };
 	char *url, range[64];
@@ -707,7 +706,7 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 	for (attempt = 0; attempt < 3; attempt++) {
 		rs.got = 0;
 		rs.started = false;
-		ret = request(r, r->curl, url, NULL, range, false, &resp, err);
+		ret = request(r, c, url, NULL, range, false, &resp, err);
 		if (ret || rs.got == len)
 			break;
 	}
@@ -721,6 +720,49 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 				       url, rs.got, len);
 	free(url);
 	return ret;
+}
+
+int lading_registry_get_range(struct lading_registry *r, const char *digest,
+			      uint64_t off, size_t len, uint8_t *buf,
+			      struct lading_error *err)
+{
+	return get_range(r, r->curl, digest, off, len, buf, err);
+}
+
+/* A connection of its own, for one thread of parallel range requests. */
+struct lading_registry_conn {
+	struct lading_registry *r;
+	CURL *curl;
+};
+
+struct lading_registry_conn *lading_registry_conn_open(struct lading_registry *r)
+{
+	struct lading_registry_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->r = r;
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void lading_registry_conn_close(struct lading_registry_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+int lading_registry_conn_get_range(struct lading_registry_conn *c,
+				   const char *digest, uint64_t off, size_t len,
+				   uint8_t *buf, struct lading_error *err)
+{
+	return get_range(c->r, c->curl, digest, off, len, buf, err);
 }
 
 /* ---- blob streams ------------------------------------------------------ */

@@ -56,6 +56,17 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 			      uint64_t off, size_t len, uint8_t *buf,
 			      struct lading_error *err);
 
+/*
+ * Connections for parallel range requests: one per thread (auth state is
+ * shared with the registry, under its lock).
+ */
+struct lading_registry_conn;
+struct lading_registry_conn *lading_registry_conn_open(struct lading_registry *r);
+void lading_registry_conn_close(struct lading_registry_conn *c);
+int lading_registry_conn_get_range(struct lading_registry_conn *c,
+				   const char *digest, uint64_t off, size_t len,
+				   uint8_t *buf, struct lading_error *err);
+
 /* Push: HEAD says whether the registry already has the blob. */
 int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
 				bool *exists, struct lading_error *err);
