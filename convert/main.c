@@ -24,6 +24,7 @@ enum {
 	OPT_CREDS,
 	OPT_PLAIN_HTTP,
 	OPT_INSECURE,
+	OPT_MOUNT_FROM,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
 	{ "creds", required_argument, NULL, OPT_CREDS },
 	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
 	{ "chunk-size", required_argument, NULL, 'C' },
 	{ "compress", required_argument, NULL, OPT_COMPRESS },
 	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
@@ -74,6 +76,8 @@ static void usage(FILE *out)
 "                           config.json or ~/.docker/config.json, else none)\n"
 "      --plain-http         talk http:// to the registry (loopback tests)\n"
 "      --insecure           https without certificate verification\n"
+"      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
+"                           instead of uploading them\n"
 "  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
 "      --compress ALG[:LEVEL]\n"
 "                           compress blob chunks: none, lz4, deflate, lzma,\n"
@@ -202,6 +206,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_INSECURE:
 			p.registry.insecure = true;
+			break;
+		case OPT_MOUNT_FROM:
+			p.registry.mount_from = optarg;
 			break;
 		case OPT_LAYER_BOOTSTRAPS:
 			p.layer_bootstraps = optarg;

@@ -452,7 +452,8 @@ static int push_image(struct conv *c)
 			json_object_get(man, "config");
 		dg = json_string_value(json_object_get(l, "digest"));
 		path = dg ? lading_path_join(dir, dg + 7) : NULL;
-		ret = path ? lading_registry_push_blob(c->push, path, dg, NULL, c->err) :
+		ret = path ? lading_registry_push_blob(c->push, path, dg,
+						       c->p->registry.mount_from, c->err) :
 			     lading_error_set(c->err, ENOMEM, "out of memory");
 		free(path);
 	}

@@ -266,6 +266,12 @@ YML
 	mount_image "zcache/${zboot##*/}" "${devs[@]}"
 	treecmp ref/rootfs "$MNT"
 	unmount_image
+	# another repository on the same registry: blobs mounted, not uploaded
+	"$LADING_CONVERT" -q --plain-http --mount-from lading/pushed oci:img:v1 \
+		"docker://127.0.0.1:$port/lading/mounted:v1" || { kill $regpid; fail "push with mount"; }
+	skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$port/lading/mounted:v1" \
+		>/dev/null || { kill $regpid; fail "mounted image not readable"; }
+	grep -q 'mount' reg/log || { kill $regpid; fail "no cross-repository mount in the registry log"; }
 	# pushing again moves no blob (HEAD finds them) and keeps the digest
 	"$LADING_CONVERT" -q --plain-http oci:img:v1 \
 		"docker://127.0.0.1:$port/lading/pushed:v1" || { kill $regpid; fail "second push"; }
@@ -305,6 +311,13 @@ YML
 		"$LADING_CONVERT" -q --plain-http --creds tester:secret \
 			"docker://127.0.0.1:$port/src/img:v1" oci:authed:v1 ||
 			{ kill $regpid; fail "basic auth with the right password"; }
+		# credentials from a docker config.json ("auths", base64 user:pass)
+		mkdir -p dockercfg
+		printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$port" \
+			"$(printf tester:secret | base64)" >dockercfg/config.json
+		DOCKER_CONFIG=$WORK/dockercfg "$LADING_CONVERT" -q --plain-http \
+			"docker://127.0.0.1:$port/src/img:v1" oci:authed3:v1 ||
+			{ kill $regpid; fail "credentials from DOCKER_CONFIG"; }
 		rc=0
 		"$LADING_CONVERT" -q --plain-http --creds tester:wrong \
 			"docker://127.0.0.1:$port/src/img:v1" oci:authed2:v1 2>"$WORK/auth.err" || rc=$?

@@ -18,6 +18,7 @@ struct lading_registry_opts {
 	const char *creds;	/* "user:pass"; NULL: docker config, else none */
 	const struct lading_log *log;
 	int max_retries;	/* 0: the default (4) */
+	const char *mount_from;	/* push: try a cross-repository mount first */
 };
 
 /* "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]" -> parts (malloc'ed). */
