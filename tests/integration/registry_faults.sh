@@ -3,7 +3,8 @@
 # fault_registry.py on 127.0.0.1): 500s then success and 429 with
 # Retry-After are retried; a connection cut mid-body resumes (stream) or
 # restarts (whole blob); a server ignoring Range still yields the right
-# bytes; a bearer token is fetched from the challenge's realm; a corrupted
+# bytes; a bearer token is fetched from the challenge's realm and never
+# follows a redirect to another host (object storage); a corrupted
 # byte is detected and never returned.
 NEEDS_MOUNT=0
 . "$(dirname "$0")/lib.sh"
@@ -44,7 +45,7 @@ fetch_ok() {
 }
 
 for how in blob stream; do
-	for mode in ok fail-twice retry-after drop bearer; do
+	for mode in ok fail-twice retry-after drop bearer redirect; do
 		fetch_ok "$mode" "$how"
 	done
 done

@@ -4,7 +4,9 @@ registry client's fault tests.  usage: fault_registry.py PORT BLOBFILE MODE
 MODE: ok | fail-twice (two 500s, then fine) | retry-after (429 with
 Retry-After: 1 once) | drop (cuts the first response in the middle) |
 no-range (ignores Range, answers 200 with everything) | corrupt (flips
-one byte) | bearer (asks for a token from /token first)
+one byte) | bearer (asks for a token from /token first) | redirect (bearer,
+then a 307 to "object storage" on localhost, which refuses any request that
+still carries credentials)
 Serves /v2/<any repo>/blobs/sha256:<digest of BLOBFILE>."""
 import hashlib
 import http.server
@@ -31,6 +33,10 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path.startswith("/objects/"):
+            if self.headers.get("Authorization"):
+                return self.send(403, b"credentials leaked to another host")
+            return self.send(200, data)
         if self.path.startswith("/token"):
             return self.send(200, b'{"token": "t0k3n", "expires_in": 300}',
                              [("Content-Type", "application/json")])
@@ -38,9 +44,12 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.send(404, b"{}")
         state["n"] += 1
         n = state["n"]
-        if mode == "bearer" and self.headers.get("Authorization") != "Bearer t0k3n":
+        if mode in ("bearer", "redirect") and self.headers.get("Authorization") != "Bearer t0k3n":
             return self.send(401, b"{}", [("WWW-Authenticate",
                 'Bearer realm="http://127.0.0.1:%d/token",service="test",scope="repository:x:pull"' % port)])
+        if mode == "redirect":
+            return self.send(307, b"", [("Location",
+                "http://localhost:%d/objects/blob" % port)])
         if mode == "fail-twice" and n <= 2:
             return self.send(500, b"busy")
         if mode == "retry-after" and n == 1:
