@@ -21,9 +21,6 @@ enum {
 	OPT_JSON,
 	OPT_NO_PROGRESS,
 	OPT_LAYER_BOOTSTRAPS,
-	OPT_CREDS,
-	OPT_PLAIN_HTTP,
-	OPT_INSECURE,
 	OPT_MOUNT_FROM,
 };
 
@@ -32,9 +29,7 @@ static const struct option long_options[] = {
 	{ "platform", required_argument, NULL, OPT_PLATFORM },
 	{ "chunk-dict", required_argument, NULL, OPT_CHUNK_DICT },
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
-	{ "creds", required_argument, NULL, OPT_CREDS },
-	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	CLI_REGISTRY_LONG_OPTIONS,
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
 	{ "chunk-size", required_argument, NULL, 'C' },
 	{ "compress", required_argument, NULL, OPT_COMPRESS },
@@ -42,10 +37,7 @@ static const struct option long_options[] = {
 	{ "mtime", required_argument, NULL, 'T' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -72,10 +64,7 @@ static void usage(FILE *out)
 "                           also write one bootstrap per layer into DIR, for\n"
 "                           lading-verify --layer --source LAYER (reads each\n"
 "                           layer a second time)\n"
-"      --creds USER:PASS    registry credentials (default: $DOCKER_CONFIG/\n"
-"                           config.json or ~/.docker/config.json, else none)\n"
-"      --plain-http         talk http:// to the registry (loopback tests)\n"
-"      --insecure           https without certificate verification\n"
+CLI_REGISTRY_HELP
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n"
 "  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
@@ -198,15 +187,6 @@ int main(int argc, char **argv)
 		case OPT_PLATFORM:
 			p.platform = optarg;
 			break;
-		case OPT_CREDS:
-			p.registry.creds = optarg;
-			break;
-		case OPT_PLAIN_HTTP:
-			p.registry.plain_http = true;
-			break;
-		case OPT_INSECURE:
-			p.registry.insecure = true;
-			break;
 		case OPT_MOUNT_FROM:
 			p.registry.mount_from = optarg;
 			break;
@@ -252,6 +232,8 @@ int main(int argc, char **argv)
 			progress = false;
 			break;
 		default:
+			if (cli_registry_option(c, optarg, &p.registry))
+				break;
 			ret = cli_common_option(c, PROG, &log, &progress, usage);
 			if (ret != CLI_CONTINUE)
 				goto out;

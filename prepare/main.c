@@ -19,9 +19,6 @@ enum {
 	OPT_SEED_FROM,
 	OPT_JSON,
 	OPT_NO_PROGRESS,
-	OPT_CREDS,
-	OPT_PLAIN_HTTP,
-	OPT_INSECURE,
 };
 
 static const struct option long_options[] = {
@@ -29,15 +26,10 @@ static const struct option long_options[] = {
 	{ "fsid", required_argument, NULL, OPT_FSID },
 	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
 	{ "seed-from", required_argument, NULL, OPT_SEED_FROM },
-	{ "creds", required_argument, NULL, OPT_CREDS },
-	{ "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
-	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	CLI_REGISTRY_LONG_OPTIONS,
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -58,9 +50,7 @@ static void usage(FILE *out)
 "                           adjacent chunks merged); repeatable; every chunk\n"
 "                           is decoded and checked against its sha256\n"
 "                           before it is written\n"
-"      --creds USER:PASS    registry credentials (default: docker config)\n"
-"      --plain-http         http:// to the registry (loopback tests)\n"
-"      --insecure           https without certificate verification\n"
+CLI_REGISTRY_HELP
 "      --json               print a JSON report on stdout\n"
 "      --no-progress        no progress line, even on a terminal\n"
 "  -v, --verbose            more messages\n"
@@ -161,15 +151,6 @@ int main(int argc, char **argv)
 		case OPT_DOMAIN_ID:
 			p.domain_id = optarg;
 			break;
-		case OPT_CREDS:
-			p.registry.creds = optarg;
-			break;
-		case OPT_PLAIN_HTTP:
-			p.registry.plain_http = true;
-			break;
-		case OPT_INSECURE:
-			p.registry.insecure = true;
-			break;
 		case OPT_SEED_FROM:
 			seeds[nseeds++] = optarg;
 			break;
@@ -180,6 +161,8 @@ int main(int argc, char **argv)
 			progress = false;
 			break;
 		default:
+			if (cli_registry_option(c, optarg, &p.registry))
+				break;
 			ret = cli_common_option(c, PROG, &log, &progress, usage);
 			if (ret != CLI_CONTINUE)
 				goto out;

@@ -87,3 +87,20 @@ int cli_parse_source_type(const char *prog, const char *arg,
 	}
 	return 0;
 }
+
+bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *opts)
+{
+	switch (c) {
+	case CLI_OPT_CREDS:
+		opts->creds = arg;
+		return true;
+	case CLI_OPT_PLAIN_HTTP:
+		opts->plain_http = true;
+		return true;
+	case CLI_OPT_INSECURE:
+		opts->insecure = true;
+		return true;
+	default:
+		return false;
+	}
+}

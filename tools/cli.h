@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <lading/common.h>
+#include <lading/fetch.h>
 #include <lading/source.h>
 
 /*
@@ -28,6 +29,34 @@ int cli_source_date_epoch(const char *prog, bool *set, int64_t *value);
 
 /* Parses "--mtime"-style seconds; 0 or -1 after a usage error. */
 int cli_parse_seconds(const char *prog, const char *arg, int64_t *value);
+
+/* Long options every tool has (handled by cli_common_option). */
+#define CLI_COMMON_LONG_OPTIONS \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "version", no_argument, NULL, 'V' }
+
+/* Registry access options (handled by cli_registry_option). */
+enum {
+	CLI_OPT_CREDS = 1000,
+	CLI_OPT_PLAIN_HTTP,
+	CLI_OPT_INSECURE,
+};
+
+#define CLI_REGISTRY_LONG_OPTIONS \
+	{ "creds", required_argument, NULL, CLI_OPT_CREDS }, \
+	{ "plain-http", no_argument, NULL, CLI_OPT_PLAIN_HTTP }, \
+	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE }
+
+#define CLI_REGISTRY_HELP \
+"      --creds USER:PASS    registry credentials (default: $DOCKER_CONFIG/\n" \
+"                           config.json or ~/.docker/config.json, else none)\n" \
+"      --plain-http         http:// to the registry (loopback tests)\n" \
+"      --insecure           https without certificate verification\n"
+
+/* true when c was a registry option (stored in opts). */
+bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *opts);
 
 /* A tool's own usage text. */
 typedef void (*cli_usage_fn)(FILE *out);

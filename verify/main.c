@@ -36,10 +36,7 @@ static const struct option long_options[] = {
 	{ "gid", required_argument, NULL, OPT_GID },
 	{ "extract", required_argument, NULL, 'x' },
 	{ "json", no_argument, NULL, OPT_JSON },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
