@@ -205,6 +205,24 @@ expect_convert_failure "malformed JSON" oci:bad:v1 oci:handout:v1
 expect_convert_failure "reading data\|Truncated\|malformed" dir:layers --layer short.tar oci:handout:v1
 rm -rf bad
 
+# seed_from_registry LAYOUT REPO: the bootstrap from LAYOUT (pulled back
+# with skopeo), its blobs seeded from REPO on the registry by range, mounted
+# and compared with umoci's tree
+seed_from_registry() {
+	local boot cache f
+	local -a pl devs
+	boot=$(manifest_layers "$1" v1 | tail -1)
+	next_seq
+	cache=$WORK/regcache.$_seq
+	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/$2" \
+		"$boot" "$cache" || { kill $regpid; fail "seeding $2 from the registry"; }
+	mapfile -t pl < <(manifest_layers "$1" v1)
+	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("$cache/${f##*/}"); done
+	mount_image "$cache/${boot##*/}" "${devs[@]}"
+	treecmp ref/rootfs "$MNT"
+	unmount_image
+}
+
 # ---- 6. skopeo round trip through docker-registry -----------------------
 if command -v docker-registry >/dev/null 2>&1; then
 	port=$((20000 + RANDOM % 20000))
@@ -243,29 +261,13 @@ YML
 	pushed=$(python3 -c "import json;print(json.load(open('pushedback/index.json'))['manifests'][0]['digest'])")
 	[ "$pushed" = "$man1" ] || { kill $regpid; fail "pushed image $pushed != $man1"; }
 	# a node seeds its cache from the registry (ranges) and mounts it
-	pboot=$(manifest_layers pushedback v1 | tail -1)
-	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/lading/pushed" \
-		"$pboot" regcache || { kill $regpid; fail "seed from the registry"; }
-	mapfile -t pl < <(manifest_layers pushedback v1)
-	devs=()
-	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("regcache/${f##*/}"); done
-	mount_image "regcache/${pboot##*/}" "${devs[@]}"
-	treecmp ref/rootfs "$MNT"
-	unmount_image
+	seed_from_registry pushedback lading/pushed
 	# compressed blobs through ranges: push a zstd conversion, seed, mount
 	"$LADING_CONVERT" -q --compress zstd -C 64K --plain-http oci:img:v1 \
 		"docker://127.0.0.1:$port/lading/zstd:v1" || { kill $regpid; fail "push zstd"; }
 	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/zstd:v1" \
 		oci:zstdback:v1 || { kill $regpid; fail "pull zstd"; }
-	zboot=$(manifest_layers zstdback v1 | tail -1)
-	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/lading/zstd" \
-		"$zboot" zcache || { kill $regpid; fail "seed zstd from the registry"; }
-	mapfile -t pl < <(manifest_layers zstdback v1)
-	devs=()
-	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("zcache/${f##*/}"); done
-	mount_image "zcache/${zboot##*/}" "${devs[@]}"
-	treecmp ref/rootfs "$MNT"
-	unmount_image
+	seed_from_registry zstdback lading/zstd
 	# another repository on the same registry: blobs mounted, not uploaded
 	"$LADING_CONVERT" -q --plain-http --mount-from lading/pushed oci:img:v1 \
 		"docker://127.0.0.1:$port/lading/mounted:v1" || { kill $regpid; fail "push with mount"; }
