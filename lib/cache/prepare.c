@@ -30,7 +30,7 @@ struct prep {
 	uint64_t done;
 	uint8_t *chunk, *stored;
 	size_t chunk_size, stored_size;
-	struct lading_registry **registries;	/* per seed source, or NULL */
+	struct lading_blob_sources *sources;
 };
 
 void lading_prepare_params_init(struct lading_prepare_params *p)
@@ -216,23 +216,6 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	return false;
 }
 
-/* Where a blob artifact is read from: a seed directory's file or a registry. */
-#define RUN_MAX (8u << 20)
-
-struct artifact {
-	int fd;
-	struct lading_registry *reg;
-	char digest[80];
-};
-
-static int artifact_read(struct prep *pp, struct artifact *a, uint64_t off,
-			 size_t len, uint8_t *buf)
-{
-	if (!a->reg)
-		return lading_pread_full(a->fd, buf, len, off);
-	return lading_registry_get_range(a->reg, a->digest, off, len, buf, pp->err);
-}
-
 /* Decodes, checks and writes one chunk whose stored bytes are at hand. */
 static int write_chunk(int cfd, const struct lading_toc_entry *e,
 		       const uint8_t *stored, uint8_t *chunk, const char *id,
@@ -255,16 +238,15 @@ static int write_chunk(int cfd, const struct lading_toc_entry *e,
 	return 0;
 }
 
-static int seed_chunk(struct prep *pp, struct artifact *a, int cfd,
-		      const struct lading_toc *toc, const char *id, size_t k)
+static int seed_chunk(struct prep *pp, const struct lading_blob_handle *a,
+		      int cfd, const struct lading_toc *toc, const char *id, size_t k)
 {
 	const struct lading_toc_entry *e = &toc->entries[k];
 	int ret;
 
-	ret = artifact_read(pp, a, e->coff, e->clen, pp->stored);
+	ret = lading_blob_read(a, e->coff, e->clen, pp->stored, pp->err);
 	if (ret)
-		return lading_error_set(pp->err, -ret, "blob %s: chunk %zu: read: %s",
-					id, k, strerror(-ret));
+		return ret;
 	return write_chunk(cfd, e, pp->stored, pp->chunk, id, k, pp->err);
 }
 
@@ -274,6 +256,7 @@ static int seed_chunk(struct prep *pp, struct artifact *a, int cfd,
  * connection, fetch, verify and write runs in parallel.
  */
 #define SEED_THREADS 4
+#define RUN_MAX (8u << 20)
 
 struct run {
 	size_t first, count;
@@ -281,7 +264,7 @@ struct run {
 
 struct parallel_seed {
 	struct prep *pp;
-	struct artifact *a;
+	const struct lading_blob_handle *a;
 	int cfd;
 	const struct lading_toc *toc;
 	const char *id;
@@ -360,7 +343,8 @@ static void *seed_worker(void *arg)
 	return NULL;
 }
 
-static int seed_parallel(struct prep *pp, struct artifact *a, int cfd,
+static int seed_parallel(struct prep *pp, const struct lading_blob_handle *a,
+			 int cfd,
 			 const struct lading_toc *toc, const bool *missing,
 			 struct lading_prepare_blob *b)
 {
@@ -405,94 +389,27 @@ static int seed_parallel(struct prep *pp, struct artifact *a, int cfd,
 	return 0;
 }
 
-/* A seed source holding the blob: a directory with the file, or a registry. */
-static int open_artifact(struct prep *pp, const char *id, struct artifact *a)
-{
-	size_t i;
-
-	memset(a, 0, sizeof(*a));
-	a->fd = -1;
-	snprintf(a->digest, sizeof(a->digest), "sha256:%s", id);
-	for (i = 0; i < pp->p->nseed_dirs; i++) {
-		char *path;
-
-		if (pp->registries[i]) {
-			bool exists = false;
-
-			if (!lading_registry_blob_exists(pp->registries[i], a->digest,
-							 &exists, pp->err) && exists) {
-				a->reg = pp->registries[i];
-				return 0;
-			}
-			continue;
-		}
-		path = lading_path_join(pp->p->seed_dirs[i], id);
-		if (!path)
-			return -ENOMEM;
-		a->fd = open(path, O_RDONLY | O_CLOEXEC);
-		free(path);
-		if (a->fd >= 0)
-			return 0;
-	}
-	return lading_error_set(pp->err, EUCLEAN, "blob %s: not found in the "
-				"seed sources", id);
-}
-
-static void close_artifact(struct artifact *a)
-{
-	if (a->fd >= 0)
-		close(a->fd);
-}
-
-static int read_toc(struct prep *pp, struct artifact *a,
-		    const struct lading_blob_record *rec, struct lading_toc *toc,
-		    char *why, size_t whylen)
-{
-	uint8_t *tail;
-	size_t len;
-	int ret;
-
-	if (!a->reg)
-		return lading_toc_read(a->fd, rec, toc, why, whylen);
-	if (rec->toc_offset > rec->artifact_size ||
-	    rec->artifact_size - rec->toc_offset > (256u << 20))
-		return lading_error_set(pp->err, EUCLEAN, "ToC outside the blob");
-	len = (size_t)(rec->artifact_size - rec->toc_offset);
-	tail = malloc(len ? len : 1);
-	if (!tail)
-		return -ENOMEM;
-	/* one range: the ToC and the footer */
-	ret = artifact_read(pp, a, rec->toc_offset, len, tail);
-	if (!ret)
-		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
-	free(tail);
-	return ret;
-}
-
 static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob *b)
 {
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(pp->reader, slot + 1);
 	struct lading_toc toc = { 0 };
-	struct artifact a;
-	char why[256];
+	struct lading_blob_handle a;
 	int cfd, ret, first_bad = 0;
 	size_t k;
 
 	if (!rec)
 		return lading_error_set(pp->err, EUCLEAN, "%s: no blob table: not "
 					"built by lading", pp->p->bootstrap);
-	ret = open_artifact(pp, b->id, &a);
+	ret = lading_blob_sources_find(pp->sources, b->id, &a, pp->err);
+	if (ret == -ENOENT)
+		ret = -EUCLEAN;	/* a missing blob is a failed check */
 	if (ret)
 		return ret;
-	ret = read_toc(pp, &a, rec, &toc, why, sizeof(why));
+	ret = lading_blob_read_toc(&a, rec, &toc, pp->err);
 	if (ret) {
-		close_artifact(&a);
-		return ret == -EUCLEAN && !pp->err->code ?
-			lading_error_set(pp->err, EUCLEAN, "blob %s: %s", b->id, why) :
-			ret == -EUCLEAN ? ret :
-			lading_error_set(pp->err, -ret, "blob %s: %s", b->id,
-					 strerror(-ret));
+		lading_blob_handle_close(&a);
+		return ret;
 	}
 	cfd = open(b->path, O_RDWR | O_CLOEXEC);
 	if (cfd < 0) {
@@ -562,7 +479,7 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 		ret = first_bad;
 out:
 	lading_toc_free(&toc);
-	close_artifact(&a);
+	lading_blob_handle_close(&a);
 	return ret;
 }
 
@@ -730,32 +647,6 @@ static int load_bootstrap(struct prep *pp)
 	return 0;
 }
 
-/* docker://HOST/REPO seed sources: one registry client each. */
-static int open_registries(struct prep *pp)
-{
-	size_t i;
-	int ret = 0;
-
-	pp->registries = calloc(pp->p->nseed_dirs, sizeof(*pp->registries));
-	if (!pp->registries)
-		return lading_error_set(pp->err, ENOMEM, "out of memory");
-	for (i = 0; !ret && i < pp->p->nseed_dirs; i++) {
-		char *host, *repo, *ref;
-
-		if (strncmp(pp->p->seed_dirs[i], "docker://", 9))
-			continue;
-		ret = lading_docker_ref_parse(pp->p->seed_dirs[i], &host, &repo, &ref,
-					      pp->err);
-		if (!ret)
-			ret = lading_registry_open(host, repo, &pp->p->registry,
-						   &pp->registries[i], pp->err);
-		free(host);
-		free(repo);
-		free(ref);
-	}
-	return ret;
-}
-
 int lading_prepare(const struct lading_prepare_params *p,
 		   struct lading_prepare_report *r, struct lading_error *err)
 {
@@ -770,7 +661,8 @@ int lading_prepare(const struct lading_prepare_params *p,
 		ret = p->layout == LADING_LAYOUT_CACHEFILES ? layout_cachefiles(&pp) :
 							      layout_plain(&pp);
 	if (!ret && p->nseed_dirs) {
-		ret = open_registries(&pp);
+		ret = lading_blob_sources_open(p->seed_dirs, p->nseed_dirs,
+					       &p->registry, &pp.sources, err);
 		for (i = 0; i < r->nblobs; i++)
 			total += r->blobs[i].size;
 		lading_progress_init(&pp.progress, p->progress, "seeding", total);
@@ -788,13 +680,7 @@ int lading_prepare(const struct lading_prepare_params *p,
 			ret = first_bad;
 	}
 	lading_reader_close(pp.reader);
-	if (pp.registries) {
-		size_t k;
-
-		for (k = 0; k < p->nseed_dirs; k++)
-			lading_registry_close(pp.registries[k]);
-		free(pp.registries);
-	}
+	lading_blob_sources_close(pp.sources);
 	free(pp.chunk);
 	free(pp.stored);
 	return ret;

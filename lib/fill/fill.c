@@ -44,7 +44,6 @@ static_assert(sizeof(struct fan_info_range) == 24, "fanotify range info");
 
 struct fill_blob {
 	char id[LADING_DIGEST_HEX_LEN + 1];
-	char digest[80];
 	char *cache_path;
 	ino_t ino;
 	dev_t dev;
@@ -52,8 +51,7 @@ struct fill_blob {
 	bool *present;		/* per ToC entry */
 	size_t npresent;
 	bool marked;
-	int src_fd;		/* a blob dir's artifact, or -1 */
-	struct lading_registry *reg;	/* else the registry holding it */
+	struct lading_blob_handle src;	/* where its artifact is */
 };
 
 struct filler {
@@ -63,8 +61,7 @@ struct filler {
 	struct lading_reader *reader;
 	struct fill_blob *blobs;
 	uint16_t nblobs;
-	struct lading_registry **regs;	/* per source */
-	struct lading_registry_conn *conn;
+	struct lading_blob_sources *sources;
 	int fan;
 	uint8_t *stored, *chunk;
 	size_t stored_size, chunk_size;
@@ -108,86 +105,20 @@ static uint64_t now_us(void)
 
 /* ---- sources ---------------------------------------------------------- */
 
-static int open_sources(struct filler *f)
-{
-	size_t i;
-	int ret = 0;
-
-	f->regs = calloc(f->p->nsources ? f->p->nsources : 1, sizeof(*f->regs));
-	if (!f->regs)
-		return lading_error_set(f->err, ENOMEM, "out of memory");
-	for (i = 0; !ret && i < f->p->nsources; i++) {
-		char *host, *repo, *ref;
-
-		if (strncmp(f->p->sources[i], "docker://", 9))
-			continue;
-		ret = lading_docker_ref_parse(f->p->sources[i], &host, &repo, &ref,
-					      f->err);
-		if (!ret)
-			ret = lading_registry_open(host, repo, &f->p->registry,
-						   &f->regs[i], f->err);
-		free(host);
-		free(repo);
-		free(ref);
-	}
-	return ret;
-}
-
 /* Finds the blob in a source and reads its ToC, checked against the record. */
 static int locate_blob(struct filler *f, uint16_t slot, struct fill_blob *b)
 {
 	const struct lading_blob_record *rec = lading_reader_blob_record(f->reader,
 									  slot + 1);
-	char why[256];
-	size_t i;
 	int ret;
 
-	b->src_fd = -1;
 	if (!rec)
 		return lading_error_set(f->err, EUCLEAN, "%s: no blob table",
 					f->p->bootstrap);
-	for (i = 0; i < f->p->nsources; i++) {
-		if (f->regs[i]) {
-			bool exists = false;
-
-			if (lading_registry_blob_exists(f->regs[i], b->digest, &exists,
-							f->err) || !exists)
-				continue;
-			b->reg = f->regs[i];
-			break;
-		} else {
-			char *path = lading_path_join(f->p->sources[i], b->id);
-
-			b->src_fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-			free(path);
-			if (b->src_fd >= 0)
-				break;
-		}
-	}
-	lading_error_clear(f->err);
-	if (b->src_fd < 0 && !b->reg)
-		return lading_error_set(f->err, ENOENT, "blob %s: not in any source",
-					b->id);
-	if (b->src_fd >= 0) {
-		ret = lading_toc_read(b->src_fd, rec, &b->toc, why, sizeof(why));
-	} else {
-		size_t len = (size_t)(rec->artifact_size - rec->toc_offset);
-		uint8_t *tail = rec->toc_offset <= rec->artifact_size &&
-				len < (256u << 20) ? malloc(len ? len : 1) : NULL;
-
-		ret = tail ? lading_registry_get_range(b->reg, b->digest,
-						       rec->toc_offset, len, tail,
-						       f->err) : -ENOMEM;
-		if (!ret)
-			ret = lading_toc_parse(tail, len, rec, &b->toc, why, sizeof(why));
-		free(tail);
-	}
-	if (ret == -EUCLEAN)
-		return lading_error_set(f->err, EUCLEAN, "blob %s: %s", b->id, why);
-	if (ret)
-		return lading_error_set(f->err, -ret, "blob %s: %s", b->id,
-					strerror(-ret));
-	return 0;
+	ret = lading_blob_sources_find(f->sources, b->id, &b->src, f->err);
+	if (!ret)
+		ret = lading_blob_read_toc(&b->src, rec, &b->toc, f->err);
+	return ret;
 }
 
 /* What the cache already holds (only whole, verified chunks are written). */
@@ -225,10 +156,7 @@ static int fetch_chunk(struct filler *f, struct fill_blob *b, size_t k, int fd)
 	if (!ret)
 		ret = lading_grow_buffer(&f->chunk, &f->chunk_size, e->ulen);
 	if (!ret)
-		ret = b->src_fd >= 0 ?
-			lading_pread_full(b->src_fd, f->stored, e->clen, e->coff) :
-			lading_registry_get_range(b->reg, b->digest, e->coff, e->clen,
-						  f->stored, &err);
+		ret = lading_blob_read(&b->src, e->coff, e->clen, f->stored, &err);
 	if (!ret)
 		ret = lading_toc_decode(e, f->stored, f->chunk);
 	if (ret == -EBADMSG) {
@@ -404,9 +332,8 @@ static int setup_blobs(struct filler *f, const struct lading_prepare_report *pr)
 		int fd;
 
 		memcpy(b->id, pr->blobs[i].id, sizeof(b->id));
-		snprintf(b->digest, sizeof(b->digest), "sha256:%s", b->id);
 		b->cache_path = strdup(pr->blobs[i].path);
-		b->src_fd = -1;
+		b->src.fd = -1;
 		if (!b->cache_path)
 			return lading_error_set(f->err, ENOMEM, "out of memory");
 		ret = locate_blob(f, i, b);
@@ -495,7 +422,8 @@ int lading_fill_mount(const struct lading_fill_params *p,
 		return ret;
 	ret = lading_reader_open_file(&f.reader, pr.bootstrap_path, err);
 	if (!ret)
-		ret = open_sources(&f);
+		ret = lading_blob_sources_open(p->sources, p->nsources, &p->registry,
+					       &f.sources, err);
 	if (!ret) {
 		f.fan = fanotify_init(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC,
 				      O_RDWR | O_LARGEFILE);
@@ -533,20 +461,13 @@ int lading_fill_mount(const struct lading_fill_params *p,
 	if (f.fan >= 0)
 		close(f.fan);
 	for (i = 0; i < f.nblobs; i++) {
-		if (f.blobs[i].src_fd >= 0)
-			close(f.blobs[i].src_fd);
+		lading_blob_handle_close(&f.blobs[i].src);
 		lading_toc_free(&f.blobs[i].toc);
 		free(f.blobs[i].present);
 		free(f.blobs[i].cache_path);
 	}
 	free(f.blobs);
-	if (f.regs) {
-		size_t k;
-
-		for (k = 0; k < p->nsources; k++)
-			lading_registry_close(f.regs[k]);
-		free(f.regs);
-	}
+	lading_blob_sources_close(f.sources);
 	lading_reader_close(f.reader);
 	lading_prepare_report_free(&pr);
 	free(f.stored);

@@ -11,6 +11,7 @@
 
 #include <lading/common.h>
 #include <lading/source.h>
+#include <lading/store.h>
 
 struct lading_registry_opts {
 	bool plain_http;	/* http:// (loopback tests) instead of https:// */
@@ -84,5 +85,36 @@ int lading_registry_push_blob(struct lading_registry *r, const char *path,
 int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 				 const void *body, size_t len,
 				 const char *media_type, struct lading_error *err);
+
+/* ---- blob sources ------------------------------------------------------ */
+
+/*
+ * Blob artifacts found by id in a list of sources, each a directory or
+ * docker://HOST/REPO, tried in order.
+ */
+struct lading_blob_sources;
+
+struct lading_blob_handle {
+	int fd;				/* a directory's file, or -1 */
+	struct lading_registry *reg;	/* else the registry holding it */
+	char digest[80];		/* "sha256:<id>" */
+};
+
+int lading_blob_sources_open(const char *const *specs, size_t n,
+			     const struct lading_registry_opts *opts,
+			     struct lading_blob_sources **out,
+			     struct lading_error *err);
+void lading_blob_sources_close(struct lading_blob_sources *s);
+/* -ENOENT when no source has it. */
+int lading_blob_sources_find(struct lading_blob_sources *s, const char *id,
+			     struct lading_blob_handle *h, struct lading_error *err);
+void lading_blob_handle_close(struct lading_blob_handle *h);
+/* Bytes of the artifact (stored form). */
+int lading_blob_read(const struct lading_blob_handle *h, uint64_t off, size_t len,
+		     uint8_t *buf, struct lading_error *err);
+/* The blob's ToC, checked against its record; -EUCLEAN with err's reason. */
+int lading_blob_read_toc(const struct lading_blob_handle *h,
+			 const struct lading_blob_record *rec, struct lading_toc *toc,
+			 struct lading_error *err);
 
 #endif
