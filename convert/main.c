@@ -89,39 +89,32 @@ static void print_json(const struct lading_convert_report *r)
 
 	printf("{\n  \"bootstrap\": \"%s\",\n  \"bootstrap_size\": %llu,\n",
 	       r->bootstrap_digest, (unsigned long long)r->bootstrap_size);
-	printf("  \"manifest\": %s%s%s,\n  \"config\": %s%s%s,\n",
-	       r->manifest_digest[0] ? "\"" : "", r->manifest_digest[0] ?
-	       r->manifest_digest : "null", r->manifest_digest[0] ? "\"" : "",
-	       r->config_digest[0] ? "\"" : "", r->config_digest[0] ?
-	       r->config_digest : "null", r->config_digest[0] ? "\"" : "");
+	printf("  \"manifest\": ");
+	lading_json_optional(stdout, r->manifest_digest);
+	printf(",\n  \"config\": ");
+	lading_json_optional(stdout, r->config_digest);
+	printf(",\n");
 	printf("  \"layers\": [");
 	for (i = 0; i < r->nlayers; i++) {
 		const struct lading_convert_layer *l = &r->layers[i];
 
 		printf("%s\n    {\"source_digest\": ", i ? "," : "");
-		if (l->source_digest)
-			lading_json_string(stdout, l->source_digest);
-		else
-			printf("null");
+		lading_json_optional(stdout, l->source_digest);
 		printf(", \"blob_id\": ");
-		if (l->blob_id[0])
-			printf("\"%s\"", l->blob_id);
-		else
-			printf("null");
+		lading_json_optional(stdout, l->blob_id);
 		printf(", \"bytes_in\": %llu, \"bytes_out\": %llu, "
 		       "\"uncompressed\": %llu, \"chunks_new\": %llu, "
 		       "\"chunks_deduplicated\": %llu, \"bytes_deduplicated\": %llu, "
-		       "\"entries\": %llu, \"whiteouts\": %llu, \"layer_bootstrap\": %s%s%s}",
+		       "\"entries\": %llu, \"whiteouts\": %llu, \"layer_bootstrap\": ",
 		       (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out,
 		       (unsigned long long)l->uncompressed,
 		       (unsigned long long)l->chunks_new,
 		       (unsigned long long)l->chunks_dedup,
 		       (unsigned long long)l->bytes_dedup,
 		       (unsigned long long)l->entries,
-		       (unsigned long long)l->whiteouts,
-		       l->layer_bootstrap[0] ? "\"" : "",
-		       l->layer_bootstrap[0] ? l->layer_bootstrap : "null",
-		       l->layer_bootstrap[0] ? "\"" : "");
+		       (unsigned long long)l->whiteouts);
+		lading_json_optional(stdout, l->layer_bootstrap);
+		printf("}");
 	}
 	printf("%s],\n  \"blobs\": [", r->nlayers ? "\n  " : "");
 	for (i = 0; i < r->nblobs; i++)

@@ -73,24 +73,15 @@ static void print_json(const struct lading_prepare_params *p,
 	       p->layout == LADING_LAYOUT_CACHEFILES ? "cachefiles" : "plain");
 	printf("  \"bootstrap_id\": \"%s\",\n  \"bootstrap_path\": ",
 	       r->bootstrap_id);
-	if (r->bootstrap_path)
-		lading_json_string(stdout, r->bootstrap_path);
-	else
-		printf("null");
+	lading_json_optional(stdout, r->bootstrap_path);
 	printf(",\n  \"volume_key\": ");
-	if (r->volume_key)
-		lading_json_string(stdout, r->volume_key);
-	else
-		printf("null");
+	lading_json_optional(stdout, r->volume_key);
 	printf(",\n  \"seeded\": %s,\n  \"blobs\": [", r->seeded ? "true" : "false");
 	for (i = 0; i < r->nblobs; i++) {
 		const struct lading_prepare_blob *b = &r->blobs[i];
 
 		printf("%s\n    {\"id\": \"%s\", \"path\": ", i ? "," : "", b->id);
-		if (b->path)
-			lading_json_string(stdout, b->path);
-		else
-			printf("null");
+		lading_json_optional(stdout, b->path);
 		printf(", \"size\": %llu, \"present_before\": %llu, "
 		       "\"fetched\": %llu, \"present\": %llu, \"created\": %s}",
 		       (unsigned long long)b->size,

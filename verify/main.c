@@ -111,10 +111,7 @@ static void print_json(const struct lading_verify_report *r, int status)
 		printf("%s\n    {\"slot\": %zu, \"id\": ", i ? "," : "", i + 1);
 		lading_json_string(stdout, b->id);
 		printf(", \"path\": ");
-		if (b->path)
-			lading_json_string(stdout, b->path);
-		else
-			printf("null");
+		lading_json_optional(stdout, b->path);
 		printf(", \"blocks\": %llu, \"size\": %llu, \"chunks\": %llu, "
 		       "\"status\": \"%s\"}", (unsigned long long)b->blocks,
 		       (unsigned long long)b->size, (unsigned long long)b->chunks,

@@ -16,3 +16,11 @@ void lading_json_string(FILE *out, const char *s)
 	}
 	fputc('"', out);
 }
+
+void lading_json_optional(FILE *out, const char *s)
+{
+	if (s && *s)
+		lading_json_string(out, s);
+	else
+		fputs("null", out);
+}

@@ -107,6 +107,8 @@ char *lading_path_dirname(const char *path);
 
 /* Writes s as a JSON string literal (quotes and escapes included). */
 void lading_json_string(FILE *out, const char *s);
+/* The same, or null when s is NULL or empty (an absent value). */
+void lading_json_optional(FILE *out, const char *s);
 
 /* ---- u64 -> u64 map (nids, inode numbers) ---------------------------- */
 
