@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
-/* lading-fill: argument parsing, signals and reporting around the filler. */
+/* lading-fill: argument parsing, signals, daemon mode and reporting. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "cli.h"
 #include <lading/fill.h>
 
 #define PROG "lading-fill"
 #define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
+#define DEFAULT_TIMEOUT_MS 30000u
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -18,6 +22,17 @@ enum {
 	OPT_CACHE,
 	OPT_BACKEND,
 	OPT_JSON,
+	OPT_FSID,
+	OPT_DOMAIN_ID,
+	OPT_IMAGE,
+	OPT_CONFIG,
+	OPT_TAG,
+	OPT_JOBS,
+	OPT_TIMEOUT,
+	OPT_PREFETCH,
+	OPT_PREFETCH_LIST,
+	OPT_DAEMON,
+	OPT_PID_FILE,
 };
 
 static const struct option long_options[] = {
@@ -25,80 +40,355 @@ static const struct option long_options[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "fsid", required_argument, NULL, OPT_FSID },
+	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "jobs", required_argument, NULL, OPT_JOBS },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "prefetch", no_argument, NULL, OPT_PREFETCH },
+	{ "prefetch-list", required_argument, NULL, OPT_PREFETCH_LIST },
+	{ "daemon", no_argument, NULL, OPT_DAEMON },
+	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	CLI_REGISTRY_LONG_OPTIONS,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, report_requested;
 
-static void on_signal(int sig)
+static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void on_report(int sig)
+{
+	(void)sig;
+	report_requested = 1;
 }
 
 static void usage(FILE *out)
 {
 	fputs(
 "Usage: " PROG " mount [OPTIONS] BOOTSTRAP MOUNTPOINT --source SRC --cache DIR\n"
-"Mount a lading image before its data is local: reads wait while the filler\n"
+"       " PROG " serve [OPTIONS] --image BOOTSTRAP,fsid=ID[,domain_id=D]...\n"
+"                          --source SRC --cache DIR\n"
+"Serve a lading image before its data is local: reads wait while the filler\n"
 "fetches, verifies and writes the chunks they need.\n"
+"\n"
+"mount: prepares the cache, serves it and mounts the image on MOUNTPOINT.\n"
+"serve: cachefiles back end for several images; mount each yourself with\n"
+"       mount -t erofs none -o fsid=ID[,domain_id=D] DIR\n"
 "\n"
 "      --source SRC         a blob directory or docker://HOST/REPO\n"
 "                           (repeatable, searched in order)\n"
-"      --cache DIR          the plain cache directory (made if missing;\n"
-"                           pre-seeded data is used, never fetched again)\n"
-"      --backend fanotify|auto\n"
-"                           fanotify pre-content events on a file-backed\n"
-"                           mount (Linux 6.14+); auto checks the kernel\n"
+"      --cache DIR          cache directory, made if missing (plain layout\n"
+"                           for fanotify, cachefiles layout for cachefiles);\n"
+"                           pre-seeded data is used, never fetched again\n"
+"      --backend fanotify|cachefiles|auto\n"
+"                           fanotify: pre-content events on a file-backed\n"
+"                           mount (Linux 6.14+); cachefiles: on-demand mode\n"
+"                           (CONFIG_CACHEFILES_ONDEMAND); auto (default):\n"
+"                           fanotify when the kernel has it, and says why\n"
+"      --fsid ID            mount, cachefiles: the fsid (default: from the\n"
+"                           bootstrap's digest)\n"
+"      --domain-id D        mount, cachefiles: share blobs within domain D\n"
+"      --image BOOTSTRAP,fsid=ID[,domain_id=D]\n"
+"                           serve: an image (repeatable)\n"
+"      --config FILE        serve: images, one per line:\n"
+"                           BOOTSTRAP fsid=ID [domain_id=D]\n"
+"      --tag TAG            cachefiles: the cache's tag\n"
+"      --jobs N             parallel fetches (default 4)\n"
+"      --timeout SECS       fail a kernel request with EIO after SECS\n"
+"                           (default 30; 0: wait for the source)\n"
+"      --prefetch           after mounting, fill the rest in the background,\n"
+"                           behind on-demand reads\n"
+"      --prefetch-list FILE read these paths (one per line) first\n"
+"      --daemon             detach once serving (and mounted)\n"
+"      --pid-file FILE      write the serving process's pid\n"
 CLI_REGISTRY_HELP
-"      --json               print the statistics as JSON at exit\n"
+"      --json               statistics as JSON (at exit and on SIGUSR1)\n"
 "  -v, --verbose / -q, --quiet / -h, --help / -V, --version\n"
 "\n"
-"Runs in the foreground until SIGINT or SIGTERM, then unmounts.\n"
+"Runs until SIGINT or SIGTERM, then unmounts.  SIGUSR1 prints statistics\n"
+"on stderr.\n"
 "Exit status: 0 clean exit, 1 failure (mount, source, kernel support),\n"
 "2 usage error.\n", out);
 }
 
-static void print_stats(const struct lading_fill_stats *s, bool json)
+static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
 {
 	if (json) {
-		printf("{\"requests\": %llu, \"hits\": %llu, \"chunks_fetched\": %llu, "
-		       "\"bytes_fetched\": %llu, \"verify_failures\": %llu, "
-		       "\"denied\": %llu, \"blobs_completed\": %llu, "
-		       "\"latency_p50_us\": %llu, \"latency_p99_us\": %llu}\n",
-		       (unsigned long long)s->requests, (unsigned long long)s->hits,
-		       (unsigned long long)s->chunks_fetched,
-		       (unsigned long long)s->bytes_fetched,
-		       (unsigned long long)s->verify_failures,
-		       (unsigned long long)s->denied,
-		       (unsigned long long)s->blobs_completed,
-		       (unsigned long long)s->latency_p50_us,
-		       (unsigned long long)s->latency_p99_us);
-		return;
+		fprintf(out, "{\"requests\": %llu, \"hits\": %llu, "
+			"\"chunks_fetched\": %llu, \"bytes_fetched\": %llu, "
+			"\"stored_bytes_fetched\": %llu, \"verify_failures\": %llu, "
+			"\"fetch_errors\": %llu, \"denied\": %llu, \"timeouts\": %llu, "
+			"\"blobs_completed\": %llu, \"objects_opened\": %llu, "
+			"\"objects_refused\": %llu, \"latency_p50_us\": %llu, "
+			"\"latency_p99_us\": %llu}\n",
+			(unsigned long long)s->requests, (unsigned long long)s->hits,
+			(unsigned long long)s->chunks_fetched,
+			(unsigned long long)s->bytes_fetched,
+			(unsigned long long)s->stored_bytes_fetched,
+			(unsigned long long)s->verify_failures,
+			(unsigned long long)s->fetch_errors,
+			(unsigned long long)s->denied, (unsigned long long)s->timeouts,
+			(unsigned long long)s->blobs_completed,
+			(unsigned long long)s->objects_opened,
+			(unsigned long long)s->objects_refused,
+			(unsigned long long)s->latency_p50_us,
+			(unsigned long long)s->latency_p99_us);
+	} else {
+		fprintf(out, "%llu requests (%llu from the cache), %llu chunks / %llu "
+			"bytes fetched, %llu verification failures, %llu denied (%llu "
+			"timed out); latency p50 %llu us, p99 %llu us\n",
+			(unsigned long long)s->requests, (unsigned long long)s->hits,
+			(unsigned long long)s->chunks_fetched,
+			(unsigned long long)s->bytes_fetched,
+			(unsigned long long)s->verify_failures,
+			(unsigned long long)s->denied, (unsigned long long)s->timeouts,
+			(unsigned long long)s->latency_p50_us,
+			(unsigned long long)s->latency_p99_us);
 	}
-	printf("%llu requests (%llu from the cache), %llu chunks / %llu bytes "
-	       "fetched, %llu verification failures, %llu denied; latency p50 "
-	       "%llu us, p99 %llu us\n", (unsigned long long)s->requests,
-	       (unsigned long long)s->hits, (unsigned long long)s->chunks_fetched,
-	       (unsigned long long)s->bytes_fetched,
-	       (unsigned long long)s->verify_failures,
-	       (unsigned long long)s->denied,
-	       (unsigned long long)s->latency_p50_us,
-	       (unsigned long long)s->latency_p99_us);
+	fflush(out);
+}
+
+/* ---- images ----------------------------------------------------------- */
+
+struct image_list {
+	struct lading_fill_image *v;
+	size_t n;
+	char **owned;			/* strings made here */
+	size_t nowned;
+};
+
+static char *own(struct image_list *l, char *s)
+{
+	char **n = s ? realloc(l->owned, (l->nowned + 1) * sizeof(*n)) : NULL;
+
+	if (!n) {
+		free(s);
+		return NULL;
+	}
+	l->owned = n;
+	l->owned[l->nowned++] = s;
+	return s;
+}
+
+/* Adds BOOTSTRAP with its fsid=/domain_id= options (from opts, comma-split). */
+static int add_image(struct image_list *l, char *bootstrap, char *opts,
+		     const char *where)
+{
+	struct lading_fill_image im = { .bootstrap = bootstrap }, *n;
+	char *save = NULL, *o;
+
+	for (o = strtok_r(opts, ", \t", &save); o; o = strtok_r(NULL, ", \t", &save)) {
+		if (!strncmp(o, "fsid=", 5) && o[5])
+			im.fsid = o + 5;
+		else if (!strncmp(o, "domain_id=", 10) && o[10])
+			im.domain_id = o + 10;
+		else
+			return usage_error("%s: unknown image option '%s' (fsid=, "
+					   "domain_id=)", where, o);
+	}
+	if (!im.fsid)
+		return usage_error("%s: image %s has no fsid=", where, bootstrap);
+	n = realloc(l->v, (l->n + 1) * sizeof(*n));
+	if (!n)
+		return EXIT_FAILED;
+	l->v = n;
+	l->v[l->n++] = im;
+	return 0;
+}
+
+static int parse_image_option(struct image_list *l, const char *arg)
+{
+	char *s = own(l, strdup(arg)), *opts;
+
+	if (!s)
+		return EXIT_FAILED;
+	opts = strstr(s, ",fsid=");
+	if (!opts)
+		return usage_error("--image %s: expected BOOTSTRAP,fsid=ID"
+				   "[,domain_id=D]", arg);
+	*opts++ = '\0';
+	return add_image(l, s, opts, "--image");
+}
+
+static int parse_config(struct image_list *l, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096], where[4200];
+	unsigned lineno = 0;
+	int ret = 0;
+
+	if (!f) {
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char *s, *end, *boot;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		s = line + strspn(line, " \t");
+		if (!*s || *s == '#')
+			continue;
+		end = s + strcspn(s, " \t");
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		boot = own(l, strndup(s, (size_t)(end - s)));
+		s = own(l, strdup(end));
+		ret = boot && s ? add_image(l, boot, s, where) : EXIT_FAILED;
+	}
+	fclose(f);
+	return ret;
+}
+
+static void image_list_free(struct image_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nowned; i++)
+		free(l->owned[i]);
+	free(l->owned);
+	free(l->v);
+}
+
+/* ---- daemon ----------------------------------------------------------- */
+
+struct daemon_state {
+	int ready_fd;			/* write end of the parent's pipe, or -1 */
+	const char *pid_file;
+	const struct lading_log *log;
+	bool json;
+};
+
+/*
+ * Forks before any thread exists; the parent waits until the child says
+ * it is serving (exit 0) or failed (exit 1), so `--daemon` returns only
+ * once the mount is usable.
+ */
+static int daemonize(struct daemon_state *d)
+{
+	int fds[2], null;
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &c, 1) != 1)
+			c = 1;	/* the child died before it was ready */
+		exit(c ? EXIT_FAILED : EXIT_OK);
+	}
+	close(fds[0]);
+	d->ready_fd = fds[1];
+	setsid();
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	return 0;
+}
+
+static int write_pid_file(const char *path)
+{
+	char tmp[4200], buf[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
+		close(fd);
+		unlink(tmp);
+		return -EIO;
+	}
+	close(fd);
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+static void on_ready(void *ud)
+{
+	struct daemon_state *d = ud;
+	char ok = 0;
+	int ret;
+
+	if (d->pid_file && (ret = write_pid_file(d->pid_file)))
+		lading_log_msg(d->log, LADING_LOG_WARN, "%s: %s", d->pid_file,
+			       strerror(-ret));
+	if (d->ready_fd >= 0) {
+		if (write(d->ready_fd, &ok, 1) != 1)
+			lading_log_msg(d->log, LADING_LOG_WARN, "cannot tell the parent");
+		close(d->ready_fd);
+		d->ready_fd = -1;
+	}
+}
+
+static void on_report_stats(const struct lading_fill_stats *st, void *ud)
+{
+	const struct daemon_state *d = ud;
+
+	print_stats(stderr, st, d->json);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int parse_timeout(const char *arg, unsigned *ms)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (errno || end == arg || *end || s < 0 || s > 86400)
+		return usage_error("invalid --timeout '%s' (seconds, 0 to 86400)", arg);
+	*ms = (unsigned)(s * 1000 + 0.5);
+	if (s > 0 && !*ms)
+		*ms = 1;
+	return 0;
+}
+
+static int parse_backend(const char *arg, enum lading_fill_backend *b)
+{
+	if (!strcmp(arg, "fanotify"))
+		*b = LADING_FILL_FANOTIFY;
+	else if (!strcmp(arg, "cachefiles"))
+		*b = LADING_FILL_CACHEFILES;
+	else if (!strcmp(arg, "auto"))
+		*b = LADING_FILL_AUTO;
+	else
+		return usage_error("unknown back end '%s' (fanotify, cachefiles, auto)",
+				   arg);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
-	struct lading_fill_params p = { .stop = &stop_requested };
+	struct lading_fill_params p = { .stop = &stop_requested,
+					.report = &report_requested,
+					.timeout_ms = DEFAULT_TIMEOUT_MS };
+	struct daemon_state d = { .ready_fd = -1, .log = &log };
+	struct lading_fill_image mount_image = { 0 };
+	struct image_list images = { 0 };
 	struct lading_fill_stats st;
 	struct lading_error err = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_stop }, su = { .sa_handler = on_report };
 	const char **sources;
-	bool json = false, progress = false;
-	char why[256];
+	bool progress = false, daemon = false, serve;
+	int64_t jobs;
 	size_t nsources = 0;
 	int c, ret = 0;
 
@@ -115,53 +405,123 @@ int main(int argc, char **argv)
 			p.cache_dir = optarg;
 			break;
 		case OPT_BACKEND:
-			if (strcmp(optarg, "fanotify") && strcmp(optarg, "auto")) {
-				ret = usage_error("unknown back end '%s' (fanotify, auto)",
-						  optarg);
-				goto out;
-			}
+			ret = parse_backend(optarg, &p.backend);
 			break;
 		case OPT_JSON:
-			json = true;
+			d.json = true;
+			break;
+		case OPT_FSID:
+			mount_image.fsid = optarg;
+			break;
+		case OPT_DOMAIN_ID:
+			mount_image.domain_id = optarg;
+			break;
+		case OPT_IMAGE:
+			ret = parse_image_option(&images, optarg);
+			break;
+		case OPT_CONFIG:
+			ret = parse_config(&images, optarg);
+			break;
+		case OPT_TAG:
+			p.cachefiles_tag = optarg;
+			break;
+		case OPT_JOBS:
+			if (lading_parse_int64(optarg, 1, 64, &jobs))
+				ret = usage_error("invalid --jobs '%s' (1 to 64)", optarg);
+			else
+				p.jobs = (unsigned)jobs;
+			break;
+		case OPT_TIMEOUT:
+			ret = parse_timeout(optarg, &p.timeout_ms);
+			break;
+		case OPT_PREFETCH:
+			p.prefetch = true;
+			break;
+		case OPT_PREFETCH_LIST:
+			p.prefetch_list = optarg;
+			break;
+		case OPT_DAEMON:
+			daemon = true;
+			break;
+		case OPT_PID_FILE:
+			d.pid_file = optarg;
 			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
 			ret = cli_common_option(c, PROG, &log, &progress, usage);
-			if (ret != CLI_CONTINUE)
-				goto out;
+			ret = ret == CLI_CONTINUE ? 0 : ret;
+			if (!ret)
+				break;
+			goto out;
 		}
+		if (ret)
+			goto out;
 	}
-	if (argc - optind != 3 || strcmp(argv[optind], "mount") || !p.cache_dir ||
-	    !nsources) {
-		ret = usage_error("expected: mount BOOTSTRAP MOUNTPOINT --source SRC "
-				  "--cache DIR");
+	serve = optind < argc && !strcmp(argv[optind], "serve");
+	if (serve ? argc - optind != 1 || !images.n :
+	    argc - optind != 3 || strcmp(argv[optind], "mount") || images.n) {
+		ret = usage_error("expected: mount BOOTSTRAP MOUNTPOINT, or serve "
+				  "--image BOOTSTRAP,fsid=ID...");
 		goto out;
 	}
-	if (!lading_fill_fanotify_supported(why, sizeof(why))) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "fanotify back end unavailable: %s",
-			       why);
+	if (!p.cache_dir || !nsources) {
+		ret = usage_error("--cache DIR and --source SRC are required");
+		goto out;
+	}
+	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list)) {
+		ret = usage_error("serve takes fsid/domain_id in --image; "
+				  "--prefetch-list needs mount");
+		goto out;
+	}
+	if (!serve && p.backend == LADING_FILL_FANOTIFY &&
+	    (mount_image.fsid || mount_image.domain_id)) {
+		ret = usage_error("--fsid and --domain-id belong to the cachefiles "
+				  "back end");
+		goto out;
+	}
+	if (daemon && (ret = daemonize(&d))) {
+		lading_log_msg(&log, LADING_LOG_ERROR, "cannot detach: %s", strerror(-ret));
 		ret = EXIT_FAILED;
 		goto out;
 	}
-	lading_log_msg(&log, LADING_LOG_DEBUG, "back end: fanotify pre-content "
-		       "events (supported by this kernel)");
-	p.bootstrap = argv[optind + 1];
-	p.mountpoint = argv[optind + 2];
 	p.sources = sources;
 	p.nsources = nsources;
 	p.log = &log;
 	p.registry.log = &log;
+	p.ready_fn = on_ready;
+	p.report_fn = on_report_stats;
+	p.ud = &d;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	ret = lading_fill_mount(&p, &st, &err);
+	sigaction(SIGUSR1, &su, NULL);
+	if (serve) {
+		p.images = images.v;
+		p.nimages = images.n;
+		ret = lading_fill_serve(&p, &st, &err);
+	} else {
+		p.bootstrap = argv[optind + 1];
+		p.mountpoint = argv[optind + 2];
+		if (mount_image.fsid) {
+			mount_image.bootstrap = p.bootstrap;
+			p.images = &mount_image;
+			p.nimages = 1;
+		} else if (mount_image.domain_id) {
+			ret = usage_error("--domain-id needs --fsid");
+			goto out;
+		}
+		ret = lading_fill_mount(&p, &st, &err);
+	}
 	if (ret)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
 			       strerror(-ret));
-	else if (json || log.level >= LADING_LOG_INFO)
-		print_stats(&st, json);
+	else if (d.json || log.level >= LADING_LOG_INFO)
+		print_stats(daemon ? stderr : stdout, &st, d.json);
+	if (d.pid_file && !ret)
+		unlink(d.pid_file);
 	ret = ret ? EXIT_FAILED : EXIT_OK;
 out:
+	image_list_free(&images);
 	free(sources);
 	return ret;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The on-demand filler: a file-backed EROFS mount over sparse cache files
- * whose reads are held by fanotify pre-content events until the filler
- * has fetched, verified and written the chunks they need.  No byte reaches
- * the kernel unless its sha256 matched the ToC anchored in the bootstrap.
+ * The on-demand filler.  The kernel mounts the bootstrap while the blobs'
+ * cache files are still sparse and asks for data only when a process reads
+ * it; the filler fetches the chunks, checks each against the ToC anchored
+ * in the bootstrap, writes them and only then lets the read go on.  Two
+ * kernel interfaces: fanotify pre-content events on a file-backed mount
+ * (Linux 6.14+) and the cachefiles on-demand mode (5.19+, needs
+ * CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND).
  */
 #ifndef LADING_FILL_H
 #define LADING_FILL_H
@@ -12,30 +15,73 @@
 #include <lading/common.h>
 #include <lading/fetch.h>
 
-struct lading_fill_params {
+enum lading_fill_backend {
+	LADING_FILL_AUTO,
+	LADING_FILL_FANOTIFY,
+	LADING_FILL_CACHEFILES,
+};
+
+/* One image served by the cachefiles back end. */
+struct lading_fill_image {
 	const char *bootstrap;
-	const char *cache_dir;		/* plain layout, made if missing */
-	const char *mountpoint;
-	const char *const *sources;	/* blob dirs or docker://HOST/REPO */
-	size_t nsources;
-	struct lading_registry_opts registry;
-	const struct lading_log *log;
-	volatile sig_atomic_t *stop;	/* set by a signal handler: unmount */
+	const char *fsid;		/* mount's fsid= (the bootstrap's cookie key) */
+	const char *domain_id;		/* mount's domain_id=, or NULL */
 };
 
 struct lading_fill_stats {
-	uint64_t requests;		/* pre-content events answered */
+	uint64_t requests;		/* kernel requests answered */
 	uint64_t hits;			/* answered from the cache alone */
 	uint64_t chunks_fetched;
 	uint64_t bytes_fetched;		/* uncompressed bytes written */
-	uint64_t verify_failures;
-	uint64_t denied;		/* events answered with an error */
-	uint64_t blobs_completed;	/* marks removed: fully present */
+	uint64_t stored_bytes_fetched;	/* bytes read from the source */
+	uint64_t verify_failures;	/* chunks that did not match the ToC */
+	uint64_t fetch_errors;		/* reads that did not give every chunk */
+	uint64_t denied;		/* requests answered with an error */
+	uint64_t timeouts;		/* of those, past the request timeout */
+	uint64_t blobs_completed;	/* fully present (fanotify: mark removed) */
+	uint64_t objects_opened;	/* cachefiles OPEN answered with a size */
+	uint64_t objects_refused;	/* cachefiles OPEN answered with an error */
 	uint64_t latency_p50_us, latency_p99_us;
+};
+
+typedef void lading_fill_report_fn(const struct lading_fill_stats *st, void *ud);
+
+struct lading_fill_params {
+	enum lading_fill_backend backend;
+	/* mount: one image on one mount point */
+	const char *bootstrap;
+	const char *mountpoint;
+	/* cachefiles: the images (serve), or images[0] made from bootstrap */
+	const struct lading_fill_image *images;
+	size_t nimages;
+	const char *cache_dir;		/* plain or cachefiles layout by back end */
+	const char *cachefiles_tag;	/* cachefiles "tag"; NULL: kernel default */
+	const char *const *sources;	/* blob dirs or docker://HOST/REPO */
+	size_t nsources;
+	struct lading_registry_opts registry;
+	unsigned jobs;			/* parallel fetches; 0: 4 */
+	unsigned timeout_ms;		/* per kernel request; 0: none */
+	bool prefetch;			/* fill the rest in the background */
+	const char *prefetch_list;	/* paths (in the image) to read first */
+	const struct lading_log *log;
+	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT: unmount, exit */
+	volatile sig_atomic_t *report;	/* set by SIGUSR1: report_fn, cleared */
+	lading_fill_report_fn *report_fn;
+	void (*ready_fn)(void *ud);	/* serving (and mounted) */
+	void *ud;
 };
 
 /* True when this kernel has fanotify pre-content events (why if not). */
 bool lading_fill_fanotify_supported(char *why, size_t whylen);
+/* True when /dev/cachefiles can be bound in on-demand mode (why if not). */
+bool lading_fill_cachefiles_supported(char *why, size_t whylen);
+/*
+ * The back end auto picks on this kernel: fanotify when it has pre-content
+ * events, else cachefiles when it has the on-demand mode; why says so.
+ * -ENOTSUP when neither.
+ */
+int lading_fill_pick_backend(enum lading_fill_backend *out, char *why,
+			     size_t whylen);
 
 /*
  * Prepares the cache, starts serving, mounts, serves until *stop, then
@@ -43,5 +89,63 @@ bool lading_fill_fanotify_supported(char *why, size_t whylen);
  */
 int lading_fill_mount(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err);
+/*
+ * cachefiles back end for several images: prepares their cachefiles
+ * layouts, binds /dev/cachefiles and serves until *stop; mounts are made
+ * by others (mount -t erofs none -o fsid=ID[,domain_id=D] DIR).
+ */
+int lading_fill_serve(const struct lading_fill_params *p,
+		      struct lading_fill_stats *stats, struct lading_error *err);
+
+/* ---- kernel message parsing (exposed for tests and fuzzing) ---------- */
+
+enum lading_cachefiles_opcode {
+	LADING_CACHEFILES_OP_OPEN = 0,
+	LADING_CACHEFILES_OP_CLOSE = 1,
+	LADING_CACHEFILES_OP_READ = 2,
+};
+
+#define LADING_CACHEFILES_MSG_MAX 1024	/* CACHEFILES_MSG_MAX_SIZE */
+
+/* One message read from /dev/cachefiles; pointers point into the buffer. */
+struct lading_cachefiles_msg {
+	uint32_t msg_id, opcode, object_id;
+	/* OPEN */
+	const char *volume_key;		/* NUL-terminated in the message */
+	size_t volume_key_len;		/* without the NUL */
+	const uint8_t *cookie_key;	/* not terminated */
+	size_t cookie_key_len;
+	int fd;				/* anon fd installed in this process */
+	uint32_t flags;
+	/* READ */
+	uint64_t off, len;
+};
+
+/*
+ * Parses one message of n bytes (one read()).  -EBADMSG with why for a
+ * short, oversized, inconsistent or unknown message.  An OPEN's fd is
+ * reported even when the rest is bad, so the caller can close it.
+ */
+int lading_cachefiles_msg_parse(const void *buf, size_t n,
+				struct lading_cachefiles_msg *m, char *why,
+				size_t whylen);
+
+/* One fanotify pre-content event from a read() buffer. */
+struct lading_fanotify_event {
+	uint64_t mask;
+	int fd;				/* -1 (FAN_NOFD) or the event's fd */
+	int pid;
+	bool has_range;
+	uint64_t off, count;		/* the range info record */
+};
+
+/*
+ * Parses the event at the start of buf[0, n): *used is its length (to step
+ * to the next).  -EBADMSG with why when the metadata is malformed (then
+ * nothing more in the buffer can be trusted); fd is set when known.
+ */
+int lading_fanotify_event_parse(const void *buf, size_t n,
+				struct lading_fanotify_event *ev, size_t *used,
+				char *why, size_t whylen);
 
 #endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* The two kernel back ends of the filler (private to lib/fill). */
+#ifndef LADING_FILL_BACKENDS_H
+#define LADING_FILL_BACKENDS_H
+
+#include <lading/cache.h>
+#include "engine.h"
+
+/* What both back ends take from the caller. */
+struct fill_serve_opts {
+	struct lading_blob_sources *sources;
+	unsigned timeout_ms;
+	const struct lading_log *log;
+};
+
+/* ---- fanotify pre-content -------------------------------------------- */
+
+struct fan_backend;
+
+int fan_backend_alloc(struct fan_backend **out, struct lading_error *err);
+/* The engine's blob_complete hook (ud = the fan_backend): drops the mark. */
+void fan_backend_blob_complete(struct fill_blob *b, void *ud);
+/*
+ * Serves the plain-layout cache files of pr: a blob per slot, marks on
+ * those not complete, and the event thread.  Call before mounting.
+ */
+int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
+		      const struct lading_prepare_report *pr,
+		      const struct fill_serve_opts *o, struct lading_error *err);
+/*
+ * Gives b a write fd (only an event's fd writes without raising events):
+ * reads one byte of its first missing chunk through the file, which the
+ * event thread fills.  0 or a negative errno.
+ */
+int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b, uint64_t off);
+/* Stops reading events (requests in the engine still get answered). */
+void fan_backend_stop(struct fan_backend *fb);
+/* After the engine stopped: closes the group and frees. */
+void fan_backend_free(struct fan_backend *fb);
+
+/* ---- cachefiles on-demand ------------------------------------------- */
+
+struct cf_backend;
+
+struct cf_image_spec {
+	const char *bootstrap_path;	/* the verified bootstrap (any copy) */
+	const char *fsid, *domain_id;
+};
+
+/*
+ * Binds /dev/cachefiles on cache_dir (already laid out by
+ * lading_prepare) and serves OPEN/READ/CLOSE for the images' objects.
+ */
+int cf_backend_start(struct fill_engine *e, const char *cache_dir,
+		     const char *tag, const struct cf_image_spec *images,
+		     size_t nimages, const struct fill_serve_opts *o,
+		     struct cf_backend **out, struct lading_error *err);
+/* Stops reading messages (requests in the engine still complete). */
+void cf_backend_stop(struct cf_backend *cb);
+/* After the engine stopped: closes the objects and the device. */
+void cf_backend_free(struct cf_backend *cb);
+/* Adds the OPEN counters to st. */
+void cf_backend_stats(struct cf_backend *cb, struct lading_fill_stats *st);
+
+#endif

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cachefiles on-demand back end.  The kernel asks through /dev/cachefiles:
+ * OPEN names an object by volume key ("erofs,<domain_id or fsid>") and
+ * cookie key (the fsid for the bootstrap, a slot tag for a blob) and hands
+ * us an anon fd for it; we answer "copen <id>,<size>" or a negative errno.
+ * READ asks for a range of an object: the engine fills it through the
+ * anon fd and the request is always completed with
+ * CACHEFILES_IOC_READ_COMPLETE, also after a failure (the reader then
+ * gets EIO).  CLOSE drops the object.  Anon fd writes are O_DIRECT into
+ * the backing file: the engine writes whole 4 KiB blocks from aligned
+ * buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <lading/format.h>
+#include "backends.h"
+
+#define CACHEFILES_DEV "/dev/cachefiles"
+/* <linux/cachefiles.h>: _IOW(0x98, 1, int) */
+#define LADING_CACHEFILES_IOC_READ_COMPLETE _IOW(0x98, 1, int)
+
+struct cf_image {
+	char *volume_key;
+	char *fsid;
+	struct lading_reader *reader;	/* the verified bootstrap */
+	const uint8_t *img;
+	size_t img_len;
+};
+
+/* A blob as one volume sees it: the same blob in two domains is two. */
+struct cf_blob {
+	char *volume_key;
+	struct fill_blob *b;
+};
+
+enum cf_object_kind { CF_BOOTSTRAP, CF_BLOB };
+
+struct cf_object {
+	uint32_t object_id;
+	int fd;				/* the anon fd */
+	enum cf_object_kind kind;
+	struct cf_image *image;		/* CF_BOOTSTRAP */
+	struct fill_blob *blob;		/* CF_BLOB */
+	struct cf_object *next;
+};
+
+struct cf_backend {
+	struct fill_engine *e;
+	const struct lading_log *log;
+	unsigned timeout_ms;
+	int dev;
+	struct cf_image *images;
+	size_t nimages;
+	struct cf_blob *blobs;
+	size_t nblobs;
+	pthread_mutex_t lock;		/* objects and counters */
+	struct cf_object *objects;
+	pthread_t thread;
+	bool running;
+	volatile bool stop;
+	uint64_t opened, refused, malformed;
+	uint8_t *bounce;		/* aligned, for bootstrap READs */
+	size_t bounce_size;
+};
+
+struct cf_request {
+	struct fill_request r;
+	struct cf_backend *cb;
+	int fd;				/* a dup of the object's anon fd */
+	uint32_t msg_id;
+};
+
+bool lading_fill_cachefiles_supported(char *why, size_t whylen)
+{
+	int fd = open(CACHEFILES_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(why, whylen, "%s: %s (needs root and CONFIG_CACHEFILES)",
+			 CACHEFILES_DEV, strerror(errno));
+		return false;
+	}
+	close(fd);
+	/* on-demand mode itself is only known at "bind ondemand" */
+	snprintf(why, whylen, "%s is present (on-demand mode is checked when "
+		 "binding)", CACHEFILES_DEV);
+	return true;
+}
+
+static int dev_command(struct cf_backend *cb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int dev_command(struct cf_backend *cb, const char *fmt, ...)
+{
+	char cmd[PATH_MAX + 16];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return -ENAMETOOLONG;
+	/* one command per write() */
+	if (write(cb->dev, cmd, (size_t)n) != n)
+		return -errno;
+	return 0;
+}
+
+/* ---- objects -------------------------------------------------------- */
+
+static struct cf_object *object_find(struct cf_backend *cb, uint32_t id)
+{
+	struct cf_object *o;
+
+	for (o = cb->objects; o; o = o->next)
+		if (o->object_id == id)
+			return o;
+	return NULL;
+}
+
+static bool key_is(const uint8_t *key, size_t len, const char *s)
+{
+	return strlen(s) == len && !memcmp(key, s, len);
+}
+
+static void handle_open(struct cf_backend *cb, const struct lading_cachefiles_msg *m)
+{
+	struct cf_object *o = calloc(1, sizeof(*o));
+	long long size = -ENOENT;
+	size_t i;
+	int ret, wfd;
+
+	for (i = 0; o && i < cb->nimages && size < 0; i++) {
+		struct cf_image *im = &cb->images[i];
+
+		if (strcmp(im->volume_key, m->volume_key) ||
+		    !key_is(m->cookie_key, m->cookie_key_len, im->fsid))
+			continue;
+		o->kind = CF_BOOTSTRAP;
+		o->image = im;
+		size = (long long)im->img_len;
+	}
+	for (i = 0; o && i < cb->nblobs && size < 0; i++) {
+		struct cf_blob *bl = &cb->blobs[i];
+
+		if (strcmp(bl->volume_key, m->volume_key) ||
+		    !key_is(m->cookie_key, m->cookie_key_len, bl->b->id))
+			continue;
+		o->kind = CF_BLOB;
+		o->blob = bl->b;
+		size = (long long)bl->b->toc.footer.uncompressed_size;
+	}
+	if (!o)
+		size = -ENOMEM;
+	if (size < 0) {
+		lading_log_msg(cb->log, LADING_LOG_WARN, "cachefiles: OPEN of unknown "
+			       "object '%.*s' in volume '%s': refused",
+			       (int)m->cookie_key_len, (const char *)m->cookie_key,
+			       m->volume_key);
+		ret = dev_command(cb, "copen %u,%lld", m->msg_id, size);
+		close(m->fd);
+		free(o);
+		pthread_mutex_lock(&cb->lock);
+		cb->refused++;
+		pthread_mutex_unlock(&cb->lock);
+		if (ret)
+			lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: copen: %s",
+				       strerror(-ret));
+		return;
+	}
+	o->object_id = m->object_id;
+	o->fd = m->fd;
+	if (o->kind == CF_BLOB) {
+		/* what the backing file holds (e.g. pre-seeded) is not fetched */
+		fill_engine_scan_present(cb->e, o->blob, o->fd);
+		wfd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+		if (wfd >= 0)
+			fill_engine_set_write_fd(cb->e, o->blob, wfd);
+	}
+	pthread_mutex_lock(&cb->lock);
+	o->next = cb->objects;
+	cb->objects = o;
+	cb->opened++;
+	pthread_mutex_unlock(&cb->lock);
+	ret = dev_command(cb, "copen %u,%lld", m->msg_id, size);
+	if (ret)
+		lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: copen: %s",
+			       strerror(-ret));
+}
+
+static void handle_close(struct cf_backend *cb, const struct lading_cachefiles_msg *m)
+{
+	struct cf_object **pp, *o = NULL;
+
+	pthread_mutex_lock(&cb->lock);
+	for (pp = &cb->objects; *pp; pp = &(*pp)->next) {
+		if ((*pp)->object_id == m->object_id) {
+			o = *pp;
+			*pp = o->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&cb->lock);
+	if (!o)
+		return;
+	if (o->kind == CF_BLOB)
+		fill_engine_set_write_fd(cb->e, o->blob, -1);
+	close(o->fd);
+	free(o);
+}
+
+static void complete_read(struct cf_backend *cb, int fd, uint32_t msg_id)
+{
+	if (ioctl(fd, LADING_CACHEFILES_IOC_READ_COMPLETE, (unsigned long)msg_id) < 0)
+		lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: READ_COMPLETE "
+			       "%u: %s", msg_id, strerror(errno));
+}
+
+static void cf_request_complete(struct fill_request *r, int err)
+{
+	struct cf_request *cr = (struct cf_request *)r;
+
+	/* the kernel finds the data there, or a hole and fails the read */
+	(void)err;
+	complete_read(cr->cb, cr->fd, cr->msg_id);
+	close(cr->fd);
+	free(cr);
+}
+
+/* The bootstrap is local and verified: written straight from memory. */
+static void read_bootstrap(struct cf_backend *cb, struct cf_object *o,
+			   const struct lading_cachefiles_msg *m)
+{
+	uint64_t t0 = fill_now_us(), off, end;
+	struct cf_image *im = o->image;
+	int ret = 0;
+
+	off = m->off & ~(uint64_t)(LADING_BLOCK_SIZE - 1);
+	end = m->off + m->len < im->img_len ? m->off + m->len : im->img_len;
+	if (off < end) {
+		size_t len = (size_t)(end - off);
+		size_t padded = LADING_ALIGN_UP(len, (size_t)LADING_BLOCK_SIZE);
+
+		if (cb->bounce_size < padded) {
+			void *n;
+
+			if (posix_memalign(&n, LADING_BLOCK_SIZE, padded)) {
+				ret = -ENOMEM;
+				goto done;
+			}
+			free(cb->bounce);
+			cb->bounce = n;
+			cb->bounce_size = padded;
+		}
+		memcpy(cb->bounce, im->img + off, len);
+		memset(cb->bounce + len, 0, padded - len);
+		ret = lading_pwrite_full(o->fd, cb->bounce, padded, off);
+	}
+done:
+	if (ret)
+		lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: bootstrap %s: "
+			       "write: %s", im->fsid, strerror(-ret));
+	complete_read(cb, o->fd, m->msg_id);
+	fill_engine_count_passthrough(cb->e, t0);
+}
+
+static void handle_read(struct cf_backend *cb, const struct lading_cachefiles_msg *m)
+{
+	struct cf_object *o;
+	struct cf_request *cr;
+	int fd = -1;
+
+	pthread_mutex_lock(&cb->lock);
+	o = object_find(cb, m->object_id);
+	pthread_mutex_unlock(&cb->lock);
+	if (!o) {
+		lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: READ for "
+			       "unknown object %u", m->object_id);
+		return;
+	}
+	if (o->kind == CF_BOOTSTRAP) {
+		read_bootstrap(cb, o, m);
+		return;
+	}
+	cr = calloc(1, sizeof(*cr));
+	if (cr)
+		fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		free(cr);
+		complete_read(cb, o->fd, m->msg_id);
+		return;
+	}
+	cr->cb = cb;
+	cr->fd = fd;
+	cr->msg_id = m->msg_id;
+	cr->r.blob = o->blob;
+	cr->r.complete = cf_request_complete;
+	cr->r.deadline_us = cb->timeout_ms ? fill_now_us() + cb->timeout_ms * 1000ull : 0;
+	fill_blob_map(o->blob, m->off, m->len, &cr->r.first, &cr->r.count);
+	fill_engine_submit(cb->e, &cr->r);
+}
+
+/* A malformed message still gets an answer where one is owed. */
+static void handle_malformed(struct cf_backend *cb, const struct lading_cachefiles_msg *m,
+			     const char *why)
+{
+	struct cf_object *o;
+
+	lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: malformed message "
+		       "(opcode %u, id %u): %s", m->opcode, m->msg_id, why);
+	cb->malformed++;
+	if (m->opcode == LADING_CACHEFILES_OP_OPEN) {
+		dev_command(cb, "copen %u,%d", m->msg_id, -EINVAL);
+		if (m->fd >= 0)
+			close(m->fd);
+	} else if (m->opcode == LADING_CACHEFILES_OP_READ) {
+		pthread_mutex_lock(&cb->lock);
+		o = object_find(cb, m->object_id);
+		pthread_mutex_unlock(&cb->lock);
+		if (o)
+			complete_read(cb, o->fd, m->msg_id);
+	}
+}
+
+static void *device_loop(void *arg)
+{
+	struct cf_backend *cb = arg;
+	uint8_t buf[LADING_CACHEFILES_MSG_MAX + 64] __attribute__((aligned(8)));
+
+	while (!cb->stop) {
+		struct pollfd pfd = { .fd = cb->dev, .events = POLLIN };
+		struct lading_cachefiles_msg m;
+		char why[128];
+		ssize_t n;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = read(cb->dev, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				lading_log_msg(cb->log, LADING_LOG_ERROR, "%s: read: %s",
+					       CACHEFILES_DEV, strerror(errno));
+			continue;
+		}
+		if (n == 0)
+			continue;
+		if (lading_cachefiles_msg_parse(buf, (size_t)n, &m, why, sizeof(why))) {
+			handle_malformed(cb, &m, why);
+			continue;
+		}
+		switch (m.opcode) {
+		case LADING_CACHEFILES_OP_OPEN:
+			handle_open(cb, &m);
+			break;
+		case LADING_CACHEFILES_OP_CLOSE:
+			handle_close(cb, &m);
+			break;
+		case LADING_CACHEFILES_OP_READ:
+			handle_read(cb, &m);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* ---- setup ---------------------------------------------------------- */
+
+static int add_image_blobs(struct cf_backend *cb, struct cf_image *im,
+			   const struct fill_serve_opts *o, struct lading_error *err)
+{
+	uint16_t n = lading_reader_nslots(im->reader), i;
+	size_t k;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		const struct lading_rslot *s = lading_reader_slot(im->reader, i + 1);
+		char id[LADING_DIGEST_HEX_LEN + 1], name[LADING_CACHEFILES_VOLUME_KEY_MAX + 80];
+		struct cf_blob *nb;
+
+		memcpy(id, s->tag, LADING_DIGEST_HEX_LEN);
+		id[LADING_DIGEST_HEX_LEN] = '\0';
+		for (k = 0; k < cb->nblobs; k++)
+			if (!strcmp(cb->blobs[k].volume_key, im->volume_key) &&
+			    !strcmp(cb->blobs[k].b->id, id))
+				break;
+		if (k < cb->nblobs)
+			continue;	/* two images of one domain share it */
+		nb = realloc(cb->blobs, (cb->nblobs + 1) * sizeof(*nb));
+		if (!nb)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		cb->blobs = nb;
+		nb = &cb->blobs[cb->nblobs];
+		nb->volume_key = strdup(im->volume_key);
+		if (!nb->volume_key)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		snprintf(name, sizeof(name), "%s/%s", im->volume_key, id);
+		ret = fill_engine_add_blob(cb->e, o->sources, id,
+					   lading_reader_blob_record(im->reader, i + 1),
+					   name, &nb->b, err);
+		if (ret) {
+			free(nb->volume_key);
+			return ret;
+		}
+		cb->nblobs++;
+	}
+	return 0;
+}
+
+static int load_images(struct cf_backend *cb, const struct cf_image_spec *images,
+		       size_t nimages, const struct fill_serve_opts *o,
+		       struct lading_error *err)
+{
+	char key[LADING_CACHEFILES_VOLUME_KEY_MAX + 8];
+	size_t i;
+	int ret = 0;
+
+	cb->images = calloc(nimages ? nimages : 1, sizeof(*cb->images));
+	if (!cb->images)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	for (i = 0; !ret && i < nimages; i++) {
+		struct cf_image *im = &cb->images[i];
+
+		cb->nimages++;
+		ret = lading_cachefiles_volume_key(images[i].fsid, images[i].domain_id,
+						   key, sizeof(key));
+		if (ret < 0)
+			return lading_error_set(err, -ret, "fsid '%s': %s",
+						images[i].fsid, strerror(-ret));
+		im->volume_key = strdup(key);
+		im->fsid = strdup(images[i].fsid);
+		if (!im->volume_key || !im->fsid)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		ret = lading_reader_open_file(&im->reader, images[i].bootstrap_path, err);
+		if (!ret) {
+			im->img = lading_reader_image(im->reader, &im->img_len);
+			ret = add_image_blobs(cb, im, o, err);
+		}
+	}
+	return ret;
+}
+
+int cf_backend_start(struct fill_engine *e, const char *cache_dir,
+		     const char *tag, const struct cf_image_spec *images,
+		     size_t nimages, const struct fill_serve_opts *o,
+		     struct cf_backend **out, struct lading_error *err)
+{
+	struct cf_backend *cb = calloc(1, sizeof(*cb));
+	char *dir = NULL;
+	int ret;
+
+	if (!cb)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	cb->e = e;
+	cb->log = o->log;
+	cb->timeout_ms = o->timeout_ms;
+	cb->dev = -1;
+	pthread_mutex_init(&cb->lock, NULL);
+	*out = cb;
+	ret = load_images(cb, images, nimages, o, err);
+	if (ret)
+		return ret;
+	dir = realpath(cache_dir, NULL);
+	if (!dir)
+		return lading_error_set(err, errno, "%s: %s", cache_dir, strerror(errno));
+	cb->dev = open(CACHEFILES_DEV, O_RDWR | O_CLOEXEC);
+	if (cb->dev < 0)
+		ret = lading_error_set(err, errno, "%s: %s%s", CACHEFILES_DEV,
+				       strerror(errno), errno == EBUSY ?
+				       " (another cache daemon holds it)" : "");
+	if (!ret && (ret = dev_command(cb, "dir %s", dir)))
+		lading_error_set(err, -ret, "%s: dir %s: %s", CACHEFILES_DEV, dir,
+				 strerror(-ret));
+	if (!ret && tag && (ret = dev_command(cb, "tag %s", tag)))
+		lading_error_set(err, -ret, "%s: tag %s: %s", CACHEFILES_DEV, tag,
+				 strerror(-ret));
+	if (!ret && (ret = dev_command(cb, "bind ondemand")))
+		lading_error_set(err, -ret, "%s: bind ondemand: %s%s", CACHEFILES_DEV,
+				 strerror(-ret), ret == -EOPNOTSUPP ?
+				 " (kernel without CONFIG_CACHEFILES_ONDEMAND)" : "");
+	free(dir);
+	if (!ret) {
+		ret = -pthread_create(&cb->thread, NULL, device_loop, cb);
+		cb->running = !ret;
+		if (ret)
+			lading_error_set(err, -ret, "cannot start the cachefiles thread");
+	}
+	return ret;
+}
+
+void cf_backend_stop(struct cf_backend *cb)
+{
+	if (!cb)
+		return;
+	cb->stop = true;
+	if (cb->running)
+		pthread_join(cb->thread, NULL);
+	cb->running = false;
+}
+
+void cf_backend_stats(struct cf_backend *cb, struct lading_fill_stats *st)
+{
+	pthread_mutex_lock(&cb->lock);
+	st->objects_opened = cb->opened;
+	st->objects_refused = cb->refused;
+	pthread_mutex_unlock(&cb->lock);
+}
+
+void cf_backend_free(struct cf_backend *cb)
+{
+	struct cf_object *o;
+	size_t i;
+
+	if (!cb)
+		return;
+	cf_backend_stop(cb);
+	while ((o = cb->objects)) {
+		cb->objects = o->next;
+		close(o->fd);
+		free(o);
+	}
+	/* closing the device withdraws the cache; pending reads get EIO */
+	if (cb->dev >= 0)
+		close(cb->dev);
+	for (i = 0; i < cb->nimages; i++) {
+		lading_reader_close(cb->images[i].reader);
+		free(cb->images[i].volume_key);
+		free(cb->images[i].fsid);
+	}
+	for (i = 0; i < cb->nblobs; i++)
+		free(cb->blobs[i].volume_key);
+	free(cb->images);
+	free(cb->blobs);
+	free(cb->bounce);
+	pthread_mutex_destroy(&cb->lock);
+	free(cb);
+}

@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The fill engine (see engine.h).  One lock guards chunk states, the job
+ * queues and the waiting requests; fetching, decoding and writing happen
+ * outside it.  A chunk in flight is never claimed twice, so concurrent
+ * requests for the same chunk fetch it once.  A reaper thread fails
+ * requests whose deadline passed, so the kernel is never held forever by
+ * a source that stopped answering; the fetch itself goes on and its
+ * chunks serve later requests.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "engine.h"
+
+#define FILL_DEFAULT_JOBS 4
+#define FILL_DEFAULT_MERGE (4u << 20)
+#define FILL_REAPER_TICK_MS 50
+
+struct fill_job {
+	struct fill_blob *blob;
+	size_t first, count;
+	struct fill_job *next;
+};
+
+struct job_queue {
+	struct fill_job *head, *tail;
+};
+
+struct fill_engine {
+	struct fill_engine_params p;
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* jobs queued, or stopping */
+	pthread_cond_t reaper_wake;
+	bool stopping;
+	struct job_queue high, low;
+	struct fill_request *waiting;	/* requests with chunks in flight */
+	struct fill_blob **blobs;
+	size_t nblobs;
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_t reaper;
+	bool reaper_running;
+	struct lading_fill_stats st;
+	uint64_t *lat;			/* request latencies, us */
+	size_t nlat, lat_cap;
+};
+
+uint64_t fill_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- blobs ------------------------------------------------------------ */
+
+static void blob_free(struct fill_blob *b)
+{
+	if (!b)
+		return;
+	if (b->write_fd >= 0)
+		close(b->write_fd);
+	lading_blob_handle_close(&b->src);
+	lading_toc_free(&b->toc);
+	free(b->state);
+	free(b->name);
+	free(b);
+}
+
+int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
+			 const char *id, const struct lading_blob_record *rec,
+			 const char *name, struct fill_blob **out,
+			 struct lading_error *err)
+{
+	struct fill_blob *b = calloc(1, sizeof(*b)), **nb;
+	int ret;
+
+	if (!b)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	b->write_fd = -1;
+	b->src.fd = -1;
+	snprintf(b->id, sizeof(b->id), "%s", id);
+	b->name = strdup(name);
+	ret = b->name ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+	if (!ret)
+		ret = lading_blob_sources_find(src, id, &b->src, err);
+	if (!ret)
+		ret = lading_blob_read_toc(&b->src, rec, &b->toc, err);
+	if (!ret) {
+		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);
+		ret = b->state ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&e->lock);
+	nb = ret ? NULL : realloc(e->blobs, (e->nblobs + 1) * sizeof(*nb));
+	if (nb) {
+		e->blobs = nb;
+		e->blobs[e->nblobs++] = b;
+	} else if (!ret) {
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ret) {
+		blob_free(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i)
+{
+	struct fill_blob *b;
+
+	pthread_mutex_lock(&e->lock);
+	b = i < e->nblobs ? e->blobs[i] : NULL;
+	pthread_mutex_unlock(&e->lock);
+	return b;
+}
+
+/* Whole chunks only: the filler writes nothing but whole verified chunks. */
+void fill_engine_scan_present(struct fill_engine *e, struct fill_blob *b, int fd)
+{
+	size_t k;
+
+	pthread_mutex_lock(&e->lock);
+	for (k = 0; k < b->toc.count; k++) {
+		const struct lading_toc_entry *t = &b->toc.entries[k];
+		off_t d, h;
+
+		if (b->state[k] != FILL_CHUNK_ABSENT && b->state[k] != FILL_CHUNK_FAILED)
+			continue;
+		d = lseek(fd, (off_t)t->uoff, SEEK_DATA);
+		if (d < 0 || (uint64_t)d != t->uoff)
+			continue;
+		h = lseek(fd, (off_t)t->uoff, SEEK_HOLE);
+		if (h >= 0 && (uint64_t)h >= t->uoff + t->ulen) {
+			b->state[k] = FILL_CHUNK_PRESENT;
+			b->npresent++;
+		}
+	}
+	if (b->npresent == b->toc.count && !b->complete_reported) {
+		b->complete_reported = true;
+		e->st.blobs_completed++;
+		if (e->p.blob_complete)
+			e->p.blob_complete(b, e->p.ud);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+void fill_engine_set_write_fd(struct fill_engine *e, struct fill_blob *b, int fd)
+{
+	int old = -1;
+
+	pthread_mutex_lock(&e->lock);
+	if (b->write_fd >= 0 && b->jobs_running) {
+		/* a job still writes through it: the job's end closes it */
+		b->write_fd_closing = true;
+		if (fd >= 0) {
+			/* keep the old one until then; the new one waits */
+			close(fd);
+		}
+		pthread_mutex_unlock(&e->lock);
+		return;
+	}
+	old = b->write_fd;
+	b->write_fd = fd;
+	b->write_fd_closing = false;
+	pthread_mutex_unlock(&e->lock);
+	if (old >= 0)
+		close(old);
+}
+
+bool fill_engine_has_write_fd(struct fill_engine *e, struct fill_blob *b)
+{
+	bool has;
+
+	pthread_mutex_lock(&e->lock);
+	has = b->write_fd >= 0 && !b->write_fd_closing;
+	pthread_mutex_unlock(&e->lock);
+	return has;
+}
+
+void fill_blob_map(const struct fill_blob *b, uint64_t off, uint64_t len,
+		   size_t *first, size_t *count)
+{
+	uint64_t end = b->toc.footer.uncompressed_size;
+
+	*first = 0;
+	*count = 0;
+	if (!len || off >= end)
+		return;		/* past the data: the kernel reads zeros */
+	if (len > end - off)
+		len = end - off;
+	if (lading_toc_map(&b->toc, off, len, first, count))
+		*count = 0;
+}
+
+bool fill_engine_next_missing(struct fill_engine *e, struct fill_blob *b,
+			      size_t from, size_t *k)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&e->lock);
+	for (i = from; i < b->toc.count && !found; i++) {
+		if (b->state[i] == FILL_CHUNK_ABSENT || b->state[i] == FILL_CHUNK_FAILED) {
+			*k = i;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+	return found;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void record_latency(struct fill_engine *e, uint64_t us)
+{
+	if (e->nlat == e->lat_cap) {
+		size_t cap = e->lat_cap ? e->lat_cap * 2 : 1024;
+		uint64_t *n = realloc(e->lat, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		e->lat = n;
+		e->lat_cap = cap;
+	}
+	e->lat[e->nlat++] = us;
+}
+
+/* Under the lock: counts r's outcome; the caller completes it unlocked. */
+static void account(struct fill_engine *e, struct fill_request *r, int err)
+{
+	if (r->low_priority)
+		return;		/* prefetch: not a kernel request */
+	if (err == -ETIMEDOUT)
+		e->st.timeouts++;
+	if (err)
+		e->st.denied++;
+	record_latency(e, fill_now_us() - r->start_us);
+}
+
+static void queue_push(struct job_queue *q, struct fill_job *j)
+{
+	j->next = NULL;
+	if (q->tail)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+}
+
+static struct fill_job *queue_pop(struct job_queue *q)
+{
+	struct fill_job *j = q->head;
+
+	if (j) {
+		q->head = j->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return j;
+}
+
+static bool chunk_missing(const struct fill_blob *b, size_t k)
+{
+	return b->state[k] == FILL_CHUNK_ABSENT || b->state[k] == FILL_CHUNK_FAILED;
+}
+
+/*
+ * Under the lock: claims r's missing chunks in runs of neighbours (one
+ * read each, up to merge_bytes stored) and queues them.  -ENOMEM leaves
+ * the unclaimed rest absent.
+ */
+static int claim_missing(struct fill_engine *e, struct fill_request *r)
+{
+	struct fill_blob *b = r->blob;
+	size_t k = r->first, end = r->first + r->count;
+
+	while (k < end) {
+		struct fill_job *j;
+		uint64_t stored = 0;
+
+		if (!chunk_missing(b, k)) {
+			k++;
+			continue;
+		}
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return -ENOMEM;
+		j->blob = b;
+		j->first = k;
+		while (k < end && chunk_missing(b, k) &&
+		       (!j->count || stored + b->toc.entries[k].clen <= e->p.merge_bytes)) {
+			stored += b->toc.entries[k].clen;
+			b->state[k++] = FILL_CHUNK_INFLIGHT;
+			j->count++;
+		}
+		queue_push(r->low_priority ? &e->low : &e->high, j);
+		pthread_cond_signal(&e->work);
+	}
+	return 0;
+}
+
+/* 1: every chunk present; -EIO: one failed; 0: still waiting. */
+static int request_state(const struct fill_request *r)
+{
+	const struct fill_blob *b = r->blob;
+	size_t k;
+	bool all = true;
+
+	for (k = r->first; k < r->first + r->count; k++) {
+		if (b->state[k] == FILL_CHUNK_FAILED)
+			return -EIO;
+		if (b->state[k] != FILL_CHUNK_PRESENT)
+			all = false;
+	}
+	return all ? 1 : 0;
+}
+
+void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
+{
+	size_t k;
+	int ret = 0;
+	bool hit = true;
+
+	r->start_us = fill_now_us();
+	pthread_mutex_lock(&e->lock);
+	if (!r->low_priority)
+		e->st.requests++;
+	for (k = r->first; k < r->first + r->count; k++)
+		if (r->blob->state[k] != FILL_CHUNK_PRESENT)
+			hit = false;
+	if (hit) {
+		if (!r->low_priority)
+			e->st.hits++;
+		account(e, r, 0);
+		pthread_mutex_unlock(&e->lock);
+		r->complete(r, 0);
+		return;
+	}
+	if (e->stopping) {
+		ret = -ESHUTDOWN;
+	} else if (claim_missing(e, r)) {
+		ret = -ENOMEM;
+	} else {
+		r->next = e->waiting;
+		e->waiting = r;
+	}
+	if (ret)
+		account(e, r, ret);
+	pthread_mutex_unlock(&e->lock);
+	if (ret)
+		r->complete(r, ret);
+}
+
+void fill_engine_count_passthrough(struct fill_engine *e, uint64_t start_us)
+{
+	pthread_mutex_lock(&e->lock);
+	e->st.requests++;
+	e->st.hits++;
+	record_latency(e, fill_now_us() - start_us);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/*
+ * Under the lock: unlinks the waiting requests that are settled (all
+ * present, a chunk failed, or expired at `now`) into *done, each with its
+ * result in a parallel walk.  Callers complete them unlocked.
+ */
+static void settle_waiting(struct fill_engine *e, uint64_t now,
+			   struct fill_request **done)
+{
+	struct fill_request **pp = &e->waiting;
+
+	while (*pp) {
+		struct fill_request *r = *pp;
+		int st = request_state(r);
+
+		if (!st && r->deadline_us && now >= r->deadline_us)
+			st = -ETIMEDOUT;
+		if (!st && e->stopping)
+			st = -ESHUTDOWN;
+		if (!st) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		account(e, r, st < 0 ? st : 0);
+		/* the result travels in start_us's place: it is no longer needed */
+		r->start_us = (uint64_t)(int64_t)(st < 0 ? st : 0);
+		r->next = *done;
+		*done = r;
+	}
+}
+
+static void complete_all(struct fill_request *done)
+{
+	while (done) {
+		struct fill_request *next = done->next;
+
+		done->complete(done, (int)(int64_t)done->start_us);
+		done = next;
+	}
+}
+
+/* ---- fetch workers ---------------------------------------------------- */
+
+
+struct worker_buffers {
+	uint8_t *stored;
+	size_t stored_size;
+	uint8_t *plain;		/* 4 KiB aligned: cachefiles anon fds are O_DIRECT */
+	size_t plain_size;
+	struct lading_registry_conn *conn;
+	struct lading_registry *conn_reg;
+};
+
+static int grow_aligned(uint8_t **buf, size_t *size, size_t need)
+{
+	void *n;
+
+	if (*size >= need)
+		return 0;
+	if (posix_memalign(&n, LADING_BLOCK_SIZE, need))
+		return -ENOMEM;
+	free(*buf);
+	*buf = n;
+	*size = need;
+	return 0;
+}
+
+static int read_stored(struct worker_buffers *w, const struct fill_blob *b,
+		       uint64_t off, size_t len, struct lading_error *err)
+{
+	if (!b->src.reg)
+		return lading_blob_read(&b->src, off, len, w->stored, err);
+	/* each worker has its own connection: reads run in parallel */
+	if (w->conn_reg != b->src.reg) {
+		lading_registry_conn_close(w->conn);
+		w->conn = lading_registry_conn_open(b->src.reg);
+		w->conn_reg = w->conn ? b->src.reg : NULL;
+		if (!w->conn)
+			return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	return lading_registry_conn_get_range(w->conn, b->src.digest, off, len,
+					      w->stored, err);
+}
+
+/*
+ * Reads the job's stored bytes in one go, decodes and checks each chunk,
+ * and writes each run of good chunks with one pwrite.  ok[i] says which
+ * chunks are now present.
+ */
+static void run_job(struct fill_engine *e, struct worker_buffers *w,
+		    const struct fill_job *j, int fd, bool *ok)
+{
+	const struct lading_toc_entry *t0 = &j->blob->toc.entries[j->first];
+	const struct lading_toc_entry *tn = &j->blob->toc.entries[j->first + j->count - 1];
+	const struct fill_blob *b = j->blob;
+	uint64_t plain_len = tn->uoff + LADING_ALIGN_UP((uint64_t)tn->ulen,
+							(uint64_t)LADING_BLOCK_SIZE) - t0->uoff;
+	uint64_t stored_len = tn->coff + tn->clen - t0->coff;
+	struct lading_error err = { 0 };
+	size_t i, run;
+	int ret;
+
+	memset(ok, 0, j->count * sizeof(*ok));
+	/* chunks of a blob are stored in order: neighbours are contiguous */
+	ret = lading_grow_buffer(&w->stored, &w->stored_size, stored_len);
+	if (!ret)
+		ret = grow_aligned(&w->plain, &w->plain_size, plain_len);
+	if (!ret)
+		ret = read_stored(w, b, t0->coff, stored_len, &err);
+	if (ret) {
+		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
+			       b->id, j->first, j->first + j->count - 1,
+			       err.msg[0] ? err.msg : strerror(-ret));
+		return;
+	}
+	for (i = 0; i < j->count; i++) {
+		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
+		uint8_t *dst = w->plain + (t->uoff - t0->uoff);
+		size_t padded = LADING_ALIGN_UP((size_t)t->ulen, (size_t)LADING_BLOCK_SIZE);
+
+		ret = lading_toc_decode(t, w->stored + (t->coff - t0->coff), dst);
+		if (ret) {
+			lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
+				       "not served", b->id, j->first + i,
+				       ret == -EBADMSG ? "does not match its digest" :
+				       "cannot be decoded");
+			pthread_mutex_lock(&e->lock);
+			e->st.verify_failures++;
+			pthread_mutex_unlock(&e->lock);
+			continue;
+		}
+		memset(dst + t->ulen, 0, padded - t->ulen);
+		ok[i] = true;
+	}
+	/* whole 4 KiB blocks: the cachefiles anon fd writes with O_DIRECT */
+	for (i = 0; i < j->count; i += run) {
+		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
+		uint64_t len = 0;
+
+		for (run = 0; i + run < j->count && ok[i + run] == ok[i]; run++)
+			len += LADING_ALIGN_UP((uint64_t)b->toc.entries[j->first + i + run].ulen,
+					       (uint64_t)LADING_BLOCK_SIZE);
+		if (!ok[i])
+			continue;
+		ret = fd < 0 ? -EBADF :
+		      lading_pwrite_full(fd, w->plain + (t->uoff - t0->uoff), len, t->uoff);
+		if (ret) {
+			lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
+				       b->name, strerror(-ret));
+			memset(ok + i, 0, run * sizeof(*ok));
+		}
+	}
+}
+
+static void finish_job(struct fill_engine *e, const struct fill_job *j,
+		       const bool *ok)
+{
+	struct fill_blob *b = j->blob;
+	size_t i;
+
+	for (i = 0; i < j->count; i++) {
+		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
+
+		if (!ok || !ok[i]) {
+			b->state[j->first + i] = FILL_CHUNK_FAILED;
+			continue;
+		}
+		b->state[j->first + i] = FILL_CHUNK_PRESENT;
+		b->npresent++;
+		e->st.chunks_fetched++;
+		e->st.bytes_fetched += t->ulen;
+		e->st.stored_bytes_fetched += t->clen;
+	}
+	if (--b->jobs_running == 0 && b->write_fd_closing) {
+		close(b->write_fd);
+		b->write_fd = -1;
+		b->write_fd_closing = false;
+	}
+	if (b->npresent == b->toc.count && !b->complete_reported) {
+		b->complete_reported = true;
+		e->st.blobs_completed++;
+		if (e->p.blob_complete)
+			e->p.blob_complete(b, e->p.ud);
+	}
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct fill_engine *e = arg;
+	struct worker_buffers w = { 0 };
+
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		struct fill_request *done = NULL;
+		struct fill_job *j = queue_pop(&e->high);
+		bool *ok;
+		size_t i;
+		int fd;
+
+		if (!j)
+			j = queue_pop(&e->low);
+		if (!j) {
+			if (e->stopping)
+				break;
+			pthread_cond_wait(&e->work, &e->lock);
+			continue;
+		}
+		fd = j->blob->write_fd_closing ? -1 : j->blob->write_fd;
+		j->blob->jobs_running++;
+		pthread_mutex_unlock(&e->lock);
+		ok = calloc(j->count, sizeof(*ok));
+		if (ok)
+			run_job(e, &w, j, fd, ok);
+		pthread_mutex_lock(&e->lock);
+		for (i = 0; ok && i < j->count && ok[i]; i++)
+			;
+		if (i < j->count)
+			e->st.fetch_errors++;
+		finish_job(e, j, ok);
+		free(ok);
+		free(j);
+		settle_waiting(e, fill_now_us(), &done);
+		pthread_mutex_unlock(&e->lock);
+		complete_all(done);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	lading_registry_conn_close(w.conn);
+	free(w.stored);
+	free(w.plain);
+	return NULL;
+}
+
+/* Fails expired requests every tick: nothing waits past its deadline. */
+static void *reaper(void *arg)
+{
+	struct fill_engine *e = arg;
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->stopping) {
+		struct fill_request *done = NULL;
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += FILL_REAPER_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&e->reaper_wake, &e->lock, &ts);
+		settle_waiting(e, fill_now_us(), &done);
+		pthread_mutex_unlock(&e->lock);
+		complete_all(done);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+/* ---- lifetime --------------------------------------------------------- */
+
+int fill_engine_start(const struct fill_engine_params *p, struct fill_engine **out,
+		      struct lading_error *err)
+{
+	struct fill_engine *e = calloc(1, sizeof(*e));
+	unsigned i;
+	int ret = 0;
+
+	if (!e)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	e->p = *p;
+	if (!e->p.jobs)
+		e->p.jobs = FILL_DEFAULT_JOBS;
+	if (!e->p.merge_bytes)
+		e->p.merge_bytes = FILL_DEFAULT_MERGE;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->work, NULL);
+	pthread_cond_init(&e->reaper_wake, NULL);
+	e->workers = calloc(e->p.jobs, sizeof(*e->workers));
+	if (!e->workers)
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+	for (i = 0; !ret && i < e->p.jobs; i++) {
+		ret = -pthread_create(&e->workers[i], NULL, fetch_worker, e);
+		if (ret)
+			lading_error_set(err, -ret, "cannot start a fetch thread");
+		else
+			e->nworkers++;
+	}
+	if (!ret) {
+		ret = -pthread_create(&e->reaper, NULL, reaper, e);
+		e->reaper_running = !ret;
+		if (ret)
+			lading_error_set(err, -ret, "cannot start the reaper thread");
+	}
+	if (ret) {
+		fill_engine_stop(e);
+		return ret;
+	}
+	*out = e;
+	return 0;
+}
+
+void fill_engine_stop(struct fill_engine *e)
+{
+	struct fill_request *done = NULL;
+	struct fill_job *j;
+	size_t i;
+
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stopping = true;
+	/* queued jobs will not run: their chunks go back to absent */
+	while ((j = queue_pop(&e->high)) || (j = queue_pop(&e->low))) {
+		for (i = 0; i < j->count; i++)
+			j->blob->state[j->first + i] = FILL_CHUNK_ABSENT;
+		free(j);
+	}
+	pthread_cond_broadcast(&e->work);
+	pthread_cond_broadcast(&e->reaper_wake);
+	pthread_mutex_unlock(&e->lock);
+	for (i = 0; i < e->nworkers; i++)
+		pthread_join(e->workers[i], NULL);
+	if (e->reaper_running)
+		pthread_join(e->reaper, NULL);
+	pthread_mutex_lock(&e->lock);
+	settle_waiting(e, fill_now_us(), &done);
+	pthread_mutex_unlock(&e->lock);
+	complete_all(done);
+	for (i = 0; i < e->nblobs; i++)
+		blob_free(e->blobs[i]);
+	free(e->blobs);
+	free(e->workers);
+	free(e->lat);
+	pthread_cond_destroy(&e->work);
+	pthread_cond_destroy(&e->reaper_wake);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void fill_engine_stats(struct fill_engine *e, struct lading_fill_stats *out)
+{
+	uint64_t *sorted = NULL;
+	size_t n;
+
+	pthread_mutex_lock(&e->lock);
+	*out = e->st;
+	n = e->nlat;
+	if (n)
+		sorted = malloc(n * sizeof(*sorted));
+	if (sorted)
+		memcpy(sorted, e->lat, n * sizeof(*sorted));
+	pthread_mutex_unlock(&e->lock);
+	if (!sorted)
+		return;
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	out->latency_p50_us = sorted[n / 2];
+	out->latency_p99_us = sorted[(n * 99) / 100];
+	free(sorted);
+}
