@@ -9,6 +9,8 @@
 /* What both back ends take from the caller. */
 struct fill_serve_opts {
 	struct lading_blob_sources *sources;
+	const char *mountpoint;		/* fanotify: what the guardian unmounts */
+	const char *cache_dir;
 	unsigned timeout_ms;
 	const struct lading_log *log;
 };

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <lading/format.h>
 #include "backends.h"
@@ -35,6 +37,9 @@ struct fan_blob {
 
 struct fan_backend {
 	struct fill_engine *e;
+	pid_t guardian;			/* holds the group if we die; 0: none */
+	int guardian_pipe;		/* its end of the lifeline, ours */
+	char *guardian_file;		/* <cache>/.lading-fill.guardian */
 	const struct lading_log *log;
 	unsigned timeout_ms;
 	int fan;
@@ -195,6 +200,177 @@ static void *event_loop(void *arg)
 	return NULL;
 }
 
+/* ---- the guardian ----------------------------------------------------- */
+
+/*
+ * If the filler died, its marks would go with its group and reads of
+ * holes would return zeros.  A child forked at start holds the group
+ * instead: when the filler is gone without saying goodbye, it detaches
+ * the mount (no new opens) and answers each event from what the cache
+ * already holds -- allow when the range is written, EIO when not -- until
+ * no event came for a while.  After fork() in a threaded process the
+ * child may only make plain system calls: no malloc, no stdio, no locks.
+ */
+#define GUARDIAN_IDLE_MS 60000
+#define GUARDIAN_FAN_FD 3
+#define GUARDIAN_PIPE_FD 4
+
+static bool range_present(int fd, uint64_t off, uint64_t count)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0 || (uint64_t)d != off)
+		return false;
+	h = lseek(fd, (off_t)off, SEEK_HOLE);
+	return h >= 0 && (uint64_t)h >= off + count;
+}
+
+static void guardian_answer(int fan)
+{
+	uint8_t buf[8192] __attribute__((aligned(8)));
+	ssize_t n = read(fan, buf, sizeof(buf));
+	size_t at = 0;
+
+	while (n > 0 && at < (size_t)n) {
+		struct lading_fanotify_event ev;
+		struct fanotify_response r;
+		size_t used;
+
+		if (lading_fanotify_event_parse(buf + at, (size_t)n - at, &ev, &used,
+						NULL, 0))
+			break;
+		at += used;
+		if (ev.fd < 0)
+			continue;
+		r.fd = ev.fd;
+		r.response = !ev.has_range || !ev.count ||
+			     range_present(ev.fd, ev.off, ev.count) ?
+			     FAN_ALLOW : LADING_FAN_DENY_ERRNO(EIO);
+		if (write(fan, &r, sizeof(r)) < 0) {
+			/* nothing to do about it here */
+		}
+		close(ev.fd);
+	}
+}
+
+static __attribute__((noreturn)) void guardian_main(const char *mountpoint)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = GUARDIAN_PIPE_FD, .events = POLLIN },
+		{ .fd = GUARDIAN_FAN_FD, .events = POLLIN },
+	};
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	char c = 0;
+
+	/* the filler's handlers came along: SIGTERM ends the guardian, and ^C
+	 * (sent to the whole process group) is the filler's to handle */
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGUSR1, &ign, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	while (poll(pfd, 1, -1) < 0)
+		;
+	if (read(GUARDIAN_PIPE_FD, &c, 1) == 1 && c == 'q')
+		_exit(0);		/* clean exit: the filler unmounted */
+	if (mountpoint)
+		umount2(mountpoint, MNT_DETACH);
+	for (;;) {
+		int n = poll(pfd + 1, 1, GUARDIAN_IDLE_MS);
+
+		if (n == 0)
+			_exit(0);
+		if (n > 0)
+			guardian_answer(GUARDIAN_FAN_FD);
+	}
+}
+
+/* Stops a guardian a killed filler left on this cache: its marks must go. */
+static void retire_old_guardian(struct fan_backend *fb)
+{
+	char buf[32], comm[64], path[64];
+	int fd = open(fb->guardian_file, O_RDONLY | O_CLOEXEC), i;
+	ssize_t n;
+	long pid;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 1)
+		return;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	comm[n > 0 ? n : 0] = '\0';
+	if (strncmp(comm, "lading-fill", 11))
+		return;		/* gone, or the pid was reused */
+	lading_log_msg(fb->log, LADING_LOG_INFO, "stopping the guardian (pid %ld) "
+		       "a previous filler left on this cache", pid);
+	kill((pid_t)pid, SIGTERM);
+	for (i = 0; i < 50 && !kill((pid_t)pid, 0); i++)
+		usleep(20000);
+}
+
+static int start_guardian(struct fan_backend *fb, const char *mountpoint,
+			  struct lading_error *err)
+{
+	int p[2], fd;
+	char buf[32];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return lading_error_set(err, errno, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return lading_error_set(err, errno, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		/* only the group and the lifeline, at known numbers */
+		int fan = fcntl(fb->fan, F_DUPFD, 100), life = fcntl(p[0], F_DUPFD, 100);
+
+		if (fan < 0 || life < 0 || dup2(fan, GUARDIAN_FAN_FD) < 0 ||
+		    dup2(life, GUARDIAN_PIPE_FD) < 0)
+			_exit(1);
+		close_range(GUARDIAN_PIPE_FD + 1, ~0u, 0);
+		guardian_main(mountpoint);
+	}
+	close(p[0]);
+	fb->guardian = pid;
+	fb->guardian_pipe = p[1];
+	fd = open(fb->guardian_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+
+		if (write(fd, buf, (size_t)n) != n)
+			lading_log_msg(fb->log, LADING_LOG_WARN, "%s: cannot write",
+				       fb->guardian_file);
+		close(fd);
+	}
+	return 0;
+}
+
+static void stop_guardian(struct fan_backend *fb)
+{
+	char q = 'q';
+
+	if (!fb->guardian)
+		return;
+	if (write(fb->guardian_pipe, &q, 1) != 1)
+		kill(fb->guardian, SIGTERM);
+	close(fb->guardian_pipe);
+	waitpid(fb->guardian, NULL, 0);
+	unlink(fb->guardian_file);
+	fb->guardian = 0;
+}
+
 int fan_backend_alloc(struct fan_backend **out, struct lading_error *err)
 {
 	struct fan_backend *fb = calloc(1, sizeof(*fb));
@@ -258,6 +434,10 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 	fb->e = e;
 	fb->log = o->log;
 	fb->timeout_ms = o->timeout_ms;
+	fb->guardian_file = lading_path_join(o->cache_dir, ".lading-fill.guardian");
+	if (!fb->guardian_file)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	retire_old_guardian(fb);
 	fb->fan = fanotify_init(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC,
 				O_RDWR | O_LARGEFILE);
 	if (fb->fan < 0)
@@ -270,6 +450,8 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 	for (i = 0; !ret && i < pr->nblobs; i++)
 		ret = add_blob(fb, e, pr, i, reader, o, err);
 	lading_reader_close(reader);
+	if (!ret)
+		ret = start_guardian(fb, o->mountpoint, err);
 	/* the event loop runs before the mount: the mount may already read */
 	if (!ret) {
 		ret = -pthread_create(&fb->thread, NULL, event_loop, fb);
@@ -316,6 +498,8 @@ void fan_backend_free(struct fan_backend *fb)
 	if (!fb)
 		return;
 	fan_backend_stop(fb);
+	stop_guardian(fb);
+	free(fb->guardian_file);
 	/* closing the group lets any event still queued through */
 	if (fb->fan >= 0)
 		close(fb->fan);

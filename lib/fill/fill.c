@@ -154,7 +154,8 @@ static void *prefetch_main(void *arg)
 	if (f->p->prefetch_list && f->p->mountpoint)
 		prefetch_paths(f);
 	/* blob order: slot order, image by image */
-	for (i = 0; (b = fill_engine_blob(f->engine, i)) && !f->prefetch_stop; i++)
+	for (i = 0; f->p->prefetch && (b = fill_engine_blob(f->engine, i)) &&
+		    !f->prefetch_stop; i++)
 		prefetch_blob(f, b);
 	lading_log_msg(f->p->log, LADING_LOG_DEBUG, "prefetch done");
 	return NULL;
@@ -329,7 +330,9 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 {
 	const struct lading_fill_params *p = f->p;
 	struct lading_prepare_report *reports;
-	struct fill_serve_opts o = { .timeout_ms = p->timeout_ms, .log = p->log };
+	struct fill_serve_opts o = { .timeout_ms = p->timeout_ms, .log = p->log,
+				     .mountpoint = p->mountpoint,
+				     .cache_dir = p->cache_dir };
 	bool mounted = false;
 	size_t i;
 	int ret = 0;

@@ -60,9 +60,11 @@ static_assert(sizeof(struct fan_info_range) == 24, "fanotify_event_info_range");
 #define FAN_METADATA_VERSION 3
 #define FAN_INFO_TYPE_RANGE 6
 
+/* whylen 0: no message (the fanotify guardian parses after fork()) */
 static int bad(char *why, size_t whylen, const char *what)
 {
-	snprintf(why, whylen, "%s", what);
+	if (whylen)
+		snprintf(why, whylen, "%s", what);
 	return -EBADMSG;
 }
 

@@ -46,6 +46,20 @@ stop_filler() {
 	MNT=
 }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
+# bytes of FILE that are data, not holes
+data_bytes() {
+	python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); size = os.fstat(fd).st_size; off = n = 0
+while off < size:
+    try:
+        d = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE); n += h - d; off = h
+print(n)
+PY
+}
 
 # 1. one file: only its chunks come
 start_filler "$WORK/cache1" "$blobs"
@@ -96,7 +110,88 @@ assert d is None or d >= 65536, d   # chunk 0 stays a hole
 PY
 log "ok: corrupted chunk -> EIO, cache keeps a hole"
 
-# 4. the same from a registry
+# 5. concurrent readers of the same chunks fetch each chunk once
+start_filler "$WORK/cache4" "$blobs"
+for i in 1 2 3 4; do cat "$MNT/text" >"$WORK/text.$i" & done
+wait $(jobs -p | grep -v "^$FILLER$") 2>/dev/null || true
+for i in 1 2 3 4; do cmp "$WORK/src/text" "$WORK/text.$i" || { stop_filler; fail "reader $i differs"; }; done
+stop_filler
+size=$(stat -c %s "$WORK/src/text")
+[ "$(stat_of bytes_fetched)" = "$size" ] ||
+	fail "4 concurrent readers of $size bytes fetched $(stat_of bytes_fetched)"
+log "ok: 4 concurrent readers, each chunk fetched once ($(stat_of chunks_fetched) chunks)"
+
+# 6. --prefetch-list reads the listed file with nobody asking; --prefetch
+#    then fills the rest; SIGUSR1 reports progress on stderr
+echo text >"$WORK/list"
+FILL_OPTS="--prefetch-list $WORK/list" start_filler "$WORK/cache6" "$blobs"
+sleep 1
+stop_filler
+[ "$(stat_of bytes_fetched)" = "$size" ] ||
+	fail "--prefetch-list text fetched $(stat_of bytes_fetched) bytes, not $size"
+FILL_OPTS=--prefetch start_filler "$WORK/cache6" "$blobs"
+total=$(stat -c %s "$WORK/cache6/$blob_id")
+for _ in $(seq 1 100); do
+	kill -USR1 $FILLER
+	sleep 0.1
+	grep -q '"blobs_completed": 1' "$WORK/fill.$_seq.err" && break
+done
+grep -q '"blobs_completed": 1' "$WORK/fill.$_seq.err" || { stop_filler; fail "prefetch did not complete the blob"; }
+treecmp "$WORK/src" "$MNT"
+stop_filler
+[ "$(stat_of requests)" -gt 0 ] || fail "no requests counted"
+[ "$(data_bytes "$WORK/cache6/$blob_id")" = "$total" ] || fail "prefetch left holes"
+log "ok: prefetch-list fetched exactly the listed file; prefetch completed the blob"
+
+# 7. kill -9 mid-run: the guardian detaches the mount, open files get EIO
+#    for what is missing (never zeros); the next filler fetches nothing twice
+start_filler "$WORK/cache7" "$blobs"
+python3 - "$MNT" "$FILLER" "$WORK/src" <<'PY' || fail "after kill -9"
+import os, signal, sys, time
+mnt, pid, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fd = os.open(mnt + "/rand", os.O_RDONLY)
+first = os.pread(fd, 200000, 0)
+assert first == open(src + "/rand", "rb").read(200000), "first part differs"
+os.kill(pid, signal.SIGKILL)
+for _ in range(50):
+    if mnt not in open("/proc/mounts").read():
+        break
+    time.sleep(0.1)
+assert mnt not in open("/proc/mounts").read(), "still mounted after the filler died"
+assert os.pread(fd, 100000, 0) == first[:100000], "present data not served"
+try:
+    d = os.pread(fd, 65536, 900000)
+    raise SystemExit("missing data read as %r..." % d[:8])
+except OSError as e:
+    assert e.errno == 5, e
+PY
+wait $FILLER 2>/dev/null || true
+before=$(data_bytes "$WORK/cache7/$blob_id")
+start_filler "$WORK/cache7" "$blobs"
+treecmp "$WORK/src" "$MNT"
+stop_filler
+total=$(stat -c %s "$WORK/cache7/$blob_id")
+fetched=$(stat_of bytes_fetched)
+[ "$fetched" -ge $((total - before - 4096 * 16)) ] && [ "$fetched" -le $((total - before + 65536)) ] ||
+	fail "restart after kill -9 fetched $fetched bytes; $before of $total were there"
+grep -q "stopping the guardian" "$WORK/fill.$_seq.err" || fail "the old guardian was not retired"
+log "ok: kill -9 -> EIO for missing data, mount detached; restart fetched $fetched of $((total - before)) missing bytes"
+
+# 8. --daemon returns once mounted and writes the pid file
+next_seq
+mkdir -p "$WORK/mnt.d"
+"$LADING_FILL" mount --daemon --pid-file "$WORK/fill.pid" -q "$boot" "$WORK/mnt.d" \
+	--source "$blobs" --cache "$WORK/cache8" || fail "--daemon exit $?"
+grep -q " $WORK/mnt.d " /proc/mounts || fail "--daemon returned before mounting"
+pid=$(cat "$WORK/fill.pid")
+cmp "$WORK/src/rand" "$WORK/mnt.d/rand" || { kill $pid; fail "daemon mount differs"; }
+kill $pid
+for _ in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+! grep -q " $WORK/mnt.d " /proc/mounts || fail "daemon did not unmount on SIGTERM"
+[ ! -e "$WORK/fill.pid" ] || fail "pid file left behind"
+log "ok: --daemon with a pid file"
+
+# 9. the same from a registry
 if command -v docker-registry >/dev/null 2>&1 && command -v skopeo >/dev/null 2>&1; then
 	port=$((20000 + RANDOM % 20000))
 	mkdir -p "$WORK/reg"
@@ -139,3 +234,33 @@ PY
 else
 	echo "SKIP (part): docker-registry or skopeo not installed"
 fi
+
+# 10. a stalled source: reads of missing data fail after --timeout, cached
+#     data stays readable, and the filler recovers when the source does
+port=$((20000 + RANDOM % 20000))
+python3 "$(dirname "$0")/../tools/fault_registry.py" "$port" "$blobs/$blob_id" ok &
+fregpid=$!
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
+	sleep 0.1
+done
+FILL_OPTS="--plain-http --timeout 1" start_filler "$WORK/cache9" "docker://127.0.0.1:$port/x/y"
+cmp "$WORK/src/d/other" "$MNT/d/other" || { stop_filler; kill $fregpid; fail "d/other differs"; }
+kill -STOP $fregpid
+t0=$(date +%s%N)
+if cat "$MNT/rand" >/dev/null 2>"$WORK/cat.err"; then
+	kill -CONT $fregpid; kill $fregpid; stop_filler; fail "read during the outage succeeded"
+fi
+t1=$(date +%s%N)
+cmp "$WORK/src/d/other" "$MNT/d/other" || { kill -CONT $fregpid; kill $fregpid; stop_filler; fail "cached file unreadable during the outage"; }
+kill -CONT $fregpid
+ok_after=0
+for _ in $(seq 1 40); do
+	cmp -s "$WORK/src/rand" "$MNT/rand" && { ok_after=1; break; }
+	sleep 0.5
+done
+stop_filler
+kill $fregpid
+[ $ok_after = 1 ] || fail "the filler did not recover after the outage"
+[ "$(stat_of timeouts)" -ge 1 ] || fail "no timeout counted"
+log "ok: outage -> EIO after $(( (t1 - t0) / 1000000 )) ms ($(stat_of timeouts) kernel requests timed out at 1 s each), cache still served, recovered"

@@ -7,7 +7,7 @@ no-range (ignores Range, answers 200 with everything) | corrupt (flips
 one byte) | bearer (asks for a token from /token first) | redirect (bearer,
 then a 307 to "object storage" on localhost, which refuses any request that
 still carries credentials)
-Serves /v2/<any repo>/blobs/sha256:<digest of BLOBFILE>."""
+Serves GET and HEAD of /v2/<any repo>/blobs/sha256:<digest of BLOBFILE>."""
 import hashlib
 import http.server
 import sys
@@ -31,6 +31,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_HEAD(self):
+        found = self.path.endswith("/blobs/" + digest)
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Length", str(len(data)) if found else "0")
+        self.send_header("Docker-Content-Digest", digest)
+        self.end_headers()
 
     def do_GET(self):
         if self.path.startswith("/objects/"):
