@@ -1,13 +1,14 @@
 #!/bin/sh
-# Bounded libFuzzer run of the bootstrap reader (clang, ASan+UBSan),
-# seeded from images lading-mkimage builds.  CI runs it for 60 s.
+# Bounded libFuzzer runs (clang, ASan+UBSan): the bootstrap reader, seeded
+# from images lading-mkimage builds, then the filler's kernel message
+# parsers, seeded with well-formed messages.  CI runs each for 60 s.
 #   scripts/fuzz.sh [SECONDS]
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DLADING_FUZZ=ON -DLADING_WERROR=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target reader_fuzz lading-mkimage
+cmake --build "$dir" -j"$(nproc)" --target reader_fuzz fill_fuzz lading-mkimage
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tests/fuzz/make-seeds.sh "$work/seeds" "$dir/mkimage/lading-mkimage" >/dev/null
@@ -17,3 +18,20 @@ mkdir -p "$work/corpus"
 	2>"$work/fuzz.log" || { tail -40 "$work/fuzz.log"; exit 1; }
 grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$work/fuzz.log" || true
 tail -n 2 "$work/fuzz.log"
+
+# the filler's parsers: seeds are one OPEN, one READ and one event
+mkdir -p "$work/fill-seeds" "$work/fill-corpus"
+python3 - "$work/fill-seeds" <<'PY'
+import struct, sys
+d = sys.argv[1]
+vol, key = b"erofs,dom\0", b"0" * 64
+body = struct.pack("<4I", len(vol), len(key), 5, 0) + vol + key
+open(d + "/open", "wb").write(b"\0" + struct.pack("<4I", 1, 0, 16 + len(body), 2) + body)
+open(d + "/read", "wb").write(b"\0" + struct.pack("<4IQQ", 2, 2, 32, 2, 4096, 65536))
+ev = struct.pack("<IBBHQii", 48, 3, 0, 24, 0x100000, 7, 99) + struct.pack("<BBHIQQ", 6, 0, 24, 0, 0, 4096)
+open(d + "/event", "wb").write(b"\1" + ev + ev)
+PY
+"$dir/tests/fuzz/fill_fuzz" -max_total_time="$secs" -max_len=2048 \
+	-print_final_stats=1 "$work/fill-corpus" "$work/fill-seeds" \
+	2>"$work/fill-fuzz.log" || { tail -40 "$work/fill-fuzz.log"; exit 1; }
+grep -E "^(Done|stat::number_of_executed_units)" "$work/fill-fuzz.log" || true

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The filler's kernel message parsers: /dev/cachefiles messages and
+ * fanotify events, well-formed and malformed (short, oversized,
+ * inconsistent lengths, unknown opcodes): a clear error, never a crash
+ * or an out-of-bounds read (run under ASan in CI).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <lading/fill.h>
+#include "check.h"
+
+static size_t put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+	return 4;
+}
+
+static size_t put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+	return 8;
+}
+
+static size_t msg_header(uint8_t *p, uint32_t id, uint32_t op, uint32_t len,
+			 uint32_t object)
+{
+	size_t n = put32(p, id);
+
+	n += put32(p + n, op);
+	n += put32(p + n, len);
+	n += put32(p + n, object);
+	return n;
+}
+
+/* An OPEN as the kernel writes it: header, cachefiles_open, keys. */
+static size_t make_open(uint8_t *buf, const char *vol, const char *cookie, int fd)
+{
+	size_t vl = strlen(vol) + 1, cl = strlen(cookie), n = 16;
+
+	n += put32(buf + n, (uint32_t)vl);
+	n += put32(buf + n, (uint32_t)cl);
+	n += put32(buf + n, (uint32_t)fd);
+	n += put32(buf + n, 0);
+	memcpy(buf + n, vol, vl);
+	n += vl;
+	memcpy(buf + n, cookie, cl);
+	n += cl;
+	msg_header(buf, 7, LADING_CACHEFILES_OP_OPEN, (uint32_t)n, 3);
+	return n;
+}
+
+static void test_cachefiles_good(void)
+{
+	struct lading_cachefiles_msg m;
+	uint8_t buf[2048];
+	char why[128];
+	size_t n;
+
+	n = make_open(buf, "erofs,dom", "0123abcd", 9);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK_EQ_U64(m.msg_id, 7);
+	CHECK_EQ_U64(m.object_id, 3);
+	CHECK_EQ_U64(m.fd, 9);
+	CHECK(!strcmp(m.volume_key, "erofs,dom"));
+	CHECK_EQ_U64(m.cookie_key_len, 8);
+	CHECK(!memcmp(m.cookie_key, "0123abcd", 8));
+
+	n = msg_header(buf, 8, LADING_CACHEFILES_OP_READ, 32, 3);
+	n += put64(buf + n, 4096);
+	n += put64(buf + n, 131072);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK_EQ_U64(m.opcode, LADING_CACHEFILES_OP_READ);
+	CHECK_EQ_U64(m.off, 4096);
+	CHECK_EQ_U64(m.len, 131072);
+
+	n = msg_header(buf, 9, LADING_CACHEFILES_OP_CLOSE, 16, 3);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK_EQ_U64(m.opcode, LADING_CACHEFILES_OP_CLOSE);
+}
+
+static void expect_bad(const uint8_t *buf, size_t n, const char *words)
+{
+	struct lading_cachefiles_msg m;
+	char why[128] = "";
+
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == -EBADMSG);
+	if (!strstr(why, words)) {
+		check_failures++;
+		fprintf(stderr, "expected '%s' in '%s'\n", words, why);
+	}
+}
+
+static void test_cachefiles_bad(void)
+{
+	struct lading_cachefiles_msg m;
+	uint8_t buf[2048] = { 0 };
+	char why[128];
+	size_t n;
+
+	expect_bad(buf, 0, "shorter");
+	expect_bad(buf, 15, "shorter");
+	msg_header(buf, 1, LADING_CACHEFILES_OP_CLOSE, 1100, 1);
+	expect_bad(buf, 1100, "longer");
+	msg_header(buf, 1, LADING_CACHEFILES_OP_CLOSE, 20, 1);
+	expect_bad(buf, 16, "disagrees");
+	msg_header(buf, 1, 3, 16, 1);
+	expect_bad(buf, 16, "unknown opcode");
+	msg_header(buf, 1, 0xffffffffu, 16, 1);
+	expect_bad(buf, 16, "unknown opcode");
+	msg_header(buf, 1, LADING_CACHEFILES_OP_CLOSE, 24, 1);
+	expect_bad(buf, 24, "body");
+	msg_header(buf, 1, LADING_CACHEFILES_OP_READ, 24, 1);
+	expect_bad(buf, 24, "READ");
+	n = msg_header(buf, 1, LADING_CACHEFILES_OP_READ, 32, 1);
+	put64(buf + n, UINT64_MAX - 10);
+	put64(buf + n + 8, 4096);
+	expect_bad(buf, 32, "wraps");
+	msg_header(buf, 1, LADING_CACHEFILES_OP_OPEN, 20, 1);
+	expect_bad(buf, 20, "OPEN message too short");
+
+	/* key sizes that do not add up: fd still reported for closing */
+	n = make_open(buf, "erofs,x", "key", 5);
+	put32(buf + 16, 200);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == -EBADMSG);
+	CHECK_EQ_U64(m.fd, 5);
+	n = make_open(buf, "erofs,x", "key", 5);
+	put32(buf + 20, 4);
+	expect_bad(buf, n, "key sizes");
+	n = make_open(buf, "erofs,x", "key", 5);
+	put32(buf + 16, 0);
+	expect_bad(buf, n, "key sizes");
+	/* the volume key must end at its NUL */
+	n = make_open(buf, "erofs,x", "key", 5);
+	buf[32 + 7] = 'y';
+	expect_bad(buf, n, "not one string");
+	n = make_open(buf, "erofs,x", "key", 5);
+	buf[32 + 3] = '\0';
+	expect_bad(buf, n, "not one string");
+	n = make_open(buf, "erofs,x", "key", -1);
+	expect_bad(buf, n, "without an fd");
+}
+
+/* A pre-content event with a range record (FAN_EVENT_INFO_TYPE_RANGE). */
+static size_t make_event(uint8_t *p, int fd, uint64_t off, uint64_t count)
+{
+	size_t n = 0;
+
+	n += put32(p, 48);
+	p[n++] = 3;
+	p[n++] = 0;
+	p[n++] = 24;
+	p[n++] = 0;
+	n += put64(p + n, 0x00100000ull);
+	n += put32(p + n, (uint32_t)fd);
+	n += put32(p + n, 1234);
+	p[n++] = 6;
+	p[n++] = 0;
+	p[n++] = 24;
+	p[n++] = 0;
+	n += put32(p + n, 0);
+	n += put64(p + n, off);
+	n += put64(p + n, count);
+	return n;
+}
+
+static void test_fanotify(void)
+{
+	struct lading_fanotify_event ev;
+	uint8_t buf[256] = { 0 };
+	char why[128];
+	size_t n, used;
+
+	n = make_event(buf, 11, 65536, 131072);
+	n += make_event(buf + n, 12, 0, 4096);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == 0);
+	CHECK_EQ_U64(used, 48);
+	CHECK_EQ_U64(ev.fd, 11);
+	CHECK(ev.has_range);
+	CHECK_EQ_U64(ev.off, 65536);
+	CHECK_EQ_U64(ev.count, 131072);
+	CHECK(lading_fanotify_event_parse(buf + used, n - used, &ev, &used, why,
+					  sizeof(why)) == 0);
+	CHECK_EQ_U64(ev.fd, 12);
+	CHECK_EQ_U64(ev.count, 4096);
+
+	/* no info records: no range */
+	n = make_event(buf, 3, 0, 1);
+	put32(buf, 24);
+	CHECK(lading_fanotify_event_parse(buf, 24, &ev, &used, why, sizeof(why)) == 0);
+	CHECK(!ev.has_range);
+
+	CHECK(lading_fanotify_event_parse(buf, 10, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	n = make_event(buf, 3, 0, 1);
+	CHECK(lading_fanotify_event_parse(buf, 40, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(strstr(why, "outside the buffer") != NULL);
+	buf[4] = 2;
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(strstr(why, "version") != NULL);
+	n = make_event(buf, 3, 0, 1);
+	buf[6] = 60;
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	n = make_event(buf, 3, 0, 1);
+	put32(buf, 8);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	/* an info record of length 0 must not loop forever */
+	n = make_event(buf, 3, 0, 1);
+	buf[26] = 0;
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	/* a range record cut short */
+	n = make_event(buf, 3, 0, 1);
+	buf[26] = 8;
+	put32(buf, 32);
+	CHECK(lading_fanotify_event_parse(buf, 32, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(strstr(why, "range record") != NULL);
+	/* no message buffer at all (the guardian's way) */
+	CHECK(lading_fanotify_event_parse(buf, 3, &ev, &used, NULL, 0) == -EBADMSG);
+}
+
+int main(void)
+{
+	test_cachefiles_good();
+	test_cachefiles_bad();
+	test_fanotify();
+	return check_summary("fill_test");
+}
