@@ -405,6 +405,13 @@ static int add_image_blobs(struct cf_backend *cb, struct cf_image *im,
 		ret = fill_engine_add_blob(cb->e, o->sources, id,
 					   lading_reader_blob_record(im->reader, i + 1),
 					   name, &nb->b, err);
+		if (ret == -ENOENT) {
+			/* its OPEN will be refused: the mount fails, others go on */
+			lading_log_msg(cb->log, LADING_LOG_WARN, "%s", err->msg);
+			lading_error_clear(err);
+			free(nb->volume_key);
+			continue;
+		}
 		if (ret) {
 			free(nb->volume_key);
 			return ret;

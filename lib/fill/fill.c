@@ -50,22 +50,40 @@ struct filler {
 
 /* ---- prefetch --------------------------------------------------------- */
 
-struct prefetch_wait {
-	struct fill_request r;
+/*
+ * Prefetch keeps a window of low-priority requests in flight, one fewer
+ * than there are fetch workers: one worker is always free for on-demand
+ * reads, which also go first in the job queue.
+ */
+struct prefetch_window {
 	pthread_mutex_t lock;
-	pthread_cond_t done_cond;
-	bool done;
-	int result;
+	pthread_cond_t cond;
+	unsigned inflight, max;
+};
+
+struct prefetch_request {
+	struct fill_request r;
+	struct prefetch_window *w;
 };
 
 static void prefetch_complete(struct fill_request *r, int err)
 {
-	struct prefetch_wait *w = (struct prefetch_wait *)r;
+	struct prefetch_request *pr = (struct prefetch_request *)r;
+	struct prefetch_window *w = pr->w;
 
+	(void)err;	/* a failed chunk is left to on-demand reads */
 	pthread_mutex_lock(&w->lock);
-	w->done = true;
-	w->result = err;
-	pthread_cond_signal(&w->done_cond);
+	w->inflight--;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	free(pr);
+}
+
+static void prefetch_wait_below(struct prefetch_window *w, unsigned n)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->inflight > n)
+		pthread_cond_wait(&w->cond, &w->lock);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -115,48 +133,57 @@ static int ensure_write_fd(struct filler *f, struct fill_blob *b, size_t k)
 	return -EBADF;	/* cachefiles: not open in the kernel (yet) */
 }
 
-/* One low-priority request at a time: on-demand reads never queue behind. */
-static void prefetch_blob(struct filler *f, struct fill_blob *b)
+static void prefetch_blob(struct filler *f, struct prefetch_window *w,
+			  struct fill_blob *b)
 {
 	size_t k = 0;
 
 	while (!f->prefetch_stop && fill_engine_next_missing(f->engine, b, k, &k)) {
-		struct prefetch_wait w = { .r = { .blob = b, .first = k,
-			.low_priority = true, .complete = prefetch_complete } };
+		struct prefetch_request *pr;
 
 		if (ensure_write_fd(f, b, k)) {
 			lading_log_msg(f->p->log, LADING_LOG_DEBUG, "prefetch: blob %s "
 				       "has no writer yet: skipped", b->id);
 			return;
 		}
-		w.r.count = b->toc.count - k < PREFETCH_CHUNKS ? b->toc.count - k :
-			    PREFETCH_CHUNKS;
-		pthread_mutex_init(&w.lock, NULL);
-		pthread_cond_init(&w.done_cond, NULL);
-		fill_engine_submit(f->engine, &w.r);
-		pthread_mutex_lock(&w.lock);
-		while (!w.done)
-			pthread_cond_wait(&w.done_cond, &w.lock);
-		pthread_mutex_unlock(&w.lock);
-		pthread_mutex_destroy(&w.lock);
-		pthread_cond_destroy(&w.done_cond);
-		/* a failed chunk is left to on-demand reads: move on */
-		k += w.r.count;
+		prefetch_wait_below(w, w->max - 1);
+		pr = calloc(1, sizeof(*pr));
+		if (!pr)
+			return;
+		pr->w = w;
+		pr->r.blob = b;
+		pr->r.first = k;
+		pr->r.count = b->toc.count - k < PREFETCH_CHUNKS ? b->toc.count - k :
+			      PREFETCH_CHUNKS;
+		pr->r.low_priority = true;
+		pr->r.complete = prefetch_complete;
+		k += pr->r.count;
+		pthread_mutex_lock(&w->lock);
+		w->inflight++;
+		pthread_mutex_unlock(&w->lock);
+		fill_engine_submit(f->engine, &pr->r);
 	}
 }
 
 static void *prefetch_main(void *arg)
 {
 	struct filler *f = arg;
+	struct prefetch_window w = { .max = f->p->jobs > 1 ? f->p->jobs - 1 :
+				     f->p->jobs ? 1 : 3 };
 	struct fill_blob *b;
 	size_t i;
 
 	if (f->p->prefetch_list && f->p->mountpoint)
 		prefetch_paths(f);
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
 	/* blob order: slot order, image by image */
 	for (i = 0; f->p->prefetch && (b = fill_engine_blob(f->engine, i)) &&
 		    !f->prefetch_stop; i++)
-		prefetch_blob(f, b);
+		prefetch_blob(f, &w, b);
+	prefetch_wait_below(&w, 0);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
 	lading_log_msg(f->p->log, LADING_LOG_DEBUG, "prefetch done");
 	return NULL;
 }

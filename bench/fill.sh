@@ -1,0 +1,89 @@
+#!/bin/bash
+# On-demand fill benchmark (fanotify back end, local blob directory): read
+# a whole root filesystem image through `lading-fill mount` with an empty
+# cache (cold), then again with the cache the first run filled (warm), and
+# compare with a plain sequential read of the blob files (the ceiling).
+# A third case adds --prefetch: the rest is filled behind the reads.
+# Page caches are dropped before each read; best of 2 runs
+# (LADING_BENCH_RUNS).  Prints wall time, throughput
+# of the tar read, and the filler's request latency p50/p99.
+#   bench/fill.sh [SOURCE_DIR] [MKIMAGE_OPTS...]
+#   (default: the rootfs of bench/make-rootfs.sh, --compress zstd)
+# Needs root and a kernel with fanotify pre-content events.  Not a test:
+# no assertions on time.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${LADING_BUILD:-$here/../build}
+mkimage=$build/mkimage/lading-mkimage
+fill=$build/fill/lading-fill
+treecmp=$build/tests/tools/lading-treecmp
+src=${1:-${LADING_BENCH_DIR:-/var/tmp/lading-bench}/rootfs}
+shift || true
+opts=("$@")
+[ ${#opts[@]} -gt 0 ] || opts=(--compress zstd)
+[ -d "$src" ] || { echo "no source tree $src (run bench/make-rootfs.sh)" >&2; exit 1; }
+for t in "$mkimage" "$fill"; do [ -x "$t" ] || { echo "build first: $t" >&2; exit 1; }; done
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/lading-fill.XXXXXX")
+cleanup() {
+	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	umount "$work/mnt" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/blobs" "$work/mnt"
+"$mkimage" -q --no-progress "${opts[@]}" -b "$work/blobs" "$work/boot" "$src"
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# read_through NAME CACHE [FILL_OPTS...]: mount, time a full tar read,
+# unmount; the filler's JSON statistics land in $work/NAME.json
+read_through() {
+	local name=$1 cache=$2; shift 2
+	drop
+	"$fill" mount --json "$@" "$work/boot" "$work/mnt" --source "$work/blobs" \
+		--cache "$cache" >"$work/$name.json" 2>"$work/$name.err" &
+	pid=$!
+	for _ in $(seq 1 200); do
+		grep -q " $work/mnt " /proc/mounts && break
+		kill -0 $pid 2>/dev/null || { cat "$work/$name.err" >&2; exit 1; }
+		sleep 0.05
+	done
+	/usr/bin/time -f '%e' -o "$work/$name.t" \
+		sh -c "tar -cf - -C '$work/mnt' . | wc -c >'$work/$name.bytes'"
+	[ -z "${check:-}" ] || "$treecmp" "$src" "$work/mnt" >/dev/null ||
+		{ echo "$name: mounted tree differs" >&2; exit 1; }
+	kill -TERM $pid
+	wait $pid
+	pid=
+}
+stat_of() { python3 -c "import json;print(json.load(open('$work/$1.json'))['$2'])"; }
+
+# best of $runs: this machine's timings wander between runs
+runs=${LADING_BENCH_RUNS:-2}
+best() { sort -n "$work/$1".t.* | head -1 >"$work/$1.t"; }
+for r in $(seq 1 "$runs"); do
+	rm -rf "$work/cache" "$work/cache2"
+	read_through cold "$work/cache" && mv "$work/cold.t" "$work/cold.t.$r"
+	read_through warm "$work/cache" && mv "$work/warm.t" "$work/warm.t.$r"
+	read_through prefetch "$work/cache2" --prefetch && mv "$work/prefetch.t" "$work/prefetch.t.$r"
+	drop
+	/usr/bin/time -f '%e' -o "$work/seq.t.$r" sh -c "cat '$work'/blobs/* >/dev/null"
+done
+for c in cold warm prefetch seq; do best $c; done
+
+blob_bytes=$(du -cb "$work"/blobs/* | tail -1 | cut -f1)
+tar_bytes=$(cat "$work/cold.bytes")
+printf 'image: %s (%s), %d MiB read by tar, blob %d MiB\n' "$src" "${opts[*]}" \
+	$((tar_bytes >> 20)) $((blob_bytes >> 20))
+printf '%-22s %8s %10s %10s %10s %10s\n' case wall_s MiB/s requests p50_us p99_us
+for c in cold prefetch warm; do
+	printf '%-22s %8s %10.1f %10s %10s %10s\n' "$c (tar through mount)" "$(cat "$work/$c.t")" \
+		"$(python3 -c "print($tar_bytes / 1048576 / max($(cat "$work/$c.t"), 0.001))")" \
+		"$(stat_of $c requests)" "$(stat_of $c latency_p50_us)" "$(stat_of $c latency_p99_us)"
+done
+printf '%-22s %8s %10.1f\n' "blob files (cat)" "$(cat "$work/seq.t")" \
+	"$(python3 -c "print($blob_bytes / 1048576 / max($(cat "$work/seq.t"), 0.001))")"
+printf 'cold/warm throughput: %.2fx; with --prefetch %.2fx; fetched %s chunks, %d MiB\n' \
+	"$(python3 -c "print($(cat "$work/warm.t") / max($(cat "$work/cold.t"), 0.001))")" \
+	"$(python3 -c "print($(cat "$work/warm.t") / max($(cat "$work/prefetch.t"), 0.001))")" \
+	"$(stat_of cold chunks_fetched)" $(( $(stat_of cold bytes_fetched) >> 20 ))

@@ -1,0 +1,179 @@
+#!/bin/bash
+# lading-fill, cachefiles on-demand back end, on a real kernel: the test
+# kernel (linux-source-6.1 with CACHEFILES_ONDEMAND and EROFS_FS_ONDEMAND)
+# boots under qemu with an ext4 disk holding the images, the blobs and two
+# caches.  In the guest, `lading-fill serve` binds /dev/cachefiles and the
+# guest mounts with fsid=/domain_id=; the host then compares what the guest
+# read with the sources.  Covered: cold read, two mounts sharing a domain
+# (the blob is opened once), a corrupted chunk (EIO), a blob no source has
+# and an fsid nobody serves (copen errors: the mount fails), and a cache
+# pre-seeded by lading-prepare (no READ reaches the filler).
+# Exit 0 pass, 1 fail, 77 skip.  Env: LADING_MKIMAGE LADING_PREPARE
+# LADING_FILL (default: build/).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+build=${LADING_BUILD:-$here/../../build}
+MKIMAGE=${LADING_MKIMAGE:-$build/mkimage/lading-mkimage}
+PREPARE=${LADING_PREPARE:-$build/prepare/lading-prepare}
+FILL=${LADING_FILL:-$build/fill/lading-fill}
+fail() { echo "FAIL: fill_cachefiles: $*" >&2; exit 1; }
+log() { echo "fill_cachefiles: $*" >&2; }
+
+if reason=$(vm_skip_reason --root); then
+	echo "SKIP: fill_cachefiles: $reason"
+	exit 77
+fi
+for b in "$MKIMAGE" "$PREPARE" "$FILL"; do
+	[ -x "$b" ] || fail "$b not built"
+done
+work=$(mktemp -d /var/tmp/lading-vm-test.XXXXXX)
+trap 'umount "$work/disk.mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+kernel=$(vm_kernel) || fail "cannot build the test kernel"
+
+# ---- host: images and blobs ------------------------------------------------
+d=$work/disk
+mkdir -p "$d/src/sub" "$d/blobs" "$d/bad" "$d/none" "$d/out"
+head -c 1500000 /dev/urandom >"$d/src/rand"
+seq 1 200000 >"$d/src/text"
+head -c 300000 /dev/urandom >"$d/src/sub/other"
+echo small >"$d/src/sub/small"
+ln -s ../text "$d/src/sub/link"
+"$MKIMAGE" -q -C 64K --compress zstd -b "$d/blobs" "$d/a.boot" "$d/src" ||
+	fail "mkimage"
+blob=$(ls "$d/blobs")
+# the same image whose blob is damaged in its source
+cp "$d/a.boot" "$d/bad.boot"
+cp "$d/blobs/$blob" "$d/bad/$blob"
+printf '\xff\xfe' | dd of="$d/bad/$blob" bs=1 seek=20 conv=notrunc status=none
+# an image whose blob no source has
+mkdir -p "$d/src2"
+head -c 100000 /dev/urandom >"$d/src2/only"
+"$MKIMAGE" -q -C 64K -b "$d/none" "$d/miss.boot" "$d/src2" || fail "mkimage"
+rm -rf "$d/none" "$d/src2"
+# a cachefiles cache pre-seeded on the host, as a node would ship it
+"$PREPARE" -q --layout cachefiles --fsid seeded --seed-from "$d/blobs" \
+	"$d/a.boot" "$d/seeded" || fail "lading-prepare --layout cachefiles"
+(cd "$d/src" && find . -type f | sort | xargs sha256sum) >"$work/src.sums"
+
+cat >"$work/guest.sh" <<'GUEST'
+set -u
+D=/mnt/disk
+O=$D/out
+# reads every file of MNT, hashing them in a stable order
+sums() { (cd "$1" && find . -type f | sort | xargs sha256sum); }
+serve() {
+	lading-fill serve --daemon --pid-file /tmp/fill.pid --json "$@" \
+		2>>$O/serve.err
+}
+stop() {
+	pid=$(cat /tmp/fill.pid)
+	kill -TERM "$pid"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+mkdir -p /a /b /bad /miss /nobody /seeded
+
+# 1. cold cache: a, b (one domain), the damaged blob and the missing one
+serve --cache $D/cache --source $D/blobs \
+	--image $D/a.boot,fsid=imga,domain_id=dom \
+	--image $D/a.boot,fsid=imgb,domain_id=dom || { echo "serve failed"; exit 1; }
+mount -t erofs -o fsid=imga,domain_id=dom none /a || { echo "mount a failed"; exit 1; }
+sums /a >$O/a.sums
+mount -t erofs -o fsid=imgb,domain_id=dom none /b || { echo "mount b failed"; exit 1; }
+sums /b >$O/b.sums
+if mount -t erofs -o fsid=nobody none /nobody 2>$O/nobody.err; then
+	echo mounted >$O/nobody.mounted
+fi
+kill -USR1 "$(cat /tmp/fill.pid)"; sleep 0.3
+umount /a; umount /b
+stop
+cp $O/serve.err $O/serve1.err
+
+serve --cache $D/cache2 --source $D/bad --source $D/blobs \
+	--image $D/bad.boot,fsid=bad --image $D/miss.boot,fsid=miss
+mount -t erofs -o fsid=bad none /bad || { echo "mount bad failed"; exit 1; }
+# one of the files holds the damaged chunk: it alone must fail
+for f in rand text sub/other; do
+	if sha256sum /bad/$f >>$O/bad.sums 2>>$O/bad.err; then :; else
+		echo "$f" >>$O/bad.failed
+	fi
+done
+if mount -t erofs -o fsid=miss none /miss 2>$O/miss.err; then
+	echo mounted >$O/miss.mounted
+fi
+umount /bad
+stop
+cp $O/serve.err $O/serve2.err
+
+# 2. the cache lading-prepare seeded on the host: nothing to fetch
+serve --cache $D/seeded --source $D/none-such-dir --source $D/blobs \
+	--image $D/a.boot,fsid=seeded
+mount -t erofs -o fsid=seeded none /seeded || { echo "mount seeded failed"; exit 1; }
+sums /seeded >$O/seeded.sums
+umount /seeded
+stop
+cp $O/serve.err $O/serve3.err
+exit 0
+GUEST
+
+vm_make_disk "$work/disk.img" 160 "$d" || fail "mkfs.ext4"
+t0=$(date +%s)
+vm_run --kernel "$kernel" --disk "$work/disk.img" --script "$work/guest.sh" \
+	--bin "$FILL" --timeout 600 --mem 512 --log "$work/console.log" ||
+	{ tail -30 "$work/console.log" >&2; fail "guest exit $?"; }
+log "guest ran in $(( $(date +%s) - t0 )) s"
+mkdir -p "$work/disk.mnt"
+mount -o loop,ro "$work/disk.img" "$work/disk.mnt" || fail "cannot mount the disk image"
+o=$work/disk.mnt/out
+show() { echo "--- $1"; cat "$o/$1" 2>/dev/null; }
+# the JSON lines lading-fill printed: on SIGUSR1 and at exit
+stat_of() {
+	python3 - "$o/$1" "$2" "$3" <<'PY'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+print(json.loads(lines[int(sys.argv[2])])[sys.argv[3]])
+PY
+}
+
+# cold read through both mounts equals the source
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/a.sums") >&2 ||
+	{ show serve1.err >&2; fail "mount a differs from the source"; }
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/b.sums") >&2 ||
+	fail "mount b differs from the source"
+total=$(stat -c %s "$d/blobs/$blob")
+fetched=$(stat_of serve1.err -1 bytes_fetched)
+opened=$(stat_of serve1.err -1 objects_opened)
+refused=$(stat_of serve1.err -1 objects_refused)
+# two bootstraps and ONE blob object: the domain shares it
+[ "$opened" = 3 ] || { show serve1.err >&2; fail "objects opened: $opened, expected 3"; }
+[ "$refused" = 1 ] || fail "an fsid nobody serves: $refused refusals, expected 1"
+[ ! -e "$o/nobody.mounted" ] || fail "an unknown fsid mounted"
+[ "$(stat_of serve1.err 0 requests)" -gt 0 ] || fail "SIGUSR1 printed no statistics"
+log "ok: cold read of both mounts equals the source; blob opened once for the domain; $fetched bytes fetched; unknown fsid refused"
+
+# corrupted chunk: EIO for that file only, an intact file reads fine
+[ "$(wc -l <"$o/bad.failed" 2>/dev/null || echo 0)" = 1 ] ||
+	fail "files failing with the damaged chunk: $(cat "$o/bad.failed" 2>/dev/null)"
+grep -qi "i/o error\|input/output" "$o/bad.err" || fail "no EIO: $(cat "$o/bad.err")"
+while read -r sum path; do
+	[ "$sum" = "$(sha256sum <"$d/src/${path#/bad/}" | cut -d' ' -f1)" ] ||
+		fail "intact file $path of the damaged image differs"
+done <"$o/bad.sums"
+[ "$(stat_of serve2.err -1 verify_failures)" -ge 1 ] || fail "no verification failure counted"
+grep -q "does not match its digest" "$o/serve2.err" || fail "the bad chunk was not named"
+log "ok: corrupted chunk -> EIO for $(cat "$o/bad.failed") only, named in the log"
+# missing blob: its OPEN is refused, the mount fails
+[ ! -e "$o/miss.mounted" ] || fail "an image without its blob mounted"
+grep -q "not found in the sources" "$o/serve2.err" || fail "missing blob not reported"
+[ "$(stat_of serve2.err -1 objects_refused)" -ge 1 ] || fail "missing blob: no copen error"
+log "ok: missing blob -> copen error, mount fails: $(head -c 120 "$o/miss.err")"
+
+# pre-seeded cache: the same bytes, nothing fetched
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/seeded.sums") >&2 ||
+	{ show serve3.err >&2; fail "the pre-seeded mount differs"; }
+[ "$(stat_of serve3.err -1 chunks_fetched)" = 0 ] ||
+	fail "pre-seeded cache: $(stat_of serve3.err -1 chunks_fetched) chunks fetched"
+[ "$(stat_of serve3.err -1 requests)" = 0 ] ||
+	fail "pre-seeded cache: $(stat_of serve3.err -1 requests) READ requests"
+log "ok: pre-seeded cache -> no READ, nothing fetched ($total-byte blob)"
+echo "PASS: fill_cachefiles"
