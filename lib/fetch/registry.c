@@ -28,6 +28,7 @@
 
 struct lading_registry {
 	char *host, *repo, *base;
+	bool url_mode;		/* base is a plain URL: blobs at <base>/<hex> */
 	char *userpwd;		/* "user:pass" or NULL */
 	bool use_basic;		/* the registry asked for Basic */
 	char *token;		/* bearer token and when it expires */
@@ -547,6 +548,38 @@ int lading_registry_open(const char *host, const char *repo,
 	return 0;
 }
 
+int lading_registry_open_url(const char *base_url,
+			     const struct lading_registry_opts *opts,
+			     struct lading_registry **out, struct lading_error *err)
+{
+	const char *h = strstr(base_url, "://");
+	size_t hl, bl = strlen(base_url);
+	char host[256];
+	int ret;
+
+	if (!h || (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)))
+		return lading_error_set(err, EINVAL, "%s: not an http(s) URL", base_url);
+	h += 3;
+	hl = strcspn(h, "/");
+	if (!hl || hl >= sizeof(host))
+		return lading_error_set(err, EINVAL, "%s: no host", base_url);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	ret = lading_registry_open(host, "", opts, out, err);
+	if (ret)
+		return ret;
+	while (bl && base_url[bl - 1] == '/')
+		bl--;
+	free((*out)->base);
+	(*out)->base = strndup(base_url, bl);
+	(*out)->url_mode = true;
+	if (!(*out)->base) {
+		lading_registry_close(*out);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 void lading_registry_close(struct lading_registry *r)
 {
 	if (!r)
@@ -569,7 +602,10 @@ static char *url_for(const struct lading_registry *r, const char *kind,
 {
 	char *u = malloc(strlen(r->base) + strlen(kind) + strlen(ref) + 3);
 
-	if (u)
+	if (u && r->url_mode)	/* a mirror of a blob directory */
+		sprintf(u, "%s/%s", r->base,
+			strncmp(ref, "sha256:", 7) ? ref : ref + 7);
+	else if (u)
 		sprintf(u, "%s/%s/%s", r->base, kind, ref);
 	return u;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Blob sources: where blob artifacts are found by id, a local directory or
- * a registry repository, tried in order.  Shared by seeding (prepare) and
+ * Blob sources: where blob artifacts are found by id, a local directory, a
+ * registry repository or an http(s) base URL, tried in order.  Shared by seeding (prepare) and
  * on-demand filling.
  */
 #include <errno.h>
@@ -37,6 +37,10 @@ int lading_blob_sources_open(const char *const *specs, size_t n,
 	for (i = 0; !ret && i < n; i++) {
 		char *host, *repo, *ref;
 
+		if (!strncmp(specs[i], "http://", 7) || !strncmp(specs[i], "https://", 8)) {
+			ret = lading_registry_open_url(specs[i], opts, &s->regs[i], err);
+			continue;
+		}
 		if (strncmp(specs[i], "docker://", 9))
 			continue;
 		ret = lading_docker_ref_parse(specs[i], &host, &repo, &ref, err);

@@ -235,8 +235,9 @@ else
 	echo "SKIP (part): docker-registry or skopeo not installed"
 fi
 
-# 10. a stalled source: reads of missing data fail after --timeout, cached
-#     data stays readable, and the filler recovers when the source does
+# 10. a stalled source (an http:// blob base URL): reads of missing data
+#     fail after --timeout, cached data stays readable, and the filler
+#     recovers when the source does
 port=$((20000 + RANDOM % 20000))
 python3 "$(dirname "$0")/../tools/fault_registry.py" "$port" "$blobs/$blob_id" ok &
 fregpid=$!
@@ -244,7 +245,7 @@ for _ in $(seq 1 50); do
 	curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break
 	sleep 0.1
 done
-FILL_OPTS="--plain-http --timeout 1" start_filler "$WORK/cache9" "docker://127.0.0.1:$port/x/y"
+FILL_OPTS="--timeout 1" start_filler "$WORK/cache9" "http://127.0.0.1:$port/mirror/"
 cmp "$WORK/src/d/other" "$MNT/d/other" || { stop_filler; kill $fregpid; fail "d/other differs"; }
 kill -STOP $fregpid
 t0=$(date +%s%N)

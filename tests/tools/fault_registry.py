@@ -7,7 +7,8 @@ no-range (ignores Range, answers 200 with everything) | corrupt (flips
 one byte) | bearer (asks for a token from /token first) | redirect (bearer,
 then a 307 to "object storage" on localhost, which refuses any request that
 still carries credentials)
-Serves GET and HEAD of /v2/<any repo>/blobs/sha256:<digest of BLOBFILE>."""
+Serves GET and HEAD of /v2/<any repo>/blobs/sha256:<digest of BLOBFILE>,
+and of /mirror/<hex digest> (an http:// blob base URL)."""
 import hashlib
 import http.server
 import sys
@@ -32,8 +33,13 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def blob_path(self):
+        # a registry path, or a plain mirror of a blob directory
+        return (self.path.endswith("/blobs/" + digest) or
+                self.path == "/mirror/" + digest[7:])
+
     def do_HEAD(self):
-        found = self.path.endswith("/blobs/" + digest)
+        found = self.blob_path()
         self.send_response(200 if found else 404)
         self.send_header("Content-Length", str(len(data)) if found else "0")
         self.send_header("Docker-Content-Digest", digest)
@@ -47,7 +53,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/token"):
             return self.send(200, b'{"token": "t0k3n", "expires_in": 300}',
                              [("Content-Type", "application/json")])
-        if not self.path.endswith("/blobs/" + digest):
+        if not self.blob_path():
             return self.send(404, b"{}")
         state["n"] += 1
         n = state["n"]

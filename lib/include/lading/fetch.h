@@ -31,6 +31,14 @@ struct lading_registry;
 int lading_registry_open(const char *host, const char *repo,
 			 const struct lading_registry_opts *opts,
 			 struct lading_registry **out, struct lading_error *err);
+/*
+ * A plain http(s) base URL instead of a registry: blob <id> is fetched
+ * from BASE/<id> (a blob directory served over HTTP), with the same
+ * ranges, retries and auth; no manifests.
+ */
+int lading_registry_open_url(const char *base_url,
+			     const struct lading_registry_opts *opts,
+			     struct lading_registry **out, struct lading_error *err);
 void lading_registry_close(struct lading_registry *r);
 
 /*
@@ -89,8 +97,8 @@ int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 /* ---- blob sources ------------------------------------------------------ */
 
 /*
- * Blob artifacts found by id in a list of sources, each a directory or
- * docker://HOST/REPO, tried in order.
+ * Blob artifacts found by id in a list of sources, each a directory,
+ * docker://HOST/REPO or an http(s):// base URL (BASE/<id>), tried in order.
  */
 struct lading_blob_sources;
 
