@@ -325,6 +325,16 @@ out:
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Aborts a transfer once the owner cancels (a filler shutting down). */
+static int cancel_cb(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult,
+		     curl_off_t uln)
+{
+	const volatile sig_atomic_t *cancel = ud;
+
+	(void)dlt, (void)dln, (void)ult, (void)uln;
+	return *cancel ? 1 : 0;
+}
+
 static void backoff(int attempt, long retry_after)
 {
 	long ms = retry_after > 0 ? retry_after * 1000 : 100L << attempt;
@@ -414,6 +424,11 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+		if (r->opts.cancel) {
+			curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
+			curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->opts.cancel);
+			curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		}
 		if (q->method && !strcmp(q->method, "HEAD")) {
 			curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 		} else if (q->method && !strcmp(q->method, "PUT")) {
@@ -471,6 +486,8 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (cr == CURLE_WRITE_ERROR && resp->status / 100 == 2)
 			return 0;	/* the sink had all it wanted */
+		if (r->opts.cancel && *r->opts.cancel)
+			return lading_error_set(err, ECANCELED, "%s: cancelled", url);
 		if (cr == CURLE_OK && resp->status == 401 && !auth_tried) {
 			auth_tried = true;
 			pthread_mutex_lock(&r->lock);

@@ -64,6 +64,8 @@ static void blob_free(struct fill_blob *b)
 		return;
 	if (b->write_fd >= 0)
 		close(b->write_fd);
+	if (b->next_write_fd >= 0)
+		close(b->next_write_fd);
 	lading_blob_handle_close(&b->src);
 	lading_toc_free(&b->toc);
 	free(b->state);
@@ -82,6 +84,7 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	if (!b)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	b->write_fd = -1;
+	b->next_write_fd = -1;
 	b->src.fd = -1;
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	b->name = strdup(name);
@@ -157,18 +160,16 @@ void fill_engine_set_write_fd(struct fill_engine *e, struct fill_blob *b, int fd
 
 	pthread_mutex_lock(&e->lock);
 	if (b->write_fd >= 0 && b->jobs_running) {
-		/* a job still writes through it: the job's end closes it */
+		/* a job still writes through it: the last job's end closes it
+		 * and installs the new one */
 		b->write_fd_closing = true;
-		if (fd >= 0) {
-			/* keep the old one until then; the new one waits */
-			close(fd);
-		}
-		pthread_mutex_unlock(&e->lock);
-		return;
+		old = b->next_write_fd;
+		b->next_write_fd = fd;
+	} else {
+		old = b->write_fd;
+		b->write_fd = fd;
+		b->write_fd_closing = false;
 	}
-	old = b->write_fd;
-	b->write_fd = fd;
-	b->write_fd_closing = false;
 	pthread_mutex_unlock(&e->lock);
 	if (old >= 0)
 		close(old);
@@ -179,7 +180,7 @@ bool fill_engine_has_write_fd(struct fill_engine *e, struct fill_blob *b)
 	bool has;
 
 	pthread_mutex_lock(&e->lock);
-	has = b->write_fd >= 0 && !b->write_fd_closing;
+	has = b->write_fd_closing ? b->next_write_fd >= 0 : b->write_fd >= 0;
 	pthread_mutex_unlock(&e->lock);
 	return has;
 }
@@ -542,7 +543,8 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 	}
 	if (--b->jobs_running == 0 && b->write_fd_closing) {
 		close(b->write_fd);
-		b->write_fd = -1;
+		b->write_fd = b->next_write_fd;
+		b->next_write_fd = -1;
 		b->write_fd_closing = false;
 	}
 	if (b->npresent == b->toc.count && !b->complete_reported) {

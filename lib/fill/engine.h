@@ -40,6 +40,7 @@ struct fill_blob {
 	int write_fd;
 	unsigned jobs_running;
 	bool write_fd_closing;
+	int next_write_fd;		/* installed when the closing one is done */
 	bool complete_reported;
 	void *backend;			/* the back end's object */
 };

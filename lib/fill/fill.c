@@ -45,6 +45,7 @@ struct filler {
 	struct lading_blob_sources *sources;
 	pthread_t prefetcher;
 	bool prefetching;
+	volatile sig_atomic_t cancel;	/* stops registry transfers at teardown */
 	volatile bool prefetch_stop;
 };
 
@@ -224,10 +225,12 @@ static int start_engine(struct filler *f)
 	struct fill_engine_params ep = {
 		.jobs = p->jobs, .timeout_ms = p->timeout_ms, .log = p->log,
 	};
+	struct lading_registry_opts ro = p->registry;
 	int ret;
 
-	ret = lading_blob_sources_open(p->sources, p->nsources, &p->registry,
-				       &f->sources, f->err);
+	ro.cancel = &f->cancel;
+	ret = lading_blob_sources_open(p->sources, p->nsources, &ro, &f->sources,
+				       f->err);
 	if (ret)
 		return ret;
 	if (f->backend == LADING_FILL_FANOTIFY) {
@@ -257,7 +260,9 @@ static void teardown(struct filler *f, struct lading_fill_stats *stats)
 		fan_backend_stop(f->fan);
 	if (f->cf)
 		cf_backend_stop(f->cf);
-	/* the prefetcher may wait on requests only the engine's stop ends */
+	/* the prefetcher may wait on requests only the engine's stop ends;
+	 * fetches stuck on a stalled source are cut short */
+	f->cancel = 1;
 	if (f->engine) {
 		collect_stats(f, stats);
 		fill_engine_stop(f->engine);

@@ -260,8 +260,16 @@ for _ in $(seq 1 40); do
 	cmp -s "$WORK/src/rand" "$MNT/rand" && { ok_after=1; break; }
 	sleep 0.5
 done
+# stopping while the source is stalled mid-fetch is prompt
+kill -STOP $fregpid
+cat "$MNT/text" >/dev/null 2>&1 &
+sleep 0.5
+s0=$(date +%s%N)
 stop_filler
+s1=$(date +%s%N)
+kill -CONT $fregpid
 kill $fregpid
 [ $ok_after = 1 ] || fail "the filler did not recover after the outage"
+[ $(( (s1 - s0) / 1000000 )) -lt 5000 ] || fail "stopping during a stall took $(( (s1 - s0) / 1000000 )) ms"
 [ "$(stat_of timeouts)" -ge 1 ] || fail "no timeout counted"
-log "ok: outage -> EIO after $(( (t1 - t0) / 1000000 )) ms ($(stat_of timeouts) kernel requests timed out at 1 s each), cache still served, recovered"
+log "ok: outage -> EIO after $(( (t1 - t0) / 1000000 )) ms ($(stat_of timeouts) kernel requests timed out at 1 s each), cache still served, recovered; stop during a stall took $(( (s1 - s0) / 1000000 )) ms"

@@ -9,6 +9,7 @@
 #ifndef LADING_FETCH_H
 #define LADING_FETCH_H
 
+#include <signal.h>
 #include <lading/common.h>
 #include <lading/source.h>
 #include <lading/store.h>
@@ -20,6 +21,8 @@ struct lading_registry_opts {
 	const struct lading_log *log;
 	int max_retries;	/* 0: the default (4) */
 	const char *mount_from;	/* push: try a cross-repository mount first */
+	/* when set and non-zero: transfers stop, -ECANCELED (a shutdown) */
+	volatile sig_atomic_t *cancel;
 };
 
 /* "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]" -> parts (malloc'ed). */
