@@ -69,6 +69,7 @@ static void blob_free(struct fill_blob *b)
 	lading_blob_handle_close(&b->src);
 	lading_toc_free(&b->toc);
 	free(b->state);
+	free(b->late);
 	free(b->name);
 	free(b);
 }
@@ -95,7 +96,9 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 		ret = lading_blob_read_toc(&b->src, rec, &b->toc, err);
 	if (!ret) {
 		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);
-		ret = b->state ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+		b->late = calloc(b->toc.count ? b->toc.count : 1, 1);
+		ret = b->state && b->late ? 0 :
+		      lading_error_set(err, ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&e->lock);
 	nb = ret ? NULL : realloc(e->blobs, (e->nblobs + 1) * sizeof(*nb));
@@ -344,7 +347,12 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		r->complete(r, 0);
 		return;
 	}
-	if (e->stopping) {
+	for (k = r->first; k < r->first + r->count && !ret; k++)
+		if (r->blob->state[k] == FILL_CHUNK_INFLIGHT && r->blob->late[k])
+			ret = -ETIMEDOUT;	/* its fetch already missed a deadline */
+	if (ret) {
+		/* the kernel retries a failed read at once: answer it now */
+	} else if (e->stopping) {
 		ret = -ESHUTDOWN;
 	} else if (claim_missing(e, r)) {
 		ret = -ENOMEM;
@@ -382,8 +390,14 @@ static void settle_waiting(struct fill_engine *e, uint64_t now,
 		struct fill_request *r = *pp;
 		int st = request_state(r);
 
-		if (!st && r->deadline_us && now >= r->deadline_us)
+		if (!st && r->deadline_us && now >= r->deadline_us) {
+			size_t k;
+
 			st = -ETIMEDOUT;
+			for (k = r->first; k < r->first + r->count; k++)
+				if (r->blob->state[k] == FILL_CHUNK_INFLIGHT)
+					r->blob->late[k] = 1;
+		}
 		if (!st && e->stopping)
 			st = -ESHUTDOWN;
 		if (!st) {
@@ -531,6 +545,7 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 	for (i = 0; i < j->count; i++) {
 		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
 
+		b->late[j->first + i] = 0;
 		if (!ok || !ok[i]) {
 			b->state[j->first + i] = FILL_CHUNK_FAILED;
 			continue;

@@ -31,6 +31,7 @@ struct fill_blob {
 	struct lading_toc toc;
 	struct lading_blob_handle src;
 	uint8_t *state;			/* enum fill_chunk_state per ToC entry */
+	uint8_t *late;			/* in flight past a request's deadline */
 	size_t npresent;
 	/*
 	 * Where verified chunks are written: the fanotify event fd (raises no
