@@ -229,7 +229,14 @@ static int write_chunk(int cfd, const struct lading_toc_entry *e,
 			"not written", id, k, (unsigned long long)e->uoff, e->ulen,
 			ret == -EBADMSG ? "does not decode to its digest" :
 			strerror(-ret));
+	static const uint8_t zeros[LADING_BLOCK_SIZE];
+	size_t pad = LADING_ALIGN_UP((size_t)e->ulen, (size_t)LADING_BLOCK_SIZE) - e->ulen;
+
 	ret = lading_pwrite_full(cfd, chunk, e->ulen, e->uoff);
+	/* the zeros up to the next 4 KiB too: on a file system with smaller
+	 * blocks a hole there would make cachefiles ask for the chunk again */
+	if (!ret && pad)
+		ret = lading_pwrite_full(cfd, zeros, pad, e->uoff + e->ulen);
 	if (ret) {
 		punch(cfd, e->uoff, e->ulen);	/* no partial chunk stays */
 		return lading_error_set(err, -ret, "cache file of blob %s: "

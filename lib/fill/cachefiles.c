@@ -243,8 +243,13 @@ static void read_bootstrap(struct cf_backend *cb, struct cf_object *o,
 	struct cf_image *im = o->image;
 	int ret = 0;
 
+	/* whole blocks of the image around the request (O_DIRECT); the
+	 * write replaces them all, so they carry the image's bytes */
 	off = m->off & ~(uint64_t)(LADING_BLOCK_SIZE - 1);
 	end = m->off + m->len < im->img_len ? m->off + m->len : im->img_len;
+	end = LADING_ALIGN_UP(end, (uint64_t)LADING_BLOCK_SIZE);
+	if (end > im->img_len)
+		end = im->img_len;
 	if (off < end) {
 		size_t len = (size_t)(end - off);
 		size_t padded = LADING_ALIGN_UP(len, (size_t)LADING_BLOCK_SIZE);

@@ -6,8 +6,9 @@
 # guest mounts with fsid=/domain_id=; the host then compares what the guest
 # read with the sources.  Covered: cold read, two mounts sharing a domain
 # (the blob is opened once), a corrupted chunk (EIO), a blob no source has
-# and an fsid nobody serves (copen errors: the mount fails), and a cache
-# pre-seeded by lading-prepare (no READ reaches the filler).
+# and an fsid nobody serves (copen errors: no data reaches a reader), and a cache
+# pre-seeded by lading-prepare --layout cachefiles (no READ reaches the
+# filler).
 # Exit 0 pass, 1 fail, 77 skip.  Env: LADING_MKIMAGE LADING_PREPARE
 # LADING_FILL (default: build/).
 set -euo pipefail
@@ -28,7 +29,9 @@ for b in "$MKIMAGE" "$PREPARE" "$FILL"; do
 	[ -x "$b" ] || fail "$b not built"
 done
 work=$(mktemp -d /var/tmp/lading-vm-test.XXXXXX)
-trap 'umount "$work/disk.mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
+# LADING_VM_KEEP=1 keeps the disk image and console log for a look
+trap 'umount "$work/disk.mnt" 2>/dev/null || true
+      if [ -n "${LADING_VM_KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi' EXIT
 kernel=$(vm_kernel) || fail "cannot build the test kernel"
 
 # ---- host: images and blobs ------------------------------------------------
@@ -51,9 +54,6 @@ mkdir -p "$d/src2"
 head -c 100000 /dev/urandom >"$d/src2/only"
 "$MKIMAGE" -q -C 64K -b "$d/none" "$d/miss.boot" "$d/src2" || fail "mkimage"
 rm -rf "$d/none" "$d/src2"
-# a cachefiles cache pre-seeded on the host, as a node would ship it
-"$PREPARE" -q --layout cachefiles --fsid seeded --seed-from "$d/blobs" \
-	"$d/a.boot" "$d/seeded" || fail "lading-prepare --layout cachefiles"
 (cd "$d/src" && find . -type f | sort | xargs sha256sum) >"$work/src.sums"
 
 cat >"$work/guest.sh" <<'GUEST'
@@ -98,14 +98,20 @@ for f in rand text sub/other; do
 		echo "$f" >>$O/bad.failed
 	fi
 done
+# 6.1 still mounts when a device's OPEN is refused; its data must not read
 if mount -t erofs -o fsid=miss none /miss 2>$O/miss.err; then
 	echo mounted >$O/miss.mounted
+	cat /miss/only >/dev/null 2>>$O/miss.err && echo read >$O/miss.read
+	umount /miss
 fi
 umount /bad
 stop
 cp $O/serve.err $O/serve2.err
 
-# 2. the cache lading-prepare seeded on the host: nothing to fetch
+# 2. a cache lading-prepare seeded (in the guest: mkfs.ext4 -d would turn
+#    zero blocks into holes): nothing to fetch
+lading-prepare -q --layout cachefiles --fsid seeded --seed-from $D/blobs \
+	$D/a.boot $D/seeded 2>>$O/serve.err || { echo "prepare failed"; exit 1; }
 serve --cache $D/seeded --source $D/none-such-dir --source $D/blobs \
 	--image $D/a.boot,fsid=seeded
 mount -t erofs -o fsid=seeded none /seeded || { echo "mount seeded failed"; exit 1; }
@@ -118,9 +124,16 @@ GUEST
 
 vm_make_disk "$work/disk.img" 160 "$d" || fail "mkfs.ext4"
 t0=$(date +%s)
+rc=0
 vm_run --kernel "$kernel" --disk "$work/disk.img" --script "$work/guest.sh" \
-	--bin "$FILL" --timeout 600 --mem 512 --log "$work/console.log" ||
-	{ tail -30 "$work/console.log" >&2; fail "guest exit $?"; }
+	--bin "$FILL" --bin "$PREPARE" --timeout 600 --mem 512 --log "$work/console.log" 2>/dev/null || rc=$?
+if [ $rc != 0 ]; then
+	tail -30 "$work/console.log" >&2
+	mkdir -p "$work/disk.mnt"
+	mount -o loop,ro "$work/disk.img" "$work/disk.mnt" &&
+		tail -n 20 "$work"/disk.mnt/out/*.err >&2
+	fail "guest exit $rc"
+fi
 log "guest ran in $(( $(date +%s) - t0 )) s"
 mkdir -p "$work/disk.mnt"
 mount -o loop,ro "$work/disk.img" "$work/disk.mnt" || fail "cannot mount the disk image"
@@ -162,11 +175,13 @@ done <"$o/bad.sums"
 [ "$(stat_of serve2.err -1 verify_failures)" -ge 1 ] || fail "no verification failure counted"
 grep -q "does not match its digest" "$o/serve2.err" || fail "the bad chunk was not named"
 log "ok: corrupted chunk -> EIO for $(cat "$o/bad.failed") only, named in the log"
-# missing blob: its OPEN is refused, the mount fails
-[ ! -e "$o/miss.mounted" ] || fail "an image without its blob mounted"
+# missing blob: its OPEN is refused; the mount fails, or (6.1) mounts
+# without the device and its files fail to read
+[ ! -e "$o/miss.read" ] || fail "a file whose blob no source has was read"
+[ -s "$o/miss.err" ] || fail "missing blob: neither the mount nor the read failed"
 grep -q "not found in the sources" "$o/serve2.err" || fail "missing blob not reported"
 [ "$(stat_of serve2.err -1 objects_refused)" -ge 1 ] || fail "missing blob: no copen error"
-log "ok: missing blob -> copen error, mount fails: $(head -c 120 "$o/miss.err")"
+log "ok: missing blob -> copen error; $( [ -e "$o/miss.mounted" ] && echo "mounted, read failed:" || echo "mount failed:") $(head -c 100 "$o/miss.err")"
 
 # pre-seeded cache: the same bytes, nothing fetched
 diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/seeded.sums") >&2 ||
