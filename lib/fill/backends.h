@@ -11,6 +11,7 @@ struct fill_serve_opts {
 	struct lading_blob_sources *sources;
 	const char *mountpoint;		/* fanotify: what the guardian unmounts */
 	const char *cache_dir;
+	const char *toc_dir;		/* where ToCs are kept across restarts */
 	unsigned timeout_ms;
 	const struct lading_log *log;
 };

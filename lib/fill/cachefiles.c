@@ -16,10 +16,15 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <lading/format.h>
 #include "backends.h"
 
@@ -69,6 +74,9 @@ struct cf_backend {
 	uint64_t opened, refused, malformed;
 	uint8_t *bounce;		/* aligned, for bootstrap READs */
 	size_t bounce_size;
+	pid_t keeper;			/* holds the device if we die; 0: none */
+	int keeper_pipe;		/* its lifeline, our end */
+	bool restored;			/* took a previous filler's binding over */
 };
 
 struct cf_request {
@@ -376,6 +384,191 @@ static void *device_loop(void *arg)
 	return NULL;
 }
 
+/* ---- the keeper: a restarted filler takes the binding over ---------- */
+
+/*
+ * Closing /dev/cachefiles withdraws the cache: every mount of it fails.
+ * So a child forked at start holds the device too.  If the filler dies
+ * without saying goodbye, the keeper waits for a successor on a unix
+ * socket named after the cache directory, hands it the device (SCM_RIGHTS)
+ * and exits; the successor writes "restore" and the kernel sends the
+ * requests in flight again (reopening objects whose anon fd died with the
+ * filler).  With no successor within a minute the keeper exits, the cache
+ * is withdrawn and waiting readers get EIO.  After fork() in a threaded
+ * process the child makes plain system calls only.
+ */
+#define KEEPER_WAIT_MS 60000
+#define KEEPER_DEV_FD 3
+#define KEEPER_PIPE_FD 4
+#define KEEPER_SOCK_FD 5
+
+static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len)
+{
+	uint8_t d[32];
+	char hex[65];
+	unsigned int dl;
+
+	EVP_Digest(dir, strlen(dir), d, &dl, EVP_sha256(), NULL);
+	lading_hex_encode(hex, d, 16);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	/* abstract: no file to clean up after a crash */
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			   (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
+					    "lading-fill-cachefiles-%s", hex));
+}
+
+static __attribute__((noreturn)) void keeper_main(void)
+{
+	struct pollfd life = { .fd = KEEPER_PIPE_FD, .events = POLLIN };
+	struct pollfd lsn = { .fd = KEEPER_SOCK_FD, .events = POLLIN };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg = { 0 };
+	struct cmsghdr *c;
+	char q = 0, one = 1;
+	sigset_t none;
+	int conn;
+
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGUSR1, &ign, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	while (poll(&life, 1, -1) < 0)
+		;
+	if (read(KEEPER_PIPE_FD, &q, 1) == 1 && q == 'q')
+		_exit(0);
+	if (poll(&lsn, 1, KEEPER_WAIT_MS) <= 0)
+		_exit(0);
+	conn = accept(KEEPER_SOCK_FD, NULL, NULL);
+	if (conn < 0)
+		_exit(1);
+	iov.iov_base = &one;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	*(int *)CMSG_DATA(c) = KEEPER_DEV_FD;
+	_exit(sendmsg(conn, &msg, 0) == 1 ? 0 : 1);
+}
+
+/* A previous filler's device from its keeper, or -1 (none: bind anew). */
+static int take_over(const char *dir, struct lading_error *err)
+{
+	struct sockaddr_un a;
+	socklen_t alen;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct timeval tv = { .tv_sec = 3 };
+	struct iovec iov;
+	struct msghdr msg = { 0 };
+	struct cmsghdr *c;
+	char one;
+	int s, fd = -1;
+
+	keeper_address(dir, &a, &alen);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&a, alen) < 0) {
+		close(s);
+		return -1;	/* no keeper: nobody served this cache */
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	iov.iov_base = &one;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	if (recvmsg(s, &msg, MSG_CMSG_CLOEXEC) == 1 && (c = CMSG_FIRSTHDR(&msg)) &&
+	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	close(s);
+	if (fd < 0)
+		lading_error_set(err, EBUSY, "%s: another lading-fill serves this "
+				 "cache", dir);
+	return fd < 0 ? -2 : fd;
+}
+
+static int start_keeper(struct cf_backend *cb, const char *dir,
+			struct lading_error *err)
+{
+	struct sockaddr_un a;
+	socklen_t alen;
+	int p[2], s, i, b;
+	pid_t pid;
+
+	keeper_address(dir, &a, &alen);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* a keeper that just handed over may not have exited yet */
+	for (i = 0, b = -1; s >= 0 && i < 100; i++) {
+		b = bind(s, (struct sockaddr *)&a, alen);
+		if (!b || errno != EADDRINUSE)
+			break;
+		usleep(20000);
+	}
+	if (s < 0 || b < 0 || listen(s, 4) < 0) {
+		int e = errno;
+
+		if (s >= 0)
+			close(s);
+		return lading_error_set(err, e, "%s: keeper socket: %s", dir,
+					strerror(e));
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		close(s);
+		return lading_error_set(err, errno, "pipe: %s", strerror(errno));
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(s);
+		close(p[0]);
+		close(p[1]);
+		return lading_error_set(err, errno, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int dev = fcntl(cb->dev, F_DUPFD, 100), life = fcntl(p[0], F_DUPFD, 100);
+		int lsn = fcntl(s, F_DUPFD, 100);
+
+		if (dev < 0 || life < 0 || lsn < 0 || dup2(dev, KEEPER_DEV_FD) < 0 ||
+		    dup2(life, KEEPER_PIPE_FD) < 0 || dup2(lsn, KEEPER_SOCK_FD) < 0)
+			_exit(1);
+		close_range(KEEPER_SOCK_FD + 1, ~0u, 0);
+		keeper_main();
+	}
+	close(s);	/* the name stays bound by the keeper's copy */
+	close(p[0]);
+	cb->keeper = pid;
+	cb->keeper_pipe = p[1];
+	return 0;
+}
+
+static void stop_keeper(struct cf_backend *cb)
+{
+	char q = 'q';
+
+	if (!cb->keeper)
+		return;
+	if (write(cb->keeper_pipe, &q, 1) != 1)
+		kill(cb->keeper, SIGTERM);
+	close(cb->keeper_pipe);
+	waitpid(cb->keeper, NULL, 0);
+	cb->keeper = 0;
+}
+
 /* ---- setup ---------------------------------------------------------- */
 
 static int add_image_blobs(struct cf_backend *cb, struct cf_image *im,
@@ -409,7 +602,7 @@ static int add_image_blobs(struct cf_backend *cb, struct cf_image *im,
 		snprintf(name, sizeof(name), "%s/%s", im->volume_key, id);
 		ret = fill_engine_add_blob(cb->e, o->sources, id,
 					   lading_reader_blob_record(im->reader, i + 1),
-					   name, &nb->b, err);
+					   name, o->toc_dir, &nb->b, err);
 		if (ret == -ENOENT) {
 			/* its OPEN will be refused: the mount fails, others go on */
 			lading_log_msg(cb->log, LADING_LOG_WARN, "%s", err->msg);
@@ -482,21 +675,46 @@ int cf_backend_start(struct fill_engine *e, const char *cache_dir,
 	dir = realpath(cache_dir, NULL);
 	if (!dir)
 		return lading_error_set(err, errno, "%s: %s", cache_dir, strerror(errno));
-	cb->dev = open(CACHEFILES_DEV, O_RDWR | O_CLOEXEC);
-	if (cb->dev < 0)
-		ret = lading_error_set(err, errno, "%s: %s%s", CACHEFILES_DEV,
-				       strerror(errno), errno == EBUSY ?
-				       " (another cache daemon holds it)" : "");
-	if (!ret && (ret = dev_command(cb, "dir %s", dir)))
+	cb->dev = take_over(dir, err);
+	if (cb->dev == -2) {
+		free(dir);
+		return -EBUSY;
+	}
+	if (cb->dev >= 0) {
+		/* the kernel sends the requests in flight again */
+		ret = dev_command(cb, "restore");
+		if (!ret) {
+			cb->restored = true;
+			lading_log_msg(cb->log, LADING_LOG_INFO, "%s: took over the "
+				       "binding of a previous filler (restore)", dir);
+		} else {
+			lading_log_msg(cb->log, LADING_LOG_WARN, "%s: restore: %s: "
+				       "the previous binding is dropped", dir,
+				       strerror(-ret));
+			close(cb->dev);
+			cb->dev = -1;
+			ret = 0;
+		}
+	}
+	if (!cb->restored) {
+		cb->dev = open(CACHEFILES_DEV, O_RDWR | O_CLOEXEC);
+		if (cb->dev < 0)
+			ret = lading_error_set(err, errno, "%s: %s%s", CACHEFILES_DEV,
+					       strerror(errno), errno == EBUSY ?
+					       " (another cache daemon holds it)" : "");
+	}
+	if (!ret && !cb->restored && (ret = dev_command(cb, "dir %s", dir)))
 		lading_error_set(err, -ret, "%s: dir %s: %s", CACHEFILES_DEV, dir,
 				 strerror(-ret));
-	if (!ret && tag && (ret = dev_command(cb, "tag %s", tag)))
+	if (!ret && !cb->restored && tag && (ret = dev_command(cb, "tag %s", tag)))
 		lading_error_set(err, -ret, "%s: tag %s: %s", CACHEFILES_DEV, tag,
 				 strerror(-ret));
-	if (!ret && (ret = dev_command(cb, "bind ondemand")))
+	if (!ret && !cb->restored && (ret = dev_command(cb, "bind ondemand")))
 		lading_error_set(err, -ret, "%s: bind ondemand: %s%s", CACHEFILES_DEV,
 				 strerror(-ret), ret == -EOPNOTSUPP ?
 				 " (kernel without CONFIG_CACHEFILES_ONDEMAND)" : "");
+	if (!ret)
+		ret = start_keeper(cb, dir, err);
 	free(dir);
 	if (!ret) {
 		ret = -pthread_create(&cb->thread, NULL, device_loop, cb);
@@ -539,6 +757,7 @@ void cf_backend_free(struct cf_backend *cb)
 		free(o);
 	}
 	/* closing the device withdraws the cache; pending reads get EIO */
+	stop_keeper(cb);
 	if (cb->dev >= 0)
 		close(cb->dev);
 	for (i = 0; i < cb->nimages; i++) {

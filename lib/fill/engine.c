@@ -9,6 +9,7 @@
  * chunks serve later requests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,13 +72,74 @@ static void blob_free(struct fill_blob *b)
 	free(b->state);
 	free(b->late);
 	free(b->name);
+	pthread_mutex_destroy(&b->src_lock);
 	free(b);
+}
+
+/* The ToC an earlier run kept: checked against the record like any other. */
+static int toc_load_kept(const char *dir, const char *id,
+			 const struct lading_blob_record *rec, struct lading_toc *toc)
+{
+	char *path = dir ? lading_path_join(dir, id) : NULL, why[128];
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1, ret = -ENOENT;
+	uint64_t len = rec->artifact_size - rec->toc_offset;
+	uint8_t *tail;
+
+	free(path);
+	if (fd < 0)
+		return -ENOENT;
+	tail = rec->toc_offset <= rec->artifact_size && len <= (256u << 20) ?
+	       malloc(len ? len : 1) : NULL;
+	if (tail && !lading_pread_full(fd, tail, len, 0) &&
+	    lseek(fd, 0, SEEK_END) == (off_t)len)
+		ret = lading_toc_parse(tail, len, rec, toc, why, sizeof(why));
+	free(tail);
+	close(fd);
+	return ret;
+}
+
+/* Keeps the ToC (entries and footer, as in the artifact) for restarts. */
+static void toc_keep(const char *dir, const char *id, const struct lading_toc *toc,
+		     const struct lading_log *log)
+{
+	struct lading_outfile of;
+	int ret = lading_mkdir_p(dir);
+
+	if (!ret)
+		ret = lading_outfile_open(&of, dir);
+	if (ret) {
+		lading_log_msg(log, LADING_LOG_DEBUG, "%s: cannot keep ToCs: %s", dir,
+			       strerror(-ret));
+		return;
+	}
+	ret = lading_write_full(of.fd, toc->entries, toc->footer.toc_size);
+	if (!ret)
+		ret = lading_write_full(of.fd, &toc->footer, sizeof(toc->footer));
+	if (!ret)
+		ret = lading_outfile_commit(&of, id);
+	lading_outfile_abort(&of);
+	if (ret)
+		lading_log_msg(log, LADING_LOG_DEBUG, "%s/%s: %s", dir, id, strerror(-ret));
+}
+
+/* Finds the blob in the sources once; 0 or a negative errno (retried). */
+static int blob_locate(struct fill_blob *b, struct lading_error *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&b->src_lock);
+	if (!b->located) {
+		ret = lading_blob_sources_find(b->sources, b->id, &b->src, err);
+		b->located = !ret;
+	}
+	pthread_mutex_unlock(&b->src_lock);
+	return ret;
 }
 
 int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 			 const char *id, const struct lading_blob_record *rec,
-			 const char *name, struct fill_blob **out,
-			 struct lading_error *err)
+			 const char *name, const char *toc_dir,
+			 struct fill_blob **out, struct lading_error *err)
 {
 	struct fill_blob *b = calloc(1, sizeof(*b)), **nb;
 	int ret;
@@ -87,13 +149,18 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	b->write_fd = -1;
 	b->next_write_fd = -1;
 	b->src.fd = -1;
+	b->sources = src;
+	pthread_mutex_init(&b->src_lock, NULL);
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	b->name = strdup(name);
 	ret = b->name ? 0 : lading_error_set(err, ENOMEM, "out of memory");
-	if (!ret)
-		ret = lading_blob_sources_find(src, id, &b->src, err);
-	if (!ret)
-		ret = lading_blob_read_toc(&b->src, rec, &b->toc, err);
+	if (!ret && toc_load_kept(toc_dir, id, rec, &b->toc)) {
+		ret = blob_locate(b, err);
+		if (!ret)
+			ret = lading_blob_read_toc(&b->src, rec, &b->toc, err);
+		if (!ret && toc_dir)
+			toc_keep(toc_dir, id, &b->toc, e->p.log);
+	}
 	if (!ret) {
 		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);
 		b->late = calloc(b->toc.count ? b->toc.count : 1, 1);
@@ -449,9 +516,13 @@ static int grow_aligned(uint8_t **buf, size_t *size, size_t need)
 	return 0;
 }
 
-static int read_stored(struct worker_buffers *w, const struct fill_blob *b,
+static int read_stored(struct worker_buffers *w, struct fill_blob *b,
 		       uint64_t off, size_t len, struct lading_error *err)
 {
+	int ret = blob_locate(b, err);
+
+	if (ret)
+		return ret;
 	if (!b->src.reg)
 		return lading_blob_read(&b->src, off, len, w->stored, err);
 	/* each worker has its own connection: reads run in parallel */
@@ -476,7 +547,7 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 {
 	const struct lading_toc_entry *t0 = &j->blob->toc.entries[j->first];
 	const struct lading_toc_entry *tn = &j->blob->toc.entries[j->first + j->count - 1];
-	const struct fill_blob *b = j->blob;
+	struct fill_blob *b = j->blob;
 	uint64_t plain_len = tn->uoff + LADING_ALIGN_UP((uint64_t)tn->ulen,
 							(uint64_t)LADING_BLOCK_SIZE) - t0->uoff;
 	uint64_t stored_len = tn->coff + tn->clen - t0->coff;

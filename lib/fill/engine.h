@@ -30,6 +30,11 @@ struct fill_blob {
 	char *name;			/* for messages: the cache file */
 	struct lading_toc toc;
 	struct lading_blob_handle src;
+	/* the source is located at the first fetch: a filler whose ToCs are
+	 * cached starts (and serves what is present) while the source is down */
+	struct lading_blob_sources *sources;
+	pthread_mutex_t src_lock;
+	bool located;
 	uint8_t *state;			/* enum fill_chunk_state per ToC entry */
 	uint8_t *late;			/* in flight past a request's deadline */
 	size_t npresent;
@@ -79,13 +84,15 @@ int fill_engine_start(const struct fill_engine_params *p, struct fill_engine **o
 void fill_engine_stop(struct fill_engine *e);
 
 /*
- * A blob served by the engine: located in the sources, its ToC read and
- * checked against the bootstrap's record.  The engine owns it.
+ * A blob served by the engine, its ToC checked against the bootstrap's
+ * record: from toc_dir/<id> when an earlier run kept it there, else from
+ * the sources (and then kept there; toc_dir NULL: not kept).  The engine
+ * owns the blob.
  */
 int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 			 const char *id, const struct lading_blob_record *rec,
-			 const char *name, struct fill_blob **out,
-			 struct lading_error *err);
+			 const char *name, const char *toc_dir,
+			 struct fill_blob **out, struct lading_error *err);
 /* Marks the chunks that fd (the cache file) holds as present. */
 void fill_engine_scan_present(struct fill_engine *e, struct fill_blob *b, int fd);
 /* Gives the blob its write fd (taking ownership); closes the old one. */

@@ -396,7 +396,7 @@ static int add_blob(struct fan_backend *fb, struct fill_engine *e,
 		return lading_error_set(err, ENOMEM, "out of memory");
 	ret = fill_engine_add_blob(e, o->sources, pr->blobs[i].id,
 				   lading_reader_blob_record(reader, i + 1), f->path,
-				   &f->b, err);
+				   o->toc_dir, &f->b, err);
 	if (ret)
 		return ret;
 	f->b->backend = f;

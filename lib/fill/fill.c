@@ -46,6 +46,7 @@ struct filler {
 	pthread_t prefetcher;
 	bool prefetching;
 	volatile sig_atomic_t cancel;	/* stops registry transfers at teardown */
+	char *toc_dir;			/* <cache>/.lading-toc */
 	volatile bool prefetch_stop;
 };
 
@@ -339,7 +340,7 @@ static int serve_cachefiles(struct filler *f, const struct lading_fill_image *im
 			    size_t nimages, struct lading_prepare_report *reports)
 {
 	struct fill_serve_opts o = { .sources = f->sources, .timeout_ms = f->p->timeout_ms,
-				     .log = f->p->log };
+				     .log = f->p->log, .toc_dir = f->toc_dir };
 	struct cf_image_spec *specs = calloc(nimages ? nimages : 1, sizeof(*specs));
 	size_t i;
 	int ret = 0;
@@ -369,9 +370,16 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 	size_t i;
 	int ret = 0;
 
-	reports = calloc(nimages ? nimages : 1, sizeof(*reports));
-	if (!reports)
+	f->toc_dir = lading_path_join(p->cache_dir, ".lading-toc");
+	if (!f->toc_dir)
 		return lading_error_set(f->err, ENOMEM, "out of memory");
+	o.toc_dir = f->toc_dir;
+
+	reports = calloc(nimages ? nimages : 1, sizeof(*reports));
+	if (!reports) {
+		free(f->toc_dir);
+		return lading_error_set(f->err, ENOMEM, "out of memory");
+	}
 	for (i = 0; !ret && i < nimages; i++)
 		ret = prepare_one(f, &images[i], f->backend == LADING_FILL_FANOTIFY ?
 				  LADING_LAYOUT_PLAIN : LADING_LAYOUT_CACHEFILES,
@@ -402,6 +410,7 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 	for (i = 0; i < nimages; i++)
 		lading_prepare_report_free(&reports[i]);
 	free(reports);
+	free(f->toc_dir);
 	return ret;
 }
 

@@ -8,7 +8,9 @@
 # (the blob is opened once), a corrupted chunk (EIO), a blob no source has
 # and an fsid nobody serves (copen errors: no data reaches a reader), and a cache
 # pre-seeded by lading-prepare --layout cachefiles (no READ reaches the
-# filler).
+# filler), and a filler killed with a READ in flight whose successor takes
+# the binding over from its keeper and restores it (Linux 6.8+, and
+# Debian's 6.1.192).
 # Exit 0 pass, 1 fail, 77 skip.  Env: LADING_MKIMAGE LADING_PREPARE
 # LADING_FILL (default: build/).
 set -euo pipefail
@@ -71,7 +73,7 @@ stop() {
 	kill -TERM "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
-mkdir -p /a /b /bad /miss /nobody /seeded
+mkdir -p /a /b /bad /miss /nobody /seeded /r
 
 # 1. cold cache: a, b (one domain), the damaged blob and the missing one
 serve --cache $D/cache --source $D/blobs \
@@ -119,6 +121,34 @@ sums /seeded >$O/seeded.sums
 umount /seeded
 stop
 cp $O/serve.err $O/serve3.err
+
+# 3. a filler killed with a READ in flight: its keeper hands the binding to
+#    the next filler, which restores it; the waiting reader gets its data.
+#    The source is busybox httpd on loopback, stopped to hold the fetch.
+ifconfig lo 127.0.0.1 up
+httpd -p 127.0.0.1:8080 -h $D/blobs
+sleep 0.2
+httpd_pid=$(pidof httpd)
+: >$O/serve.err
+serve --cache $D/cache3 --source http://127.0.0.1:8080/ --timeout 0 \
+	--image $D/a.boot,fsid=r
+mount -t erofs -o fsid=r none /r 2>>$O/restore.err || { echo "mount r failed"; exit 1; }
+kill -STOP $httpd_pid
+(sha256sum /r/rand >$O/restore.sum 2>>$O/restore.err; echo $? >$O/restore.rc) &
+reader=$!
+sleep 2
+[ -e $O/restore.rc ] && echo "read finished with the source stopped" >>$O/restore.err
+kill -KILL "$(cat /tmp/fill.pid)"
+sleep 0.5
+serve --cache $D/cache3 --source http://127.0.0.1:8080/ --timeout 0 \
+	--image $D/a.boot,fsid=r
+kill -CONT $httpd_pid
+wait $reader
+sha256sum /r/text >>$O/restore.sum 2>>$O/restore.err
+umount /r
+stop
+cp $O/serve.err $O/serve4.err
+kill $httpd_pid
 exit 0
 GUEST
 
@@ -191,4 +221,19 @@ diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/seeded.sums") >&2
 [ "$(stat_of serve3.err -1 requests)" = 0 ] ||
 	fail "pre-seeded cache: $(stat_of serve3.err -1 requests) READ requests"
 log "ok: pre-seeded cache -> no READ, nothing fetched ($total-byte blob)"
+# restart with a READ in flight: restored, the reader got the right bytes
+! grep -q "finished with the source stopped" "$o/restore.err" ||
+	fail "the read did not wait for the stopped source: nothing was in flight"
+[ "$(cat "$o/restore.rc" 2>/dev/null)" = 0 ] ||
+	{ show restore.err >&2; show serve4.err >&2; fail "the read across the restart failed"; }
+for f in rand text; do
+	grep -q "$(sha256sum <"$d/src/$f" | cut -d' ' -f1)" "$o/restore.sum" ||
+		{ show restore.sum >&2; fail "$f read across the restart differs"; }
+done
+grep -q "took over the binding of a previous filler" "$o/serve4.err" ||
+	{ show serve4.err >&2; fail "the new filler did not take the binding over"; }
+log "ok: filler killed with a READ in flight; the next one restored the binding and served it"
+# a sanitizer build reports into the logs it wrote in the guest
+! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$o"/*.err >&2 ||
+	fail "sanitizer report in the guest (above)"
 echo "PASS: fill_cachefiles"
