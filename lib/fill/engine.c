@@ -19,6 +19,9 @@
 #define FILL_DEFAULT_JOBS 4
 #define FILL_DEFAULT_MERGE (4u << 20)
 #define FILL_REAPER_TICK_MS 50
+/* 16 linear steps per power of two: p50/p99 within about 6 % */
+#define LAT_SUB_BITS 4
+#define LAT_BUCKETS ((64 - LAT_SUB_BITS + 1) << LAT_SUB_BITS)
 
 struct fill_job {
 	struct fill_blob *blob;
@@ -45,8 +48,9 @@ struct fill_engine {
 	pthread_t reaper;
 	bool reaper_running;
 	struct lading_fill_stats st;
-	uint64_t *lat;			/* request latencies, us */
-	size_t nlat, lat_cap;
+	/* request latencies: a log histogram, constant memory for a daemon */
+	uint64_t lat[LAT_BUCKETS];
+	uint64_t nlat;
 };
 
 uint64_t fill_now_us(void)
@@ -289,18 +293,45 @@ bool fill_engine_next_missing(struct fill_engine *e, struct fill_blob *b,
 
 /* ---- requests --------------------------------------------------------- */
 
+static unsigned lat_bucket(uint64_t us)
+{
+	unsigned msb;
+
+	if (us < (1u << LAT_SUB_BITS))
+		return (unsigned)us;
+	msb = 63 - (unsigned)__builtin_clzll(us);
+	return ((msb - LAT_SUB_BITS + 1) << LAT_SUB_BITS) |
+	       (unsigned)((us >> (msb - LAT_SUB_BITS)) & ((1u << LAT_SUB_BITS) - 1));
+}
+
+/* The smallest value of a bucket (exact below 16 us). */
+static uint64_t lat_bucket_value(unsigned b)
+{
+	unsigned shift = b >> LAT_SUB_BITS;
+
+	if (!shift)
+		return b;
+	return (uint64_t)((1u << LAT_SUB_BITS) | (b & ((1u << LAT_SUB_BITS) - 1)))
+	       << (shift - 1);
+}
+
 static void record_latency(struct fill_engine *e, uint64_t us)
 {
-	if (e->nlat == e->lat_cap) {
-		size_t cap = e->lat_cap ? e->lat_cap * 2 : 1024;
-		uint64_t *n = realloc(e->lat, cap * sizeof(*n));
+	e->lat[lat_bucket(us)]++;
+	e->nlat++;
+}
 
-		if (!n)
-			return;
-		e->lat = n;
-		e->lat_cap = cap;
+static uint64_t lat_percentile(const uint64_t *lat, uint64_t n, unsigned pct)
+{
+	uint64_t rank = n * pct / 100, seen = 0;
+	unsigned b;
+
+	for (b = 0; b < LAT_BUCKETS; b++) {
+		seen += lat[b];
+		if (seen > rank)
+			return lat_bucket_value(b);
 	}
-	e->lat[e->nlat++] = us;
+	return 0;
 }
 
 /* Under the lock: counts r's outcome; the caller completes it unlocked. */
@@ -788,37 +819,19 @@ void fill_engine_stop(struct fill_engine *e)
 		blob_free(e->blobs[i]);
 	free(e->blobs);
 	free(e->workers);
-	free(e->lat);
 	pthread_cond_destroy(&e->work);
 	pthread_cond_destroy(&e->reaper_wake);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 void fill_engine_stats(struct fill_engine *e, struct lading_fill_stats *out)
 {
-	uint64_t *sorted = NULL;
-	size_t n;
-
 	pthread_mutex_lock(&e->lock);
 	*out = e->st;
-	n = e->nlat;
-	if (n)
-		sorted = malloc(n * sizeof(*sorted));
-	if (sorted)
-		memcpy(sorted, e->lat, n * sizeof(*sorted));
+	if (e->nlat) {
+		out->latency_p50_us = lat_percentile(e->lat, e->nlat, 50);
+		out->latency_p99_us = lat_percentile(e->lat, e->nlat, 99);
+	}
 	pthread_mutex_unlock(&e->lock);
-	if (!sorted)
-		return;
-	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	out->latency_p50_us = sorted[n / 2];
-	out->latency_p99_us = sorted[(n * 99) / 100];
-	free(sorted);
 }
