@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "cli.h"
 #include <lading/fill.h>
@@ -283,10 +284,17 @@ static int daemonize(struct daemon_state *d)
 	if (pid < 0)
 		return -errno;
 	if (pid > 0) {
+		int status;
+
 		close(fds[1]);
-		if (read(fds[0], &c, 1) != 1)
-			c = 1;	/* the child died before it was ready */
-		exit(c ? EXIT_FAILED : EXIT_OK);
+		if (read(fds[0], &c, 1) == 1 && !c)
+			exit(EXIT_OK);
+		/* it died before it was ready; its own message says why,
+		 * unless a signal killed it */
+		if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+			fprintf(stderr, PROG ": the serving process was killed by "
+				"signal %d before it was ready\n", WTERMSIG(status));
+		exit(EXIT_FAILED);
 	}
 	close(fds[0]);
 	d->ready_fd = fds[1];

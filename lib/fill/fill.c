@@ -420,11 +420,12 @@ static int default_fsid(const char *bootstrap, char *out, size_t outlen,
 {
 	uint8_t d[LADING_SHA256_LEN];
 	char hex[LADING_DIGEST_HEX_LEN + 1];
+	uint64_t bytes = 0;
 	int fd = open(bootstrap, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return lading_error_set(err, errno, "%s: %s", bootstrap, strerror(errno));
-	ret = lading_sha256_fd(fd, d, NULL);
+	ret = lading_sha256_fd(fd, d, &bytes);
 	close(fd);
 	if (ret)
 		return lading_error_set(err, -ret, "%s: %s", bootstrap, strerror(-ret));

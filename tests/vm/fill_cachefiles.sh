@@ -73,7 +73,7 @@ stop() {
 	kill -TERM "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
-mkdir -p /a /b /bad /miss /nobody /seeded /r
+mkdir -p /a /b /bad /miss /nobody /seeded /r /m
 
 # 1. cold cache: a, b (one domain), the damaged blob and the missing one
 serve --cache $D/cache --source $D/blobs \
@@ -149,6 +149,14 @@ umount /r
 stop
 cp $O/serve.err $O/serve4.err
 kill $httpd_pid
+
+# 4. `mount` with the back end picked automatically: no pre-content events
+#    in 6.1, so cachefiles; it mounts and unmounts by itself
+lading-fill mount --daemon --pid-file /tmp/fill.pid $D/a.boot /m \
+	--source $D/blobs --cache $D/cache4 2>$O/mount.err || { echo "mount failed"; exit 1; }
+sums /m >$O/m.sums
+stop
+grep -q " /m " /proc/mounts && echo "still mounted" >>$O/mount.err
 exit 0
 GUEST
 
@@ -233,6 +241,13 @@ done
 grep -q "took over the binding of a previous filler" "$o/serve4.err" ||
 	{ show serve4.err >&2; fail "the new filler did not take the binding over"; }
 log "ok: filler killed with a READ in flight; the next one restored the binding and served it"
+# lading-fill mount, back end picked by auto
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/m.sums") >&2 ||
+	{ show mount.err >&2; fail "lading-fill mount (auto -> cachefiles) differs"; }
+grep -q "back end cachefiles: no fanotify pre-content events" "$o/mount.err" ||
+	{ show mount.err >&2; fail "auto did not say why it picked cachefiles"; }
+! grep -q "still mounted" "$o/mount.err" || fail "lading-fill mount left its mount behind"
+log "ok: lading-fill mount --backend auto -> $(grep -o "back end cachefiles: [^;]*" "$o/mount.err")"
 # a sanitizer build reports into the logs it wrote in the guest
 ! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$o"/*.err >&2 ||
 	fail "sanitizer report in the guest (above)"
