@@ -76,9 +76,11 @@ stop() {
 mkdir -p /a /b /bad /miss /nobody /seeded /r /m
 
 # 1. cold cache: a, b (one domain), the damaged blob and the missing one
+# imgb comes from a config file
+printf '# images\n%s fsid=imgb domain_id=dom\n' $D/a.boot >/tmp/fill.conf
 serve --cache $D/cache --source $D/blobs \
 	--image $D/a.boot,fsid=imga,domain_id=dom \
-	--image $D/a.boot,fsid=imgb,domain_id=dom || { echo "serve failed"; exit 1; }
+	--config /tmp/fill.conf || { echo "serve failed"; exit 1; }
 mount -t erofs -o fsid=imga,domain_id=dom none /a || { echo "mount a failed"; exit 1; }
 sums /a >$O/a.sums
 mount -t erofs -o fsid=imgb,domain_id=dom none /b || { echo "mount b failed"; exit 1; }
