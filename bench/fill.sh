@@ -6,7 +6,8 @@
 # A third case adds --prefetch: the rest is filled behind the reads.
 # Page caches are dropped before each read; best of 2 runs
 # (LADING_BENCH_RUNS).  Prints wall time, throughput
-# of the tar read, and the filler's request latency p50/p99.
+# of the tar read, and the filler's request latency p50/p99 (all kernel
+# requests, and those that waited for a fetch).
 #   bench/fill.sh [SOURCE_DIR] [MKIMAGE_OPTS...]
 #   (default: the rootfs of bench/make-rootfs.sh, --compress zstd)
 # Needs root and a kernel with fanotify pre-content events.  Not a test:
@@ -75,13 +76,15 @@ blob_bytes=$(du -cb "$work"/blobs/* | tail -1 | cut -f1)
 tar_bytes=$(cat "$work/cold.bytes")
 printf 'image: %s (%s), %d MiB read by tar, blob %d MiB\n' "$src" "${opts[*]}" \
 	$((tar_bytes >> 20)) $((blob_bytes >> 20))
-printf '%-22s %8s %10s %10s %10s %10s\n' case wall_s MiB/s requests p50_us p99_us
+printf '%-30s %7s %8s %9s %8s %8s %9s %9s\n' case wall_s MiB/s requests p50_us \
+	p99_us miss_p50 miss_p99
 for c in cold prefetch warm; do
-	printf '%-22s %8s %10.1f %10s %10s %10s\n' "$c (tar through mount)" "$(cat "$work/$c.t")" \
+	printf '%-30s %7s %8.1f %9s %8s %8s %9s %9s\n' "$c (tar through mount)" "$(cat "$work/$c.t")" \
 		"$(python3 -c "print($tar_bytes / 1048576 / max($(cat "$work/$c.t"), 0.001))")" \
-		"$(stat_of $c requests)" "$(stat_of $c latency_p50_us)" "$(stat_of $c latency_p99_us)"
+		"$(stat_of $c requests)" "$(stat_of $c latency_p50_us)" "$(stat_of $c latency_p99_us)" \
+		"$(stat_of $c miss_latency_p50_us)" "$(stat_of $c miss_latency_p99_us)"
 done
-printf '%-22s %8s %10.1f\n' "blob files (cat)" "$(cat "$work/seq.t")" \
+printf '%-30s %7s %8.1f\n' "blob files (cat)" "$(cat "$work/seq.t")" \
 	"$(python3 -c "print($blob_bytes / 1048576 / max($(cat "$work/seq.t"), 0.001))")"
 printf 'cold/warm throughput: %.2fx; with --prefetch %.2fx; fetched %s chunks, %d MiB\n' \
 	"$(python3 -c "print($(cat "$work/warm.t") / max($(cat "$work/cold.t"), 0.001))")" \

@@ -129,7 +129,8 @@ static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
 			"\"fetch_errors\": %llu, \"denied\": %llu, \"timeouts\": %llu, "
 			"\"blobs_completed\": %llu, \"objects_opened\": %llu, "
 			"\"objects_refused\": %llu, \"latency_p50_us\": %llu, "
-			"\"latency_p99_us\": %llu}\n",
+			"\"latency_p99_us\": %llu, \"miss_latency_p50_us\": %llu, "
+			"\"miss_latency_p99_us\": %llu}\n",
 			(unsigned long long)s->requests, (unsigned long long)s->hits,
 			(unsigned long long)s->chunks_fetched,
 			(unsigned long long)s->bytes_fetched,
@@ -141,18 +142,23 @@ static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
 			(unsigned long long)s->objects_opened,
 			(unsigned long long)s->objects_refused,
 			(unsigned long long)s->latency_p50_us,
-			(unsigned long long)s->latency_p99_us);
+			(unsigned long long)s->latency_p99_us,
+			(unsigned long long)s->miss_latency_p50_us,
+			(unsigned long long)s->miss_latency_p99_us);
 	} else {
 		fprintf(out, "%llu requests (%llu from the cache), %llu chunks / %llu "
 			"bytes fetched, %llu verification failures, %llu denied (%llu "
-			"timed out); latency p50 %llu us, p99 %llu us\n",
+			"timed out); latency p50 %llu us, p99 %llu us (when fetching: "
+			"p50 %llu us, p99 %llu us)\n",
 			(unsigned long long)s->requests, (unsigned long long)s->hits,
 			(unsigned long long)s->chunks_fetched,
 			(unsigned long long)s->bytes_fetched,
 			(unsigned long long)s->verify_failures,
 			(unsigned long long)s->denied, (unsigned long long)s->timeouts,
 			(unsigned long long)s->latency_p50_us,
-			(unsigned long long)s->latency_p99_us);
+			(unsigned long long)s->latency_p99_us,
+			(unsigned long long)s->miss_latency_p50_us,
+			(unsigned long long)s->miss_latency_p99_us);
 	}
 	fflush(out);
 }

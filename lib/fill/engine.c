@@ -51,6 +51,8 @@ struct fill_engine {
 	/* request latencies: a log histogram, constant memory for a daemon */
 	uint64_t lat[LAT_BUCKETS];
 	uint64_t nlat;
+	uint64_t lat_miss[LAT_BUCKETS];	/* those that waited for a fetch */
+	uint64_t nlat_miss;
 };
 
 uint64_t fill_now_us(void)
@@ -315,10 +317,14 @@ static uint64_t lat_bucket_value(unsigned b)
 	       << (shift - 1);
 }
 
-static void record_latency(struct fill_engine *e, uint64_t us)
+static void record_latency(struct fill_engine *e, uint64_t us, bool miss)
 {
 	e->lat[lat_bucket(us)]++;
 	e->nlat++;
+	if (miss) {
+		e->lat_miss[lat_bucket(us)]++;
+		e->nlat_miss++;
+	}
 }
 
 static uint64_t lat_percentile(const uint64_t *lat, uint64_t n, unsigned pct)
@@ -334,8 +340,12 @@ static uint64_t lat_percentile(const uint64_t *lat, uint64_t n, unsigned pct)
 	return 0;
 }
 
-/* Under the lock: counts r's outcome; the caller completes it unlocked. */
-static void account(struct fill_engine *e, struct fill_request *r, int err)
+/*
+ * Under the lock: counts r's outcome (miss: it waited for fetches); the
+ * caller completes it unlocked.
+ */
+static void account(struct fill_engine *e, struct fill_request *r, int err,
+		    bool miss)
 {
 	if (r->low_priority)
 		return;		/* prefetch: not a kernel request */
@@ -343,7 +353,7 @@ static void account(struct fill_engine *e, struct fill_request *r, int err)
 		e->st.timeouts++;
 	if (err)
 		e->st.denied++;
-	record_latency(e, fill_now_us() - r->start_us);
+	record_latency(e, fill_now_us() - r->start_us, miss);
 }
 
 static void queue_push(struct job_queue *q, struct fill_job *j)
@@ -440,7 +450,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 	if (hit) {
 		if (!r->low_priority)
 			e->st.hits++;
-		account(e, r, 0);
+		account(e, r, 0, false);
 		pthread_mutex_unlock(&e->lock);
 		r->complete(r, 0);
 		return;
@@ -459,7 +469,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		e->waiting = r;
 	}
 	if (ret)
-		account(e, r, ret);
+		account(e, r, ret, true);
 	pthread_mutex_unlock(&e->lock);
 	if (ret)
 		r->complete(r, ret);
@@ -470,7 +480,7 @@ void fill_engine_count_passthrough(struct fill_engine *e, uint64_t start_us)
 	pthread_mutex_lock(&e->lock);
 	e->st.requests++;
 	e->st.hits++;
-	record_latency(e, fill_now_us() - start_us);
+	record_latency(e, fill_now_us() - start_us, false);
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -503,7 +513,7 @@ static void settle_waiting(struct fill_engine *e, uint64_t now,
 			continue;
 		}
 		*pp = r->next;
-		account(e, r, st < 0 ? st : 0);
+		account(e, r, st < 0 ? st : 0, true);
 		/* the result travels in start_us's place: it is no longer needed */
 		r->start_us = (uint64_t)(int64_t)(st < 0 ? st : 0);
 		r->next = *done;
@@ -832,6 +842,10 @@ void fill_engine_stats(struct fill_engine *e, struct lading_fill_stats *out)
 	if (e->nlat) {
 		out->latency_p50_us = lat_percentile(e->lat, e->nlat, 50);
 		out->latency_p99_us = lat_percentile(e->lat, e->nlat, 99);
+	}
+	if (e->nlat_miss) {
+		out->miss_latency_p50_us = lat_percentile(e->lat_miss, e->nlat_miss, 50);
+		out->miss_latency_p99_us = lat_percentile(e->lat_miss, e->nlat_miss, 99);
 	}
 	pthread_mutex_unlock(&e->lock);
 }

@@ -5,7 +5,7 @@
 #   run.sh --kernel BZIMAGE --disk EXT4.img --script GUEST.sh [--bin PATH]...
 #          [--timeout SECS] [--log FILE] [--mem MB] [--append KERNEL-ARGS]
 # Each --bin program lands at its own path, with the libraries ldd reports,
-# and is on PATH by its name (through /usr/local/bin).
+# and is on PATH by its name (a copy in /usr/local/bin).
 # Exit: the guest's status; 124 on timeout; 125 if the guest printed no
 # status (boot failure, disk not mountable, kernel panic...).
 set -euo pipefail
@@ -55,8 +55,10 @@ for b in "${bins[@]}"; do
 	b=$(realpath -s "$b")
 	[ -x "$b" ] || { echo "run: --bin $b is not an executable" >&2; exit 2; }
 	put "$b"
+	# a copy, not a link: the guest mounts a tmpfs on /tmp, which would
+	# hide a program built under /tmp (a CI clone, say)
 	mkdir -p "$root/usr/local/bin"
-	[ -e "$root/usr/local/bin/${b##*/}" ] || ln -s "$b" "$root/usr/local/bin/${b##*/}"
+	[ -e "$root/usr/local/bin/${b##*/}" ] || cp -L "$b" "$root/usr/local/bin/${b##*/}"
 	# Static programs make ldd fail; every absolute path it prints is a
 	# library or the loader.
 	for lib in $(ldd "$b" 2>/dev/null | grep -o '/[^ ]*' || true); do

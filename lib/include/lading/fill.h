@@ -41,7 +41,8 @@ struct lading_fill_stats {
 	uint64_t blobs_completed;	/* fully present (fanotify: mark removed) */
 	uint64_t objects_opened;	/* cachefiles OPEN answered with a size */
 	uint64_t objects_refused;	/* cachefiles OPEN answered with an error */
-	uint64_t latency_p50_us, latency_p99_us;
+	uint64_t latency_p50_us, latency_p99_us;	/* all requests */
+	uint64_t miss_latency_p50_us, miss_latency_p99_us;	/* that fetched */
 };
 
 typedef void lading_fill_report_fn(const struct lading_fill_stats *st, void *ud);
