@@ -462,6 +462,9 @@ int lading_fill_mount(const struct lading_fill_params *p,
 	ret = pick(&f);
 	if (ret)
 		return ret;
+	if (f.backend == LADING_FILL_FANOTIFY && p->nimages)
+		lading_log_msg(p->log, LADING_LOG_WARN, "--fsid/--domain-id are for "
+			       "the cachefiles back end: ignored");
 	if (f.backend == LADING_FILL_CACHEFILES) {
 		if (p->nimages) {
 			im = p->images[0];
