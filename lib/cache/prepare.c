@@ -179,16 +179,6 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 /* ---- seeding -------------------------------------------------------- */
 
 /* true when [off, off + len) is all data (no hole) in fd */
-static bool range_present(int fd, uint64_t off, uint64_t len)
-{
-	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
-
-	if (d < 0 || (uint64_t)d != off)
-		return false;
-	h = lseek(fd, (off_t)off, SEEK_HOLE);
-	return h >= 0 && (uint64_t)h >= off + len;
-}
-
 static void punch(int fd, uint64_t off, uint64_t len)
 {
 	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
@@ -201,7 +191,7 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	uint8_t d[LADING_SHA256_LEN];
 	unsigned int dl;
 
-	if (!range_present(cfd, e->uoff, e->ulen))
+	if (!lading_range_is_data(cfd, e->uoff, e->ulen))
 		return false;
 	if (lading_pread_full(cfd, pp->chunk, e->ulen, e->uoff))
 		return false;

@@ -16,6 +16,30 @@ struct fill_serve_opts {
 	const struct lading_log *log;
 };
 
+/* ---- a child that outlives the filler -------------------------------- */
+
+/*
+ * If the filler dies, what it holds for the kernel (the fanotify group,
+ * the /dev/cachefiles binding) goes with it.  A lifeline child holds it
+ * too: it exits when the filler stops cleanly, and takes over with
+ * on_orphan when the filler dies.  In the child, keep[i] is fd
+ * FILL_LIFELINE_FD0 + i and nothing else is open; on_orphan must make
+ * plain system calls only (the parent runs threads) and not return.
+ */
+#define FILL_LIFELINE_FD0 3
+
+typedef void fill_orphan_fn(const void *arg);
+
+struct fill_lifeline {
+	pid_t pid;			/* 0: none */
+	int pipe;			/* our end; its closing without 'q' = death */
+};
+
+int fill_lifeline_start(const int *keep, unsigned n, fill_orphan_fn *on_orphan,
+			const void *arg, struct fill_lifeline *lf,
+			struct lading_error *err);
+void fill_lifeline_stop(struct fill_lifeline *lf);
+
 /* ---- fanotify pre-content -------------------------------------------- */
 
 struct fan_backend;

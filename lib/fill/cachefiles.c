@@ -22,7 +22,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <lading/format.h>
@@ -74,8 +73,7 @@ struct cf_backend {
 	uint64_t opened, refused, malformed;
 	uint8_t *bounce;		/* aligned, for bootstrap READs */
 	size_t bounce_size;
-	pid_t keeper;			/* holds the device if we die; 0: none */
-	int keeper_pipe;		/* its lifeline, our end */
+	struct fill_lifeline keeper;	/* holds the device if we die */
 	bool restored;			/* took a previous filler's binding over */
 };
 
@@ -398,9 +396,8 @@ static void *device_loop(void *arg)
  * process the child makes plain system calls only.
  */
 #define KEEPER_WAIT_MS 60000
-#define KEEPER_DEV_FD 3
-#define KEEPER_PIPE_FD 4
-#define KEEPER_SOCK_FD 5
+#define KEEPER_DEV_FD FILL_LIFELINE_FD0
+#define KEEPER_SOCK_FD (FILL_LIFELINE_FD0 + 1)
 
 static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len)
 {
@@ -418,11 +415,10 @@ static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *le
 					    "lading-fill-cachefiles-%s", hex));
 }
 
-static __attribute__((noreturn)) void keeper_main(void)
+/* The filler died: hand the device to the next one, if it comes. */
+static void keeper_hand_over(const void *unused)
 {
-	struct pollfd life = { .fd = KEEPER_PIPE_FD, .events = POLLIN };
 	struct pollfd lsn = { .fd = KEEPER_SOCK_FD, .events = POLLIN };
-	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -430,24 +426,15 @@ static __attribute__((noreturn)) void keeper_main(void)
 	struct iovec iov;
 	struct msghdr msg = { 0 };
 	struct cmsghdr *c;
-	char q = 0, one = 1;
-	sigset_t none;
+	char one = 1;
 	int conn;
 
-	sigaction(SIGTERM, &dfl, NULL);
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGUSR1, &ign, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	while (poll(&life, 1, -1) < 0)
-		;
-	if (read(KEEPER_PIPE_FD, &q, 1) == 1 && q == 'q')
-		_exit(0);
+	(void)unused;
 	if (poll(&lsn, 1, KEEPER_WAIT_MS) <= 0)
-		_exit(0);
+		return;		/* nobody came: the cache is withdrawn */
 	conn = accept(KEEPER_SOCK_FD, NULL, NULL);
 	if (conn < 0)
-		_exit(1);
+		return;
 	iov.iov_base = &one;
 	iov.iov_len = 1;
 	msg.msg_iov = &iov;
@@ -459,7 +446,9 @@ static __attribute__((noreturn)) void keeper_main(void)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	*(int *)CMSG_DATA(c) = KEEPER_DEV_FD;
-	_exit(sendmsg(conn, &msg, 0) == 1 ? 0 : 1);
+	if (sendmsg(conn, &msg, 0) != 1) {
+		/* the successor times out and binds anew */
+	}
 }
 
 /* A previous filler's device from its keeper, or -1 (none: bind anew). */
@@ -508,8 +497,7 @@ static int start_keeper(struct cf_backend *cb, const char *dir,
 {
 	struct sockaddr_un a;
 	socklen_t alen;
-	int p[2], s, i, b;
-	pid_t pid;
+	int keep[2], s, i, b, ret;
 
 	keeper_address(dir, &a, &alen);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -528,45 +516,11 @@ static int start_keeper(struct cf_backend *cb, const char *dir,
 		return lading_error_set(err, e, "%s: keeper socket: %s", dir,
 					strerror(e));
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		close(s);
-		return lading_error_set(err, errno, "pipe: %s", strerror(errno));
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(s);
-		close(p[0]);
-		close(p[1]);
-		return lading_error_set(err, errno, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		int dev = fcntl(cb->dev, F_DUPFD, 100), life = fcntl(p[0], F_DUPFD, 100);
-		int lsn = fcntl(s, F_DUPFD, 100);
-
-		if (dev < 0 || life < 0 || lsn < 0 || dup2(dev, KEEPER_DEV_FD) < 0 ||
-		    dup2(life, KEEPER_PIPE_FD) < 0 || dup2(lsn, KEEPER_SOCK_FD) < 0)
-			_exit(1);
-		close_range(KEEPER_SOCK_FD + 1, ~0u, 0);
-		keeper_main();
-	}
+	keep[0] = cb->dev;
+	keep[1] = s;
+	ret = fill_lifeline_start(keep, 2, keeper_hand_over, NULL, &cb->keeper, err);
 	close(s);	/* the name stays bound by the keeper's copy */
-	close(p[0]);
-	cb->keeper = pid;
-	cb->keeper_pipe = p[1];
-	return 0;
-}
-
-static void stop_keeper(struct cf_backend *cb)
-{
-	char q = 'q';
-
-	if (!cb->keeper)
-		return;
-	if (write(cb->keeper_pipe, &q, 1) != 1)
-		kill(cb->keeper, SIGTERM);
-	close(cb->keeper_pipe);
-	waitpid(cb->keeper, NULL, 0);
-	cb->keeper = 0;
+	return ret;
 }
 
 /* ---- setup ---------------------------------------------------------- */
@@ -757,7 +711,7 @@ void cf_backend_free(struct cf_backend *cb)
 		free(o);
 	}
 	/* closing the device withdraws the cache; pending reads get EIO */
-	stop_keeper(cb);
+	fill_lifeline_stop(&cb->keeper);
 	if (cb->dev >= 0)
 		close(cb->dev);
 	for (i = 0; i < cb->nimages; i++) {

@@ -200,6 +200,11 @@ struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i)
 	return b;
 }
 
+static bool chunk_missing(const struct fill_blob *b, size_t k)
+{
+	return b->state[k] == FILL_CHUNK_ABSENT || b->state[k] == FILL_CHUNK_FAILED;
+}
+
 /* Whole chunks only: the filler writes nothing but whole verified chunks. */
 void fill_engine_scan_present(struct fill_engine *e, struct fill_blob *b, int fd)
 {
@@ -208,15 +213,8 @@ void fill_engine_scan_present(struct fill_engine *e, struct fill_blob *b, int fd
 	pthread_mutex_lock(&e->lock);
 	for (k = 0; k < b->toc.count; k++) {
 		const struct lading_toc_entry *t = &b->toc.entries[k];
-		off_t d, h;
 
-		if (b->state[k] != FILL_CHUNK_ABSENT && b->state[k] != FILL_CHUNK_FAILED)
-			continue;
-		d = lseek(fd, (off_t)t->uoff, SEEK_DATA);
-		if (d < 0 || (uint64_t)d != t->uoff)
-			continue;
-		h = lseek(fd, (off_t)t->uoff, SEEK_HOLE);
-		if (h >= 0 && (uint64_t)h >= t->uoff + t->ulen) {
+		if (chunk_missing(b, k) && lading_range_is_data(fd, t->uoff, t->ulen)) {
 			b->state[k] = FILL_CHUNK_PRESENT;
 			b->npresent++;
 		}
@@ -284,7 +282,7 @@ bool fill_engine_next_missing(struct fill_engine *e, struct fill_blob *b,
 
 	pthread_mutex_lock(&e->lock);
 	for (i = from; i < b->toc.count && !found; i++) {
-		if (b->state[i] == FILL_CHUNK_ABSENT || b->state[i] == FILL_CHUNK_FAILED) {
+		if (chunk_missing(b, i)) {
 			*k = i;
 			found = true;
 		}
@@ -376,11 +374,6 @@ static struct fill_job *queue_pop(struct job_queue *q)
 			q->tail = NULL;
 	}
 	return j;
-}
-
-static bool chunk_missing(const struct fill_blob *b, size_t k)
-{
-	return b->state[k] == FILL_CHUNK_ABSENT || b->state[k] == FILL_CHUNK_FAILED;
 }
 
 /*

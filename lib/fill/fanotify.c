@@ -15,7 +15,6 @@
 #include <sys/fanotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <lading/format.h>
 #include "backends.h"
@@ -37,8 +36,7 @@ struct fan_blob {
 
 struct fan_backend {
 	struct fill_engine *e;
-	pid_t guardian;			/* holds the group if we die; 0: none */
-	int guardian_pipe;		/* its end of the lifeline, ours */
+	struct fill_lifeline guardian;	/* holds the group if we die */
 	char *guardian_file;		/* <cache>/.lading-fill.guardian */
 	const struct lading_log *log;
 	unsigned timeout_ms;
@@ -212,18 +210,7 @@ static void *event_loop(void *arg)
  * child may only make plain system calls: no malloc, no stdio, no locks.
  */
 #define GUARDIAN_IDLE_MS 60000
-#define GUARDIAN_FAN_FD 3
-#define GUARDIAN_PIPE_FD 4
-
-static bool range_present(int fd, uint64_t off, uint64_t count)
-{
-	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
-
-	if (d < 0 || (uint64_t)d != off)
-		return false;
-	h = lseek(fd, (off_t)off, SEEK_HOLE);
-	return h >= 0 && (uint64_t)h >= off + count;
-}
+#define GUARDIAN_FAN_FD FILL_LIFELINE_FD0
 
 static void guardian_answer(int fan)
 {
@@ -244,7 +231,7 @@ static void guardian_answer(int fan)
 			continue;
 		r.fd = ev.fd;
 		r.response = !ev.has_range || !ev.count ||
-			     range_present(ev.fd, ev.off, ev.count) ?
+			     lading_range_is_data(ev.fd, ev.off, ev.count) ?
 			     FAN_ALLOW : LADING_FAN_DENY_ERRNO(EIO);
 		if (write(fan, &r, sizeof(r)) < 0) {
 			/* nothing to do about it here */
@@ -253,34 +240,18 @@ static void guardian_answer(int fan)
 	}
 }
 
-static __attribute__((noreturn)) void guardian_main(const char *mountpoint)
+/* The filler died: no new opens, and what is open reads what is there. */
+static void guardian_take_over(const void *mountpoint)
 {
-	struct pollfd pfd[2] = {
-		{ .fd = GUARDIAN_PIPE_FD, .events = POLLIN },
-		{ .fd = GUARDIAN_FAN_FD, .events = POLLIN },
-	};
-	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	char c = 0;
+	struct pollfd pfd = { .fd = GUARDIAN_FAN_FD, .events = POLLIN };
 
-	/* the filler's handlers came along: SIGTERM ends the guardian, and ^C
-	 * (sent to the whole process group) is the filler's to handle */
-	sigaction(SIGTERM, &dfl, NULL);
-	sigaction(SIGINT, &ign, NULL);
-	sigaction(SIGUSR1, &ign, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	while (poll(pfd, 1, -1) < 0)
-		;
-	if (read(GUARDIAN_PIPE_FD, &c, 1) == 1 && c == 'q')
-		_exit(0);		/* clean exit: the filler unmounted */
 	if (mountpoint)
 		umount2(mountpoint, MNT_DETACH);
 	for (;;) {
-		int n = poll(pfd + 1, 1, GUARDIAN_IDLE_MS);
+		int n = poll(&pfd, 1, GUARDIAN_IDLE_MS);
 
 		if (n == 0)
-			_exit(0);
+			return;
 		if (n > 0)
 			guardian_answer(GUARDIAN_FAN_FD);
 	}
@@ -320,34 +291,16 @@ static void retire_old_guardian(struct fan_backend *fb)
 static int start_guardian(struct fan_backend *fb, const char *mountpoint,
 			  struct lading_error *err)
 {
-	int p[2], fd;
 	char buf[32];
-	pid_t pid;
+	int fd, ret;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return lading_error_set(err, errno, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return lading_error_set(err, errno, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		/* only the group and the lifeline, at known numbers */
-		int fan = fcntl(fb->fan, F_DUPFD, 100), life = fcntl(p[0], F_DUPFD, 100);
-
-		if (fan < 0 || life < 0 || dup2(fan, GUARDIAN_FAN_FD) < 0 ||
-		    dup2(life, GUARDIAN_PIPE_FD) < 0)
-			_exit(1);
-		close_range(GUARDIAN_PIPE_FD + 1, ~0u, 0);
-		guardian_main(mountpoint);
-	}
-	close(p[0]);
-	fb->guardian = pid;
-	fb->guardian_pipe = p[1];
+	ret = fill_lifeline_start(&fb->fan, 1, guardian_take_over, mountpoint,
+				  &fb->guardian, err);
+	if (ret)
+		return ret;
 	fd = open(fb->guardian_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0) {
-		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+		int n = snprintf(buf, sizeof(buf), "%ld\n", (long)fb->guardian.pid);
 
 		if (write(fd, buf, (size_t)n) != n)
 			lading_log_msg(fb->log, LADING_LOG_WARN, "%s: cannot write",
@@ -359,16 +312,10 @@ static int start_guardian(struct fan_backend *fb, const char *mountpoint,
 
 static void stop_guardian(struct fan_backend *fb)
 {
-	char q = 'q';
-
-	if (!fb->guardian)
+	if (!fb->guardian.pid)
 		return;
-	if (write(fb->guardian_pipe, &q, 1) != 1)
-		kill(fb->guardian, SIGTERM);
-	close(fb->guardian_pipe);
-	waitpid(fb->guardian, NULL, 0);
+	fill_lifeline_stop(&fb->guardian);
 	unlink(fb->guardian_file);
-	fb->guardian = 0;
 }
 
 int fan_backend_alloc(struct fan_backend **out, struct lading_error *err)

@@ -45,6 +45,16 @@ int lading_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+bool lading_range_is_data(int fd, uint64_t off, uint64_t len)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0 || (uint64_t)d != off)
+		return false;
+	h = lseek(fd, (off_t)off, SEEK_HOLE);
+	return h >= 0 && (uint64_t)h >= off + len;
+}
+
 int lading_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	uint8_t *p = buf;

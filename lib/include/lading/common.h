@@ -82,6 +82,11 @@ void lading_outfile_abort(struct lading_outfile *of);
 int lading_write_full(int fd, const void *buf, size_t len);
 int lading_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 int lading_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/*
+ * True when [off, off + len) of fd is data, no hole (SEEK_DATA/SEEK_HOLE).
+ * Plain system calls only: safe in a child forked from threads.
+ */
+bool lading_range_is_data(int fd, uint64_t off, uint64_t len);
 
 /* sha256 of a whole file from offset 0; adds the bytes read to *bytes. */
 int lading_sha256_fd(int fd, uint8_t *out, uint64_t *bytes);
