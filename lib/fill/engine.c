@@ -480,7 +480,7 @@ void fill_engine_count_passthrough(struct fill_engine *e, uint64_t start_us)
 /*
  * Under the lock: unlinks the waiting requests that are settled (all
  * present, a chunk failed, or expired at `now`) into *done, each with its
- * result in a parallel walk.  Callers complete them unlocked.
+ * result.  Callers complete them unlocked.
  */
 static void settle_waiting(struct fill_engine *e, uint64_t now,
 			   struct fill_request **done)
@@ -507,8 +507,7 @@ static void settle_waiting(struct fill_engine *e, uint64_t now,
 		}
 		*pp = r->next;
 		account(e, r, st < 0 ? st : 0, true);
-		/* the result travels in start_us's place: it is no longer needed */
-		r->start_us = (uint64_t)(int64_t)(st < 0 ? st : 0);
+		r->result = st < 0 ? st : 0;
 		r->next = *done;
 		*done = r;
 	}
@@ -519,7 +518,7 @@ static void complete_all(struct fill_request *done)
 	while (done) {
 		struct fill_request *next = done->next;
 
-		done->complete(done, (int)(int64_t)done->start_us);
+		done->complete(done, done->result);
 		done = next;
 	}
 }
@@ -696,7 +695,8 @@ static void *fetch_worker(void *arg)
 			pthread_cond_wait(&e->work, &e->lock);
 			continue;
 		}
-		fd = j->blob->write_fd_closing ? -1 : j->blob->write_fd;
+		/* a write fd being replaced: the new one (-1 if none yet) */
+		fd = j->blob->write_fd_closing ? j->blob->next_write_fd : j->blob->write_fd;
 		j->blob->jobs_running++;
 		pthread_mutex_unlock(&e->lock);
 		ok = calloc(j->count, sizeof(*ok));

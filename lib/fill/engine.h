@@ -61,6 +61,7 @@ struct fill_request {
 	fill_complete_fn *complete;	/* called once, without engine locks */
 	/* engine's */
 	uint64_t start_us;
+	int result;			/* settled: what complete() gets */
 	struct fill_request *next;
 };
 
