@@ -9,6 +9,11 @@ make_sizes() {
 	for s in 0 1 4095 4096 4097 $((chunk - 1)) $chunk $((chunk + 1)) \
 		$((2 * chunk + 4095)) $((3 * chunk)); do
 		random_file "$d/size-$s" "$s"
+		# a last byte of zero would make the one-byte last chunk a hole,
+		# which fsck.erofs 1.5 drops from the file's end (a 1-in-256
+		# flake); sparse.sh covers trailing holes through the kernel
+		[ "$s" = 0 ] || printf '\377' |
+			dd of="$d/size-$s" bs=1 seek=$((s - 1)) conv=notrunc status=none
 	done
 	set_mtimes "$d"
 }

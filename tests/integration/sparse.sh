@@ -1,6 +1,6 @@
 #!/bin/bash
-# A 5 GiB sparse file (a little data in the middle and at the end) and a
-# zero-filled file: all-zero chunks must become holes, so the blob stays
+# A 5 GiB sparse file (a little data in the middle and at the end), a
+# zero-filled file and one whose last chunk is zeros: all-zero chunks must become holes, so the blob stays
 # small, and the mount must read back zeros and the data. (No fsck extract:
 # it would write 5 GiB.)
 . "$(dirname "$0")/lib.sh"
@@ -10,6 +10,9 @@ truncate -s 5G "$WORK/src/sparse5g"
 printf 'middle of nowhere' | dd of="$WORK/src/sparse5g" bs=1 seek=$((2560 * 1024 * 1024 + 12345)) conv=notrunc status=none
 printf 'the end' | dd of="$WORK/src/sparse5g" bs=1 seek=$((5 * 1024 * 1024 * 1024 - 7)) conv=notrunc status=none
 head -c $((3 * 1024 * 1024)) /dev/zero >"$WORK/src/zeros3m"
+# data, then a last chunk of zeros: the file still ends where it did
+head -c $((1024 * 1024)) /dev/urandom >"$WORK/src/tailhole"
+head -c 4097 /dev/zero >>"$WORK/src/tailhole"
 set_mtimes "$WORK/src"
 
 start=$SECONDS
