@@ -88,7 +88,7 @@ log "ok: whole tree equal; restarted filler fetched nothing"
 #    damaged at the start of the (compressed) artifact.
 mkdir -p "$WORK/bad"
 cp "$blobs/$blob_id" "$WORK/bad/"
-printf '\xff\xfe' | dd of="$WORK/bad/$blob_id" bs=1 seek=20 conv=notrunc status=none
+flip_bytes "$WORK/bad/$blob_id" 20 2
 start_filler "$WORK/cache2" "$WORK/bad"
 if cat "$MNT/d/other" >/dev/null 2>"$WORK/cat.err"; then
 	stop_filler

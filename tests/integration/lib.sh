@@ -360,6 +360,8 @@ make_socket() {
 
 # random_file PATH SIZE
 random_file() { head -c "$2" /dev/urandom >"$1"; }
+# flip_bytes FILE OFFSET [COUNT]: damage that always changes the bytes
+flip_bytes() { python3 "$(dirname "${BASH_SOURCE[0]}")/../tools/flip_bytes.py" "$@"; }
 
 long_name() { printf "%${2}s" "" | tr ' ' "$1"; }
 

@@ -80,7 +80,7 @@ done
 build_image "$WORK/src" -C 64K --compress lz4
 mkdir -p "$WORK/bad"
 cp "$IMG_BLOB" "$WORK/bad/"
-printf '\xff\xfe\xfd\xfc' | dd of="$WORK/bad/$IMG_BLOB_ID" bs=1 seek=30 conv=notrunc status=none
+flip_bytes "$WORK/bad/$IMG_BLOB_ID" 30 4
 rc=0
 "$LADING_PREPARE" --seed-from "$WORK/bad" "$IMG_BOOT" "$WORK/cache-bad" \
 	>/dev/null 2>"$WORK/bad.err" || rc=$?

@@ -43,12 +43,12 @@ fresh_case
 expect_verify 0 "blob .*: ok" "$CASE/boot.img" --source "$WORK/src"
 
 fresh_case	# a byte of the blob: the digest names the blob
-printf '\x55' | dd of="$BLOB" bs=1 seek=100 conv=notrunc status=none
+flip_bytes "$BLOB" 100
 expect_verify 1 "blob $(basename "$BLOB"): content digest" "$CASE/boot.img"
 
 fresh_case	# a byte inside data.bin's first chunk: the source comparison
 off=$($POKE "$CASE/boot.img" data-offset data.bin)
-printf '\xaa\xbb' | dd of="$BLOB" bs=1 seek=$((off + 5000)) conv=notrunc status=none
+flip_bytes "$BLOB" $((off + 5000)) 2
 expect_verify 1 "/data.bin: content differs in bytes 0\.\." "$CASE/boot.img" \
 	--no-blob-digest --source "$WORK/src"
 
@@ -113,11 +113,11 @@ for codec in lz4 deflate lzma zstd; do
 	fresh_case
 	expect_verify 0 "blob .*: ok" "$CASE/boot.img" --source "$WORK/c/src"
 	fresh_case
-	printf '\xff\x00\xff' | dd of="$BLOB" bs=1 seek=40 conv=notrunc status=none
+	flip_bytes "$BLOB" 40 3
 	expect_verify 1 "blob $(basename "$BLOB"): chunk 0 (uncompressed bytes 0+65536" \
 		"$CASE/boot.img"
 	fresh_case	# the ToC sits just before the 64-byte footer
 	size=$(stat -c %s "$BLOB")
-	printf '\x01' | dd of="$BLOB" bs=1 seek=$((size - 64 - 10)) conv=notrunc status=none
+	flip_bytes "$BLOB" $((size - 64 - 10))
 	expect_verify 1 "ToC digest differs" "$CASE/boot.img" --no-blob-digest
 done

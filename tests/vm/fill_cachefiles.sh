@@ -50,7 +50,7 @@ blob=$(ls "$d/blobs")
 # the same image whose blob is damaged in its source
 cp "$d/a.boot" "$d/bad.boot"
 cp "$d/blobs/$blob" "$d/bad/$blob"
-printf '\xff\xfe' | dd of="$d/bad/$blob" bs=1 seek=20 conv=notrunc status=none
+python3 "$here/../tools/flip_bytes.py" "$d/bad/$blob" 20 2
 # an image whose blob no source has
 mkdir -p "$d/src2"
 head -c 100000 /dev/urandom >"$d/src2/only"
