@@ -439,13 +439,21 @@ static int pick(struct filler *f)
 	char why[512];
 	int ret;
 
+	if (f->p->backend == LADING_FILL_FANOTIFY &&
+	    !lading_fill_fanotify_supported(why, sizeof(why)))
+		return lading_error_set(f->err, ENOTSUP, "fanotify back end "
+					"unavailable: %s", why);
+	if (f->p->backend == LADING_FILL_CACHEFILES &&
+	    !lading_fill_cachefiles_supported(why, sizeof(why)))
+		return lading_error_set(f->err, ENOTSUP, "cachefiles back end "
+					"unavailable: %s", why);
 	if (f->p->backend != LADING_FILL_AUTO) {
 		f->backend = f->p->backend;
 		return 0;
 	}
 	ret = lading_fill_pick_backend(&f->backend, why, sizeof(why));
 	if (ret)
-		return lading_error_set(f->err, -ret, "%s", why);
+		return lading_error_set(f->err, -ret, "back end unavailable: %s", why);
 	lading_log_msg(f->p->log, LADING_LOG_INFO, "back end %s", why);
 	return 0;
 }

@@ -25,7 +25,7 @@ start_filler() {
 	MNT=$WORK/mnt.$_seq
 	STATS=$WORK/stats.$_seq.json
 	mkdir -p "$MNT"
-	"$LADING_FILL" mount --json ${FILL_OPTS:-} "$boot" "$MNT" "${args[@]}" \
+	"$LADING_FILL" mount --backend fanotify --json ${FILL_OPTS:-} "$boot" "$MNT" "${args[@]}" \
 		--cache "$cache" >"$STATS" 2>"$WORK/fill.$_seq.err" &
 	FILLER=$!
 	for _ in $(seq 1 100); do
@@ -180,7 +180,7 @@ log "ok: kill -9 -> EIO for missing data, mount detached; restart fetched $fetch
 # 8. --daemon returns once mounted and writes the pid file
 next_seq
 mkdir -p "$WORK/mnt.d"
-"$LADING_FILL" mount --daemon --pid-file "$WORK/fill.pid" -q "$boot" "$WORK/mnt.d" \
+"$LADING_FILL" mount --backend fanotify --daemon --pid-file "$WORK/fill.pid" -q "$boot" "$WORK/mnt.d" \
 	--source "$blobs" --cache "$WORK/cache8" || fail "--daemon exit $?"
 grep -q " $WORK/mnt.d " /proc/mounts || fail "--daemon returned before mounting"
 pid=$(cat "$WORK/fill.pid")

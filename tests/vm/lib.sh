@@ -29,6 +29,12 @@ vm_skip_reason() {
 		command -v "$c" >/dev/null || { echo "$c not installed, needed to build the test kernel"; return 0; }
 	done
 	[ -r /usr/include/gelf.h ] || { echo "libelf-dev not installed, needed to build the test kernel"; return 0; }
+	# the unpacked sources and objects take about 1.5 GiB
+	local cache=${LADING_VM_CACHE:-/var/tmp/lading-vm} avail
+	mkdir -p "$cache" 2>/dev/null || true
+	avail=$(df -Pk "$cache" 2>/dev/null | awk 'NR == 2 { print $4 }')
+	[ "${avail:-0}" -ge $((3 * 1024 * 1024)) ] ||
+		{ echo "less than 3 GiB free in $cache to build the test kernel"; return 0; }
 	return 1
 }
 
