@@ -411,6 +411,32 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 	return 0;
 }
 
+/*
+ * Under the lock: a kernel request needs chunk k, which a prefetch job
+ * still queued has claimed: that job goes to the head of the on-demand
+ * queue, so the request does not wait behind prefetching.
+ */
+static void promote_queued(struct fill_engine *e, const struct fill_blob *b, size_t k)
+{
+	struct fill_job *prev = NULL, *j;
+
+	for (j = e->low.head; j; prev = j, j = j->next) {
+		if (j->blob != b || k < j->first || k >= j->first + j->count)
+			continue;
+		if (prev)
+			prev->next = j->next;
+		else
+			e->low.head = j->next;
+		if (e->low.tail == j)
+			e->low.tail = prev;
+		j->next = e->high.head;
+		e->high.head = j;
+		if (!e->high.tail)
+			e->high.tail = j;
+		return;
+	}
+}
+
 /* 1: every chunk present; -EIO: one failed; 0: still waiting. */
 static int request_state(const struct fill_request *r)
 {
@@ -458,6 +484,9 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 	} else if (claim_missing(e, r)) {
 		ret = -ENOMEM;
 	} else {
+		for (k = r->first; !r->low_priority && k < r->first + r->count; k++)
+			if (r->blob->state[k] == FILL_CHUNK_INFLIGHT)
+				promote_queued(e, r->blob, k);
 		r->next = e->waiting;
 		e->waiting = r;
 	}

@@ -135,23 +135,21 @@ static int ensure_write_fd(struct filler *f, struct fill_blob *b, size_t k)
 	return -EBADF;	/* cachefiles: not open in the kernel (yet) */
 }
 
-static void prefetch_blob(struct filler *f, struct prefetch_window *w,
-			  struct fill_blob *b)
+/* 0 when the walk reached the blob's end; -EAGAIN: no writer yet. */
+static int prefetch_blob(struct filler *f, struct prefetch_window *w,
+			 struct fill_blob *b)
 {
 	size_t k = 0;
 
 	while (!f->prefetch_stop && fill_engine_next_missing(f->engine, b, k, &k)) {
 		struct prefetch_request *pr;
 
-		if (ensure_write_fd(f, b, k)) {
-			lading_log_msg(f->p->log, LADING_LOG_DEBUG, "prefetch: blob %s "
-				       "has no writer yet: skipped", b->id);
-			return;
-		}
+		if (ensure_write_fd(f, b, k))
+			return -EAGAIN;
 		prefetch_wait_below(w, w->max - 1);
 		pr = calloc(1, sizeof(*pr));
 		if (!pr)
-			return;
+			return -ENOMEM;
 		pr->w = w;
 		pr->r.blob = b;
 		pr->r.first = k;
@@ -165,6 +163,7 @@ static void prefetch_blob(struct filler *f, struct prefetch_window *w,
 		pthread_mutex_unlock(&w->lock);
 		fill_engine_submit(f->engine, &pr->r);
 	}
+	return 0;
 }
 
 static void *prefetch_main(void *arg)
@@ -179,10 +178,22 @@ static void *prefetch_main(void *arg)
 		prefetch_paths(f);
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
-	/* blob order: slot order, image by image */
-	for (i = 0; f->p->prefetch && (b = fill_engine_blob(f->engine, i)) &&
-		    !f->prefetch_stop; i++)
-		prefetch_blob(f, &w, b);
+	/*
+	 * Blob order: slot order, image by image.  A cachefiles blob has no
+	 * writer until a mount opens it (serve mounts come later): such
+	 * blobs are tried again until they are opened or the filler stops.
+	 */
+	while (f->p->prefetch && !f->prefetch_stop) {
+		bool again = false;
+
+		for (i = 0; (b = fill_engine_blob(f->engine, i)) && !f->prefetch_stop; i++)
+			if (prefetch_blob(f, &w, b) == -EAGAIN)
+				again = true;
+		if (!again)
+			break;
+		for (i = 0; i < 5 && !f->prefetch_stop; i++)
+			usleep(100000);
+	}
 	prefetch_wait_below(&w, 0);
 	pthread_mutex_destroy(&w.lock);
 	pthread_cond_destroy(&w.cond);

@@ -10,7 +10,7 @@
 # pre-seeded by lading-prepare --layout cachefiles (no READ reaches the
 # filler), and a filler killed with a READ in flight whose successor takes
 # the binding over from its keeper and restores it (Linux 6.8+, and
-# Debian's 6.1.192).
+# Debian's 6.1.192); serve --prefetch fills a blob once a mount opens it.
 # Exit 0 pass, 1 fail, 77 skip.  Env: LADING_MKIMAGE LADING_PREPARE
 # LADING_FILL (default: build/).
 set -euo pipefail
@@ -73,7 +73,7 @@ stop() {
 	kill -TERM "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
-mkdir -p /a /b /bad /miss /nobody /seeded /r /m
+mkdir -p /a /b /bad /miss /nobody /seeded /r /m /p
 
 # 1. cold cache: a, b (one domain), the damaged blob and the missing one
 # imgb comes from a config file
@@ -159,6 +159,21 @@ lading-fill mount --daemon --pid-file /tmp/fill.pid $D/a.boot /m \
 sums /m >$O/m.sums
 stop
 grep -q " /m " /proc/mounts && echo "still mounted" >>$O/mount.err
+
+# 5. serve --prefetch: the blob fills once a mount opens it, nobody reading
+: >$O/serve.err
+serve --cache $D/cache5 --source $D/blobs --prefetch --image $D/a.boot,fsid=p
+mount -t erofs -o fsid=p none /p || { echo "mount p failed"; exit 1; }
+i=0
+while [ $i -lt 150 ] && ! grep -q '"blobs_completed": 1' $O/serve.err; do
+	kill -USR1 "$(cat /tmp/fill.pid)"
+	sleep 0.2
+	i=$((i + 1))
+done
+sums /p >$O/p.sums
+umount /p
+stop
+cp $O/serve.err $O/serve5.err
 exit 0
 GUEST
 
@@ -250,6 +265,12 @@ grep -q "back end cachefiles: no fanotify pre-content events" "$o/mount.err" ||
 	{ show mount.err >&2; fail "auto did not say why it picked cachefiles"; }
 ! grep -q "still mounted" "$o/mount.err" || fail "lading-fill mount left its mount behind"
 log "ok: lading-fill mount --backend auto -> $(grep -o "back end cachefiles: [^;]*" "$o/mount.err")"
+# serve --prefetch filled the blob before anything was read
+grep -m1 '"blobs_completed": 1' "$o/serve5.err" | grep -q '"requests": 0,' ||
+	{ show serve5.err >&2; fail "serve --prefetch did not complete the blob before any read"; }
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/p.sums") >&2 ||
+	fail "the prefetched mount differs"
+log "ok: serve --prefetch completed the blob once the mount opened it, before any read"
 # a sanitizer build reports into the logs it wrote in the guest
 ! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$o"/*.err >&2 ||
 	fail "sanitizer report in the guest (above)"
