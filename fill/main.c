@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -120,31 +121,33 @@ CLI_REGISTRY_HELP
 "2 usage error.\n", out);
 }
 
+/* The statistics' JSON names, in struct order. */
+#define STAT(f) { #f, offsetof(struct lading_fill_stats, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} stat_fields[] = {
+	STAT(requests), STAT(hits), STAT(chunks_fetched), STAT(bytes_fetched),
+	STAT(stored_bytes_fetched), STAT(verify_failures), STAT(fetch_errors),
+	STAT(denied), STAT(timeouts), STAT(blobs_completed), STAT(objects_opened),
+	STAT(objects_refused), STAT(latency_p50_us), STAT(latency_p99_us),
+	STAT(miss_latency_p50_us), STAT(miss_latency_p99_us),
+};
+#undef STAT
+
 static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
 {
+	size_t i;
+
 	if (json) {
-		fprintf(out, "{\"requests\": %llu, \"hits\": %llu, "
-			"\"chunks_fetched\": %llu, \"bytes_fetched\": %llu, "
-			"\"stored_bytes_fetched\": %llu, \"verify_failures\": %llu, "
-			"\"fetch_errors\": %llu, \"denied\": %llu, \"timeouts\": %llu, "
-			"\"blobs_completed\": %llu, \"objects_opened\": %llu, "
-			"\"objects_refused\": %llu, \"latency_p50_us\": %llu, "
-			"\"latency_p99_us\": %llu, \"miss_latency_p50_us\": %llu, "
-			"\"miss_latency_p99_us\": %llu}\n",
-			(unsigned long long)s->requests, (unsigned long long)s->hits,
-			(unsigned long long)s->chunks_fetched,
-			(unsigned long long)s->bytes_fetched,
-			(unsigned long long)s->stored_bytes_fetched,
-			(unsigned long long)s->verify_failures,
-			(unsigned long long)s->fetch_errors,
-			(unsigned long long)s->denied, (unsigned long long)s->timeouts,
-			(unsigned long long)s->blobs_completed,
-			(unsigned long long)s->objects_opened,
-			(unsigned long long)s->objects_refused,
-			(unsigned long long)s->latency_p50_us,
-			(unsigned long long)s->latency_p99_us,
-			(unsigned long long)s->miss_latency_p50_us,
-			(unsigned long long)s->miss_latency_p99_us);
+		for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)s + stat_fields[i].off, sizeof(v));
+			fprintf(out, "%s\"%s\": %llu", i ? ", " : "{", stat_fields[i].name,
+				(unsigned long long)v);
+		}
+		fputs("}\n", out);
 	} else {
 		fprintf(out, "%llu requests (%llu from the cache), %llu chunks / %llu "
 			"bytes fetched, %llu verification failures, %llu denied (%llu "

@@ -415,6 +415,19 @@ static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *le
 					    "lading-fill-cachefiles-%s", hex));
 }
 
+/* A one-byte message with room for one fd (SCM_RIGHTS) in ctl. */
+static void fd_message(struct msghdr *msg, struct iovec *iov, char *byte,
+		       void *ctl, size_t ctllen)
+{
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl;
+	msg->msg_controllen = ctllen;
+}
+
 /* The filler died: hand the device to the next one, if it comes. */
 static void keeper_hand_over(const void *unused)
 {
@@ -424,7 +437,7 @@ static void keeper_hand_over(const void *unused)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov;
-	struct msghdr msg = { 0 };
+	struct msghdr msg;
 	struct cmsghdr *c;
 	char one = 1;
 	int conn;
@@ -435,12 +448,7 @@ static void keeper_hand_over(const void *unused)
 	conn = accept(KEEPER_SOCK_FD, NULL, NULL);
 	if (conn < 0)
 		return;
-	iov.iov_base = &one;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -462,7 +470,7 @@ static int take_over(const char *dir, struct lading_error *err)
 	} u;
 	struct timeval tv = { .tv_sec = 3 };
 	struct iovec iov;
-	struct msghdr msg = { 0 };
+	struct msghdr msg;
 	struct cmsghdr *c;
 	char one;
 	int s, fd = -1;
@@ -476,12 +484,7 @@ static int take_over(const char *dir, struct lading_error *err)
 		return -1;	/* no keeper: nobody served this cache */
 	}
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	iov.iov_base = &one;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
 	if (recvmsg(s, &msg, MSG_CMSG_CLOEXEC) == 1 && (c = CMSG_FIRSTHDR(&msg)) &&
 	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
 		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
