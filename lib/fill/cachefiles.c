@@ -70,7 +70,7 @@ struct cf_backend {
 	pthread_t thread;
 	bool running;
 	volatile bool stop;
-	uint64_t opened, refused, malformed;
+	uint64_t opened, refused;
 	uint8_t *bounce;		/* aligned, for bootstrap READs */
 	size_t bounce_size;
 	struct fill_lifeline keeper;	/* holds the device if we die */
@@ -327,7 +327,6 @@ static void handle_malformed(struct cf_backend *cb, const struct lading_cachefil
 
 	lading_log_msg(cb->log, LADING_LOG_ERROR, "cachefiles: malformed message "
 		       "(opcode %u, id %u): %s", m->opcode, m->msg_id, why);
-	cb->malformed++;
 	if (m->opcode == LADING_CACHEFILES_OP_OPEN) {
 		dev_command(cb, "copen %u,%d", m->msg_id, -EINVAL);
 		if (m->fd >= 0)

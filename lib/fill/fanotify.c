@@ -46,7 +46,6 @@ struct fan_backend {
 	pthread_t thread;
 	bool running;
 	volatile bool stop;
-	uint64_t malformed;
 };
 
 struct fan_request {
@@ -187,7 +186,6 @@ static void *event_loop(void *arg)
 				/* nothing after a bad header can be trusted */
 				lading_log_msg(fb->log, LADING_LOG_ERROR, "fanotify: "
 					       "malformed event: %s", why);
-				fb->malformed++;
 				break;
 			}
 			at += used;
