@@ -2,10 +2,15 @@
 # Install dependencies, build, run the whole test suite.
 #   scripts/test.sh              regular build in build/
 #   scripts/test.sh --sanitize   ASan+UBSan build in build-asan/
-# Kernel-backed tests (mount(2), fsck.erofs) need root; without it they
+# Kernel-backed tests (mount(2), fsck.erofs) need root: a user runs the
+# script again under sudo where sudo is installed; without root the tests
 # print SKIP with the reason.
 set -eu
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
+	exec sudo "$0" "$@"
+fi
 
 dir=build
 flags="-DCMAKE_BUILD_TYPE=RelWithDebInfo"

@@ -136,8 +136,10 @@ static void print_human(const struct lading_verify_report *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nlisted; i++)
-		printf("%s\n", r->listed[i]);
+	for (i = 0; i < r->nlisted; i++) {
+		lading_fputs_escaped(stdout, r->listed[i]);	/* names inside */
+		putchar('\n');
+	}
 	if (r->problems > r->nlisted)
 		printf("... and %llu more\n",
 		       (unsigned long long)(r->problems - r->nlisted));

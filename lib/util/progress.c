@@ -38,8 +38,12 @@ static void draw(struct lading_progress *p, const char *what)
 	} else {
 		fprintf(stderr, "\r\033[K%s %.1f MiB", p->label, mib);
 	}
-	if (what)
-		fprintf(stderr, " %.40s", what);
+	if (what) {
+		char name[41];
+
+		lading_escape_text(name, sizeof(name), what);	/* no raw names */
+		fprintf(stderr, " %s", name);
+	}
 	fflush(stderr);
 }
 

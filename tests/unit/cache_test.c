@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * cachefiles naming: the shared reference vectors plus vectors derived by
- * hand from the Linux 6.1 rules (fs/fscache/{main,volume,cookie}.c,
+ * cachefiles naming: the reference vectors in data/ (observed on a 6.1
+ * kernel and computed from its sources) plus vectors derived by hand from
+ * the Linux 6.1 rules (fs/fscache/{main,volume,cookie}.c,
  * fs/cachefiles/{key,volume,namei,xattr}.c, fs/erofs/fscache.c).
  *
  * Where a fan-out byte (@xx) is given below, it comes from executing the
  * kernel's hash step by step in a separate scratch re-implementation
  * (python, written from the kernel source, not from lib/cache), which
- * reproduces every line of shared/cachefiles-vectors.tsv; the names
+ * reproduces every line of data/cachefiles-vectors.tsv; the names
  * (D/S/T/E forms) are derived by hand in the comments.
  */
 #include <errno.h>
@@ -16,8 +17,9 @@
 #include <lading/cache.h>
 #include "check.h"
 
-#ifndef LADING_SHARED_DIR_DEFAULT
-#define LADING_SHARED_DIR_DEFAULT "../shared"
+/* The reference vectors ship with the tests (tests/unit/data). */
+#ifndef LADING_VECTORS_FILE
+#define LADING_VECTORS_FILE "data/cachefiles-vectors.tsv"
 #endif
 
 static char buf[LADING_CACHEFILES_PATH_MAX];
@@ -105,7 +107,7 @@ static void test_hash_composition(void)
 	uint32_t vh = lading_cachefiles_hash(0, vbuf, sizeof(vbuf));
 
 	CHECK_EQ_U64(vh, 0xd7adcaf0u);	/* scratch re-implementation */
-	/* The shared vectors put "a/b" under @af in volume "erofs,d". */
+	/* The reference vectors put "a/b" under @af in volume "erofs,d". */
 	CHECK_EQ_U64(lading_cachefiles_hash(vh, cbuf, 4) & 0xff, 0xaf);
 }
 
@@ -310,7 +312,7 @@ static void test_xattrs(void)
 	CHECK(!strcmp(LADING_CACHEFILES_XATTR, "user.CacheFiles.cache"));
 }
 
-/* ---- shared/cachefiles-vectors.tsv --------------------------------------- */
+/* ---- data/cachefiles-vectors.tsv ----------------------------------------- */
 
 static void vector_comment(const char *line, int *n_xattr)
 {
@@ -338,22 +340,20 @@ static void vector_comment(const char *line, int *n_xattr)
 	}
 }
 
-/* Returns 1 if the file was there, 0 if absent. */
-static int test_vector_file(void)
+/* The vectors are part of the repository: a missing file is a failure. */
+static void test_vector_file(void)
 {
-	const char *dir = getenv("LADING_SHARED_DIR");
-	char path[4096], line[8192], vdir[LADING_CACHEFILES_PATH_MAX];
+	const char *path = LADING_VECTORS_FILE;
+	char line[8192], vdir[LADING_CACHEFILES_PATH_MAX];
 	uint8_t key[512];
 	int n_paths = 0, n_xattr = 0;
 	FILE *f;
 
-	if (!dir || !*dir)
-		dir = LADING_SHARED_DIR_DEFAULT;
-	snprintf(path, sizeof(path), "%s/cachefiles-vectors.tsv", dir);
 	f = fopen(path, "r");
+	CHECK(f != NULL);
 	if (!f) {
-		printf("cache_test: %s absent, reference vectors skipped\n", path);
-		return 0;
+		printf("cache_test: cannot open %s\n", path);
+		return;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *vkey = line, *hex, *want, *nl;
@@ -390,24 +390,16 @@ static int test_vector_file(void)
 	       n_paths, n_xattr, path);
 	CHECK(n_paths > 0);
 	CHECK_EQ_U64(n_xattr, 2);
-	return 1;
 }
 
 int main(void)
 {
-	int have_vectors;
-
 	test_hash();
 	test_hash_composition();
 	test_derived_paths();
 	test_path_errors();
 	test_volume_key();
 	test_xattrs();
-	have_vectors = test_vector_file();
-	if (!have_vectors && !check_failures) {
-		check_summary("cache");
-		printf("SKIP: shared/cachefiles-vectors.tsv not found (set LADING_SHARED_DIR)\n");
-		return 77;
-	}
+	test_vector_file();
 	return check_summary("cache");
 }

@@ -110,6 +110,18 @@ char *lading_path_join(const char *dir, const char *name);
 /* The directory part of path ("." if none); malloc'ed. */
 char *lading_path_dirname(const char *path);
 
+/*
+ * Names are attacker-chosen bytes: whatever prints them escapes them, so
+ * that no name can forge a line.  lading_escape_text() writes s into out
+ * (at most size bytes, NUL included, whole escapes only) with \\, \n, \r,
+ * \t and \xHH for other control bytes, C1 controls and bytes that are not
+ * UTF-8; it returns the escaped length.  lading_fputs_escaped() prints it.
+ */
+size_t lading_escape_text(char *out, size_t size, const char *s);
+void lading_fputs_escaped(FILE *out, const char *s);
+/* Bytes of the printable UTF-8 character at s (1..4), 0 if not one. */
+size_t lading_utf8_char_len(const char *s);
+
 /* Writes s as a JSON string literal (quotes and escapes included). */
 void lading_json_string(FILE *out, const char *s);
 /* The same, or null when s is NULL or empty (an absent value). */
