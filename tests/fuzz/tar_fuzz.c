@@ -10,11 +10,13 @@
  * thread), bit 2 for a diff_id check, bits 4-6 the largest read the input
  * gives at a time (4 bytes to 64 KiB: libarchive's read-ahead across reads).
  * Invariants: a failure has a message, a success read every input byte.
+ * tar_replay (reader_replay.c over this file) runs seeds in regular builds.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <lading/source.h>
+#include "reader_fuzz.h"	/* lading_fuzz_one(), for reader_replay.c */
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
 
@@ -64,6 +66,11 @@ static int lower_layer(struct lading_tree *tree)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return lading_fuzz_one(data, size);
+}
+
+int lading_fuzz_one(const uint8_t *data, size_t size)
 {
 	struct lading_store_params sp = {
 		.chunk_size = 64u << 10, .digest_only = true,
