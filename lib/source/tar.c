@@ -677,7 +677,7 @@ static int header_failed(struct tar_reader *t)
 {
 	if (t->in_end && (tar_pos(t) > t->real || !archive_error_string(t->a)))
 		return lading_error_set(t->ctx->err, EIO, "%s: the archive ends "
-					"inside a header", t->name);
+					"inside a header block", t->name);
 	return tar_fail(t, NULL, "malformed archive");
 }
 
@@ -718,7 +718,7 @@ int source_load_tar(struct source_ctx *ctx)
 		}
 		if (tar_pos(&t) > t.real) {
 			ret = lading_error_set(ctx->err, EIO, "%s: the archive "
-					       "ends inside a header", t.name);
+					       "ends inside a header block", t.name);
 			break;
 		}
 		ret = handle_entry(&t, e);

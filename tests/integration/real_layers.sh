@@ -203,6 +203,9 @@ with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
         ti = tarfile.TarInfo(name); ti.size = size; ti.mtime = 1500000000
         t.addfile(ti, io.BytesIO(name[-1].encode() * size))
 full = b.getvalue()
+e = io.BytesIO()
+with tarfile.open(fileobj=e, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    ti = tarfile.TarInfo("empty"); ti.mtime = 1500000000; t.addfile(ti)
 H = 1536                      # 'g': header, 1000 bytes of data, padding
 P, Z = H + 1536, b"\0" * 512   # where its padding ends; a zero block
 cases = [                     # name, bytes, Go accepts (1) or not (0)
@@ -214,6 +217,7 @@ cases = [                     # name, bytes, Go accepts (1) or not (0)
     ("in-data", full[:H + 1000], 0), ("in-data-at-block", full[:H + 1024], 0),
     ("one-byte-short", full[:H + 1511], 0), ("in-header", full[:H + 100], 0),
     ("empty", b"", 1), ("zeros-100", b"\0" * 100, 0),
+    ("empty-member-no-end", e.getvalue()[:512], 1),
 ]
 with open(os.path.join(sys.argv[1], "cases"), "w") as f:
     for name, data, ok in cases:
