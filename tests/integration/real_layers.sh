@@ -184,6 +184,11 @@ case_ok "a plain tar labelled gzip (containerd: the magic decides)" plain-as-gzi
 edit gnutar-posix gz-garbage append 0a747261696c696e672067617262616765
 convert_fails "gzip followed by garbage (Go's gzip: invalid header)" \
 	"not another gzip member" oci:img:gz-garbage
+# cut short inside the 3 MB file's data, as the bulk of the tar is
+edit gnutar-posix cut-short compress application/vnd.oci.image.layer.v1.tar+gzip \
+	sh -c 'head -c 1600000 | gzip -c'
+convert_fails "a layer cut short inside a member" "entry '[^']*': the archive ends inside its data" \
+	oci:img:cut-short
 edit gnutar-posix bad-diff-id diff-id "$(printf 'not it' | sha256sum | cut -d' ' -f1)"
 convert_fails "a wrong diff_id" "layer 2: uncompressed digest" oci:img:bad-diff-id
 edit gnutar-posix no-diff-id drop-diff-id
