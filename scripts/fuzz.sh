@@ -1,14 +1,15 @@
 #!/bin/sh
 # Bounded libFuzzer runs (clang, ASan+UBSan): the bootstrap reader, seeded
 # from images lading-mkimage builds, then the filler's kernel message
-# parsers, seeded with well-formed messages.  CI runs each for 60 s.
+# parsers, seeded with well-formed messages, then tar ingest, seeded with
+# tars from the writers at hand.  CI runs each for 60 s.
 #   scripts/fuzz.sh [SECONDS]
 set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DLADING_FUZZ=ON -DLADING_WERROR=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target reader_fuzz fill_fuzz lading-mkimage
+cmake --build "$dir" -j"$(nproc)" --target reader_fuzz fill_fuzz tar_fuzz lading-mkimage
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tests/fuzz/make-seeds.sh "$work/seeds" "$dir/mkimage/lading-mkimage" >/dev/null
@@ -35,3 +36,12 @@ PY
 	-print_final_stats=1 "$work/fill-corpus" "$work/fill-seeds" \
 	2>"$work/fill-fuzz.log" || { tail -40 "$work/fill-fuzz.log"; exit 1; }
 grep -E "^(Done|stat::number_of_executed_units)" "$work/fill-fuzz.log" || true
+
+# tar ingest (lib/source over libarchive): seeds from tests/fuzz/make-tar-seeds.sh
+mkdir -p "$work/tar-corpus"
+tests/fuzz/make-tar-seeds.sh "$work/tar-seeds" 2>/dev/null
+"$dir/tests/fuzz/tar_fuzz" -max_total_time="$secs" -max_len=131072 \
+	-rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
+	"$work/tar-corpus" "$work/tar-seeds" \
+	2>"$work/tar-fuzz.log" || { tail -40 "$work/tar-fuzz.log"; exit 1; }
+grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$work/tar-fuzz.log" || true

@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake pkg-config
   libjansson-dev libisal-dev libcurl4-openssl-dev"
 TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
   zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev umoci skopeo
-  docker-registry apache2-utils isal curl
+  docker-registry apache2-utils isal curl pigz
   linux-source-6.1 flex bison bc libelf-dev qemu-system-x86 busybox-static
   e2fsprogs cpio"	# tests/vm: build and boot a kernel with cachefiles on-demand
 

@@ -168,6 +168,8 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	struct lading_source_params src = {
 		.name = L->digest ? L->digest : L->location,
 		.expected_sha256 = L->expected_sha256,
+		/* "sha256:<hex>", checked when image.c read the config */
+		.expected_diff_id = L->diff_id ? L->diff_id + 7 : NULL,
 		.layer = (uint16_t)(i + 1),
 		.inline_max = p->inline_max,
 		.implicit_dir_mode = 0755,

@@ -390,18 +390,33 @@ static int pick_from_index(struct image_priv *ip, json_t *index, const char *ref
 	return 0;
 }
 
-/* The uncompressed digests the config gives its layers (not verified). */
-static void set_diff_ids(struct image_priv *ip, json_t *config)
+/*
+ * The uncompressed digests the config gives its layers, checked when each
+ * layer is read.  As in containerd, there is one per layer, each a sha256.
+ */
+static int set_diff_ids(struct image_priv *ip, json_t *config,
+			struct lading_error *err)
 {
 	json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
 	size_t i;
 
+	if (json_array_size(ids) != ip->pub.nlayers)
+		return lading_error_set(err, EINVAL, "%s: config: rootfs.diff_ids "
+					"has %zu entries for %zu layers",
+					ip->pub.ref.path, json_array_size(ids),
+					ip->pub.nlayers);
 	for (i = 0; i < ip->pub.nlayers; i++) {
 		const char *d = json_string_value(json_array_get(ids, i)), *hex;
 
-		if (d && valid_digest(d, &hex))
-			ip->pub.layers[i].diff_id = strdup(d);
+		if (!valid_digest(d, &hex))
+			return lading_error_set(err, EINVAL, "%s: config: "
+						"rootfs.diff_ids[%zu] is not a "
+						"sha256 digest", ip->pub.ref.path, i);
+		ip->pub.layers[i].diff_id = strdup(d);
+		if (!ip->pub.layers[i].diff_id)
+			return lading_error_set(err, ENOMEM, "out of memory");
 	}
+	return 0;
 }
 
 static int set_platform(struct image_priv *ip, json_t *config)
@@ -545,7 +560,7 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 		}
 	}
 	if (!ret)
-		set_diff_ids(ip, config);
+		ret = set_diff_ids(ip, config, err);
 	json_decref(config);
 	json_decref(man);
 	return ret;
@@ -722,7 +737,7 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 		snprintf(L->digest, 7 + 64 + 1, "sha256:%s", L->expected_sha256);
 	}
 	if (!ret)
-		set_diff_ids(ip, config);
+		ret = set_diff_ids(ip, config, err);
 	json_decref(config);
 	json_decref(man);
 	return ret;

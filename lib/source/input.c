@@ -6,6 +6,11 @@
  * reader whose decoders verify their own checks once the stream has been
  * read to its end, which input_drain() guarantees after the last tar
  * entry.  Plain tars are passed through from the file descriptor.
+ *
+ * The format is told by its magic bytes, whatever a media type says, as
+ * containerd's DecompressStream does.  After a gzip member comes another
+ * member or the end: anything else is an error, as in Go's compress/gzip
+ * (containerd's decoder when no unpigz is installed).
  */
 #include <archive.h>
 #include <errno.h>
@@ -29,6 +34,7 @@ struct input_stream {
 	enum input_kind kind;
 	int fd;
 	bool own_fd;
+	bool out_is_raw;	/* plain: the raw digest is the output's */
 	bool eof_raw;		/* fd exhausted */
 	bool done;		/* decompressed stream ended */
 	uint8_t *in;		/* raw bytes read from fd */
@@ -44,6 +50,9 @@ struct input_stream {
 	lading_read_fn read;	/* instead of fd */
 	void *read_ud;
 	EVP_MD_CTX *raw_md;	/* sha256 of every raw byte */
+	EVP_MD_CTX *out_md;	/* sha256 of every decompressed byte */
+	uint64_t out_bytes;	/* decompressed bytes, handed out or drained */
+	char raw_hex[LADING_DIGEST_HEX_LEN + 1], out_hex[LADING_DIGEST_HEX_LEN + 1];
 	char msg[256];
 	struct pipeline *pipe;	/* decoding on its own thread, if any */
 };
@@ -108,6 +117,27 @@ static int fill_raw(struct input_stream *s)
 	return 0;
 }
 
+/*
+ * At least n raw bytes at in_pos unless the input ends first: compacts
+ * the buffer when they would not fit behind what it holds.
+ */
+static int need_raw(struct input_stream *s, size_t n)
+{
+	int ret;
+
+	while (s->in_len - s->in_pos < n && !s->eof_raw) {
+		if (s->in_pos && s->in_len == IN_BUF) {
+			memmove(s->in, s->in + s->in_pos, s->in_len - s->in_pos);
+			s->in_len -= s->in_pos;
+			s->in_pos = 0;
+		}
+		ret = fill_raw(s);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* libarchive pulls the raw compressed bytes through this. */
 static la_ssize_t raw_read_cb(struct archive *a, void *ud, const void **buf)
 {
@@ -148,6 +178,7 @@ static int sniff(struct input_stream *s)
 	static const uint8_t gz[] = { 0x1f, 0x8b };
 	static const uint8_t xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
 	static const uint8_t zst[] = { 0x28, 0xb5, 0x2f, 0xfd };
+	uint32_t le32;
 	int ret;
 
 	while (s->in_len < 6 && !s->eof_raw) {
@@ -170,8 +201,12 @@ static int sniff(struct input_stream *s)
 		s->z_init = true;
 		return 0;
 	}
+	/* a zstd stream may open with a skippable frame (0x184D2A5?) */
+	le32 = s->in_len >= 4 ? (uint32_t)s->in[0] | (uint32_t)s->in[1] << 8 |
+		(uint32_t)s->in[2] << 16 | (uint32_t)s->in[3] << 24 : 0;
 	if ((s->in_len >= 6 && !memcmp(s->in, xz, sizeof(xz))) ||
 	    (s->in_len >= 4 && !memcmp(s->in, zst, sizeof(zst))) ||
+	    (le32 & 0xfffffff0u) == 0x184d2a50u ||
 	    (s->in_len >= 3 && !memcmp(s->in, "BZh", 3))) {
 		s->kind = IN_ARCHIVE;
 		return open_archive_layer(s);
@@ -181,7 +216,8 @@ static int sniff(struct input_stream *s)
 }
 
 int input_open(struct input_stream **out, const char *path,
-	       lading_read_fn read_fn, void *read_ud, bool digest)
+	       lading_read_fn read_fn, void *read_ud, bool digest,
+	       bool out_digest)
 {
 	struct input_stream *s = calloc(1, sizeof(*s));
 	int ret;
@@ -193,8 +229,11 @@ int input_open(struct input_stream **out, const char *path,
 	s->out = malloc(IN_BUF);
 	/* hashing every raw byte costs a sha256 pass: only when asked */
 	s->raw_md = digest ? EVP_MD_CTX_new() : NULL;
+	s->out_md = out_digest ? EVP_MD_CTX_new() : NULL;
 	if (!s->in || !s->out || (digest && (!s->raw_md ||
-	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1))) {
+	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1)) ||
+	    (out_digest && (!s->out_md ||
+	    EVP_DigestInit_ex(s->out_md, EVP_sha256(), NULL) != 1))) {
 		input_close(s);
 		return -ENOMEM;
 	}
@@ -215,10 +254,39 @@ int input_open(struct input_stream **out, const char *path,
 	}
 	*out = s;
 	ret = sniff(s);
+	if (!ret && s->kind == IN_PLAIN && s->raw_md && s->out_md) {
+		/* the same bytes: one hash serves both */
+		EVP_MD_CTX_free(s->out_md);
+		s->out_md = NULL;
+		s->out_is_raw = true;
+	}
 	/* plain tars without a digest to compute have nothing to overlap */
-	if (!ret && (s->kind != IN_PLAIN || s->raw_md))
+	if (!ret && (s->kind != IN_PLAIN || s->raw_md || s->out_md))
 		ret = pipe_start(s);
 	return ret;
+}
+
+/*
+ * After a gzip member: the end, or another member (1f 8b 08, as Go's
+ * compress/gzip asks); *more tells which.
+ */
+static int gzip_member_end(struct input_stream *s, bool *more)
+{
+	int ret = need_raw(s, 3);
+
+	if (ret)
+		return ret;
+	*more = false;
+	if (s->in_pos == s->in_len)
+		return 0;	/* eof_raw: the stream ends with the member */
+	if (s->in_len - s->in_pos >= 3 && s->in[s->in_pos] == 0x1f &&
+	    s->in[s->in_pos + 1] == 0x8b && s->in[s->in_pos + 2] == 8) {
+		*more = true;
+		return 0;
+	}
+	snprintf(s->msg, sizeof(s->msg), "corrupt gzip data: bytes after the "
+		 "end of the compressed stream that are not another gzip member");
+	return -EIO;
 }
 
 static ssize_t gzip_read(struct input_stream *s, const void **buf)
@@ -241,17 +309,16 @@ static ssize_t gzip_read(struct input_stream *s, const void **buf)
 		s->in_pos += before - s->z.avail_in;
 		produced = IN_BUF - s->z.avail_out;
 		if (zr == Z_STREAM_END) {
+			bool more;
+
 			/* another member may follow (concatenated gzip) */
-			while (s->in_pos == s->in_len && !s->eof_raw) {
-				ret = fill_raw(s);
-				if (ret)
-					return ret;
-			}
-			if (s->in_len - s->in_pos >= 2 &&
-			    s->in[s->in_pos] == 0x1f && s->in[s->in_pos + 1] == 0x8b)
+			ret = gzip_member_end(s, &more);
+			if (ret)
+				return ret;
+			if (more)
 				inflateReset(&s->z);
 			else
-				s->done = true;	/* trailing bytes are ignored */
+				s->done = true;
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
 			snprintf(s->msg, sizeof(s->msg), "corrupt gzip data: %s",
 				 s->z.msg ? s->z.msg : "inflate failed");
@@ -296,18 +363,17 @@ static ssize_t gzip_read_isal(struct input_stream *s, const void **buf)
 			return -EIO;
 		}
 		if (st->block_state == ISAL_BLOCK_FINISH) {
+			bool more;
+
 			/* another member may follow (concatenated gzip) */
-			while (s->in_pos == s->in_len && !s->eof_raw) {
-				ret = fill_raw(s);
-				if (ret)
-					return ret;
-			}
-			if (s->in_len - s->in_pos >= 2 &&
-			    s->in[s->in_pos] == 0x1f && s->in[s->in_pos + 1] == 0x8b) {
+			ret = gzip_member_end(s, &more);
+			if (ret)
+				return ret;
+			if (more) {
 				isal_inflate_reset(st);
 				st->crc_flag = ISAL_GZIP;
 			} else {
-				s->done = true;	/* trailing bytes are ignored */
+				s->done = true;
 			}
 		} else if (!produced && s->eof_raw && s->in_pos == s->in_len) {
 			snprintf(s->msg, sizeof(s->msg), "gzip data truncated");
@@ -362,6 +428,21 @@ static ssize_t decode_read(struct input_stream *s, const void **buf)
 	}
 }
 
+/* decode_read(), counting and hashing what it hands out. */
+static ssize_t decode_next(struct input_stream *s, const void **buf)
+{
+	ssize_t n = decode_read(s, buf);
+
+	if (n <= 0)
+		return n;
+	s->out_bytes += (uint64_t)n;
+	if (s->out_md && EVP_DigestUpdate(s->out_md, *buf, (size_t)n) != 1) {
+		snprintf(s->msg, sizeof(s->msg), "sha256 failed");
+		return -EIO;
+	}
+	return n;
+}
+
 static int decode_drain(struct input_stream *s)
 {
 	const void *buf;
@@ -369,7 +450,7 @@ static int decode_drain(struct input_stream *s)
 	int ret;
 
 	do
-		n = decode_read(s, &buf);
+		n = decode_next(s, &buf);
 	while (n > 0);
 	if (n < 0)
 		return (int)n;
@@ -403,7 +484,7 @@ static void *pipe_main(void *arg)
 		slot = &p->slots[p->head % PIPE_SLOTS];
 		pthread_mutex_unlock(&p->lock);
 
-		n = decode_read(s, &buf);
+		n = decode_next(s, &buf);
 		if (n > 0)
 			memcpy(slot->data, buf, (size_t)n);
 		else if (n == 0)
@@ -478,7 +559,7 @@ ssize_t input_read(struct input_stream *s, const void **buf)
 	ssize_t n;
 
 	if (!p)
-		return decode_read(s, buf);
+		return decode_next(s, buf);
 	pthread_mutex_lock(&p->lock);
 	if (p->holding) {
 		/* the buffer handed out last time is the caller's no longer */
@@ -510,19 +591,40 @@ int input_drain(struct input_stream *s)
 	return n < 0 ? (int)n : 0;
 }
 
-int input_raw_digest(struct input_stream *s, char *hex)
+/* Finishes a digest once; later calls give the same hex. */
+static int digest_final(EVP_MD_CTX *md, char *cache, char *hex)
 {
 	uint8_t d[LADING_SHA256_LEN];
 	unsigned int dl;
 
-	if (!s->raw_md) {
+	if (!md) {
 		hex[0] = '\0';
 		return 0;
 	}
-	if (EVP_DigestFinal_ex(s->raw_md, d, &dl) != 1)
-		return -EIO;
-	lading_hex_encode(hex, d, sizeof(d));
+	if (!cache[0]) {
+		if (EVP_DigestFinal_ex(md, d, &dl) != 1)
+			return -EIO;
+		lading_hex_encode(cache, d, sizeof(d));
+	}
+	memcpy(hex, cache, LADING_DIGEST_HEX_LEN + 1);
 	return 0;
+}
+
+int input_raw_digest(struct input_stream *s, char *hex)
+{
+	return digest_final(s->raw_md, s->raw_hex, hex);
+}
+
+int input_out_digest(struct input_stream *s, char *hex)
+{
+	if (s->out_is_raw)
+		return input_raw_digest(s, hex);
+	return digest_final(s->out_md, s->out_hex, hex);
+}
+
+uint64_t input_out_bytes(const struct input_stream *s)
+{
+	return s->out_bytes;
 }
 
 uint64_t input_raw_bytes(const struct input_stream *s)
@@ -550,6 +652,7 @@ void input_close(struct input_stream *s)
 	if (s->own_fd && s->fd >= 0)
 		close(s->fd);
 	EVP_MD_CTX_free(s->raw_md);
+	EVP_MD_CTX_free(s->out_md);
 	free(s->in);
 	free(s->out);
 	free(s);

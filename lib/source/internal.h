@@ -48,14 +48,20 @@ void source_count_type(struct source_ctx *ctx, uint32_t mode);
  * negative errno with input_error() telling what went wrong.
  */
 struct input_stream;
+/* digest: sha256 of the raw bytes; out_digest: of the decompressed ones */
 int input_open(struct input_stream **out, const char *path,
-	       lading_read_fn read_fn, void *read_ud, bool digest);
+	       lading_read_fn read_fn, void *read_ud, bool digest,
+	       bool out_digest);
 ssize_t input_read(struct input_stream *s, const void **buf);
 /* Reads to the end so every decoder verifies its trailing checks. */
 int input_drain(struct input_stream *s);
 uint64_t input_raw_bytes(const struct input_stream *s);
 /* sha256 of all raw bytes, after input_drain(); "" unless asked for. */
 int input_raw_digest(struct input_stream *s, char *hex);
+/* The same over the decompressed stream (a layer's diff_id). */
+int input_out_digest(struct input_stream *s, char *hex);
+/* Decompressed bytes so far: the whole tar stream after input_drain(). */
+uint64_t input_out_bytes(const struct input_stream *s);
 const char *input_error(const struct input_stream *s);
 void input_close(struct input_stream *s);
 

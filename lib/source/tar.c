@@ -4,6 +4,15 @@
  * formats.  Entries are applied in order the way tar extracts them: a later
  * entry replaces an earlier one at the same path (a directory over a
  * directory only updates its metadata), hardlinks name earlier entries.
+ *
+ * Where the archive ends follows Go's archive/tar (containerd, Docker,
+ * podman, umoci, skopeo): the input may stop after any entry, inside its
+ * padding, or after one zero block; stopping inside an entry's data or a
+ * header block is an error, as is a zero block followed by anything but a
+ * second one.  libarchive insists on the padding, so the reader callback
+ * supplies the zeros of an unpadded last block after the input's end, and
+ * the positions libarchive reads from tell whether they were taken as
+ * padding or as something else.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -31,23 +40,49 @@ struct acl_xattr_entry {
 } __attribute__((packed));
 static_assert(sizeof(struct acl_xattr_entry) == 8, "posix acl xattr entry");
 
+#define TAR_BLOCK 512u
+
 struct tar_reader {
 	struct source_ctx *ctx;
 	struct archive *a;
 	struct input_stream *in;
 	const char *name;	/* for messages: the path or "stdin" */
+	uint64_t real;		/* tar bytes the input handed to libarchive */
+	bool in_end;		/* the input has ended */
+	uint32_t pad;		/* zeros supplied after it, to a block boundary */
+	uint64_t entry_end;	/* where the last entry's data and padding end */
+	bool in_failed;		/* the input (decompression, read) failed */
 };
+
+static const uint8_t zero_block[TAR_BLOCK];
 
 static la_ssize_t tar_read_cb(struct archive *a, void *ud, const void **buf)
 {
 	struct tar_reader *t = ud;
-	ssize_t n = input_read(t->in, buf);
+	ssize_t n;
 
+	if (t->in_end)
+		return 0;
+	n = input_read(t->in, buf);
 	if (n < 0) {
+		t->in_failed = true;
 		archive_set_error(a, (int)-n, "%s", input_error(t->in));
 		return -1;
 	}
-	return n;
+	if (n > 0) {
+		t->real += (uint64_t)n;
+		return n;
+	}
+	t->in_end = true;
+	t->pad = (uint32_t)(-t->real & (TAR_BLOCK - 1));
+	*buf = zero_block;
+	return t->pad;
+}
+
+/* Bytes libarchive has consumed: where it reads next. */
+static uint64_t tar_pos(const struct tar_reader *t)
+{
+	return (uint64_t)archive_filter_bytes(t->a, 0);
 }
 
 static uint64_t input_progress(const struct tar_reader *t)
@@ -59,12 +94,93 @@ static int tar_fail(struct tar_reader *t, const char *entry, const char *what)
 {
 	const char *why = archive_error_string(t->a);
 
+	/*
+	 * the input's own failure is the reason, whatever libarchive was at
+	 * (decoding runs ahead: the entry being read need not be the one)
+	 */
+	if (t->in_failed)
+		return lading_error_set(t->ctx->err, EIO, "%s: %s", t->name,
+					input_error(t->in));
+
 	if (entry)
 		return lading_error_set(t->ctx->err, EINVAL, "%s: entry '%s': %s%s%s",
 					t->name, entry, what, why ? ": " : "",
 					why ? why : "");
 	return lading_error_set(t->ctx->err, EINVAL, "%s: %s%s%s", t->name, what,
 				why ? ": " : "", why ? why : "");
+}
+
+static int tar_truncated(struct tar_reader *t, const char *entry,
+			 uint64_t size)
+{
+	return lading_error_set(t->ctx->err, EIO, "%s: entry '%s': the archive "
+				"ends inside its data (%llu bytes declared)",
+				t->name, entry, (unsigned long long)size);
+}
+
+/*
+ * The next block of an entry's data: 1, or 0 at its end.  A block that
+ * reaches past the input's end is data cut short, not padding (Go:
+ * io.ErrUnexpectedEOF); so is an end libarchive meets inside the data.
+ */
+static int data_block(struct tar_reader *t, const char *path, uint64_t size,
+		      const void **buf, size_t *len, la_int64_t *off)
+{
+	int r = archive_read_data_block(t->a, buf, len, off);
+
+	if (r == ARCHIVE_EOF)
+		return 0;
+	if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		if (tar_pos(t) + *len > t->real)
+			return tar_truncated(t, path, size);
+		if (*off < 0)
+			return tar_fail(t, path, "bad data offset");
+		return 1;
+	}
+	if (t->in_end && tar_pos(t) >= t->real)
+		return tar_truncated(t, path, size);
+	return tar_fail(t, path, "reading data");
+}
+
+/*
+ * Reads what is left of an entry's data (all of it for entries whose
+ * data lading does not keep), so its end is checked like any other.
+ */
+static int skip_entry_data(struct tar_reader *t, struct archive_entry *e)
+{
+	const char *path = archive_entry_pathname(e);
+	uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ?
+			(uint64_t)archive_entry_size(e) : 0;
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r;
+
+	while ((r = data_block(t, path ? path : "?", size, &buf, &len, &off)) > 0)
+		;
+	if (!r)
+		t->entry_end = tar_pos(t);
+	return r;
+}
+
+/*
+ * At libarchive's end of archive, position q: Go's rule on what may
+ * follow the last entry (ending at p), given the stream's whole length.
+ * Nothing, or part of the padding: q == p.  One zero block: then the
+ * end.  Two: anything after them is ignored.
+ */
+static int check_archive_end(struct tar_reader *t, uint64_t q)
+{
+	uint64_t p = t->entry_end, len = input_out_bytes(t->in);
+
+	if (q == p || (q == p + TAR_BLOCK ? len == q : len >= q))
+		return 0;
+	if (len < q)
+		return lading_error_set(t->ctx->err, EIO, "%s: the archive ends "
+					"inside a header block", t->name);
+	return lading_error_set(t->ctx->err, EINVAL, "%s: a zero block after "
+				"the last entry is followed by data, not by a "
+				"second zero block", t->name);
 }
 
 static int acl_tag(int ae_tag)
@@ -358,14 +474,12 @@ static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
 		const void *buf;
 		size_t len;
 		la_int64_t off;
-		int r = archive_read_data_block(t->a, &buf, &len, &off);
+		int r = data_block(t, path, size, &buf, &len, &off);
 
-		if (r == ARCHIVE_EOF)
+		if (!r)
 			break;
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			return tar_fail(t, path, "reading data");
-		if (off < 0)
-			return tar_fail(t, path, "bad data offset");
+		if (r < 0)
+			return r;
 		ret = file_sink_data(&fs, (uint64_t)off, buf, len);
 		lading_progress_update(t->ctx->params->progress,
 				       input_progress(t), path);
@@ -500,7 +614,8 @@ static int open_archive(struct tar_reader *t)
 {
 	const struct lading_source_params *p = t->ctx->params;
 	int ret = input_open(&t->in, p->path, p->read, p->read_ud,
-			     p->expected_sha256 || p->want_sha256);
+			     p->expected_sha256 || p->want_sha256,
+			     p->expected_diff_id);
 
 	if (ret == -ENOMEM)
 		return ret;
@@ -521,26 +636,49 @@ static int open_archive(struct tar_reader *t)
 
 /*
  * Reads the compressed stream to its end (its own checks) and the raw
- * bytes to theirs (the digest a manifest promised).
+ * bytes to theirs (the digest a manifest promised); then what follows
+ * the last entry (q: where libarchive saw the end) and the decompressed
+ * stream's digest (the config's diff_id).
  */
-static int finish_input(struct tar_reader *t)
+static int finish_input(struct tar_reader *t, uint64_t q)
 {
+	const struct lading_source_params *p = t->ctx->params;
 	struct lading_source_stats *st = t->ctx->stats;
-	const char *want = t->ctx->params->expected_sha256;
+	const char *want = p->expected_sha256;
 	int ret = input_drain(t->in);
 
 	if (ret)
 		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
 					input_error(t->in));
 	ret = input_raw_digest(t->in, st->raw_sha256);
+	if (!ret)
+		ret = input_out_digest(t->in, st->diff_sha256);
 	if (ret)
 		return lading_error_set(t->ctx->err, EIO, "%s: digest failed", t->name);
 	st->raw_bytes = input_raw_bytes(t->in);
+	st->tar_bytes = input_out_bytes(t->in);
 	if (want && strcmp(want, st->raw_sha256))
 		return lading_error_set(t->ctx->err, EBADMSG,
 			"%s: digest mismatch: sha256:%s, expected sha256:%s",
 			t->name, st->raw_sha256, want);
+	ret = check_archive_end(t, q);
+	if (ret)
+		return ret;
+	if (p->expected_diff_id && strcmp(p->expected_diff_id, st->diff_sha256))
+		return lading_error_set(t->ctx->err, EBADMSG,
+			"%s: layer %u: uncompressed digest sha256:%s does not "
+			"match the config's rootfs.diff_ids entry sha256:%s",
+			t->name, p->layer, st->diff_sha256, p->expected_diff_id);
 	return 0;
+}
+
+/* A header libarchive could not read: cut short, or malformed. */
+static int header_failed(struct tar_reader *t)
+{
+	if (t->in_end && (tar_pos(t) > t->real || !archive_error_string(t->a)))
+		return lading_error_set(t->ctx->err, EIO, "%s: the archive ends "
+					"inside a header block", t->name);
+	return tar_fail(t, NULL, "malformed archive");
 }
 
 int source_load_tar(struct source_ctx *ctx)
@@ -568,17 +706,24 @@ int source_load_tar(struct source_ctx *ctx)
 		int r = archive_read_next_header(t.a, &e);
 
 		if (r == ARCHIVE_EOF) {
-			ret = finish_input(&t);
+			ret = finish_input(&t, tar_pos(&t));
 			break;
 		}
 		if (r == ARCHIVE_WARN) {
 			lading_log_msg(ctx->params->log, LADING_LOG_WARN, "%s: %s",
 				       t.name, archive_error_string(t.a));
 		} else if (r != ARCHIVE_OK) {
-			ret = tar_fail(&t, NULL, "malformed archive");
+			ret = header_failed(&t);
+			break;
+		}
+		if (tar_pos(&t) > t.real) {
+			ret = lading_error_set(ctx->err, EIO, "%s: the archive "
+					       "ends inside a header block", t.name);
 			break;
 		}
 		ret = handle_entry(&t, e);
+		if (!ret)
+			ret = skip_entry_data(&t, e);
 		lading_progress_update(ctx->params->progress,
 				       input_progress(&t), NULL);
 	}

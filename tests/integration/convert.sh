@@ -11,42 +11,6 @@ require_cmd python3 umoci skopeo
 [ -n "${LADING_CONVERT:-}" ] || fail "LADING_CONVERT not set"
 here=$(cd "$(dirname "$0")" && pwd)
 
-# manifest_layers LAYOUT REF: blob paths of the image's layers, in order
-manifest_layers() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
-lay, ref = sys.argv[1], sys.argv[2]
-idx = json.load(open(lay + "/index.json"))
-m = [d for d in idx["manifests"]
-     if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref][0]
-man = json.load(open(lay + "/blobs/sha256/" + m["digest"].split(":")[1]))
-for l in man["layers"]:
-    print(lay + "/blobs/sha256/" + l["digest"].split(":")[1])
-PY
-}
-
-# mount_converted LAYOUT REF: the node's path: lading-prepare seeds a cache
-# from the layout's blobs (compressed or not), then the bootstrap (the last
-# layer) is mounted with the cache files as device=, in slot order
-mount_converted() {
-	local -a files devs
-	local cache f
-	mapfile -t files < <(manifest_layers "$1" "$2")
-	local n=${#files[@]}
-	next_seq
-	cache=$WORK/cache.$_seq
-	"$LADING_PREPARE" -q --seed-from "$1/blobs/sha256" "${files[n - 1]}" "$cache" ||
-		fail "lading-prepare of $1:$2"
-	for f in "${files[@]:0:n-1}"; do devs+=("$cache/${f##*/}"); done
-	mount_image "$cache/${files[n - 1]##*/}" "${devs[@]}"
-}
-
-# convert_ok ARGS...: run lading-convert --json into $WORK/conv.json
-convert_ok() {
-	"$LADING_CONVERT" --json "$@" >"$WORK/conv.json" 2>"$WORK/conv.err" ||
-		{ cat "$WORK/conv.err" >&2; fail "lading-convert $*"; }
-}
-jget() { python3 -c "import json,sys;print(json.load(open('$WORK/conv.json'))$1)"; }
 
 # ---- 1. a multi-layer image made with umoci ----------------------------
 cd "$WORK"
@@ -202,7 +166,7 @@ rm bad/blobs/sha256/$layer
 expect_convert_failure "missing\|No such" oci:bad:v1 oci:handout:v1
 echo '{not json' >bad/index.json
 expect_convert_failure "malformed JSON" oci:bad:v1 oci:handout:v1
-expect_convert_failure "reading data\|Truncated\|malformed" dir:layers --layer short.tar oci:handout:v1
+expect_convert_failure "ends inside its data" dir:layers --layer short.tar oci:handout:v1
 rm -rf bad
 
 # seed_from_registry LAYOUT REPO: the bootstrap from LAYOUT (pulled back

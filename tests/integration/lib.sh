@@ -19,7 +19,7 @@
 #   python3          fixtures (unix sockets, crafted tars), JSON parsing
 #   tar              GNU tar (posix and gnu formats, --sparse, -r)
 #   libarchive-tools bsdtar
-#   gzip xz-utils zstd bzip2   compressed tars
+#   gzip xz-utils zstd bzip2 pigz   compressed tars
 #   attr             setfattr/getfattr
 #   acl              setfacl
 #   libcap2-bin      setcap (security.capability)
@@ -61,6 +61,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/lading-it-$TEST_NAME.XXXXXX")
 # Unmount everything below $WORK (deepest first), then remove it.
 cleanup_work() {
 	local rc=$? m
+	stop_registry
 	for m in $(awk -v w="$WORK" 'index($2, w "/") == 1 { print $2 }' /proc/self/mounts | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
@@ -349,6 +350,76 @@ _check_failure() {
 	fi
 	assert_only_outputs "$dir"
 	log "ok: $what rejected: $(head -n 1 "$err")"
+}
+
+# ---- converted images (lading-convert) ------------------------------------
+
+# manifest_layers LAYOUT REF: blob paths of the image's layers, in order
+manifest_layers() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+lay, ref = sys.argv[1], sys.argv[2]
+idx = json.load(open(lay + "/index.json"))
+m = [d for d in idx["manifests"]
+     if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref][0]
+man = json.load(open(lay + "/blobs/sha256/" + m["digest"].split(":")[1]))
+for l in man["layers"]:
+    print(lay + "/blobs/sha256/" + l["digest"].split(":")[1])
+PY
+}
+
+# mount_converted LAYOUT REF: the node's path: lading-prepare seeds a cache
+# from the layout's blobs (compressed or not), then the bootstrap (the last
+# layer) is mounted with the cache files as device=, in slot order
+mount_converted() {
+	local -a files devs
+	local cache f
+	mapfile -t files < <(manifest_layers "$1" "$2")
+	local n=${#files[@]}
+	next_seq
+	cache=$WORK/cache.$_seq
+	"${LADING_PREPARE:?}" -q --seed-from "$1/blobs/sha256" "${files[n - 1]}" "$cache" ||
+		fail "lading-prepare of $1:$2"
+	for f in "${files[@]:0:n-1}"; do devs+=("$cache/${f##*/}"); done
+	mount_image "$cache/${files[n - 1]##*/}" "${devs[@]}"
+}
+
+# convert_ok ARGS...: run lading-convert --json into $WORK/conv.json
+convert_ok() {
+	"${LADING_CONVERT:?}" --json "$@" >"$WORK/conv.json" 2>"$WORK/conv.err" ||
+		{ cat "$WORK/conv.err" >&2; fail "lading-convert $*"; }
+}
+jget() { python3 -c "import json,sys;print(json.load(open('$WORK/conv.json'))$1)"; }
+
+# start_registry DIR: Debian's docker-registry on a free 127.0.0.1 port
+# (sets $REG_PORT, $REG_PID; storage under DIR); stop_registry ends it.
+# Returns 1 when docker-registry is not installed.
+start_registry() {
+	command -v docker-registry >/dev/null 2>&1 || return 1
+	REG_PORT=$((20000 + RANDOM % 20000))
+	mkdir -p "$1"
+	cat >"$1/config.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $1/data
+http:
+  addr: 127.0.0.1:$REG_PORT
+YML
+	docker-registry serve "$1/config.yml" >"$1/log" 2>&1 &
+	REG_PID=$!
+	for _ in $(seq 1 50); do
+		curl -s "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	stop_registry
+	fail "docker-registry did not start on 127.0.0.1:$REG_PORT"
+}
+stop_registry() {
+	[ -n "${REG_PID:-}" ] || return 0
+	kill "$REG_PID" 2>/dev/null || true
+	wait "$REG_PID" 2>/dev/null || true
+	REG_PID=
 }
 
 # ---- fixtures --------------------------------------------------------------

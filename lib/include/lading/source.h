@@ -35,6 +35,12 @@ struct lading_source_params {
 	const char *expected_sha256;
 	bool want_sha256;	/* report raw_sha256 even without expecting one */
 	/*
+	 * sha256 (hex) the decompressed tar stream must have, to its end
+	 * (bytes after the end-of-archive blocks count): the config's
+	 * rootfs.diff_ids entry for this layer.  Hashed in the same pass.
+	 */
+	const char *expected_diff_id;
+	/*
 	 * Image layer number (1 = the lowest), 0 for a plain tar.  A layer
 	 * applies OCI whiteouts: ".wh.NAME" removes NAME, ".wh..wh..opq"
 	 * empties its directory of what lower layers put there.
@@ -61,6 +67,8 @@ struct lading_source_stats {
 	uint64_t opaque_dirs;	/* .wh..wh..opq entries applied */
 	char raw_sha256[LADING_DIGEST_HEX_LEN + 1];	/* tar input, if hashed */
 	uint64_t raw_bytes;
+	char diff_sha256[LADING_DIGEST_HEX_LEN + 1];	/* decompressed, if hashed */
+	uint64_t tar_bytes;	/* the decompressed stream's length */
 };
 
 /*
