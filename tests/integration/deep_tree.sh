@@ -1,0 +1,89 @@
+#!/bin/bash
+# A tree 100 000 directories deep (issue 11, hostile input 1): one tar
+# entry whose path is 200 KB, plus a hardlink to it at the top.  Every tool
+# must handle it with a small stack and few descriptors (nothing recurses
+# on the depth, nothing holds an fd per level, no path is resolved whole):
+# mkimage, verify, verify --source, verify --extract, mkimage and verify
+# --source of the extracted directory (the dir walker, whose image must be
+# the same bytes), convert of an OCI layout holding the tar, and the kernel
+# mounting the image and reading the deepest file.
+. "$(dirname "$0")/lib.sh"
+[ -n "${LADING_VERIFY:-}" ] || fail "LADING_VERIFY not set"
+[ -n "${LADING_CONVERT:-}" ] || fail "LADING_CONVERT not set"
+here=$(cd "$(dirname "$0")" && pwd)
+depth=100000
+
+# 1 MiB of stack and 64 descriptors: enough for any depth without recursion
+ulimit -s 1024
+ulimit -n 64
+
+# run NAME CMD...: CMD must exit 0 (a crash shows as its signal)
+run() {
+	local name=$1 rc=0; shift
+	"$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+	if [ $rc -ne 0 ]; then
+		cat "$WORK/$name.err" >&2
+		[ $rc -gt 128 ] && fail "$name: killed by signal $((rc - 128)): $*"
+		fail "$name: exit $rc: $*"
+	fi
+}
+
+# read_deepest ROOT: the deepest file's bytes, reached level by level
+read_deepest() {
+	python3 - "$1" "$depth" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+for _ in range(int(sys.argv[2])):
+    nfd = os.open("d", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+f = os.open("deepest", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+st, top = os.fstat(f), os.stat(os.path.join(sys.argv[1], "top"))
+if (st.st_ino, st.st_nlink) != (top.st_ino, 2):
+    sys.exit("deepest and top are not one file with 2 links")
+sys.stdout.write(os.read(f, 100).decode())
+PY
+}
+
+cd "$WORK"
+python3 "$here/../tools/deep_tar.py" $depth pax deep.tar --hardlink top
+python3 "$here/../tools/deep_tar.py" $depth gnu deep-gnu.tar --hardlink top
+
+# ---- mkimage, verify, verify --source ------------------------------------
+mkdir out
+run mkimage "$LADING_MKIMAGE" -q out/boot.img deep.tar
+assert_only_outputs out boot.img
+run verify "$LADING_VERIFY" out/boot.img
+grep -q "^$((depth + 2)) inodes" "$WORK/verify.out" ||
+	fail "verify counts: $(cat "$WORK/verify.out")"
+run verify-source "$LADING_VERIFY" --source deep.tar out/boot.img
+mkdir out-gnu
+run mkimage-gnu "$LADING_MKIMAGE" -q out-gnu/boot.img deep-gnu.tar
+cmp -s out/boot.img out-gnu/boot.img || fail "PAX and GNU long names give different images"
+log "ok: mkimage, verify, verify --source"
+
+# ---- verify --extract, then the extracted directory as a source ----------
+run extract "$LADING_VERIFY" -q --extract x out/boot.img
+assert_only_outputs x d top
+[ "$(read_deepest x)" = deepest ] || fail "extracted deepest file: wrong bytes"
+mkdir out-dir
+run mkimage-dir "$LADING_MKIMAGE" -q out-dir/boot.img x
+cmp -s out/boot.img out-dir/boot.img ||
+	fail "the extracted tree gives a different image than the tar"
+run verify-dir "$LADING_VERIFY" --source x out/boot.img
+log "ok: verify --extract, mkimage and verify --source of the extract"
+
+# ---- convert --------------------------------------------------------------
+python3 "$here/make_oci.py" lay v1 deep.tar
+run convert "$LADING_CONVERT" -q oci:lay:v1 oci:conv:lading
+boot_id=$(sha256sum out/boot.img | cut -d' ' -f1)
+cmp -s out/boot.img "conv/blobs/sha256/$boot_id" ||
+	fail "convert's bootstrap differs from mkimage's"
+log "ok: convert"
+
+# ---- the kernel -------------------------------------------------------------
+mount_image out/boot.img
+[ "$(read_deepest "$MNT")" = deepest ] || fail "mounted deepest file: wrong bytes"
+treecmp "$MNT" x --nsec
+unmount_image
+log "ok: mounted, the deepest file read, the mount equals the extract"
