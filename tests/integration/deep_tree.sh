@@ -6,7 +6,8 @@
 # mkimage, verify, verify --source, verify --extract, mkimage and verify
 # --source of the extracted directory (the dir walker, whose image must be
 # the same bytes), convert of an OCI layout holding the tar, and the kernel
-# mounting the image and reading the deepest file.
+# mounting the image and reading the deepest file; and an upper layer's
+# opaque whiteout removing the whole chain.
 . "$(dirname "$0")/lib.sh"
 [ -n "${LADING_VERIFY:-}" ] || fail "LADING_VERIFY not set"
 [ -n "${LADING_CONVERT:-}" ] || fail "LADING_CONVERT not set"
@@ -45,6 +46,12 @@ sys.stdout.write(os.read(f, 100).decode())
 PY
 }
 
+# the extract on a tmpfs: 100 000 mkdir and rmdir on a loaded disk take
+# tens of seconds (images stay on disk: file-backed EROFS needs page cache)
+mkdir "$WORK/t"
+mount -t tmpfs -o size=1g,mode=0700 tmpfs "$WORK/t" ||
+	log "no tmpfs here: extracting on disk (slower)"
+x=$WORK/t/x
 cd "$WORK"
 python3 "$here/../tools/deep_tar.py" $depth pax deep.tar --hardlink top
 python3 "$here/../tools/deep_tar.py" $depth gnu deep-gnu.tar --hardlink top
@@ -63,14 +70,14 @@ cmp -s out/boot.img out-gnu/boot.img || fail "PAX and GNU long names give differ
 log "ok: mkimage, verify, verify --source"
 
 # ---- verify --extract, then the extracted directory as a source ----------
-run extract "$LADING_VERIFY" -q --extract x out/boot.img
-assert_only_outputs x d top
-[ "$(read_deepest x)" = deepest ] || fail "extracted deepest file: wrong bytes"
+run extract "$LADING_VERIFY" -q --extract "$x" out/boot.img
+assert_only_outputs "$x" d top
+[ "$(read_deepest "$x")" = deepest ] || fail "extracted deepest file: wrong bytes"
 mkdir out-dir
-run mkimage-dir "$LADING_MKIMAGE" -q out-dir/boot.img x
+run mkimage-dir "$LADING_MKIMAGE" -q out-dir/boot.img "$x"
 cmp -s out/boot.img out-dir/boot.img ||
 	fail "the extracted tree gives a different image than the tar"
-run verify-dir "$LADING_VERIFY" --source x out/boot.img
+run verify-dir "$LADING_VERIFY" --source "$x" out/boot.img
 log "ok: verify --extract, mkimage and verify --source of the extract"
 
 # ---- convert --------------------------------------------------------------
@@ -81,9 +88,34 @@ cmp -s out/boot.img "conv/blobs/sha256/$boot_id" ||
 	fail "convert's bootstrap differs from mkimage's"
 log "ok: convert"
 
+# an upper layer makes d opaque: the whole deep chain below it goes
+python3 - opq.tar <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as tar:
+    for name, data in (("d/.wh..wh..opq", b""), ("d/new", b"new\n")):
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime = len(data), 1000000000
+        tar.addfile(ti, io.BytesIO(data))
+PY
+python3 "$here/make_oci.py" lay2 v1 deep.tar opq.tar
+run convert-opq "$LADING_CONVERT" -q oci:lay2:v1 oci:conv2:lading
+opq_boot=$(python3 - conv2 <<'PY'
+import json, sys
+lay = sys.argv[1]
+idx = json.load(open(lay + "/index.json"))
+man = json.load(open(lay + "/blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
+print(lay + "/blobs/sha256/" + man["layers"][-1]["digest"][7:])
+PY
+)
+mount_image "$opq_boot"
+[ "$(ls -A "$MNT/d")" = new ] || fail "opaque d holds: $(ls -A "$MNT/d" | head -c 200)"
+[ "$(cat "$MNT/top")" = deepest ] || fail "top lost its bytes"
+unmount_image
+log "ok: an opaque whiteout over the deep chain"
+
 # ---- the kernel -------------------------------------------------------------
 mount_image out/boot.img
 [ "$(read_deepest "$MNT")" = deepest ] || fail "mounted deepest file: wrong bytes"
-treecmp "$MNT" x --nsec
+treecmp "$MNT" "$x" --nsec
 unmount_image
 log "ok: mounted, the deepest file read, the mount equals the extract"
