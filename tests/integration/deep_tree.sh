@@ -1,13 +1,15 @@
 #!/bin/bash
 # A tree 100 000 directories deep (issue 11, hostile input 1): one tar
-# entry whose path is 200 KB, plus a hardlink to it at the top.  Every tool
-# must handle it with a small stack and few descriptors (nothing recurses
-# on the depth, nothing holds an fd per level, no path is resolved whole):
-# mkimage, verify, verify --source, verify --extract, mkimage and verify
-# --source of the extracted directory (the dir walker, whose image must be
-# the same bytes), convert of an OCI layout holding the tar, and the kernel
-# mounting the image and reading the deepest file; and an upper layer's
-# opaque whiteout removing the whole chain.
+# entry whose path is 200 KB, a symlink beside it (both with an xattr) and
+# a hardlink to it at the top; also as a GNU tar (long names as
+# ././@LongLink).  Every tool must handle it with a small stack and few
+# descriptors (nothing recurses on the depth, nothing holds an fd per
+# level, no path is resolved whole): mkimage, verify, verify --source,
+# verify --extract, mkimage and verify --source of the extracted directory
+# (the dir walker; its image must be the same bytes), convert of an OCI
+# layout holding the tar (the same bootstrap), the kernel mounting the
+# image and reading the deepest file, and an upper layer's opaque whiteout
+# removing the whole chain.  The old code died here with SIGSEGV.
 . "$(dirname "$0")/lib.sh"
 [ -n "${LADING_VERIFY:-}" ] || fail "LADING_VERIFY not set"
 [ -n "${LADING_CONVERT:-}" ] || fail "LADING_CONVERT not set"
@@ -42,6 +44,13 @@ f = os.open("deepest", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
 st, top = os.fstat(f), os.stat(os.path.join(sys.argv[1], "top"))
 if (st.st_ino, st.st_nlink) != (top.st_ino, 2):
     sys.exit("deepest and top are not one file with 2 links")
+if os.readlink("link", dir_fd=fd) != "deepest":
+    sys.exit("the deepest symlink lost its target")
+# xattrs of any depth: through the directory's fd
+proc = "/proc/self/fd/%d/" % fd
+if (os.getxattr(proc + "deepest", "user.deep", follow_symlinks=False) != b"1" or
+        os.getxattr(proc + "link", "trusted.deep", follow_symlinks=False) != b"2"):
+    sys.exit("xattrs of the deepest entries lost")
 sys.stdout.write(os.read(f, 100).decode())
 PY
 }
@@ -53,20 +62,20 @@ mount -t tmpfs -o size=1g,mode=0700 tmpfs "$WORK/t" ||
 	log "no tmpfs here: extracting on disk (slower)"
 x=$WORK/t/x
 cd "$WORK"
-python3 "$here/../tools/deep_tar.py" $depth pax deep.tar --hardlink top
-python3 "$here/../tools/deep_tar.py" $depth gnu deep-gnu.tar --hardlink top
+python3 "$here/../tools/deep_tar.py" $depth pax deep.tar --hardlink top --symlink --xattrs
+python3 "$here/../tools/deep_tar.py" $depth gnu deep-gnu.tar --hardlink top --symlink
 
 # ---- mkimage, verify, verify --source ------------------------------------
 mkdir out
 run mkimage "$LADING_MKIMAGE" -q out/boot.img deep.tar
 assert_only_outputs out boot.img
 run verify "$LADING_VERIFY" out/boot.img
-grep -q "^$((depth + 2)) inodes" "$WORK/verify.out" ||
+grep -q "^$((depth + 3)) inodes" "$WORK/verify.out" ||
 	fail "verify counts: $(cat "$WORK/verify.out")"
 run verify-source "$LADING_VERIFY" --source deep.tar out/boot.img
 mkdir out-gnu
 run mkimage-gnu "$LADING_MKIMAGE" -q out-gnu/boot.img deep-gnu.tar
-cmp -s out/boot.img out-gnu/boot.img || fail "PAX and GNU long names give different images"
+run verify-gnu "$LADING_VERIFY" --source deep-gnu.tar out-gnu/boot.img
 log "ok: mkimage, verify, verify --source"
 
 # ---- verify --extract, then the extracted directory as a source ----------
