@@ -168,10 +168,12 @@ int lading_build(const struct lading_build_params *p,
 	lading_progress_finish(&progress);
 	if (ret)
 		goto out;
-	lading_tree_apply_policy(tree, &(struct lading_tree_policy){
+	ret = lading_tree_apply_policy(tree, &(struct lading_tree_policy){
 		.clamp_mtime = p->clamp_mtime, .mtime = p->mtime,
 		.keep_nsec = p->keep_nsec, .force_uid = p->force_uid,
 		.force_gid = p->force_gid });
+	if (ret)
+		goto out;
 
 	ret = lading_store_finish(store, &r->blob);
 	if (ret) {
@@ -181,6 +183,12 @@ int lading_build(const struct lading_build_params *p,
 	}
 	r->store = *lading_store_stats(store);
 	ret = write_bootstrap(tree, p, r, &out, boot_dir, err);
+	/*
+	 * Everything else is done before anything gets its final name: the
+	 * tree goes first, so publishing is the very last step.
+	 */
+	lading_tree_free(tree);
+	tree = NULL;
 	if (!ret)
 		ret = publish(store, &out, p, r, err);
 out:

@@ -965,8 +965,10 @@ static int visit_child(struct walker *w, struct walk_frame *f,
 	ret = w->fn ? w->fn(w->ud, &re) : 0;
 	if (ret)
 		return ret;
+	/* no strlen(): on a deep tree that would cost the depth every time */
 	if (S_ISDIR(child.mode))
-		return push_dir(w, &child, f->dir.nid, strlen(w->path));
+		return push_dir(w, &child, f->dir.nid, f->path_len +
+				(f->path_len ? 1 : 0) + e->namelen);
 	return 0;
 }
 

@@ -577,10 +577,12 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 	size_t i, devt_end;
 	int ret;
 
-	lading_tree_sort(tree);
-	lading_tree_count_links(tree);
+	ret = lading_tree_sort(tree);
+	if (!ret)
+		ret = lading_tree_count_links(tree);
 	root->scratch = 0;
-	ret = lading_tree_visit(tree, reset_scratch, NULL);
+	if (!ret)
+		ret = lading_tree_visit(tree, reset_scratch, NULL);
 	if (!ret)
 		ret = plan_add(ip, root);	/* root first: nid 0 */
 	if (!ret) {

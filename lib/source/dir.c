@@ -2,11 +2,15 @@
 /*
  * Directory source: a sorted depth-first walk (so the blob layout does not
  * depend on readdir order), hardlinks joined by (st_dev, st_ino), sparse
- * files read with SEEK_DATA/SEEK_HOLE so holes are never read.
+ * files read with SEEK_DATA/SEEK_HOLE so holes are never read.  The walk
+ * keeps its directories on a heap stack and works relative to their fds,
+ * so a tree of any depth loads, paths far longer than PATH_MAX included.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,10 +26,28 @@ struct hardlink_entry {
 	struct lading_inode *inode;
 };
 
+/* A directory being listed; fd -1 while closed (see WALK_OPEN). */
+struct walk_frame {
+	struct lading_inode *dir;
+	char **names;		/* sorted, NULL-terminated */
+	size_t next;
+	int fd;
+	dev_t dev;		/* identity, checked when reopened by ".." */
+	ino_t ino;
+	size_t path_len;	/* of its path in dir_walk.path */
+};
+
+/* Directory fds kept open at the bottom of the stack; others reopen. */
+#define WALK_OPEN 16
+
 struct dir_walk {
 	struct source_ctx *ctx;
 	struct hardlink_entry *links;
 	size_t nlinks, cap;	/* open addressing, cap a power of two */
+	struct walk_frame *stack;
+	size_t depth, stack_cap;
+	char *path;		/* of the current entry, for messages */
+	size_t path_cap;
 };
 
 static size_t link_slot(const struct dir_walk *w, dev_t dev, ino_t ino)
@@ -72,10 +94,34 @@ static struct lading_inode *link_find(const struct dir_walk *w,
 	return w->links[link_slot(w, st->st_dev, st->st_ino)].inode;
 }
 
-static int read_xattrs(struct source_ctx *ctx, struct lading_inode *ino,
-		       const char *path)
+/*
+ * xattrs through an open fd, or else through a path that l*xattr() takes
+ * as is (symlinks and devices cannot be opened for it).
+ */
+struct xattr_at {
+	int fd;			/* >= 0: f*xattr() */
+	const char *lpath;	/* else l*xattr() on this */
+	const char *path;	/* for messages */
+};
+
+static ssize_t xa_list(const struct xattr_at *a, char *buf, size_t len)
 {
-	ssize_t len = llistxattr(path, NULL, 0), vlen;
+	return a->fd >= 0 ? flistxattr(a->fd, buf, len) :
+			    llistxattr(a->lpath, buf, len);
+}
+
+static ssize_t xa_get(const struct xattr_at *a, const char *name, void *buf,
+		      size_t len)
+{
+	return a->fd >= 0 ? fgetxattr(a->fd, name, buf, len) :
+			    lgetxattr(a->lpath, name, buf, len);
+}
+
+static int read_xattrs(struct source_ctx *ctx, struct lading_inode *ino,
+		       const struct xattr_at *a)
+{
+	const char *path = a->path;
+	ssize_t len = xa_list(a, NULL, 0), vlen;
 	char *names, *n;
 	uint8_t *val = NULL;
 	int ret = 0;
@@ -89,14 +135,14 @@ static int read_xattrs(struct source_ctx *ctx, struct lading_inode *ino,
 	names = malloc((size_t)len);
 	if (!names)
 		return -ENOMEM;
-	len = llistxattr(path, names, (size_t)len);
+	len = xa_list(a, names, (size_t)len);
 	if (len < 0) {
 		ret = lading_error_set(ctx->err, errno, "%s: listing xattrs: %s",
 				       path, strerror(errno));
 		goto out;
 	}
 	for (n = names; n < names + len && !ret; n += strlen(n) + 1) {
-		vlen = lgetxattr(path, n, NULL, 0);
+		vlen = xa_get(a, n, NULL, 0);
 		if (vlen >= 0) {
 			free(val);
 			val = malloc((size_t)vlen + 1);
@@ -104,7 +150,7 @@ static int read_xattrs(struct source_ctx *ctx, struct lading_inode *ino,
 				ret = -ENOMEM;
 				break;
 			}
-			vlen = lgetxattr(path, n, val, (size_t)vlen);
+			vlen = xa_get(a, n, val, (size_t)vlen);
 		}
 		if (vlen < 0) {
 			ret = lading_error_set(ctx->err, errno,
@@ -121,16 +167,12 @@ out:
 }
 
 static int read_file_data(struct source_ctx *ctx, struct lading_inode *ino,
-			  const char *path, const struct stat *st)
+			  int fd, const char *path, const struct stat *st)
 {
 	struct file_sink fs;
-	int fd, ret;
+	int ret;
 	uint64_t size = (uint64_t)st->st_size;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return lading_error_set(ctx->err, errno, "%s: %s", path,
-					strerror(errno));
 	ret = file_sink_begin(&fs, ctx, ino, size);
 	while (!ret && fs.pos < size) {
 		off_t data = lseek(fd, (off_t)fs.pos, SEEK_DATA), hole;
@@ -176,7 +218,6 @@ static int read_file_data(struct source_ctx *ctx, struct lading_inode *ino,
 	}
 	if (!ret)
 		ret = file_sink_end(&fs);
-	close(fd);
 	if (ret)
 		return lading_error_set(ctx->err, -ret, "%s: %s", path,
 					strerror(-ret));
@@ -196,34 +237,6 @@ static void copy_stat(struct lading_inode *ino, const struct stat *st)
 	}
 }
 
-static int fill_inode(struct dir_walk *w, struct lading_inode *ino,
-		      const char *path, const struct stat *st)
-{
-	struct source_ctx *ctx = w->ctx;
-	int ret;
-
-	copy_stat(ino, st);
-	source_count_type(ctx, st->st_mode);
-	if (S_ISLNK(st->st_mode)) {
-		size_t cap = (size_t)st->st_size + 1;
-		ssize_t n;
-
-		ino->symlink = malloc(cap);
-		if (!ino->symlink)
-			return -ENOMEM;
-		n = readlink(path, ino->symlink, cap);
-		if (n < 0 || (size_t)n >= cap || n == 0)
-			return lading_error_set(ctx->err, n < 0 ? errno : EIO,
-				"%s: cannot read symlink target", path);
-		ino->symlink[n] = '\0';
-		ino->size = (uint64_t)n;
-	}
-	ret = read_xattrs(ctx, ino, path);
-	if (!ret && S_ISREG(st->st_mode))
-		ret = read_file_data(ctx, ino, path, st);
-	return ret;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	const char *x = *(char *const *)a, *y = *(char *const *)b;
@@ -241,17 +254,23 @@ static void free_names(char **names)
 }
 
 /* Sorted names of a directory (without . and ..); NULL-terminated. */
-static int list_dir(struct source_ctx *ctx, const char *path, char ***out)
+static int list_dir(struct source_ctx *ctx, int fd, const char *path,
+		    char ***out)
 {
-	DIR *d = opendir(path);
+	int dfd = dup(fd);	/* closedir() closes its own */
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int ret = 0;
 
-	if (!d)
-		return lading_error_set(ctx->err, errno, "%s: %s", path,
-					strerror(errno));
+	if (!d) {
+		ret = lading_error_set(ctx->err, errno, "%s: %s", path,
+				       strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return ret;
+	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -296,19 +315,162 @@ static int list_dir(struct source_ctx *ctx, const char *path, char ***out)
 	return 0;
 }
 
-static int walk_dir(struct dir_walk *w, struct lading_inode *dir,
-		    const char *path);
 
-static int walk_entry(struct dir_walk *w, struct lading_inode *dir,
-		      const char *path, const char *name)
+static int fill_inode(struct dir_walk *w, struct lading_inode *ino,
+		      int dirfd, const char *name, size_t path_len,
+		      const struct stat *st, int *dir_fd)
 {
 	struct source_ctx *ctx = w->ctx;
-	struct lading_inode *ino;
-	struct stat st;
+	const char *path = w->path;
+	struct xattr_at xa = { .fd = -1, .lpath = path, .path = path };
+	char proc[64 + EROFS_NAME_LEN];
+	struct stat fst;
 	int ret;
 
-	if (lstat(path, &st) < 0)
+	copy_stat(ino, st);
+	source_count_type(ctx, st->st_mode);
+	if (S_ISLNK(st->st_mode)) {
+		size_t cap = (size_t)st->st_size + 1;
+		ssize_t n;
+
+		ino->symlink = malloc(cap);
+		if (!ino->symlink)
+			return -ENOMEM;
+		n = readlinkat(dirfd, name, ino->symlink, cap);
+		if (n < 0 || (size_t)n >= cap || n == 0)
+			return lading_error_set(ctx->err, n < 0 ? errno : EIO,
+				"%s: cannot read symlink target", path);
+		ino->symlink[n] = '\0';
+		ino->size = (uint64_t)n;
+	}
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+		/* not openable for xattrs: a path, if need be through /proc */
+		if (path_len >= PATH_MAX) {
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd,
+				 name);
+			xa.lpath = proc;
+		}
+		return read_xattrs(ctx, ino, &xa);
+	}
+	xa.fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+		       (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0));
+	if (xa.fd < 0)
 		return lading_error_set(ctx->err, errno, "%s: %s", path,
+					strerror(errno));
+	if (fstat(xa.fd, &fst) < 0 || fst.st_dev != st->st_dev ||
+	    fst.st_ino != st->st_ino)
+		ret = lading_error_set(ctx->err, EAGAIN, "%s: replaced while "
+				       "being read", path);
+	else
+		ret = read_xattrs(ctx, ino, &xa);
+	if (!ret && S_ISREG(st->st_mode))
+		ret = read_file_data(ctx, ino, xa.fd, path, st);
+	if (!ret && S_ISDIR(st->st_mode)) {
+		*dir_fd = xa.fd;	/* the caller walks it */
+		return 0;
+	}
+	close(xa.fd);
+	return ret;
+}
+
+/* w->path becomes the top directory's path + "/" + name. */
+static int set_path(struct dir_walk *w, const char *name, size_t *len)
+{
+	size_t at = w->stack[w->depth - 1].path_len, nl = strlen(name);
+
+	*len = at + 1 + nl;
+	if (*len + 1 > w->path_cap) {
+		char *p = realloc(w->path, (*len + 1) * 2);
+
+		if (!p)
+			return -ENOMEM;
+		w->path = p;
+		w->path_cap = (*len + 1) * 2;
+	}
+	w->path[at] = '/';
+	memcpy(w->path + at + 1, name, nl + 1);
+	return 0;
+}
+
+/* Lists the directory open at fd (taken over) and makes it the top. */
+static int walk_push(struct dir_walk *w, struct lading_inode *dir, int fd,
+		     size_t path_len)
+{
+	struct walk_frame *f;
+	char **names = NULL;
+	struct stat st;
+	int ret = list_dir(w->ctx, fd, w->path, &names);
+
+	if (!ret && fstat(fd, &st) < 0)
+		ret = lading_error_set(w->ctx->err, errno, "%s: %s", w->path,
+				       strerror(errno));
+	if (!ret && w->depth == w->stack_cap) {
+		size_t cap = w->stack_cap ? w->stack_cap * 2 : 64;
+
+		f = realloc(w->stack, cap * sizeof(*f));
+		if (f) {
+			w->stack = f;
+			w->stack_cap = cap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (ret) {
+		free_names(names);
+		close(fd);
+		return ret;
+	}
+	w->stack[w->depth++] = (struct walk_frame){
+		.dir = dir, .names = names, .fd = fd, .dev = st.st_dev,
+		.ino = st.st_ino, .path_len = path_len };
+	/* a deep walk holds a bounded number of descriptors */
+	if (w->depth > WALK_OPEN) {
+		f = &w->stack[w->depth - WALK_OPEN - 1];
+		if (f->fd >= 0) {
+			close(f->fd);
+			f->fd = -1;
+		}
+	}
+	return 0;
+}
+
+/* Leaves the top directory, reopening its parent by ".." if closed. */
+static int walk_pop(struct dir_walk *w)
+{
+	struct walk_frame *f = &w->stack[w->depth - 1], *up = f - 1;
+	struct stat st;
+	int ret = 0;
+
+	if (w->depth > 1 && up->fd < 0) {
+		up->fd = openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				O_CLOEXEC);
+		if (up->fd < 0 || fstat(up->fd, &st) < 0 ||
+		    st.st_dev != up->dev || st.st_ino != up->ino) {
+			w->path[up->path_len] = '\0';
+			ret = lading_error_set(w->ctx->err, ESTALE, "%s: moved "
+					       "while being read", w->path);
+		}
+	}
+	close(f->fd);
+	free_names(f->names);
+	w->depth--;
+	return ret;
+}
+
+static int walk_entry(struct dir_walk *w, const char *name)
+{
+	struct source_ctx *ctx = w->ctx;
+	struct walk_frame *f = &w->stack[w->depth - 1];
+	struct lading_inode *dir = f->dir, *ino;
+	int dirfd = f->fd, fd = -1, ret;
+	size_t len;
+	struct stat st;
+
+	ret = set_path(w, name, &len);
+	if (ret)
+		return ret;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return lading_error_set(ctx->err, errno, "%s: %s", w->path,
 					strerror(errno));
 	ctx->stats->entries++;
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
@@ -325,35 +487,41 @@ static int walk_entry(struct dir_walk *w, struct lading_inode *dir,
 	ret = lading_tree_link(ctx->tree, dir, name, strlen(name), ino);
 	lading_tree_inode_put(ctx->tree, ino);	/* the dentry holds it */
 	if (ret)
-		return lading_error_set(ctx->err, -ret, "%s: %s", path,
+		return lading_error_set(ctx->err, -ret, "%s: %s", w->path,
 					strerror(-ret));
-	ret = fill_inode(w, ino, path, &st);
+	ret = fill_inode(w, ino, dirfd, name, len, &st, &fd);
 	if (!ret && !S_ISDIR(st.st_mode) && st.st_nlink > 1)
 		ret = link_remember(w, &st, ino);
-	if (!ret && S_ISDIR(st.st_mode))
-		ret = walk_dir(w, ino, path);
+	if (!ret && fd >= 0)
+		return walk_push(w, ino, fd, len);	/* f is stale now */
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
-static int walk_dir(struct dir_walk *w, struct lading_inode *dir,
-		    const char *path)
+static int walk_tree(struct dir_walk *w, struct lading_inode *root, int fd,
+		     size_t path_len)
 {
-	char **names = NULL, **n;
-	int ret = list_dir(w->ctx, path, &names);
+	int ret = walk_push(w, root, fd, path_len);
 
-	if (ret)
-		return ret;
-	for (n = names; !ret && *n; n++) {
-		char *child = lading_path_join(path, *n);
+	while (!ret && w->depth) {
+		struct walk_frame *f = &w->stack[w->depth - 1];
+		const char *name = f->names[f->next];
 
-		if (!child) {
-			ret = -ENOMEM;
-			break;
+		if (!name) {
+			ret = walk_pop(w);
+			continue;
 		}
-		ret = walk_entry(w, dir, child, *n);
-		free(child);
+		f->next++;
+		ret = walk_entry(w, name);
 	}
-	free_names(names);
+	while (w->depth) {
+		struct walk_frame *f = &w->stack[--w->depth];
+
+		if (f->fd >= 0)
+			close(f->fd);
+		free_names(f->names);
+	}
 	return ret;
 }
 
@@ -362,20 +530,41 @@ int source_load_dir(struct source_ctx *ctx)
 	struct dir_walk w = { .ctx = ctx };
 	struct lading_inode *root = lading_tree_root(ctx->tree);
 	const char *path = ctx->params->path;
+	struct xattr_at xa = { .path = path };
+	size_t len = strlen(path);
 	struct stat st;
 	int ret;
 
-	if (stat(path, &st) < 0)
-		return lading_error_set(ctx->err, errno, "%s: %s", path,
+	xa.fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (xa.fd < 0)
+		return lading_error_set(ctx->err, errno, errno == ENOTDIR ?
+					"%s: not a directory" : "%s: %s", path,
 					strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return lading_error_set(ctx->err, ENOTDIR,
-					"%s: not a directory", path);
+	if (fstat(xa.fd, &st) < 0) {
+		ret = lading_error_set(ctx->err, errno, "%s: %s", path,
+				       strerror(errno));
+		close(xa.fd);
+		return ret;
+	}
 	copy_stat(root, &st);
-	ret = read_xattrs(ctx, root, path);
-	if (!ret)
-		ret = walk_dir(&w, root, path);
+	ret = read_xattrs(ctx, root, &xa);
+	w.path = malloc(len + 1);
+	if (!ret && !w.path)
+		ret = -ENOMEM;
+	if (ret) {
+		close(xa.fd);
+	} else {
+		memcpy(w.path, path, len + 1);
+		w.path_cap = len + 1;
+		while (len > 1 && path[len - 1] == '/')
+			len--;	/* children of "src/" are "src/x" */
+		if (len == 1 && path[0] == '/')
+			len = 0;
+		ret = walk_tree(&w, root, xa.fd, len);
+	}
 	free(w.links);
+	free(w.stack);
+	free(w.path);
 	if (ret == -ENOMEM)
 		lading_error_set(ctx->err, ENOMEM, "out of memory");
 	return ret;

@@ -382,24 +382,6 @@ static int place_inode(struct tar_reader *t, const char *path,
  * containerd's rule: it removes every path under the directory that the
  * layer did not unpack, whatever the order of the entries.
  */
-static void drop_lower(struct lading_tree *tree, struct lading_inode *dir,
-		       uint16_t layer)
-{
-	uint32_t i = 0;
-
-	while (i < dir->nchildren) {
-		struct lading_dentry *d = dir->children[i];
-
-		if (d->layer != layer) {
-			lading_tree_unlink(tree, dir, d->name, d->namelen);
-			continue;	/* the array shifted down */
-		}
-		if (S_ISDIR(d->inode->mode))
-			drop_lower(tree, d->inode, layer);
-		i++;
-	}
-}
-
 static int apply_opaque(struct tar_reader *t, const char *path)
 {
 	struct source_ctx *ctx = t->ctx;
@@ -417,7 +399,8 @@ static int apply_opaque(struct tar_reader *t, const char *path)
 		return lading_error_set(ctx->err, -ret, "%s: whiteout '%s': %s",
 					t->name, path, ret == -ENOTDIR ?
 					"a parent is not a directory" : strerror(-ret));
-	drop_lower(ctx->tree, dir, ctx->params->layer);
+	if (lading_tree_prune_layer(ctx->tree, dir, ctx->params->layer))
+		return -ENOMEM;
 	ctx->stats->opaque_dirs++;
 	return 0;
 }

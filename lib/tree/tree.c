@@ -138,17 +138,11 @@ struct lading_inode *lading_inode_new(uint32_t mode)
 	return ino;
 }
 
-static void inode_free(struct lading_tree *tree, struct lading_inode *ino)
+/* Everything but the children, which inodes_release() has taken. */
+static void inode_free_shallow(struct lading_inode *ino)
 {
 	uint32_t i;
 
-	for (i = 0; i < ino->nchildren; i++) {
-		struct lading_dentry *d = ino->children[i];
-
-		table_remove(tree, d);
-		lading_tree_inode_put(tree, d->inode);
-		free(d);
-	}
 	for (i = 0; i < ino->nxattrs; i++) {
 		free(ino->xattrs[i].name);
 		free(ino->xattrs[i].value);
@@ -161,10 +155,44 @@ static void inode_free(struct lading_tree *tree, struct lading_inode *ino)
 	free(ino);
 }
 
+/*
+ * Frees an inode whose last reference went, and every subtree that dies
+ * with it.  Dying directories wait on a list threaded through ->dying
+ * instead of on the call stack: a tree can be 100 000 levels deep.
+ */
+static void inodes_release(struct lading_tree *tree, struct lading_inode *ino)
+{
+	struct lading_inode *todo = ino;
+
+	ino->dying = NULL;
+	while (todo) {
+		struct lading_inode *dir = todo;
+		uint32_t i;
+
+		todo = dir->dying;
+		for (i = 0; i < dir->nchildren; i++) {
+			struct lading_dentry *d = dir->children[i];
+			struct lading_inode *child = d->inode;
+
+			table_remove(tree, d);
+			free(d);
+			if (--child->refcount)
+				continue;
+			if (child->nchildren) {
+				child->dying = todo;
+				todo = child;
+			} else {
+				inode_free_shallow(child);
+			}
+		}
+		inode_free_shallow(dir);
+	}
+}
+
 void lading_tree_inode_put(struct lading_tree *tree, struct lading_inode *ino)
 {
 	if (ino && --ino->refcount == 0)
-		inode_free(tree, ino);
+		inodes_release(tree, ino);
 }
 
 struct lading_tree *lading_tree_new(void)
@@ -326,6 +354,58 @@ int lading_tree_unlink(struct lading_tree *tree, struct lading_inode *dir,
 	return 0;
 }
 
+/* A heap stack of directories for the walks below. */
+struct dir_stack {
+	struct dir_frame {
+		struct lading_inode *dir;
+		uint32_t next;
+	} *f;
+	size_t depth, cap;
+};
+
+static int dir_stack_push(struct dir_stack *s, struct lading_inode *dir)
+{
+	if (s->depth == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		struct dir_frame *f = realloc(s->f, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		s->f = f;
+		s->cap = cap;
+	}
+	s->f[s->depth++] = (struct dir_frame){ dir, 0 };
+	return 0;
+}
+
+int lading_tree_prune_layer(struct lading_tree *tree, struct lading_inode *dir,
+			    uint16_t layer)
+{
+	struct dir_stack s = { 0 };
+	int ret = dir_stack_push(&s, dir);
+
+	while (!ret && s.depth) {
+		struct dir_frame *f = &s.f[s.depth - 1];
+		struct lading_dentry *d;
+
+		if (f->next >= f->dir->nchildren) {
+			s.depth--;
+			continue;
+		}
+		d = f->dir->children[f->next];
+		if (d->layer != layer) {
+			/* the array shifts down: next stays */
+			lading_tree_unlink(tree, f->dir, d->name, d->namelen);
+			continue;
+		}
+		f->next++;
+		if (S_ISDIR(d->inode->mode) && d->inode->nchildren)
+			ret = dir_stack_push(&s, d->inode);
+	}
+	free(s.f);
+	return ret;
+}
+
 int lading_path_normalize(char *path)
 {
 	char *out = path;
@@ -464,7 +544,7 @@ static int sort_one(struct lading_dentry *d, void *ud)
 	return 0;
 }
 
-void lading_tree_sort(struct lading_tree *tree)
+int lading_tree_sort(struct lading_tree *tree)
 {
 	/* the root has no dentry: sort it directly, then visit the rest */
 	if (!tree->root->children_sorted && tree->root->nchildren > 1) {
@@ -472,7 +552,7 @@ void lading_tree_sort(struct lading_tree *tree)
 		      sizeof(*tree->root->children), dentry_cmp);
 	}
 	tree->root->children_sorted = true;
-	lading_tree_visit(tree, sort_one, NULL);
+	return lading_tree_visit(tree, sort_one, NULL);
 }
 
 static int reset_links(struct lading_dentry *d, void *ud)
@@ -492,57 +572,36 @@ static int add_links(struct lading_dentry *d, void *ud)
 	return 0;
 }
 
-void lading_tree_count_links(struct lading_tree *tree)
+int lading_tree_count_links(struct lading_tree *tree)
 {
+	int ret;
+
 	tree->root->nlink = 2;
-	lading_tree_visit(tree, reset_links, NULL);
-	lading_tree_visit(tree, add_links, NULL);
+	ret = lading_tree_visit(tree, reset_links, NULL);
+	return ret ? ret : lading_tree_visit(tree, add_links, NULL);
 }
 
 /* Iterative so that deep trees cannot exhaust the stack. */
 int lading_tree_visit(struct lading_tree *tree, lading_tree_visit_fn fn,
 		      void *ud)
 {
-	struct frame {
-		struct lading_inode *dir;
-		uint32_t next;
-	} *stack = NULL;
-	size_t depth = 0, cap = 0;
-	int ret = 0;
+	struct dir_stack s = { 0 };
+	int ret = dir_stack_push(&s, tree->root);
 
-	cap = 64;
-	stack = malloc(cap * sizeof(*stack));
-	if (!stack)
-		return -ENOMEM;
-	stack[depth++] = (struct frame){ tree->root, 0 };
-	while (depth) {
-		struct frame *f = &stack[depth - 1];
+	while (!ret && s.depth) {
+		struct dir_frame *f = &s.f[s.depth - 1];
 		struct lading_dentry *d;
 
 		if (f->next >= f->dir->nchildren) {
-			depth--;
+			s.depth--;
 			continue;
 		}
 		d = f->dir->children[f->next++];
 		ret = fn(d, ud);
-		if (ret)
-			break;
-		if (S_ISDIR(d->inode->mode) && d->inode->nchildren) {
-			if (depth == cap) {
-				struct frame *s;
-
-				cap *= 2;
-				s = realloc(stack, cap * sizeof(*stack));
-				if (!s) {
-					ret = -ENOMEM;
-					break;
-				}
-				stack = s;
-			}
-			stack[depth++] = (struct frame){ d->inode, 0 };
-		}
+		if (!ret && S_ISDIR(d->inode->mode) && d->inode->nchildren)
+			ret = dir_stack_push(&s, d->inode);
 	}
-	free(stack);
+	free(s.f);
 	return ret;
 }
 
@@ -569,9 +628,9 @@ static int policy_visit(struct lading_dentry *d, void *ud)
 	return 0;
 }
 
-void lading_tree_apply_policy(struct lading_tree *tree,
-			      const struct lading_tree_policy *policy)
+int lading_tree_apply_policy(struct lading_tree *tree,
+			     const struct lading_tree_policy *policy)
 {
 	apply_policy(tree->root, policy);
-	lading_tree_visit(tree, policy_visit, (void *)policy);
+	return lading_tree_visit(tree, policy_visit, (void *)policy);
 }

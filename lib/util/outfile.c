@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,25 +119,47 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
+/* rename(); *fresh tells whether dir/name did not exist before. */
+static int rename_into(const char *from, const char *to, bool *fresh)
+{
+	*fresh = true;
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EEXIST && errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	*fresh = false;	/* replacing, or the file system cannot tell */
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
 int lading_outfile_commit(struct lading_outfile *of, const char *name)
 {
 	char *final_path;
-	int ret = 0;
+	bool fresh;
+	int ret;
 
+	/* everything that can fail comes before the rename */
 	if (fsync(of->fd) < 0)
+		return -errno;
+	ret = close(of->fd);
+	of->fd = -1;
+	if (ret < 0)
 		return -errno;
 	final_path = lading_path_join(of->dir, name);
 	if (!final_path)
 		return -ENOMEM;
-	if (rename(of->tmp_path, final_path) < 0)
-		ret = -errno;
+	ret = rename_into(of->tmp_path, final_path, &fresh);
+	if (!ret) {
+		of->committed = true;
+		ret = fsync_dir(of->dir);
+		/*
+		 * The rename may not last: a name that did not exist goes
+		 * again, so a failure leaves no new output behind.
+		 */
+		if (ret && fresh)
+			unlink(final_path);
+	}
 	free(final_path);
-	if (ret)
-		return ret;
-	of->committed = true;
-	close(of->fd);
-	of->fd = -1;
-	return fsync_dir(of->dir);
+	return ret;
 }
 
 void lading_outfile_abort(struct lading_outfile *of)

@@ -38,7 +38,8 @@ int compare_load_source(struct vctx *v)
 	if (ret)
 		return ret;
 	v->r->source_entries = st.entries;
-	lading_tree_count_links(v->src);
+	if (lading_tree_count_links(v->src))
+		return lading_error_set(v->err, ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -201,13 +202,19 @@ static int compare_xattrs_and_target(struct vctx *v,
 int compare_entry(struct vctx *v, const struct lading_rentry *e)
 {
 	struct lading_dentry *d = NULL;
-	struct lading_inode *s, *prev;
+	struct lading_inode *s, *prev, *dir;
 	uint64_t *slot;
 	bool created;
 	int ret;
 
-	if (*e->path) {
-		d = lading_tree_lookup_dentry(v->src, e->path);
+	if (e->parent) {
+		/*
+		 * By name in the source directory matching the image parent,
+		 * not by path: a path lookup costs the depth on every entry.
+		 */
+		slot = lading_idmap_find(&v->nid_to_src, e->parent->nid);
+		dir = slot ? (struct lading_inode *)(uintptr_t)*slot : NULL;
+		d = dir ? lading_tree_lookup(v->src, dir, e->name, e->namelen) : NULL;
 		s = d ? d->inode : NULL;
 	} else {
 		s = lading_tree_root(v->src);
@@ -223,7 +230,13 @@ int compare_entry(struct vctx *v, const struct lading_rentry *e)
 			       e->inode->mode & S_IFMT, s->mode & S_IFMT);
 		return 0;
 	}
-	if (!S_ISDIR(s->mode)) {
+	if (S_ISDIR(s->mode)) {
+		/* a directory nid is walked once: where its children look */
+		slot = lading_idmap_insert(&v->nid_to_src, e->inode->nid, &created);
+		if (!slot)
+			return lading_error_set(v->err, ENOMEM, "out of memory");
+		*slot = (uintptr_t)s;
+	} else {
 		/* image nid -> source inode: hardlink groups must agree */
 		slot = lading_idmap_insert(&v->nid_to_src, e->inode->nid, &created);
 		if (!slot)

@@ -2,32 +2,52 @@
 /*
  * Extraction of an image's tree into a directory.  Every file system call
  * is relative to a directory fd opened with openat2(RESOLVE_BENEATH |
- * RESOLVE_NO_SYMLINKS) below the target, and every name comes from a
+ * RESOLVE_NO_SYMLINKS) below its parent, and every name comes from a
  * validated dirent (no '/', never "." or ".."), so nothing is followed or
- * written outside the target.  Directory metadata is applied last, deepest
- * first, so default ACLs and read-only modes cannot disturb the children.
+ * written outside the target.  The walk keeps the directories from the
+ * root to the current one on a heap stack, so no path is ever resolved
+ * whole: any depth works, far past PATH_MAX.  A directory's metadata is
+ * applied when the walk leaves it, children first, so default ACLs and
+ * read-only modes cannot disturb what goes inside.  The second and later
+ * names of a hardlinked file link to a copy of its first name kept in a
+ * private directory at the top, removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/random.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include "internal.h"
 
+/* A directory on the walk's current path. */
+struct xdir {
+	uint64_t nid;
+	int fd;			/* -1 while closed (see XDIR_OPEN) */
+	dev_t dev;		/* identity, checked when reopened by ".." */
+	ino_t ino;
+	size_t path_len;	/* of its path in extract_state.path */
+};
+
+/* Directory fds kept open at the bottom of the stack; others reopen. */
+#define XDIR_OPEN 16
+
 struct extract_state {
 	int root_fd;
 	bool privileged;
-	char *parent_path;	/* cached parent directory */
-	int parent_fd;
-	struct lading_idmap links;	/* nid -> first extracted path */
-	uint64_t *dirs;		/* nids of directories, in walk order */
-	char **dir_paths;
-	size_t ndirs, dirs_cap;
+	struct xdir *stack;	/* [0] is the root, on root_fd */
+	size_t depth, cap;
+	char *path;		/* of the top directory, for messages */
+	size_t path_cap;
+	int links_fd;		/* the hardlink directory, -1 until needed */
+	char links_name[40];
+	struct lading_idmap links;	/* nid -> 1: a name in links_fd */
 	uint64_t skipped;	/* metadata not settable without privileges */
 };
 
@@ -51,8 +71,8 @@ int extract_begin(struct vctx *v)
 
 	if (!x)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
-	x->parent_fd = -1;
 	x->root_fd = -1;
+	x->links_fd = -1;
 	v->x = x;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return lading_error_set(v->err, errno, "%s: %s", dir, strerror(errno));
@@ -63,25 +83,122 @@ int extract_begin(struct vctx *v)
 	return 0;
 }
 
-static int parent_fd(struct vctx *v, const char *path, const char **name)
+static int xdir_push(struct extract_state *x, const struct lading_rentry *e,
+		     int fd)
+{
+	size_t at = x->depth ? x->stack[x->depth - 1].path_len : 0;
+	size_t len = e->parent ? at + 1 + e->namelen : 0;
+	struct stat st;
+
+	if (len + 1 > x->path_cap) {
+		char *p = realloc(x->path, (len + 1) * 2);
+
+		if (!p) {
+			if (fd != x->root_fd)
+				close(fd);
+			return -ENOMEM;
+		}
+		x->path = p;
+		x->path_cap = (len + 1) * 2;
+	}
+	if (e->parent) {
+		x->path[at] = '/';
+		memcpy(x->path + at + 1, e->name, e->namelen);
+	}
+	x->path[len] = '\0';
+	if (x->depth == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		struct xdir *s = realloc(x->stack, cap * sizeof(*s));
+
+		if (!s) {
+			if (fd != x->root_fd)
+				close(fd);
+			return -ENOMEM;
+		}
+		x->stack = s;
+		x->cap = cap;
+	}
+	if (fstat(fd, &st) < 0) {
+		int ret = -errno;
+
+		if (fd != x->root_fd)
+			close(fd);
+		return ret;
+	}
+	x->stack[x->depth++] = (struct xdir){ e->inode->nid, fd, st.st_dev,
+					      st.st_ino, len };
+	/* a deep walk holds a bounded number of descriptors */
+	if (x->depth > XDIR_OPEN + 1) {
+		struct xdir *old = &x->stack[x->depth - XDIR_OPEN - 1];
+
+		if (old->fd >= 0 && old != &x->stack[0]) {
+			close(old->fd);
+			old->fd = -1;
+		}
+	}
+	return 0;
+}
+
+/* Reopens the parent of the top directory, closed for depth, by "..". */
+static int xdir_reopen_parent(struct extract_state *x)
+{
+	struct xdir *top = &x->stack[x->depth - 1], *up = top - 1;
+	struct stat st;
+	int fd;
+
+	if (up->fd >= 0)
+		return 0;
+	fd = openat(top->fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != up->dev || st.st_ino != up->ino) {
+		close(fd);
+		return -ESTALE;	/* moved while we were inside */
+	}
+	up->fd = fd;
+	return 0;
+}
+
+static int apply_meta(struct vctx *v, const struct lading_rinode *ino, int fd,
+		      int dirfd, const char *name);
+
+/* Leaves the top directory: its metadata now that its children are done. */
+static int xdir_pop(struct vctx *v)
 {
 	struct extract_state *x = v->x;
-	const char *slash = strrchr(path, '/');
-	size_t plen = slash ? (size_t)(slash - path) : 0;
+	struct xdir *top = &x->stack[x->depth - 1];
+	struct lading_rinode ino;
+	int ret = 0;
 
-	*name = slash ? slash + 1 : path;
-	if (x->parent_path && strlen(x->parent_path) == plen &&
-	    !memcmp(x->parent_path, path, plen))
-		return x->parent_fd;
-	if (x->parent_fd >= 0)
-		close(x->parent_fd);
-	free(x->parent_path);
-	x->parent_path = strndup(path, plen);
-	if (!x->parent_path)
-		return -ENOMEM;
-	x->parent_fd = open_beneath(x->root_fd, x->parent_path,
-				    O_RDONLY | O_DIRECTORY);
-	return x->parent_fd < 0 ? -errno : x->parent_fd;
+	if (x->depth > 1)
+		ret = xdir_reopen_parent(x);
+	if (!ret)
+		ret = lading_reader_inode(v->reader, top->nid, &ino, v->err);
+	if (!ret)
+		ret = apply_meta(v, &ino, top->fd, -1, NULL);
+	if (top->fd != x->root_fd)
+		close(top->fd);
+	if (ret)
+		ret = lading_error_set(v->err, -ret, "extracting %s/: %s",
+				       x->path, strerror(-ret));
+	x->depth--;
+	if (x->depth)
+		x->path[x->stack[x->depth - 1].path_len] = '\0';
+	return ret;
+}
+
+/* Pops to the directory holding e; -EUCLEAN if e is not on the path. */
+static int xdir_enter(struct vctx *v, const struct lading_rentry *e)
+{
+	struct extract_state *x = v->x;
+	int ret;
+
+	while (x->depth && x->stack[x->depth - 1].nid != e->parent->nid) {
+		ret = xdir_pop(v);
+		if (ret)
+			return ret;
+	}
+	return x->depth ? x->stack[x->depth - 1].fd : -EUCLEAN;
 }
 
 struct xattr_target {
@@ -176,70 +293,85 @@ static int write_regular(struct vctx *v, const struct lading_rinode *ino, int fd
 	return ftruncate(fd, (off_t)ino->size) ? -errno : 0;
 }
 
-static int remember_link(struct extract_state *x, uint64_t nid, const char *path)
+/* The hardlink directory, made when the first hardlinked file comes. */
+static int links_dir(struct extract_state *x)
 {
-	char *copy = strdup(path);
-	uint64_t *slot;
-	bool created;
+	uint64_t r;
+	int tries;
 
-	slot = copy ? lading_idmap_insert(&x->links, nid, &created) : NULL;
-	if (!slot) {
-		free(copy);
-		return -ENOMEM;
+	if (x->links_fd >= 0)
+		return x->links_fd;
+	for (tries = 0; tries < 16; tries++) {
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			return -EIO;
+		snprintf(x->links_name, sizeof(x->links_name),
+			 ".lading-links.%016llx", (unsigned long long)r);
+		if (mkdirat(x->root_fd, x->links_name, 0700) == 0)
+			break;
+		if (errno != EEXIST)
+			return -errno;
 	}
-	if (!created)
-		free((char *)(uintptr_t)*slot);
-	*slot = (uintptr_t)copy;
-	return 0;
+	if (tries == 16)
+		return -EEXIST;
+	x->links_fd = open_beneath(x->root_fd, x->links_name,
+				   O_RDONLY | O_DIRECTORY);
+	return x->links_fd < 0 ? -errno : x->links_fd;
 }
 
-static const char *find_link(const struct extract_state *x, uint64_t nid)
+static void link_name(char *buf, size_t len, uint64_t nid)
 {
-	uint64_t *slot = lading_idmap_find(&x->links, nid);
-
-	return slot ? (const char *)(uintptr_t)*slot : NULL;
+	snprintf(buf, len, "%llx", (unsigned long long)nid);
 }
 
-static int make_hardlink(struct vctx *v, const char *first, int dirfd,
+/* Keeps the first name of a hardlinked file for its later names. */
+static int remember_link(struct extract_state *x, uint64_t nid, int dirfd,
 			 const char *name)
 {
-	const char *slash = strrchr(first, '/');
-	char *ppath = strndup(first, slash ? (size_t)(slash - first) : 0);
-	int pfd, ret = 0;
+	char kept[24];
+	uint64_t *slot;
+	bool created;
+	int fd = links_dir(x);
 
-	if (!ppath)
+	if (fd < 0)
+		return fd;
+	slot = lading_idmap_insert(&x->links, nid, &created);
+	if (!slot)
 		return -ENOMEM;
-	pfd = open_beneath(v->x->root_fd, ppath, O_RDONLY | O_DIRECTORY);
-	free(ppath);
-	if (pfd < 0)
+	link_name(kept, sizeof(kept), nid);
+	if (!created)
+		unlinkat(fd, kept, 0);	/* its first name failed before */
+	if (linkat(dirfd, name, fd, kept, 0) < 0)
 		return -errno;
-	if (linkat(pfd, slash ? slash + 1 : first, dirfd, name, 0) < 0)
-		ret = -errno;
-	close(pfd);
-	return ret;
+	*slot = 1;
+	return 0;
 }
 
-static int remember_dir(struct extract_state *x, uint64_t nid, const char *path)
+static int make_hardlink(struct extract_state *x, uint64_t nid, int dirfd,
+			 const char *name)
 {
-	if (x->ndirs == x->dirs_cap) {
-		size_t cap = x->dirs_cap ? x->dirs_cap * 2 : 64;
-		uint64_t *d = realloc(x->dirs, cap * sizeof(*d));
-		char **p;
+	char kept[24];
 
-		if (!d)
-			return -ENOMEM;
-		x->dirs = d;
-		p = realloc(x->dir_paths, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		x->dir_paths = p;
-		x->dirs_cap = cap;
+	link_name(kept, sizeof(kept), nid);
+	return linkat(x->links_fd, kept, dirfd, name, 0) < 0 ? -errno : 0;
+}
+
+/* Empties and removes the hardlink directory. */
+static void links_remove(struct extract_state *x)
+{
+	char kept[24];
+	size_t i;
+
+	if (x->links_fd < 0)
+		return;
+	for (i = 0; i < x->links.cap; i++) {
+		if (!x->links.keys[i])
+			continue;
+		link_name(kept, sizeof(kept), x->links.keys[i] - 1);
+		unlinkat(x->links_fd, kept, 0);
 	}
-	x->dir_paths[x->ndirs] = strdup(path);
-	if (!x->dir_paths[x->ndirs])
-		return -ENOMEM;
-	x->dirs[x->ndirs++] = nid;
-	return 0;
+	close(x->links_fd);
+	x->links_fd = -1;
+	unlinkat(x->root_fd, x->links_name, AT_REMOVEDIR);
 }
 
 static int create_entry(struct vctx *v, const struct lading_rentry *e,
@@ -253,7 +385,10 @@ static int create_entry(struct vctx *v, const struct lading_rentry *e,
 	case S_IFDIR:
 		if (mkdirat(dirfd, name, 0700) < 0)
 			return -errno;
-		return remember_dir(v->x, ino->nid, e->path);
+		fd = open_beneath(dirfd, name, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			return -errno;
+		return xdir_push(v->x, e, fd);
 	case S_IFREG:
 		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 			    O_CLOEXEC, 0600);
@@ -285,22 +420,25 @@ static int create_entry(struct vctx *v, const struct lading_rentry *e,
 
 int extract_entry(struct vctx *v, const struct lading_rentry *e)
 {
-	const char *name, *first;
+	struct extract_state *x = v->x;
+	char name[EROFS_NAME_LEN + 1];
 	int dirfd, ret;
 
-	if (!*e->path)
-		return remember_dir(v->x, e->inode->nid, "");
-	dirfd = parent_fd(v, e->path, &name);
+	if (!e->parent)
+		return xdir_push(x, e, x->root_fd);
+	memcpy(name, e->name, e->namelen);
+	name[e->namelen] = '\0';
+	dirfd = xdir_enter(v, e);
 	if (dirfd < 0)
 		return lading_error_set(v->err, -dirfd, "extracting /%s: %s",
 					e->path, strerror(-dirfd));
 	if (!e->first_link && !S_ISDIR(e->inode->mode) &&
-	    (first = find_link(v->x, e->inode->nid)) != NULL) {
-		ret = make_hardlink(v, first, dirfd, name);
+	    lading_idmap_find(&x->links, e->inode->nid)) {
+		ret = make_hardlink(x, e->inode->nid, dirfd, name);
 	} else {
 		ret = create_entry(v, e, dirfd, name);
 		if (!ret && !S_ISDIR(e->inode->mode) && e->inode->nlink > 1)
-			ret = remember_link(v->x, e->inode->nid, e->path);
+			ret = remember_link(x, e->inode->nid, dirfd, name);
 	}
 	if (ret == -ENOENT && S_ISREG(e->inode->mode)) {
 		verify_problem(v, "/%s: not extracted, its blob is missing", e->path);
@@ -315,24 +453,15 @@ int extract_entry(struct vctx *v, const struct lading_rentry *e)
 int extract_finish(struct vctx *v)
 {
 	struct extract_state *x = v->x;
-	size_t i = x->ndirs;
+	int ret;
 
-	while (i--) {
-		struct lading_rinode ino;
-		int fd, ret;
-
-		ret = lading_reader_inode(v->reader, x->dirs[i], &ino, v->err);
+	while (x->depth) {
+		/* the hardlink directory goes before the root's own mtime */
+		if (x->depth == 1)
+			links_remove(x);
+		ret = xdir_pop(v);
 		if (ret)
 			return ret;
-		fd = open_beneath(x->root_fd, x->dir_paths[i], O_RDONLY | O_DIRECTORY);
-		if (fd < 0)
-			return lading_error_set(v->err, errno, "extracting /%s: %s",
-						x->dir_paths[i], strerror(errno));
-		ret = apply_meta(v, &ino, fd, -1, NULL);
-		close(fd);
-		if (ret)
-			return lading_error_set(v->err, -ret, "extracting /%s: %s",
-						x->dir_paths[i], strerror(-ret));
 	}
 	if (x->skipped)
 		lading_log_msg(v->p->log, LADING_LOG_WARN,
@@ -344,23 +473,21 @@ int extract_finish(struct vctx *v)
 void extract_free(struct vctx *v)
 {
 	struct extract_state *x = v->x;
-	size_t i;
 
 	if (!x)
 		return;
-	if (x->parent_fd >= 0)
-		close(x->parent_fd);
+	links_remove(x);
+	while (x->depth--) {
+		int fd = x->stack[x->depth].fd;
+
+		if (fd >= 0 && fd != x->root_fd)
+			close(fd);
+	}
 	if (x->root_fd >= 0)
 		close(x->root_fd);
-	for (i = 0; i < x->links.cap; i++)
-		if (x->links.keys[i])
-			free((char *)(uintptr_t)x->links.values[i]);
 	lading_idmap_free(&x->links);
-	for (i = 0; i < x->ndirs; i++)
-		free(x->dir_paths[i]);
-	free(x->dirs);
-	free(x->dir_paths);
-	free(x->parent_path);
+	free(x->stack);
+	free(x->path);
 	free(x);
 	v->x = NULL;
 }

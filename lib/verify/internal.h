@@ -30,7 +30,7 @@ struct vctx {
 	/* source comparison */
 	struct lading_tree *src;
 	struct lading_store *src_store;
-	struct lading_idmap nid_to_src;	/* image nid -> source inode */
+	struct lading_idmap nid_to_src;	/* image nid -> source inode (dirs too) */
 
 	struct extract_state *x;
 };

@@ -10,10 +10,15 @@
  * too unless --ignore-dir-nlink), hardlink groups (paths sharing an inode
  * in SRC share one in DST and vice versa), regular file size and bytes,
  * symlink targets, rdev of devices, and all xattrs with raw values.
+ * A directory found on one side only is reported once, not its contents.
  *
  * --no-nlink disables both nlink and hardlink-group checks.
  * --no-root-meta skips mode/uid/gid/mtime/nlink/xattrs of the root itself
  * (for sources whose root metadata is synthesised, e.g. tars without "./").
+ *
+ * Both trees are walked together, relative to directory fds held on a heap
+ * stack (at most WALK_OPEN levels open, the rest reopened by ".."), so any
+ * depth works, paths far past PATH_MAX included.
  *
  * Prints one line per difference (the first 50, then a count).
  * Exit status: 0 equal, 1 different, 2 error (an error wins over a
@@ -40,6 +45,7 @@
 
 #define MAX_SHOWN 50
 #define BUF_SIZE (1u << 20)
+#define WALK_OPEN 16	/* directory levels kept open */
 
 struct options {
 	bool mtime;
@@ -50,27 +56,42 @@ struct options {
 	bool root_meta;
 };
 
-struct entry {
-	char *path; /* relative, "." for the root */
-	struct stat st;
-	size_t link_rep; /* index of the first path sharing this inode */
+/* First sighting of a non-directory inode, by walk position. */
+struct link_slot {
+	dev_t dev;
+	ino_t ino;
+	uint64_t ord;		/* 0: empty slot */
+	char *first;		/* its path, kept for nlink > 1 */
 };
 
-struct tree {
+struct side {
 	const char *root;
-	struct entry *e;
-	size_t n;
-	size_t cap;
+	struct link_slot *links;
+	size_t nlinks, cap;
+};
+
+/* One directory level of both trees. */
+struct frame {
+	int fd[2];		/* -1 while closed */
+	dev_t dev[2];
+	ino_t ino[2];
+	char **names[2];	/* sorted */
+	size_t n[2], i[2];
+	size_t path_len;
 };
 
 struct ctx {
 	struct options opt;
-	struct tree src;
-	struct tree dst;
+	struct side side[2];	/* SRC, DST */
 	unsigned long ndiff;
 	unsigned long nerr;
 	char *buf1;
 	char *buf2;
+	struct frame *stack;
+	size_t depth, cap;
+	char *path;		/* of the current entry, relative; "." */
+	size_t path_cap;
+	uint64_t ord;		/* walk position of the current entry */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -100,244 +121,60 @@ static void report_err(struct ctx *c, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* ---- tree walking ------------------------------------------------------ */
+/* ---- hardlink groups --------------------------------------------------- */
 
-static char *join_path(const char *dir, const char *name)
+static size_t link_pos(const struct side *t, dev_t dev, ino_t ino)
 {
-	char *p;
+	size_t j = (size_t)((ino * 0x9E3779B97F4A7C15ull) ^ dev) & (t->cap - 1);
 
-	if (strcmp(dir, ".") == 0)
-		return strdup(name);
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	return p;
+	while (t->links[j].ord && (t->links[j].dev != dev || t->links[j].ino != ino))
+		j = (j + 1) & (t->cap - 1);
+	return j;
 }
 
-static int tree_add(struct tree *t, char *path, const struct stat *st)
+/*
+ * The walk position and path of the first name of st's inode on this side
+ * (this entry's own, if it is the first).  Both trees are walked in the
+ * same order, so equal positions on both sides mean equal groups.
+ */
+static int link_note(struct ctx *c, struct side *t, const struct stat *st,
+		     uint64_t *ord, const char **first)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		struct entry *e = realloc(t->e, cap * sizeof(*e));
+	struct link_slot *l;
 
-		if (!e)
+	if ((t->nlinks + 1) * 2 > t->cap) {
+		struct link_slot *old = t->links;
+		size_t oldcap = t->cap;
+
+		t->cap = oldcap ? oldcap * 2 : 1024;
+		t->links = calloc(t->cap, sizeof(*t->links));
+		if (!t->links)
 			return -ENOMEM;
-		t->e = e;
-		t->cap = cap;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].ord)
+				t->links[link_pos(t, old[i].dev, old[i].ino)] = old[i];
+		free(old);
 	}
-	t->e[t->n].path = path;
-	t->e[t->n].st = *st;
-	t->e[t->n].link_rep = t->n;
-	t->n++;
+	l = &t->links[link_pos(t, st->st_dev, st->st_ino)];
+	if (!l->ord) {
+		*l = (struct link_slot){ st->st_dev, st->st_ino, c->ord, NULL };
+		if (st->st_nlink > 1 && !(l->first = strdup(c->path)))
+			return -ENOMEM;
+		t->nlinks++;
+	}
+	*ord = l->ord;
+	*first = l->first ? l->first : c->path;
 	return 0;
 }
 
-static void free_names(char **names, size_t n)
+static void free_side(struct side *t)
 {
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* Read all names of a directory (except "." and ".."); consumes @fd. */
-static int read_names(int fd, char ***out, size_t *count)
-{
-	DIR *d = fdopendir(fd);
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int ret = 0;
-
-	if (!d) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			char **nn = realloc(names, ncap * sizeof(*nn));
-
-			if (!nn) {
-				ret = -ENOMEM;
-				break;
-			}
-			names = nn;
-			cap = ncap;
-		}
-		names[n] = strdup(de->d_name);
-		if (!names[n]) {
-			ret = -ENOMEM;
-			break;
-		}
-		n++;
-		errno = 0;
-	}
-	if (!ret && errno)
-		ret = -errno;
-	closedir(d);
-	if (ret) {
-		free_names(names, n);
-		return ret;
-	}
-	*out = names;
-	*count = n;
-	return 0;
-}
-
-static int walk_dir(struct ctx *c, struct tree *t, int dirfd, const char *rel);
-
-static int walk_child(struct ctx *c, struct tree *t, int dirfd,
-		      const char *rel, const char *name)
-{
-	struct stat st;
-	char *path = join_path(rel, name);
-	int fd, ret;
-
-	if (!path)
-		return -ENOMEM;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		report_err(c, "%s/%s: stat: %s", t->root, path, strerror(errno));
-		free(path);
-		return 0;
-	}
-	ret = tree_add(t, path, &st);
-	if (ret) {
-		free(path);
-		return ret;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		report_err(c, "%s/%s: open: %s", t->root, path, strerror(errno));
-		return 0;
-	}
-	return walk_dir(c, t, fd, path);
-}
-
-/* Walk the directory open at @dirfd (consumed), whose path is @rel. */
-static int walk_dir(struct ctx *c, struct tree *t, int dirfd, const char *rel)
-{
-	char **names = NULL;
-	size_t n = 0;
-	int dfd = dup(dirfd);
-	int ret;
-
-	if (dfd < 0) {
-		report_err(c, "%s/%s: dup: %s", t->root, rel, strerror(errno));
-		close(dirfd);
-		return 0;
-	}
-	ret = read_names(dfd, &names, &n);
-	if (ret) {
-		report_err(c, "%s/%s: readdir: %s", t->root, rel, strerror(-ret));
-		close(dirfd);
-		return ret == -ENOMEM ? ret : 0;
-	}
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = walk_child(c, t, dirfd, rel, names[i]);
-	free_names(names, n);
-	close(dirfd);
-	return ret;
-}
-
-static int cmp_entry_path(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-
-	return strcmp(x->path, y->path);
-}
-
-static int cmp_index_ino(const void *a, const void *b, void *arg)
-{
-	const struct entry *e = arg;
-	const struct stat *x = &e[*(const size_t *)a].st;
-	const struct stat *y = &e[*(const size_t *)b].st;
-
-	if (x->st_dev != y->st_dev)
-		return x->st_dev < y->st_dev ? -1 : 1;
-	if (x->st_ino != y->st_ino)
-		return x->st_ino < y->st_ino ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
-/* For every non-directory, find the first (sorted) path sharing its inode. */
-static int compute_link_reps(struct tree *t)
-{
-	size_t *idx = malloc((t->n ? t->n : 1) * sizeof(*idx));
-	size_t m = 0;
-
-	if (!idx)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++)
-		if (!S_ISDIR(t->e[i].st.st_mode))
-			idx[m++] = i;
-	qsort_r(idx, m, sizeof(*idx), cmp_index_ino, t->e);
-	for (size_t i = 0; i < m;) {
-		size_t j = i + 1;
-
-		while (j < m && t->e[idx[j]].st.st_ino == t->e[idx[i]].st.st_ino &&
-		       t->e[idx[j]].st.st_dev == t->e[idx[i]].st.st_dev)
-			j++;
-		/* sorted by index within a group: idx[i] is the smallest */
-		for (size_t k = i; k < j; k++)
-			t->e[idx[k]].link_rep = idx[i];
-		i = j;
-	}
-	free(idx);
-	return 0;
-}
-
-static int load_tree(struct ctx *c, struct tree *t)
-{
-	struct stat st;
-	char *root;
-	int fd, ret;
-
-	fd = open(t->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		ret = -errno;
-		fprintf(stderr, "lading-treecmp: %s: %s\n", t->root, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	root = strdup(".");
-	if (!root || tree_add(t, root, &st)) {
-		free(root);
-		close(fd);
-		return -ENOMEM;
-	}
-	ret = walk_dir(c, t, fd, ".");
-	if (ret)
-		return ret;
-	/* "." sorts before every other relative path, so it stays first */
-	qsort(t->e, t->n, sizeof(*t->e), cmp_entry_path);
-	for (size_t i = 0; i < t->n; i++)
-		t->e[i].link_rep = i;
-	return compute_link_reps(t);
-}
-
-static void free_tree(struct tree *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->e[i].path);
-	free(t->e);
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->links[i].first);
+	free(t->links);
 }
 
 /* ---- file contents ----------------------------------------------------- */
-
-static char *full_path(const struct tree *t, const char *rel)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", t->root, rel) < 0)
-		return NULL;
-	return p;
-}
 
 /* Read exactly @len bytes at @off; a short read is -EIO (file shrank). */
 static int read_full(int fd, char *buf, size_t len, off_t off)
@@ -489,40 +326,37 @@ static int cmp_range(struct ctx *c, int sfd, int dfd, off_t off, off_t end,
 	return 0;
 }
 
-static int open_file(struct ctx *c, const struct tree *t, const char *rel)
+static int open_file(struct ctx *c, int side, int dirfd, const char *name)
 {
-	char *p = full_path(t, rel);
-	int fd;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 
-	if (!p)
-		return -ENOMEM;
-	fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		fd = -errno;
-		report_err(c, "%s: open: %s", p, strerror(errno));
+		report_err(c, "%s/%s: open: %s", c->side[side].root, c->path,
+			   strerror(errno));
 	}
-	free(p);
 	return fd;
 }
 
-static void compare_data(struct ctx *c, const char *rel, off_t size)
+static void compare_data(struct ctx *c, const int *dirfd, const char *name,
+			 off_t size)
 {
 	int sfd, dfd, ret;
 	off_t where = 0;
 
-	sfd = open_file(c, &c->src, rel);
+	sfd = open_file(c, 0, dirfd[0], name);
 	if (sfd < 0)
 		return;
-	dfd = open_file(c, &c->dst, rel);
+	dfd = open_file(c, 1, dirfd[1], name);
 	if (dfd < 0) {
 		close(sfd);
 		return;
 	}
 	ret = cmp_range(c, sfd, dfd, 0, size, &where);
 	if (ret < 0)
-		report_err(c, "%s: read: %s", rel, strerror(-ret));
+		report_err(c, "%s: read: %s", c->path, strerror(-ret));
 	else if (ret > 0)
-		report_diff(c, "%s: content differs at byte %lld", rel,
+		report_diff(c, "%s: content differs at byte %lld", c->path,
 			    (long long)where);
 	posix_fadvise(dfd, 0, 0, POSIX_FADV_DONTNEED);
 	close(sfd);
@@ -531,55 +365,48 @@ static void compare_data(struct ctx *c, const char *rel, off_t size)
 
 /* ---- symlinks and xattrs ----------------------------------------------- */
 
-static int read_link(const struct tree *t, const char *rel, char **out)
+static int read_link(int dirfd, const char *name, char **out)
 {
-	char *p = full_path(t, rel);
 	size_t cap = 256;
 	char *buf = NULL;
-	int ret = 0;
 
-	if (!p)
-		return -ENOMEM;
 	for (;;) {
 		char *nb = realloc(buf, cap);
 		ssize_t r;
 
 		if (!nb) {
-			ret = -ENOMEM;
-			break;
+			free(buf);
+			return -ENOMEM;
 		}
 		buf = nb;
-		r = readlink(p, buf, cap);
+		r = readlinkat(dirfd, name, buf, cap);
 		if (r < 0) {
-			ret = -errno;
-			break;
+			int ret = -errno;
+
+			free(buf);
+			return ret;
 		}
 		if ((size_t)r < cap) {
 			buf[r] = '\0';
-			break;
+			*out = buf;
+			return 0;
 		}
 		cap *= 2;
 	}
-	free(p);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	return 0;
 }
 
-static void compare_symlink(struct ctx *c, const char *rel)
+static void compare_symlink(struct ctx *c, const int *dirfd, const char *name)
 {
 	char *a = NULL, *b = NULL;
-	int ret = read_link(&c->src, rel, &a);
+	int ret = read_link(dirfd[0], name, &a);
 
 	if (!ret)
-		ret = read_link(&c->dst, rel, &b);
+		ret = read_link(dirfd[1], name, &b);
 	if (ret)
-		report_err(c, "%s: readlink: %s", rel, strerror(-ret));
+		report_err(c, "%s: readlink: %s", c->path, strerror(-ret));
 	else if (strcmp(a, b))
-		report_diff(c, "%s: symlink target differs: '%s' vs '%s'", rel, a, b);
+		report_diff(c, "%s: symlink target differs: '%s' vs '%s'", c->path,
+			    a, b);
 	free(a);
 	free(b);
 }
@@ -702,32 +529,25 @@ static void compare_xattr_lists(struct ctx *c, const char *rel, const char *sp,
 	}
 }
 
-static void compare_xattrs(struct ctx *c, const char *rel)
+/* l*xattr() of any depth: the entry through its directory's fd. */
+static void compare_xattrs(struct ctx *c, const int *dirfd, const char *name)
 {
-	char *sp = full_path(&c->src, rel), *dp = full_path(&c->dst, rel);
+	char sp[64 + 256], dp[64 + 256];
 	struct xlist xs = { 0 }, xd = { 0 };
 	int ret;
 
-	if (!sp || !dp) {
-		report_err(c, "%s: %s", rel, strerror(ENOMEM));
-		goto out;
-	}
+	snprintf(sp, sizeof(sp), "/proc/self/fd/%d/%s", dirfd[0], name);
+	snprintf(dp, sizeof(dp), "/proc/self/fd/%d/%s", dirfd[1], name);
 	ret = list_xattrs(sp, &xs);
 	if (!ret)
 		ret = list_xattrs(dp, &xd);
-	if (ret) {
-		report_err(c, "%s: listxattr: %s", rel, strerror(-ret));
-		goto out;
-	}
-	compare_xattr_lists(c, rel, sp, dp, &xs, &xd);
-out:
+	if (ret)
+		report_err(c, "%s: listxattr: %s", c->path, strerror(-ret));
+	else
+		compare_xattr_lists(c, c->path, sp, dp, &xs, &xd);
 	free_xlist(&xs);
 	free_xlist(&xd);
-	free(sp);
-	free(dp);
 }
-
-/* ---- per-entry comparison ---------------------------------------------- */
 
 static const char *type_name(mode_t m)
 {
@@ -768,97 +588,346 @@ static void compare_mtime(struct ctx *c, const char *rel,
 			    (long long)b->st_mtim.tv_sec, b->st_mtim.tv_nsec);
 }
 
-static void compare_links(struct ctx *c, const struct entry *s,
-			  const struct entry *d)
+static void compare_links(struct ctx *c, const struct stat *a,
+			  const struct stat *b)
 {
-	const struct stat *a = &s->st, *b = &d->st;
-	const char *sr = c->src.e[s->link_rep].path;
-	const char *dr = c->dst.e[d->link_rep].path;
-
 	if (a->st_nlink != b->st_nlink &&
 	    (!S_ISDIR(a->st_mode) || c->opt.dir_nlink))
-		report_diff(c, "%s: nlink differs: %lu vs %lu", s->path,
+		report_diff(c, "%s: nlink differs: %lu vs %lu", c->path,
 			    (unsigned long)a->st_nlink, (unsigned long)b->st_nlink);
-	if (!S_ISDIR(a->st_mode) && strcmp(sr, dr))
+}
+
+static int compare_groups(struct ctx *c, const struct stat *a,
+			  const struct stat *b)
+{
+	uint64_t so, dor;
+	const char *sf, *df;
+	int ret;
+
+	if (S_ISDIR(a->st_mode))
+		return 0;
+	ret = link_note(c, &c->side[0], a, &so, &sf);
+	if (!ret)
+		ret = link_note(c, &c->side[1], b, &dor, &df);
+	if (!ret && so != dor && c->opt.nlink)
 		report_diff(c, "%s: hardlink group differs: first link '%s' vs '%s'",
-			    s->path, sr, dr);
+			    c->path, sf, df);
+	return ret;
 }
 
-static void compare_metadata(struct ctx *c, const struct entry *s,
-			     const struct entry *d)
+static int compare_entry(struct ctx *c, const struct stat *s,
+			 const struct stat *d, const int *dirfd,
+			 const char *name, bool is_root)
 {
-	compare_owner_mode(c, s->path, &s->st, &d->st);
-	if (c->opt.mtime)
-		compare_mtime(c, s->path, &s->st, &d->st);
-	if (c->opt.nlink)
-		compare_links(c, s, d);
-	if (c->opt.xattrs)
-		compare_xattrs(c, s->path);
-}
-
-static void compare_content(struct ctx *c, const struct entry *s,
-			    const struct entry *d)
-{
-	const struct stat *a = &s->st, *b = &d->st;
-
-	switch (a->st_mode & S_IFMT) {
+	if ((s->st_mode & S_IFMT) != (d->st_mode & S_IFMT)) {
+		report_diff(c, "%s: type differs: %s vs %s", c->path,
+			    type_name(s->st_mode), type_name(d->st_mode));
+		return 0;
+	}
+	if (!is_root || c->opt.root_meta) {
+		compare_owner_mode(c, c->path, s, d);
+		if (c->opt.mtime)
+			compare_mtime(c, c->path, s, d);
+		if (c->opt.nlink)
+			compare_links(c, s, d);
+		if (c->opt.xattrs)
+			compare_xattrs(c, dirfd, name);
+	}
+	switch (s->st_mode & S_IFMT) {
 	case S_IFREG:
-		if (a->st_size != b->st_size)
-			report_diff(c, "%s: size differs: %lld vs %lld", s->path,
-				    (long long)a->st_size, (long long)b->st_size);
+		if (s->st_size != d->st_size)
+			report_diff(c, "%s: size differs: %lld vs %lld", c->path,
+				    (long long)s->st_size, (long long)d->st_size);
 		else
-			compare_data(c, s->path, a->st_size);
+			compare_data(c, dirfd, name, s->st_size);
 		break;
 	case S_IFLNK:
-		compare_symlink(c, s->path);
+		compare_symlink(c, dirfd, name);
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		if (a->st_rdev != b->st_rdev)
-			report_diff(c, "%s: rdev differs: %u:%u vs %u:%u", s->path,
-				    major(a->st_rdev), minor(a->st_rdev),
-				    major(b->st_rdev), minor(b->st_rdev));
+		if (s->st_rdev != d->st_rdev)
+			report_diff(c, "%s: rdev differs: %u:%u vs %u:%u", c->path,
+				    major(s->st_rdev), minor(s->st_rdev),
+				    major(d->st_rdev), minor(d->st_rdev));
 		break;
 	default:
 		break;
 	}
+	return is_root ? 0 : compare_groups(c, s, d);
 }
 
-static void compare_entry(struct ctx *c, const struct entry *s,
-			  const struct entry *d)
-{
-	bool is_root = strcmp(s->path, ".") == 0;
+/* ---- walking both trees ------------------------------------------------ */
 
-	if ((s->st.st_mode & S_IFMT) != (d->st.st_mode & S_IFMT)) {
-		report_diff(c, "%s: type differs: %s vs %s", s->path,
-			    type_name(s->st.st_mode), type_name(d->st.st_mode));
-		return;
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* All names of the directory at @fd (not consumed) but "." and "..". */
+static int read_names(int fd, char ***out, size_t *count)
+{
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d) {
+		ret = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return ret;
 	}
-	if (!is_root || c->opt.root_meta)
-		compare_metadata(c, s, d);
-	compare_content(c, s, d);
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			char **nn = realloc(names, ncap * sizeof(*nn));
+
+			if (!nn) {
+				ret = -ENOMEM;
+				break;
+			}
+			names = nn;
+			cap = ncap;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			ret = -ENOMEM;
+			break;
+		}
+		n++;
+		errno = 0;
+	}
+	if (!ret && errno)
+		ret = -errno;
+	closedir(d);
+	if (ret) {
+		free_names(names, n);
+		return ret;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*out = names;
+	*count = n;
+	return 0;
 }
 
-static void compare_trees(struct ctx *c)
+/* c->path becomes the top frame's path + "/" + name. */
+static int set_path(struct ctx *c, const char *name)
 {
-	size_t i = 0, j = 0;
+	size_t at = c->stack[c->depth - 1].path_len, nl = strlen(name);
+	size_t len = at ? at + 1 + nl : nl;
 
-	while (i < c->src.n || j < c->dst.n) {
-		int r = i == c->src.n ? 1 : j == c->dst.n ? -1 :
-			strcmp(c->src.e[i].path, c->dst.e[j].path);
+	if (len + 1 > c->path_cap) {
+		char *p = realloc(c->path, (len + 1) * 2);
 
-		if (r < 0) {
-			report_diff(c, "%s: only in SRC (%s)", c->src.e[i].path,
-				    type_name(c->src.e[i].st.st_mode));
-			i++;
-		} else if (r > 0) {
-			report_diff(c, "%s: only in DST (%s)", c->dst.e[j].path,
-				    type_name(c->dst.e[j].st.st_mode));
-			j++;
+		if (!p)
+			return -ENOMEM;
+		c->path = p;
+		c->path_cap = (len + 1) * 2;
+	}
+	if (at)
+		c->path[at++] = '/';
+	memcpy(c->path + at, name, nl + 1);
+	return 0;
+}
+
+/* Makes the directories open at fd[] (taken over) the top level. */
+static int push(struct ctx *c, const int *fd, size_t path_len)
+{
+	struct frame f = { .fd = { fd[0], fd[1] }, .path_len = path_len };
+	int ret = 0;
+
+	for (int s = 0; s < 2 && !ret; s++) {
+		struct stat st;
+
+		if (fstat(fd[s], &st) < 0)
+			ret = -errno;
+		else
+			ret = read_names(fd[s], &f.names[s], &f.n[s]);
+		f.dev[s] = st.st_dev;
+		f.ino[s] = st.st_ino;
+		if (ret)
+			report_err(c, "%s/%s: readdir: %s", c->side[s].root,
+				   c->path, strerror(-ret));
+	}
+	if (!ret && c->depth == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct frame *st = realloc(c->stack, cap * sizeof(*st));
+
+		if (st) {
+			c->stack = st;
+			c->cap = cap;
 		} else {
-			compare_entry(c, &c->src.e[i++], &c->dst.e[j++]);
+			ret = -ENOMEM;
 		}
 	}
+	if (ret) {
+		for (int s = 0; s < 2; s++) {
+			close(fd[s]);
+			free_names(f.names[s], f.n[s]);
+		}
+		return ret == -ENOMEM ? ret : 0;
+	}
+	c->stack[c->depth++] = f;
+	if (c->depth > WALK_OPEN) {
+		struct frame *old = &c->stack[c->depth - WALK_OPEN - 1];
+
+		for (int s = 0; s < 2; s++) {
+			if (old->fd[s] >= 0)
+				close(old->fd[s]);
+			old->fd[s] = -1;
+		}
+	}
+	return 0;
+}
+
+/* Leaves the top level; a closed parent is reopened by ".." and checked. */
+static int pop(struct ctx *c)
+{
+	struct frame *f = &c->stack[c->depth - 1], *up = f - 1;
+	int ret = 0;
+
+	for (int s = 0; s < 2; s++) {
+		if (c->depth > 1 && up->fd[s] < 0 && !ret) {
+			struct stat st;
+
+			up->fd[s] = openat(f->fd[s], "..", O_RDONLY | O_DIRECTORY |
+					   O_NOFOLLOW | O_CLOEXEC);
+			if (up->fd[s] < 0 || fstat(up->fd[s], &st) < 0 ||
+			    st.st_dev != up->dev[s] || st.st_ino != up->ino[s]) {
+				fprintf(stderr, "lading-treecmp: %s: a directory "
+					"moved during the walk\n", c->side[s].root);
+				ret = -ESTALE;
+			}
+		}
+		close(f->fd[s]);
+		free_names(f->names[s], f->n[s]);
+	}
+	c->depth--;
+	return ret;
+}
+
+/* An entry on one side only. */
+static int one_side(struct ctx *c, int s, int dirfd, const char *name)
+{
+	struct stat st;
+	uint64_t ord;
+	const char *first;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		report_err(c, "%s/%s: stat: %s", c->side[s].root, c->path,
+			   strerror(errno));
+		return 0;
+	}
+	report_diff(c, "%s: only in %s (%s)", c->path, s ? "DST" : "SRC",
+		    type_name(st.st_mode));
+	return S_ISDIR(st.st_mode) ? 0 : link_note(c, &c->side[s], &st, &ord, &first);
+}
+
+static int both_sides(struct ctx *c, struct frame *f, const char *name)
+{
+	int dirfd[2] = { f->fd[0], f->fd[1] }, fd[2];
+	size_t len = strlen(c->path);
+	struct stat st[2];
+	int ret;
+
+	for (int s = 0; s < 2; s++) {
+		if (fstatat(dirfd[s], name, &st[s], AT_SYMLINK_NOFOLLOW) < 0) {
+			report_err(c, "%s/%s: stat: %s", c->side[s].root, c->path,
+				   strerror(errno));
+			return 0;
+		}
+	}
+	ret = compare_entry(c, &st[0], &st[1], dirfd, name, false);
+	if (ret || !S_ISDIR(st[0].st_mode) || !S_ISDIR(st[1].st_mode))
+		return ret;
+	for (int s = 0; s < 2; s++) {
+		fd[s] = openat(dirfd[s], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			       O_CLOEXEC);
+		if (fd[s] < 0) {
+			report_err(c, "%s/%s: open: %s", c->side[s].root, c->path,
+				   strerror(errno));
+			if (s)
+				close(fd[0]);
+			return 0;
+		}
+	}
+	return push(c, fd, len);	/* f is stale now */
+}
+
+static int walk(struct ctx *c)
+{
+	int fd[2], ret = 0;
+	struct stat st[2];
+
+	for (int s = 0; s < 2; s++) {
+		fd[s] = open(c->side[s].root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			     O_CLOEXEC);
+		if (fd[s] < 0 || fstat(fd[s], &st[s]) < 0) {
+			ret = -errno;
+			fprintf(stderr, "lading-treecmp: %s: %s\n", c->side[s].root,
+				strerror(errno));
+			if (fd[s] >= 0)
+				close(fd[s]);
+			if (s)
+				close(fd[0]);
+			return ret;
+		}
+	}
+	c->path = strdup(".");
+	if (!c->path) {
+		close(fd[0]);
+		close(fd[1]);
+		return -ENOMEM;
+	}
+	c->path_cap = 2;
+	compare_entry(c, &st[0], &st[1], fd, ".", true);
+	ret = push(c, fd, 0);
+	while (!ret && c->depth) {
+		struct frame *f = &c->stack[c->depth - 1];
+		bool s_end = f->i[0] == f->n[0], d_end = f->i[1] == f->n[1];
+		int r;
+
+		if (s_end && d_end) {
+			ret = pop(c);
+			continue;
+		}
+		r = s_end ? 1 : d_end ? -1 :
+		    strcmp(f->names[0][f->i[0]], f->names[1][f->i[1]]);
+		ret = set_path(c, r > 0 ? f->names[1][f->i[1]] : f->names[0][f->i[0]]);
+		if (ret)
+			break;
+		c->ord++;
+		if (r < 0)
+			ret = one_side(c, 0, f->fd[0], f->names[0][f->i[0]++]);
+		else if (r > 0)
+			ret = one_side(c, 1, f->fd[1], f->names[1][f->i[1]++]);
+		else {
+			const char *name = f->names[0][f->i[0]];
+
+			f->i[0]++;
+			f->i[1]++;
+			ret = both_sides(c, f, name);
+		}
+	}
+	while (c->depth) {
+		struct frame *f = &c->stack[--c->depth];
+
+		for (int s = 0; s < 2; s++) {
+			if (f->fd[s] >= 0)
+				close(f->fd[s]);
+			free_names(f->names[s], f->n[s]);
+		}
+	}
+	return ret;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -912,26 +981,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	c.src.root = argv[optind];
-	c.dst.root = argv[optind + 1];
+	c.side[0].root = argv[optind];
+	c.side[1].root = argv[optind + 1];
 	c.buf1 = malloc(BUF_SIZE);
 	c.buf2 = malloc(BUF_SIZE);
 	ret = c.buf1 && c.buf2 ? 0 : -ENOMEM;
 	if (!ret)
-		ret = load_tree(&c, &c.src);
-	if (!ret)
-		ret = load_tree(&c, &c.dst);
-	if (!ret)
-		compare_trees(&c);
-	else if (ret == -ENOMEM)
+		ret = walk(&c);
+	if (ret == -ENOMEM)
 		fprintf(stderr, "lading-treecmp: %s\n", strerror(-ret));
 	if (c.ndiff > MAX_SHOWN)
 		printf("... %lu more differences not shown\n", c.ndiff - MAX_SHOWN);
 	if (c.ndiff)
 		printf("%lu differences between %s and %s\n", c.ndiff,
-		       c.src.root, c.dst.root);
-	free_tree(&c.src);
-	free_tree(&c.dst);
+		       c.side[0].root, c.side[1].root);
+	free_side(&c.side[0]);
+	free_side(&c.side[1]);
+	free(c.stack);
+	free(c.path);
 	free(c.buf1);
 	free(c.buf2);
 	if (ret || c.nerr)

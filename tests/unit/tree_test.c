@@ -123,10 +123,59 @@ static void test_links_and_sort(void)
 	lading_tree_free(t);
 }
 
+/*
+ * A million levels (the call stack would need ~64 MiB to recurse): every
+ * whole-tree pass, an opaque prune and the free run on heap stacks.
+ */
+static void test_deep(void)
+{
+	struct lading_tree *t = lading_tree_new();
+	struct lading_inode *dir = lading_tree_root(t), *keep = NULL, *f;
+	uint32_t i, depth = 1000000, n = 0;
+
+	for (i = 0; i < depth; i++) {
+		struct lading_inode *d = lading_inode_new(S_IFDIR | 0755);
+
+		CHECK(d && !lading_tree_link(t, dir, "d", 1, d));
+		lading_tree_inode_put(t, d);
+		lading_tree_lookup(t, dir, "d", 1)->layer = 1;
+		if (i == 10) {
+			/* a file of layer 2 beside a layer-1 chain */
+			f = lading_inode_new(S_IFREG | 0644);
+			CHECK(f && !lading_tree_link(t, d, "f", 1, f));
+			lading_tree_lookup(t, d, "f", 1)->layer = 2;
+			keep = d;
+			lading_tree_inode_put(t, f);
+		}
+		dir = d;
+	}
+	CHECK(!lading_tree_sort(t));
+	CHECK(!lading_tree_count_links(t));
+	CHECK(!lading_tree_visit(t, count_visit, &n));
+	CHECK_EQ_U64(n, depth + 1);
+	/* layer 2 makes level 10 opaque: its chain goes, the file stays */
+	CHECK(!lading_tree_prune_layer(t, keep, 2));
+	CHECK_EQ_U64(keep->nchildren, 1);
+	CHECK(!strcmp(keep->children[0]->name, "f"));
+	n = 0;
+	CHECK(!lading_tree_visit(t, count_visit, &n));
+	CHECK_EQ_U64(n, 12);
+	/* a fresh chain, freed with the tree */
+	for (dir = keep, i = 0; i < depth; i++) {
+		struct lading_inode *d = lading_inode_new(S_IFDIR | 0755);
+
+		CHECK(d && !lading_tree_link(t, dir, "e", 1, d));
+		lading_tree_inode_put(t, d);
+		dir = d;
+	}
+	lading_tree_free(t);
+}
+
 int main(void)
 {
 	test_normalize();
 	test_link_lookup();
 	test_links_and_sort();
+	test_deep();
 	return check_summary("tree");
 }

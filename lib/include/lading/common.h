@@ -74,7 +74,11 @@ struct lading_outfile {
 };
 
 int lading_outfile_open(struct lading_outfile *of, const char *dir);
-/* Renames the temporary to dir/name, fsyncs file and directory. */
+/*
+ * Syncs and closes the file, renames it to dir/name and syncs the
+ * directory: the last step of a build.  A failure leaves no name that was
+ * not there before.
+ */
 int lading_outfile_commit(struct lading_outfile *of, const char *name);
 void lading_outfile_abort(struct lading_outfile *of);
 

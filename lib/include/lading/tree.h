@@ -51,6 +51,7 @@ struct lading_inode {
 	/* scratch for writers; never read across calls */
 	uint32_t scratch;
 	uint32_t nlink;		/* computed by lading_tree_count_links() */
+	struct lading_inode *dying;	/* tree.c: next directory to free */
 };
 
 #define LADING_DENTRY_SEEN 0x1	/* scratch mark for walkers */
@@ -93,6 +94,12 @@ int lading_tree_link(struct lading_tree *tree, struct lading_inode *dir,
 /* Removes the name (and, with the last reference, a directory subtree). */
 int lading_tree_unlink(struct lading_tree *tree, struct lading_inode *dir,
 		       const char *name, size_t len);
+/*
+ * Removes, anywhere under dir, every dentry whose ->layer is not 'layer'
+ * (an opaque whiteout of that layer).  0 or -ENOMEM.
+ */
+int lading_tree_prune_layer(struct lading_tree *tree, struct lading_inode *dir,
+			    uint16_t layer);
 
 /*
  * Normalises a relative archive path in place: drops "./", "." and empty
@@ -118,10 +125,14 @@ struct lading_dentry *lading_tree_lookup_dentry(const struct lading_tree *tree,
 struct lading_inode *lading_tree_lookup_path(const struct lading_tree *tree,
 					     const char *path);
 
+/*
+ * The whole-tree passes below walk with a heap stack (trees may be far
+ * deeper than the call stack allows); each returns 0 or -ENOMEM.
+ */
 /* Sorts every directory's children by EROFS name order. */
-void lading_tree_sort(struct lading_tree *tree);
+int lading_tree_sort(struct lading_tree *tree);
 /* Computes nlink for every inode (dirs: 2 + subdirs; others: # dentries). */
-void lading_tree_count_links(struct lading_tree *tree);
+int lading_tree_count_links(struct lading_tree *tree);
 
 /* Ownership and time policy of a build, applied once the tree is whole. */
 struct lading_tree_policy {
@@ -131,8 +142,8 @@ struct lading_tree_policy {
 	int64_t force_uid, force_gid;	/* -1: keep */
 };
 
-void lading_tree_apply_policy(struct lading_tree *tree,
-			      const struct lading_tree_policy *policy);
+int lading_tree_apply_policy(struct lading_tree *tree,
+			     const struct lading_tree_policy *policy);
 
 /* Depth-first pre-order visit of every dentry (sorted if sorted before). */
 typedef int (*lading_tree_visit_fn)(struct lading_dentry *d, void *ud);
