@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +280,9 @@ static bool file_in_use(int dir, const char *name)
 		close(fd);
 		return false;
 	}
-	/* EAGAIN: open elsewhere; any other error: cannot tell, so in use */
+	/* EAGAIN: open elsewhere; any other error: cannot tell, so in use.
+	 * An open racing with the lease breaks it with SIGIO: ignored by
+	 * the guardian and by lading-fill. */
 	busy = fcntl(fd, F_SETLEASE, F_WRLCK) < 0;
 	if (!busy)
 		fcntl(fd, F_SETLEASE, F_UNLCK);
@@ -378,8 +381,10 @@ static void guardian_take_over(const void *arg, enum fill_orphan_cause cause)
 	const struct fan_guardian_arg *g = arg;
 	struct pollfd pfd[2] = { { .fd = GUARDIAN_FAN_FD, .events = POLLIN },
 				 { .fd = GUARDIAN_SOCK_FD, .events = POLLIN } };
+	struct sigaction ign = { .sa_handler = SIG_IGN };
 	int n = 0;
 
+	sigaction(SIGIO, &ign, NULL);	/* a broken test lease must not kill us */
 	if (cause == FILL_ORPHAN_DIED && g->mountpoint)
 		umount2(g->mountpoint, MNT_DETACH);
 	for (;;) {
@@ -428,6 +433,25 @@ static int start_guardian(struct fan_backend *fb, struct lading_error *err)
 	return ret;
 }
 
+/* Says so when the guardian could never tell that its readers are gone. */
+static void check_leases(struct fan_backend *fb, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), e = 0;
+
+	if (fd < 0)
+		return;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		e = errno;
+	else
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	close(fd);
+	if (e && e != EAGAIN)
+		lading_log_msg(fb->log, LADING_LOG_WARN, "%s: no write lease (%s; "
+			       "fs.leases-enable?): should this filler die, its "
+			       "guardian holds the group until a new filler takes "
+			       "it over", path, strerror(e));
+}
+
 /*
  * The group of the guardian a previous filler left on this cache, with
  * its marks, so its readers are served again; else a new group.
@@ -435,20 +459,30 @@ static int start_guardian(struct fan_backend *fb, struct lading_error *err)
 static int get_group(struct fan_backend *fb, struct lading_error *err)
 {
 	struct timeval tv = { .tv_sec = 3 };
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int tries, s;
 
-	if (s >= 0 && !connect(s, (struct sockaddr *)&fb->garg.addr, fb->garg.addrlen)) {
+	/* a guardian that is just exiting closes without an answer: ask again */
+	for (tries = 0; tries < 3; tries++) {
+		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0 || connect(s, (struct sockaddr *)&fb->garg.addr,
+				     fb->garg.addrlen) < 0)
+			break;		/* no guardian on this cache */
 		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		errno = 0;
 		fb->fan = fill_recv_fd(s);
-		if (fb->fan < 0) {
-			close(s);
+		if (fb->fan >= 0) {
+			fb->handover = s;	/* 'k' once our guardian holds it */
+			lading_log_msg(fb->log, LADING_LOG_INFO, "took the fanotify "
+				       "group over from the guardian a previous "
+				       "filler left");
+			return 0;
+		}
+		close(s);
+		s = -1;
+		/* no answer in time: its filler is alive and serving */
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return lading_error_set(err, EBUSY, "%s: another lading-fill "
 						"serves this cache", fb->cache_dir);
-		}
-		fb->handover = s;	/* 'k' once our guardian holds the group */
-		lading_log_msg(fb->log, LADING_LOG_INFO, "took the fanotify group "
-			       "over from the guardian a previous filler left");
-		return 0;
 	}
 	if (s >= 0)
 		close(s);
@@ -592,6 +626,8 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 	for (i = 0; !ret && i < pr->nblobs; i++)
 		ret = add_blob(fb, e, pr, i, reader, o, err);
 	lading_reader_close(reader);
+	if (!ret)
+		check_leases(fb, pr->bootstrap_path);
 	if (!ret)
 		ret = get_group(fb, err);
 	if (!ret)

@@ -321,9 +321,10 @@ got=$(cat "$WORK/ctl7b/res.1" 2>/dev/null || echo "no answer")
 [ "$got" = eio ] || fail "7b: 1 MiB at 8 MiB, 65 s after kill -9, read: $got (not EIO)"
 touch "$WORK/ctl7b/quit"
 wait $reader7b
+gone=0
 for _ in $(seq 1 100); do
-	python3 - "$WORK/cache7b" <<'PY' && break
-import glob, os, sys
+	python3 - "$WORK/cache7b" <<'PY' && { gone=1; break; }
+import glob, sys
 cache = sys.argv[1]
 for p in glob.glob("/proc/[0-9]*/cmdline"):
     try:
@@ -334,5 +335,5 @@ for p in glob.glob("/proc/[0-9]*/cmdline"):
 PY
 	sleep 0.1
 done
-[ $_ -lt 100 ] || fail "7b: the guardian is still there after its reader left"
+[ $gone = 1 ] || fail "7b: the guardian is still there after its reader left"
 log "ok: 65 s after kill -9, 1 MiB at 8 MiB of an uncached file: EIO, not zeros; guardian gone after the reader"

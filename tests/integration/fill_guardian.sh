@@ -12,7 +12,8 @@ require_cmd python3
 [ -n "${LADING_FILL:-}" ] || fail "LADING_FILL not set"
 READER=$(dirname "$0")/fill_reader.py
 # longer than any wait the filler ever had (the old guardian left after 60 s
-# without events); the design has no timeout of its own
+# without events); the design has no timeout of its own.  The variable only
+# shortens a run by hand.
 IDLE=${LADING_GUARDIAN_TEST_WAIT:-65}
 
 mkdir -p "$WORK/src/d"
@@ -171,6 +172,7 @@ wait_gone "$FILLER_PID"
 ! mounted "$WORK/mnt3" || fail "mnt3 still mounted after SIGTERM"
 expect c 1 eio sigbus
 [ -n "$(procs_of "$WORK/cache3")" ] || fail "no guardian for the readers of a stopped filler"
+grep -q "the image is still in use" "$FILL_ERR" || fail "the stop did not say: $(cat "$FILL_ERR")"
 quit_readers c
 nothing_left "$WORK/cache3"
 log "ok: clean stop with readers left: EIO / SIGBUS until they are gone, then nothing left"
