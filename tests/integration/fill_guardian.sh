@@ -177,6 +177,23 @@ quit_readers c
 nothing_left "$WORK/cache3"
 log "ok: clean stop with readers left: EIO / SIGBUS until they are gone, then nothing left"
 
+# 4. a second filler on a cache a live filler serves is refused, and the
+#    first one keeps its group
+fill_daemon "$WORK/cache4" "$WORK/mnt4"
+mkdir -p "$WORK/mnt4b"
+if timeout 60 "$LADING_FILL" mount --backend fanotify "$boot" "$WORK/mnt4b" --source "$blobs" \
+	--cache "$WORK/cache4" 2>"$WORK/second.err"; then
+	fail "a second filler served the same cache"
+fi
+grep -q "another lading-fill serves this cache" "$WORK/second.err" ||
+	fail "second filler: $(cat "$WORK/second.err")"
+! mounted "$WORK/mnt4b" || fail "the second filler mounted"
+cmp "$WORK/src/map" "$WORK/mnt4/map" || fail "the first filler no longer serves"
+kill -TERM "$FILLER_PID"
+wait_gone "$FILLER_PID"
+nothing_left "$WORK/cache4"
+log "ok: a second filler on a served cache is refused"
+
 # 1, continued
 left=$((killed_at + IDLE - $(date +%s)))
 [ $left -le 0 ] || sleep $left
