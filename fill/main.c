@@ -512,6 +512,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &su, NULL);
+	/* fanotify: a write lease that tests whether a cache file is still
+	 * open signals SIGIO when an open breaks it */
+	signal(SIGIO, SIG_IGN);
 	if (serve) {
 		p.images = images.v;
 		p.nimages = images.n;

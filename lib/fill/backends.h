@@ -9,7 +9,7 @@
 /* What both back ends take from the caller. */
 struct fill_serve_opts {
 	struct lading_blob_sources *sources;
-	const char *mountpoint;		/* fanotify: what the guardian unmounts */
+	const char *mountpoint;		/* fanotify: what the guardian detaches */
 	const char *cache_dir;
 	const char *toc_dir;		/* where ToCs are kept across restarts */
 	unsigned timeout_ms;
@@ -22,13 +22,18 @@ struct fill_serve_opts {
  * If the filler dies, what it holds for the kernel (the fanotify group,
  * the /dev/cachefiles binding) goes with it.  A lifeline child holds it
  * too: it exits when the filler stops cleanly, and takes over with
- * on_orphan when the filler dies.  In the child, keep[i] is fd
- * FILL_LIFELINE_FD0 + i and nothing else is open; on_orphan must make
- * plain system calls only (the parent runs threads) and not return.
+ * on_orphan when the filler dies (or releases it to the child).  In the
+ * child, keep[i] is fd FILL_LIFELINE_FD0 + i and nothing else is open;
+ * on_orphan must make plain system calls only (the parent runs threads).
  */
 #define FILL_LIFELINE_FD0 3
 
-typedef void fill_orphan_fn(const void *arg);
+enum fill_orphan_cause {
+	FILL_ORPHAN_DIED,		/* the filler is gone without a word */
+	FILL_ORPHAN_RELEASED,		/* it stopped and left the rest to us */
+};
+
+typedef void fill_orphan_fn(const void *arg, enum fill_orphan_cause cause);
 
 struct fill_lifeline {
 	pid_t pid;			/* 0: none */
@@ -38,7 +43,14 @@ struct fill_lifeline {
 int fill_lifeline_start(const int *keep, unsigned n, fill_orphan_fn *on_orphan,
 			const void *arg, struct fill_lifeline *lf,
 			struct lading_error *err);
+/* A clean stop: the child exits; waits for it. */
 void fill_lifeline_stop(struct fill_lifeline *lf);
+/* Leaves the child running with on_orphan(FILL_ORPHAN_RELEASED). */
+void fill_lifeline_release(struct fill_lifeline *lf);
+
+/* One fd over a unix socket (SCM_RIGHTS, one byte): 0 / -1; the fd / -1. */
+int fill_send_fd(int sock, int fd);
+int fill_recv_fd(int sock);
 
 /* ---- fanotify pre-content -------------------------------------------- */
 

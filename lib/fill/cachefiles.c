@@ -414,46 +414,20 @@ static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *le
 					    "lading-fill-cachefiles-%s", hex));
 }
 
-/* A one-byte message with room for one fd (SCM_RIGHTS) in ctl. */
-static void fd_message(struct msghdr *msg, struct iovec *iov, char *byte,
-		       void *ctl, size_t ctllen)
-{
-	memset(msg, 0, sizeof(*msg));
-	iov->iov_base = byte;
-	iov->iov_len = 1;
-	msg->msg_iov = iov;
-	msg->msg_iovlen = 1;
-	msg->msg_control = ctl;
-	msg->msg_controllen = ctllen;
-}
-
 /* The filler died: hand the device to the next one, if it comes. */
-static void keeper_hand_over(const void *unused)
+static void keeper_hand_over(const void *unused, enum fill_orphan_cause cause)
 {
 	struct pollfd lsn = { .fd = KEEPER_SOCK_FD, .events = POLLIN };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov;
-	struct msghdr msg;
-	struct cmsghdr *c;
-	char one = 1;
 	int conn;
 
 	(void)unused;
+	(void)cause;
 	if (poll(&lsn, 1, KEEPER_WAIT_MS) <= 0)
 		return;		/* nobody came: the cache is withdrawn */
 	conn = accept(KEEPER_SOCK_FD, NULL, NULL);
 	if (conn < 0)
 		return;
-	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	*(int *)CMSG_DATA(c) = KEEPER_DEV_FD;
-	if (sendmsg(conn, &msg, 0) != 1) {
+	if (fill_send_fd(conn, KEEPER_DEV_FD)) {
 		/* the successor times out and binds anew */
 	}
 }
@@ -463,16 +437,8 @@ static int take_over(const char *dir, struct lading_error *err)
 {
 	struct sockaddr_un a;
 	socklen_t alen;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct timeval tv = { .tv_sec = 3 };
-	struct iovec iov;
-	struct msghdr msg;
-	struct cmsghdr *c;
-	char one;
-	int s, fd = -1;
+	int s, fd;
 
 	keeper_address(dir, &a, &alen);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -483,10 +449,7 @@ static int take_over(const char *dir, struct lading_error *err)
 		return -1;	/* no keeper: nobody served this cache */
 	}
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
-	if (recvmsg(s, &msg, MSG_CMSG_CLOEXEC) == 1 && (c = CMSG_FIRSTHDR(&msg)) &&
-	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	fd = fill_recv_fd(s);
 	close(s);
 	if (fd < 0)
 		lading_error_set(err, EBUSY, "%s: another lading-fill serves this "

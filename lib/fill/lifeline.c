@@ -10,11 +10,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "backends.h"
 
 #define LIFELINE_QUIT 'q'
+#define LIFELINE_RELEASE 'r'
 
 static __attribute__((noreturn)) void child(const int *keep, unsigned n, int life,
 					    fill_orphan_fn *on_orphan, const void *arg)
@@ -48,7 +50,7 @@ static __attribute__((noreturn)) void child(const int *keep, unsigned n, int lif
 	if (read(pfd.fd, &c, 1) == 1 && c == LIFELINE_QUIT)
 		_exit(0);	/* a clean stop */
 	close(pfd.fd);
-	on_orphan(arg);
+	on_orphan(arg, c == LIFELINE_RELEASE ? FILL_ORPHAN_RELEASED : FILL_ORPHAN_DIED);
 	_exit(0);
 }
 
@@ -88,4 +90,71 @@ void fill_lifeline_stop(struct fill_lifeline *lf)
 	close(lf->pipe);
 	waitpid(lf->pid, NULL, 0);
 	lf->pid = 0;
+}
+
+void fill_lifeline_release(struct fill_lifeline *lf)
+{
+	char r = LIFELINE_RELEASE;
+
+	if (!lf->pid)
+		return;
+	if (write(lf->pipe, &r, 1) != 1) {
+		/* the closed pipe alone says orphan: the child takes over too */
+	}
+	close(lf->pipe);
+	lf->pid = 0;		/* not waited for: it outlives us */
+}
+
+/* A one-byte message with room for one fd (SCM_RIGHTS) in ctl. */
+static void fd_message(struct msghdr *msg, struct iovec *iov, char *byte,
+		       void *ctl, size_t ctllen)
+{
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl;
+	msg->msg_controllen = ctllen;
+}
+
+int fill_send_fd(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	char one = 1;
+
+	memset(&u, 0, sizeof(u));
+	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+int fill_recv_fd(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg;
+	struct cmsghdr *c;
+	char one;
+	int fd = -1;
+
+	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == 1 && (c = CMSG_FIRSTHDR(&msg)) &&
+	    c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	return fd;
 }

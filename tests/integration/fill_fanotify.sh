@@ -144,14 +144,16 @@ stop_filler
 log "ok: prefetch-list fetched exactly the listed file; prefetch completed the blob"
 
 # 7. kill -9 mid-run: the guardian detaches the mount, open files get EIO
-#    for what is missing (never zeros); the next filler fetches nothing twice
+#    for what is missing (never zeros); the next filler takes the group
+#    over, serves the old reader the right bytes and fetches nothing twice
 start_filler "$WORK/cache7" "$blobs"
-python3 - "$MNT" "$FILLER" "$WORK/src" <<'PY' || fail "after kill -9"
+python3 - "$MNT" "$FILLER" "$WORK/src" "$WORK/go7" <<'PY' &
 import os, signal, sys, time
-mnt, pid, src = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+mnt, pid, src, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+want = open(src + "/rand", "rb").read()
 fd = os.open(mnt + "/rand", os.O_RDONLY)
 first = os.pread(fd, 200000, 0)
-assert first == open(src + "/rand", "rb").read(200000), "first part differs"
+assert first == want[:200000], "first part differs"
 os.kill(pid, signal.SIGKILL)
 for _ in range(50):
     if mnt not in open("/proc/mounts").read():
@@ -164,18 +166,53 @@ try:
     raise SystemExit("missing data read as %r..." % d[:8])
 except OSError as e:
     assert e.errno == 5, e
+open(go + ".ready", "w").close()
+for _ in range(600):
+    if os.path.exists(go):
+        break
+    time.sleep(0.05)
+assert os.pread(fd, len(want), 0) == want, "the restarted filler served other bytes"
 PY
+reader7=$!
+for _ in $(seq 1 200); do
+	[ -e "$WORK/go7.ready" ] && break
+	kill -0 $reader7 2>/dev/null || break
+	sleep 0.05
+done
+[ -e "$WORK/go7.ready" ] || { wait $reader7; fail "after kill -9"; }
 wait $FILLER 2>/dev/null || true
 before=$(data_bytes "$WORK/cache7/$blob_id")
 start_filler "$WORK/cache7" "$blobs"
+touch "$WORK/go7"
+wait $reader7 || { stop_filler; fail "the old reader after the restart"; }
 treecmp "$WORK/src" "$MNT"
 stop_filler
 total=$(stat -c %s "$WORK/cache7/$blob_id")
 fetched=$(stat_of bytes_fetched)
 [ "$fetched" -ge $((total - before - 4096 * 16)) ] && [ "$fetched" -le $((total - before + 65536)) ] ||
 	fail "restart after kill -9 fetched $fetched bytes; $before of $total were there"
-grep -q "stopping the guardian" "$WORK/fill.$_seq.err" || fail "the old guardian was not retired"
-log "ok: kill -9 -> EIO for missing data, mount detached; restart fetched $fetched of $((total - before)) missing bytes"
+grep -q "took the fanotify group over" "$WORK/fill.$_seq.err" || fail "the old guardian's group was not taken over"
+log "ok: kill -9 -> EIO for missing data, mount detached; restart served the old reader and fetched $fetched of $((total - before)) missing bytes"
+
+# 7b. the issue's reproduction: a process opens a large uncached file, the
+#     filler is killed, and 8 MiB in, 1 MiB read long after (longer than
+#     the old guardian's minute) fails with EIO, never zeros.  The wait
+#     runs while 8. to 10. do their work.
+mkdir -p "$WORK/src7b"
+random_file "$WORK/src7b/big" $((10 << 20))
+build_image "$WORK/src7b" -C 64K
+boot_main=$boot
+boot=$IMG_BOOT start_filler "$WORK/cache7b" "$IMG_BLOB_DIR"
+mnt7b=$MNT
+mkdir -p "$WORK/ctl7b"
+python3 "$(dirname "$0")/fill_reader.py" open "$MNT/big" "$WORK/src7b/big" "$WORK/ctl7b" &
+reader7b=$!
+for _ in $(seq 1 200); do [ -e "$WORK/ctl7b/ready" ] && break; sleep 0.05; done
+[ -e "$WORK/ctl7b/ready" ] || fail "7b: the reader did not start"
+kill -9 $FILLER
+wait $FILLER 2>/dev/null || true
+killed7b=$(date +%s)
+boot=$boot_main
 
 # 8. --daemon returns once mounted and writes the pid file
 next_seq
@@ -273,3 +310,30 @@ kill $fregpid
 [ $(( (s1 - s0) / 1000000 )) -lt 5000 ] || fail "stopping during a stall took $(( (s1 - s0) / 1000000 )) ms"
 [ "$(stat_of timeouts)" -ge 1 ] || fail "no timeout counted"
 log "ok: outage -> EIO after $(( (t1 - t0) / 1000000 )) ms ($(stat_of timeouts) kernel requests timed out at 1 s each), cache still served, recovered; stop during a stall took $(( (s1 - s0) / 1000000 )) ms"
+
+# 7b, continued
+left=$((killed7b + 65 - $(date +%s)))
+[ $left -le 0 ] || sleep $left
+echo read >"$WORK/ctl7b/cmd.1"
+for _ in $(seq 1 200); do [ -e "$WORK/ctl7b/res.1" ] && break; sleep 0.05; done
+got=$(cat "$WORK/ctl7b/res.1" 2>/dev/null || echo "no answer")
+! grep -q " $mnt7b " /proc/mounts || fail "7b: still mounted after the filler died"
+[ "$got" = eio ] || fail "7b: 1 MiB at 8 MiB, 65 s after kill -9, read: $got (not EIO)"
+touch "$WORK/ctl7b/quit"
+wait $reader7b
+gone=0
+for _ in $(seq 1 100); do
+	python3 - "$WORK/cache7b" <<'PY' && { gone=1; break; }
+import glob, sys
+cache = sys.argv[1]
+for p in glob.glob("/proc/[0-9]*/cmdline"):
+    try:
+        if ("--cache\0" + cache + "\0").encode() in open(p, "rb").read():
+            sys.exit(1)
+    except OSError:
+        pass
+PY
+	sleep 0.1
+done
+[ $gone = 1 ] || fail "7b: the guardian is still there after its reader left"
+log "ok: 65 s after kill -9, 1 MiB at 8 MiB of an uncached file: EIO, not zeros; guardian gone after the reader"

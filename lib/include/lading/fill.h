@@ -87,6 +87,10 @@ int lading_fill_pick_backend(enum lading_fill_backend *out, char *why,
 /*
  * Prepares the cache, starts serving, mounts, serves until *stop, then
  * unmounts.  0, or a negative errno with err saying what failed.
+ * fanotify: when readers are left on the detached mount, a guardian
+ * process answers them from the cache until the last one is gone (see
+ * lading-fill(1)); the caller should ignore SIGIO, which the write lease
+ * testing for them raises when an open breaks it.
  */
 int lading_fill_mount(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err);
