@@ -52,8 +52,11 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached. */
-static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
+/*
+ * Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached.
+ * -EBADMSG: decodes, not to its digest; other codec errors as they come.
+ */
+static int load_chunk_checked(struct vctx *v, uint16_t dev, size_t i)
 {
 	const struct lading_toc_entry *e = &v->tocs[dev - 1].entries[i];
 	int ret;
@@ -70,10 +73,116 @@ static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
 	if (!ret)
 		ret = lading_toc_decode(e, v->stored_buf, v->chunk_buf);
 	if (ret)
-		return ret == -EBADMSG ? -EIO : ret;
+		return ret;
 	v->cached_dev = dev;
 	v->cached_entry = (ssize_t)i;
 	return 0;
+}
+
+static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
+{
+	int ret = load_chunk_checked(v, dev, i);
+
+	return ret == -EBADMSG ? -EIO : ret;
+}
+
+/*
+ * Whole-blob trust for a slot without a ToC (no blob table): its sha256
+ * against the tag, computed once.  0 trusted, -EBADMSG not.
+ */
+static int blob_trusted(struct vctx *v, uint16_t dev)
+{
+	struct lading_verify_blob *b = &v->r->blobs[dev - 1];
+	uint8_t d[LADING_SHA256_LEN];
+	char hex[LADING_DIGEST_HEX_LEN + 1];
+	int ret;
+
+	if (!v->blob_trust[dev - 1]) {
+		ret = lading_sha256_fd(v->blob_fds[dev - 1], d,
+				       &v->r->blob_bytes_hashed);
+		if (ret)
+			return ret;
+		lading_hex_encode(hex, d, sizeof(d));
+		v->blob_trust[dev - 1] = strcmp(hex, b->id) ? -1 : 1;
+	}
+	return v->blob_trust[dev - 1] > 0 ? 0 : -EBADMSG;
+}
+
+int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
+			uint64_t in, uint8_t *buf, size_t n,
+			struct verify_fault *f)
+{
+	size_t img_len;
+	const uint8_t *img = lading_reader_image(v->reader, &img_len);
+	uint64_t pos = c->blkaddr * LADING_BLOCK_SIZE + in;
+	uint16_t dev = c->device_id;
+	const struct lading_toc *toc;
+	int ret;
+
+	f->toc_index = -1;
+	if (c->hole) {
+		memset(buf, 0, n);
+		return 0;
+	}
+	if (!dev) {
+		/* the bootstrap is the root of trust; the reader checked the range */
+		if (pos > img_len || n > img_len - pos)
+			return -EUCLEAN;
+		memcpy(buf, img + pos, n);
+		return 0;
+	}
+	if (v->blob_fds[dev - 1] < 0)
+		return -ENOENT;
+	toc = &v->tocs[dev - 1];
+	if (!lading_reader_blob_record(v->reader, dev)) {
+		ret = blob_trusted(v, dev);
+		return ret ? ret : lading_pread_full(v->blob_fds[dev - 1], buf, n,
+						     pos);
+	}
+	if (!toc->count)
+		return -ENOTRECOVERABLE;	/* a ToC was promised, none usable */
+	while (n) {
+		ssize_t i = lading_toc_find(toc, pos);
+		const struct lading_toc_entry *e;
+		uint64_t at, take;
+
+		if (i < 0)
+			return -ERANGE;
+		e = &toc->entries[i];
+		f->toc_index = i;
+		ret = load_chunk_checked(v, dev, (size_t)i);
+		if (ret)
+			return ret;
+		at = pos - e->uoff;
+		take = LADING_ALIGN_UP((uint64_t)e->ulen,
+				       (uint64_t)LADING_BLOCK_SIZE) - at;
+		if (take > n)
+			take = n;
+		if (at < e->ulen) {
+			uint64_t data = e->ulen - at < take ? e->ulen - at : take;
+
+			memcpy(buf, v->chunk_buf + at, data);
+			memset(buf + data, 0, take - data);
+		} else {
+			memset(buf, 0, take);	/* the zero padding to 4 KiB */
+		}
+		buf += take;
+		pos += take;
+		n -= take;
+	}
+	f->toc_index = -1;
+	return 0;
+}
+
+const char *verify_fault_reason(int err)
+{
+	switch (err) {
+	case -EBADMSG: return "does not decode to its sha256";
+	case -ENOENT: return "not found";
+	case -ENOTRECOVERABLE: return "no usable ToC to check it against";
+	case -ERANGE: return "outside the blob's ToC";
+	default: return strerror(-err);
+	}
 }
 
 /* Uncompressed-view bytes of a blob, through its ToC when compressed. */
@@ -296,7 +405,8 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	v->r->blobs = calloc(n ? n : 1, sizeof(*v->r->blobs));
 	v->blob_fds = malloc((n ? n : 1) * sizeof(int));
 	v->tocs = calloc(n ? n : 1, sizeof(*v->tocs));
-	if (!v->r->blobs || !v->blob_fds || !v->tocs)
+	v->blob_trust = calloc(n ? n : 1, sizeof(*v->blob_trust));
+	if (!v->r->blobs || !v->blob_fds || !v->tocs || !v->blob_trust)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct lading_verify_blob *b = &v->r->blobs[i];
@@ -560,6 +670,7 @@ out:
 		free(v.blob_fds);
 	}
 	free(v.tocs);
+	free(v.blob_trust);
 	free(v.chunk_buf);
 	free(v.stored_buf);
 	lading_reader_close(v.reader);
