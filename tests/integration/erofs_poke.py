@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Finds EROFS structures in a lading bootstrap and corrupts one on purpose.
 
-usage: erofs_poke.py IMAGE WHAT [PATH]
+usage: erofs_poke.py IMAGE WHAT [PATH] [ARGS]
   WHAT: sb-byte | inode-format | dirent-nameoff | chunk-device | chunk-addr
-        | dirent-order | data-offset
+        | dirent-order | data-offset | file-size | owner | fixed-nsec
   'data-offset' prints the blob offset of PATH's first chunk (no change).
+  'file-size PATH SIZE [BLKBITS]' sets the i_size of PATH's extended inode
+  (and the chunk size to 4 KiB << BLKBITS), keeping its chunk indexes.
+  'owner PATH UID' sets the i_uid of PATH's extended inode.
+  'fixed-nsec - NSEC' sets the superblock's build_time_nsec (fixed_nsec),
+  the nanoseconds of every compact inode's mtime.
 Every change recomputes the superblock CRC32C, so the corruption is found
 by the structural checks, not by the checksum.
 """
@@ -82,7 +87,20 @@ def main():
         img[1024 + 36] ^= 0x10          # blocks: caught by the CRC
         open(image, "wb").write(img)
         return
-    if what == "inode-format":
+    if what == "fixed-nsec":
+        struct.pack_into("<I", img, 1024 + 32, int(sys.argv[4]))
+    elif what == "file-size":
+        f = inode(img, meta, lookup(img, meta, root, path))
+        assert f["isize"] == 64, "want an extended inode"
+        struct.pack_into("<Q", img, f["pos"] + 8, int(sys.argv[4], 0))
+        if len(sys.argv) > 5:
+            i_u = (f["i_u"] & ~0x1F) | int(sys.argv[5])
+            struct.pack_into("<I", img, f["pos"] + 16, i_u)
+    elif what == "owner":
+        f = inode(img, meta, lookup(img, meta, root, path))
+        assert f["isize"] == 64, "want an extended inode"
+        struct.pack_into("<I", img, f["pos"] + 24, int(sys.argv[4]))
+    elif what == "inode-format":
         struct.pack_into("<H", img, r["pos"], 0x0f00)
     elif what == "dirent-nameoff":
         struct.pack_into("<H", img, dir_data_pos(r) + 8, 7)
