@@ -118,14 +118,18 @@ static int apply_xattrs(struct vctx *v, const struct lading_rinode *ino,
 
 	if (!ino->xattr_size)
 		return 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
+	if (fd < 0)
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
 	ret = lading_reader_xattrs(v->reader, ino, set_one_xattr, &t, v->err);
 	if (ret < 0)
 		return ret;
 	return t.error ? -t.error : 0;
 }
 
-/* Owner, mode, xattrs, mtime, in the order that keeps setuid bits. */
+/*
+ * Owner, mode, xattrs, mtime, in the order that keeps setuid bits; through
+ * fd when it is open, else on name relative to dirfd.
+ */
 static int apply_meta(struct vctx *v, const struct lading_rinode *ino, int fd,
 		      int dirfd, const char *name)
 {
@@ -440,7 +444,7 @@ int extract_finish(struct vctx *v)
 		if (fd < 0)
 			return lading_error_set(v->err, errno, "extracting /%s: %s",
 						x->dir_paths[i], strerror(errno));
-		ret = apply_meta(v, &ino, fd, -1, NULL);
+		ret = apply_meta(v, &ino, fd, fd, ".");
 		close(fd);
 		if (ret)
 			return lading_error_set(v->err, -ret, "extracting /%s: %s",
