@@ -348,9 +348,12 @@ static int walk_entry(void *ud, const struct lading_rentry *e)
 		if (ret)
 			return ret;
 	}
-	if (v->x)
-		return extract_entry(v, e);
 	return 0;
+}
+
+static int extract_walk_entry(void *ud, const struct lading_rentry *e)
+{
+	return extract_entry(ud, e);
 }
 
 /* ---- blobs ---------------------------------------------------------- */
@@ -594,11 +597,6 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 			return ret;
 		v->r->source_compared = true;
 	}
-	if (v->p->extract_dir) {
-		ret = extract_begin(v);
-		if (ret)
-			return ret;
-	}
 	/*
 	 * The walk reports into its own error: a structural problem becomes
 	 * a listed problem, anything else (I/O, memory) goes to the caller.
@@ -620,8 +618,23 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 		if (ret)
 			return ret;
 	}
-	if (v->x && v->r->structure_ok) {
-		ret = extract_finish(v);
+	/*
+	 * Extraction walks again, once the whole structure is known good: a
+	 * broken image creates nothing (its data is checked chunk by chunk).
+	 */
+	if (v->p->extract_dir && v->r->structure_ok) {
+		ret = extract_begin(v);
+		if (!ret) {
+			v->err = &v->walk_err;
+			ret = lading_reader_walk(v->reader, extract_walk_entry, v,
+						 v->err);
+			v->err = outer;
+			if (ret)
+				return lading_error_set(outer, -ret, "%s",
+					v->walk_err.msg[0] ? v->walk_err.msg :
+					strerror(-ret));
+			ret = extract_finish(v);
+		}
 		if (ret)
 			return ret;
 		v->r->extracted = true;

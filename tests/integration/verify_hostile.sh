@@ -7,7 +7,8 @@
 # - a crafted bootstrap declaring a 2^58-byte file of 2^40-byte chunks (all
 #   holes) is a structural error, exit 1, naming the inode and the rule;
 # - build_time_nsec >= 10^9 and an owner of -1 (what extract cannot set)
-#   are errors of verify, exit 1;
+#   are errors of verify, exit 1; --extract of a structurally broken image
+#   creates nothing;
 # - --extract checks every chunk against the ToC, even with
 #   --no-blob-digest: a damaged chunk (plain and zstd blobs) exits 1 naming
 #   the blob id and the chunk index, and no file is left under its name.
@@ -85,6 +86,7 @@ mkdir -p "$WORK/nsec" && cp "$IMG_BOOT" "$IMG_BLOB" "$WORK/nsec/"
 $POKE "$WORK/nsec/boot.img" fixed-nsec - 1000000000
 expect_verify 1 "build_time_nsec 1000000000 is not below" "$WORK/nsec/boot.img"
 expect_verify 1 "build_time_nsec" --extract "$WORK/nsec/out" "$WORK/nsec/boot.img"
+[ ! -e "$WORK/nsec/out" ] || fail "a broken image was extracted: $(ls -A "$WORK/nsec/out")"
 
 touch -d '@1600000000.5' "$WORK/src/data.bin"	# an extended inode
 build_image "$WORK/src" --nsec
@@ -136,6 +138,7 @@ cp "$boot" "$G/b58.img"
 $POKE "$G/b58.img" file-size void $((1 << 58)) 28
 expect_verify 1 "chunk size 2^40, larger than any blob chunk" -b "$B" "$G/b58.img"
 expect_verify 1 "chunk size 2^40" -b "$B" --extract "$G/out58" "$G/b58.img"
+[ ! -e "$G/out58" ] || fail "a broken image was extracted: $(ls -A "$G/out58")"
 # 2^58 bytes in 2 GiB chunks would need 2^27 indexes
 cp "$boot" "$G/b58b.img"
 $POKE "$G/b58b.img" file-size void $((1 << 58)) 19
