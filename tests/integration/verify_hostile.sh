@@ -6,8 +6,9 @@
 #   and almost no allocated blocks (holes stay holes);
 # - a crafted bootstrap declaring a 2^58-byte file of 2^40-byte chunks (all
 #   holes) is a structural error, exit 1, naming the inode and the rule;
-# - build_time_nsec >= 10^9 and an owner of -1 (what extract cannot set)
-#   are errors of verify, exit 1; --extract of a structurally broken image
+# - build_time_nsec >= 10^9, an owner of -1 and xattrs setxattr refuses
+#   (malformed POSIX ACLs, v1 capabilities, names over 255 bytes), what
+#   extract cannot set, are errors of verify, exit 1; --extract of a structurally broken image
 #   creates nothing;
 # - --extract checks every chunk against the ToC, even with
 #   --no-blob-digest: a damaged chunk (plain and zstd blobs) exits 1 naming
@@ -93,6 +94,25 @@ build_image "$WORK/src" --nsec
 mkdir -p "$WORK/uid" && cp "$IMG_BOOT" "$IMG_BLOB" "$WORK/uid/"
 $POKE "$WORK/uid/boot.img" owner data.bin 4294967295
 expect_verify 1 "owner 4294967295:.*-1 is not a valid id" "$WORK/uid/boot.img"
+
+# xattrs an image holds but setxattr(2) refuses: verify names them
+XT="python3 $(dirname "$0")/../tools/bad_xattrs_tar.py"
+for c in acl-garbage:"posix_acl_access is not a header" \
+	 acl-no-other:"posix_acl_access lacks the owner, group, other" \
+	 cap-v1:"security.capability is neither a v2" \
+	 long-name:"xattr name of 256 bytes"; do
+	name=${c%%:*} pat=${c#*:}
+	$XT "$WORK/$name.tar" "$name"
+	mkdir -p "$WORK/x-$name"
+	"$LADING_MKIMAGE" -q "$WORK/x-$name/boot.img" "$WORK/$name.tar"
+	expect_verify 1 "(/f): xattr .*$pat\|nid [0-9]*: $pat" \
+		--extract "$WORK/x-$name/out" "$WORK/x-$name/boot.img"
+	[ ! -e "$WORK/x-$name/out" ] || fail "$name: a broken image was extracted"
+done
+$XT "$WORK/ok.tar" ok	# a valid ACL and capability set pass and extract
+build_image "$WORK/ok.tar"
+expect_verify 0 "" --extract "$WORK/ok-out" "$IMG_BOOT"
+cmp "$WORK/ok-out/f" <(printf 'data\n') || fail "ok.tar: f not extracted"
 
 # ---- the sparse giants (a tmpfs holds 16 TiB files) -------------------------
 
