@@ -152,7 +152,7 @@ static int compare_data(struct vctx *v, const struct lading_rentry *e,
 		if (ret == -ENOENT || ret == -EIO) {
 			verify_problem(v, "/%s: cannot read its data (%s)", e->path,
 				       ret == -ENOENT ? "blob missing" :
-				       "blob truncated");
+				       "blob truncated or damaged");
 			return 0;
 		}
 		if (ret)

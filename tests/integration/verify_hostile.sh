@@ -80,6 +80,20 @@ EOF
 	done
 done
 
+# without a blob table (a plain EROFS image) there is no ToC: extract
+# hashes the whole blob against its id before writing any of its data
+build_image "$WORK/src" -C 64K
+case=$WORK/case-plain
+mkdir -p "$case" && cp "$IMG_BOOT" "$IMG_BLOB" "$case/"
+id=$($POKE "$case/boot.img" no-blob-table - "$case")
+expect_verify 0 "blob $id: ok" --extract "$case/good" "$case/boot.img"
+cmp "$case/good/data.bin" "$WORK/src/data.bin" || fail "plain EROFS: data.bin differs"
+off=$($POKE "$case/boot.img" data-offset data.bin)
+flip_bytes "$case/$id" $((off + 5000)) 2
+expect_verify 1 "blob $id: content digest differs from its id: /data.bin not extracted" \
+	--no-blob-digest --extract "$case/out" "$case/boot.img"
+[ ! -e "$case/out/data.bin" ] || fail "plain EROFS: damaged data.bin left in the extract"
+
 # ---- what extract cannot set is an error of verify --------------------------
 
 build_image "$WORK/src"
