@@ -108,6 +108,10 @@ build_image "$WORK/src" --nsec
 mkdir -p "$WORK/uid" && cp "$IMG_BOOT" "$IMG_BLOB" "$WORK/uid/"
 $POKE "$WORK/uid/boot.img" owner data.bin 4294967295
 expect_verify 1 "owner 4294967295:.*-1 is not a valid id" "$WORK/uid/boot.img"
+mkdir -p "$WORK/big" && cp "$IMG_BOOT" "$IMG_BLOB" "$WORK/big/"
+$POKE "$WORK/big/boot.img" file-size data.bin 9223372036854775808	# 2^63
+expect_verify 1 "size 9223372036854775808 beyond the largest file Linux can hold" \
+	"$WORK/big/boot.img"
 
 # xattrs an image holds but setxattr(2) refuses: verify names them
 XT="python3 $(dirname "$0")/../tools/bad_xattrs_tar.py"
