@@ -6,6 +6,9 @@
  * validated dirent (no '/', never "." or ".."), so nothing is followed or
  * written outside the target.  Directory metadata is applied last, deepest
  * first, so default ACLs and read-only modes cannot disturb the children.
+ * File data is written chunk by chunk after its check against the chain of
+ * trust (holes are skipped), into an unnamed file linked under its name
+ * only once complete.
  */
 #include <errno.h>
 #include <fcntl.h>
