@@ -49,33 +49,33 @@ for codec in none zstd; do
 	mkdir -p "$case"
 	cp "$IMG_BOOT" "$IMG_BLOB" "$case/"
 	blob=$case/$IMG_BLOB_ID
-	off=$($POKE "$case/boot.img" data-offset data.bin)
-	if [ "$codec" = none ]; then
-		flip_bytes "$blob" $((off + 5000)) 2	# data.bin's first chunk
-	else
-		# stored offsets differ from the uncompressed ones: find the
-		# ToC entry of data.bin's first chunk in the blob's ToC
-		off=$(python3 - "$blob" "$off" <<'EOF'
+	# random data is stored raw even in a zstd blob: damage the text there
+	victim=data.bin other=sub/text
+	[ "$codec" = none ] || victim=sub/text other=data.bin
+	off=$($POKE "$case/boot.img" data-offset "$victim")
+	# the stored bytes of the victim's first chunk, through the blob's ToC
+	# (footer: ToC offset and size at 16); its codec must be the blob's
+	off=$(python3 - "$blob" "$off" "$codec" <<'EOF'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 toc_off, toc_size = struct.unpack_from("<QQ", b, len(b) - 64 + 16)
 for i in range(toc_size // 64):
-    uoff, ulen, clen, coff = struct.unpack_from("<QIIQ", b, toc_off + 64 * i)
+    uoff, ulen, clen, coff, codec = struct.unpack_from("<QIIQB", b, toc_off + 64 * i)
     if uoff == int(sys.argv[2]):
+        assert (codec == 0) == (sys.argv[3] == "none"), "chunk codec %d" % codec
         print(coff + clen // 2)
 EOF
 )
-		[ -n "$off" ] || fail "no ToC entry for data.bin's first chunk"
-		flip_bytes "$blob" "$off" 3
-	fi
+	[ -n "$off" ] || fail "no ToC entry for $victim's first chunk"
+	flip_bytes "$blob" "$off" 3
 	for digest in no yes; do
 		out=$case/out-$digest
 		opts=()
 		[ "$digest" = no ] && opts=(--no-blob-digest)
-		expect_verify 1 "blob $IMG_BLOB_ID: chunk [0-9]* does not decode to its sha256: /data.bin (file chunk 0) not extracted" \
+		expect_verify 1 "blob $IMG_BLOB_ID: chunk [0-9]* does not decode to its sha256: /$victim (file chunk 0) not extracted" \
 			"${opts[@]}" --extract "$out" "$case/boot.img"
-		[ ! -e "$out/data.bin" ] || fail "$codec, digest $digest: damaged data.bin left in the extract"
-		cmp "$out/sub/text" "$WORK/src/sub/text" || fail "$codec: sub/text not extracted"
+		[ ! -e "$out/$victim" ] || fail "$codec, digest $digest: damaged $victim left in the extract"
+		cmp "$out/$other" "$WORK/src/$other" || fail "$codec: $other not extracted"
 		[ -z "$(find "$out" -name '.*' ! -name . )" ] || fail "$codec: temporary files left: $(ls -A "$out")"
 	done
 done
