@@ -6,13 +6,15 @@
 #   and almost no allocated blocks (holes stay holes);
 # - a crafted bootstrap declaring a 2^58-byte file of 2^40-byte chunks (all
 #   holes) is a structural error, exit 1, naming the inode and the rule;
-# - build_time_nsec >= 10^9, an owner of -1 and xattrs setxattr refuses
-#   (malformed POSIX ACLs, v1 capabilities, names over 255 bytes), what
-#   extract cannot set, are errors of verify, exit 1; --extract of a structurally broken image
-#   creates nothing;
+# - build_time_nsec >= 10^9, an owner of -1, a size of 2^63 and xattrs
+#   setxattr refuses (malformed POSIX ACLs, v1 capabilities, names over 255
+#   bytes), what extract cannot set, are errors of verify, exit 1;
+#   --extract of a structurally broken image creates nothing;
 # - --extract checks every chunk against the ToC, even with
-#   --no-blob-digest: a damaged chunk (plain and zstd blobs) exits 1 naming
-#   the blob id and the chunk index, and no file is left under its name.
+#   --no-blob-digest: a damaged chunk (a raw one in a plain blob, a
+#   zstd-compressed one in a zstd blob) exits 1 naming the blob id and the
+#   chunk index, and no file is left under its name; without a blob table
+#   (no ToC) the blob is hashed whole first.
 # Without the hole skipping the giant takes minutes (ctest's timeout fails
 # it); the other cases exit 0, or 2, or leave the file on the old code.
 NEEDS_MOUNT=0
