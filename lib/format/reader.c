@@ -16,6 +16,8 @@
 #define I_FORMAT_KNOWN 0x1fu		/* version, layout, nlink-1 bit */
 #define I_NLINK_1_BIT 0x10u
 #define MAX_BOOTSTRAP (4ull << 30)
+#define MAX_CHUNK_BITS 31u
+#define NSEC_PER_SEC 1000000000u
 
 struct lading_reader {
 	uint8_t *img;
@@ -89,6 +91,10 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 	if (sb->epoch > (uint64_t)INT64_MAX - UINT32_MAX)
 		return corrupt(err, "superblock epoch %llu out of range",
 			       (unsigned long long)sb->epoch);
+	/* the mtime nanoseconds of every compact inode: futimens takes < 1e9 */
+	if (sb->fixed_nsec >= NSEC_PER_SEC)
+		return corrupt(err, "superblock build_time_nsec %u is not below "
+			       "10^9", sb->fixed_nsec);
 	r->blocks = sb->blocks;
 	if (r->blocks * LADING_BLOCK_SIZE > r->len)
 		return corrupt(err, "image truncated: superblock says %llu blocks, "
@@ -376,9 +382,12 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 				       (unsigned long long)ino->nid, fmt);
 		ino->chunk_bits = (uint8_t)(LADING_BLOCK_BITS +
 					    (fmt & EROFS_CHUNK_FORMAT_BLKBITS_MASK));
-		if (ino->chunk_bits > 40)
-			return corrupt(err, "nid %llu: chunk size 2^%u is absurd",
-				       (unsigned long long)ino->nid, ino->chunk_bits);
+		/* a ToC entry's lengths are 32-bit: no blob holds a larger chunk */
+		if (ino->chunk_bits > MAX_CHUNK_BITS)
+			return corrupt(err, "nid %llu: chunk size 2^%u, larger than "
+				       "any blob chunk (at most 2^%u)",
+				       (unsigned long long)ino->nid, ino->chunk_bits,
+				       MAX_CHUNK_BITS);
 		ino->index_unit = (fmt & EROFS_CHUNK_FORMAT_INDEXES) ? 8 : 4;
 		ino->nchunks = div_up(ino->size, 1ull << ino->chunk_bits);
 		ino->index_pos = LADING_ALIGN_UP(body, (uint64_t)ino->index_unit);
@@ -401,6 +410,11 @@ static int check_mode_size(struct lading_rinode *ino, struct lading_error *err)
 
 	switch (ino->mode & S_IFMT) {
 	case S_IFREG:
+		/* MAX_LFS_FILESIZE: no Linux file (nor off_t) is larger */
+		if (ino->size > (uint64_t)INT64_MAX)
+			return corrupt(err, "nid %llu: size %llu beyond the largest "
+				       "file Linux can hold (2^63-1 bytes)", nid,
+				       (unsigned long long)ino->size);
 		return 0;
 	case S_IFDIR:
 		if (!ino->size)
@@ -465,9 +479,14 @@ int lading_reader_inode(struct lading_reader *r, uint64_t nid,
 		ino->mtime = (int64_t)e.i_mtime;
 		ino->mtime_nsec = e.i_mtime_nsec;
 		ino->nlink = e.i_nlink;
-		if (e.i_mtime_nsec >= 1000000000u)
+		if (e.i_mtime_nsec >= NSEC_PER_SEC)
 			return corrupt(err, "nid %llu: mtime nanoseconds %u",
 				       (unsigned long long)nid, e.i_mtime_nsec);
+		/* (uid_t)-1 is no id: the kernel maps it to nobody, chown to "keep" */
+		if (e.i_uid == UINT32_MAX || e.i_gid == UINT32_MAX)
+			return corrupt(err, "nid %llu: owner %u:%u, -1 is not a "
+				       "valid id", (unsigned long long)nid, e.i_uid,
+				       e.i_gid);
 	} else {
 		ino->isize = sizeof(c);
 		ino->size = c.i_size;
@@ -541,6 +560,10 @@ static int emit_xattr(struct lading_reader *r, uint64_t off, uint64_t end,
 	if (strlen(name) != strlen(prefix) + e.e_name_len)
 		return corrupt(err, "nid %llu: NUL inside an xattr name",
 			       (unsigned long long)ino->nid);
+	/* XATTR_NAME_MAX: what setxattr(2) and so an extract can set */
+	if (strlen(name) > 255)
+		return corrupt(err, "nid %llu: xattr name of %zu bytes (at most "
+			       "255)", (unsigned long long)ino->nid, strlen(name));
 	*next = off + total;
 	return fn ? fn(ud, name, r->img + off + sizeof(e) + e.e_name_len,
 		       e.e_value_size) : 0;

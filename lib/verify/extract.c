@@ -10,7 +10,9 @@
  * applied when the walk leaves it, children first, so default ACLs and
  * read-only modes cannot disturb what goes inside.  The second and later
  * names of a hardlinked file link to a copy of its first name kept in a
- * private directory at the top, removed at the end.
+ * private directory at the top, removed at the end.  File data is written
+ * chunk by chunk after its check against the chain of trust (holes are
+ * skipped), into an unnamed file linked under its name only once complete.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -175,7 +177,7 @@ static int xdir_pop(struct vctx *v)
 	if (!ret)
 		ret = lading_reader_inode(v->reader, top->nid, &ino, v->err);
 	if (!ret)
-		ret = apply_meta(v, &ino, top->fd, -1, NULL);
+		ret = apply_meta(v, &ino, top->fd, top->fd, ".");
 	if (top->fd != x->root_fd)
 		close(top->fd);
 	if (ret)
@@ -235,14 +237,18 @@ static int apply_xattrs(struct vctx *v, const struct lading_rinode *ino,
 
 	if (!ino->xattr_size)
 		return 0;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
+	if (fd < 0)
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
 	ret = lading_reader_xattrs(v->reader, ino, set_one_xattr, &t, v->err);
 	if (ret < 0)
 		return ret;
 	return t.error ? -t.error : 0;
 }
 
-/* Owner, mode, xattrs, mtime, in the order that keeps setuid bits. */
+/*
+ * Owner, mode, xattrs, mtime, in the order that keeps setuid bits; through
+ * fd when it is open, else on name relative to dirfd.
+ */
 static int apply_meta(struct vctx *v, const struct lading_rinode *ino, int fd,
 		      int dirfd, const char *name)
 {
@@ -271,7 +277,69 @@ static int apply_meta(struct vctx *v, const struct lading_rinode *ino, int fd,
 	return 0;
 }
 
-static int write_regular(struct vctx *v, const struct lading_rinode *ino, int fd)
+/* A file whose data failed its checks: reported, and not kept. */
+#define NOT_EXTRACTED 1
+
+static int chunk_fault(struct vctx *v, const struct lading_rentry *e,
+		       const struct lading_rchunk *c, uint64_t i, int err,
+		       const struct verify_fault *f)
+{
+	const char *id = c->device_id ? v->r->blobs[c->device_id - 1].id :
+			 "(the bootstrap)";
+
+	if (err == -ENOMEM)
+		return err;
+	if (f->toc_index >= 0)
+		verify_problem(v, "blob %s: chunk %zd %s: /%s (file chunk %llu) "
+			       "not extracted", id, f->toc_index,
+			       verify_fault_reason(err), e->path,
+			       (unsigned long long)i);
+	else if (err == -EBADMSG)
+		verify_problem(v, "blob %s: content digest differs from its id: "
+			       "/%s not extracted", id, e->path);
+	else
+		verify_problem(v, "blob %s: %s: /%s (file chunk %llu) not "
+			       "extracted", id, verify_fault_reason(err), e->path,
+			       (unsigned long long)i);
+	return NOT_EXTRACTED;
+}
+
+/* Data chunks only, each checked: holes cost nothing and stay holes. */
+static int write_chunked(struct vctx *v, const struct lading_rentry *e, int fd)
+{
+	const struct lading_rinode *ino = e->inode;
+	struct verify_fault f;
+	struct lading_rchunk c;
+	uint64_t i, in;
+	int ret;
+
+	for (i = 0; i < ino->nchunks; i++) {
+		ret = lading_reader_chunk(v->reader, ino, i, &c, v->err);
+		if (ret)
+			return ret;
+		if (c.hole)
+			continue;
+		for (in = 0; in < c.length; in += VERIFY_WINDOW) {
+			size_t n = c.length - in < VERIFY_WINDOW ?
+				   (size_t)(c.length - in) : VERIFY_WINDOW;
+
+			ret = verify_read_checked(v, &c, in, v->window, n, &f);
+			if (ret)
+				return chunk_fault(v, e, &c, i, ret, &f);
+			/* zeros inside a data chunk stay holes too */
+			if (v->window[0] == 0 &&
+			    !memcmp(v->window, v->window + 1, n - 1))
+				continue;
+			ret = lading_pwrite_full(fd, v->window, n, c.offset + in);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Inline and flat data lives in the bootstrap, which is at most 4 GiB. */
+static int write_flat(struct vctx *v, const struct lading_rinode *ino, int fd)
 {
 	uint64_t off;
 	int ret;
@@ -280,17 +348,77 @@ static int write_regular(struct vctx *v, const struct lading_rinode *ino, int fd
 		size_t n = ino->size - off < VERIFY_WINDOW ?
 			   (size_t)(ino->size - off) : VERIFY_WINDOW;
 
-		ret = verify_read_file(v, ino, off, v->window, n);
+		ret = lading_reader_read_flat(v->reader, ino, off, v->window, n,
+					      v->err);
 		if (ret)
 			return ret;
-		/* all-zero windows stay holes */
-		if (v->window[0] == 0 && !memcmp(v->window, v->window + 1, n - 1))
-			continue;
 		ret = lading_pwrite_full(fd, v->window, n, off);
 		if (ret)
 			return ret;
 	}
-	return ftruncate(fd, (off_t)ino->size) ? -errno : 0;
+	return 0;
+}
+
+static int write_regular(struct vctx *v, const struct lading_rentry *e, int fd)
+{
+	const struct lading_rinode *ino = e->inode;
+
+	/* the size first: a file this file system cannot hold fails at once */
+	if (ftruncate(fd, (off_t)ino->size))
+		return -errno;
+	if (ino->layout == EROFS_INODE_CHUNK_BASED)
+		return write_chunked(v, e, fd);
+	return write_flat(v, ino, fd);
+}
+
+/*
+ * An unnamed file (O_TMPFILE) linked under its name once complete, so a
+ * failed file never appears; where O_TMPFILE is missing, the name is
+ * claimed with O_EXCL and removed on failure.  *named says which.
+ */
+static int open_regular(int dirfd, const char *name, bool *named)
+{
+	int fd = openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	*named = fd < 0;
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
+			errno != EINVAL))
+		return fd < 0 ? -errno : fd;
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+static int publish_regular(int fd, int dirfd, const char *name)
+{
+	char proc[64];
+
+	/* linkat never replaces: an existing name fails with EEXIST */
+	if (!linkat(fd, "", dirfd, name, AT_EMPTY_PATH))
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno : 0;
+}
+
+static int create_regular(struct vctx *v, const struct lading_rentry *e,
+			  int dirfd, const char *name)
+{
+	bool named;
+	int fd = open_regular(dirfd, name, &named), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = write_regular(v, e, fd);
+	if (!ret)
+		ret = apply_meta(v, e->inode, fd, dirfd, name);
+	if (!ret && !named)
+		ret = publish_regular(fd, dirfd, name);
+	close(fd);
+	if (ret && named)
+		unlinkat(dirfd, name, 0);
+	return ret;
 }
 
 /* The hardlink directory, made when the first hardlinked file comes. */
@@ -379,7 +507,7 @@ static int create_entry(struct vctx *v, const struct lading_rentry *e,
 {
 	const struct lading_rinode *ino = e->inode;
 	char target[4096];
-	int fd, ret;
+	int ret;
 
 	switch (ino->mode & S_IFMT) {
 	case S_IFDIR:
@@ -390,15 +518,7 @@ static int create_entry(struct vctx *v, const struct lading_rentry *e,
 			return -errno;
 		return xdir_push(v->x, e, fd);
 	case S_IFREG:
-		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-			    O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		ret = write_regular(v, ino, fd);
-		if (!ret)
-			ret = apply_meta(v, ino, fd, dirfd, name);
-		close(fd);
-		return ret;
+		return create_regular(v, e, dirfd, name);
 	case S_IFLNK:
 		ret = lading_reader_symlink(v->reader, ino, target, v->err);
 		if (ret)
@@ -437,12 +557,10 @@ int extract_entry(struct vctx *v, const struct lading_rentry *e)
 		ret = make_hardlink(x, e->inode->nid, dirfd, name);
 	} else {
 		ret = create_entry(v, e, dirfd, name);
+		if (ret == NOT_EXTRACTED)
+			return 0;	/* reported; its other names are tried anew */
 		if (!ret && !S_ISDIR(e->inode->mode) && e->inode->nlink > 1)
 			ret = remember_link(x, e->inode->nid, dirfd, name);
-	}
-	if (ret == -ENOENT && S_ISREG(e->inode->mode)) {
-		verify_problem(v, "/%s: not extracted, its blob is missing", e->path);
-		return 0;
 	}
 	if (ret)
 		return lading_error_set(v->err, -ret, "extracting /%s: %s", e->path,

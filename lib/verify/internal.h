@@ -20,6 +20,7 @@ struct vctx {
 	struct lading_reader *reader;
 	int *blob_fds;			/* per slot, -1 if missing */
 	struct lading_toc *tocs;	/* per slot; count 0 if unusable */
+	int8_t *blob_trust;		/* per slot without a ToC: 0 unknown, 1/-1 */
 	/* the last decoded chunk of a compressed blob, for data reads */
 	uint16_t cached_dev;
 	ssize_t cached_entry;
@@ -41,6 +42,25 @@ void verify_problem(struct vctx *v, const char *fmt, ...)
 /* Reads file bytes of any layout; -ENOENT if its blob is missing. */
 int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
 		     uint64_t off, uint8_t *buf, size_t len);
+
+/* Where verify_read_checked found a chunk it could not trust. */
+struct verify_fault {
+	ssize_t toc_index;	/* the blob's ToC entry, -1 if none */
+};
+
+/*
+ * Bytes [in, in + n) of one data chunk, each checked against the chain of
+ * trust whatever the flags: the ToC entries it touches are decoded whole
+ * and compared with their sha256; a blob without a ToC is hashed whole
+ * first.  -EBADMSG a digest differs, -ENOENT blob missing,
+ * -ENOTRECOVERABLE its ToC is unusable, -ERANGE outside the ToC, or the
+ * codec's error.
+ */
+int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
+			uint64_t in, uint8_t *buf, size_t n,
+			struct verify_fault *f);
+/* "does not decode to its digest" and the like, for a checked read */
+const char *verify_fault_reason(int err);
 
 /* compare.c */
 int compare_load_source(struct vctx *v);

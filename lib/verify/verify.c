@@ -52,8 +52,11 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached. */
-static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
+/*
+ * Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached.
+ * -EBADMSG: decodes, not to its digest; other codec errors as they come.
+ */
+static int load_chunk_checked(struct vctx *v, uint16_t dev, size_t i)
 {
 	const struct lading_toc_entry *e = &v->tocs[dev - 1].entries[i];
 	int ret;
@@ -70,10 +73,116 @@ static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
 	if (!ret)
 		ret = lading_toc_decode(e, v->stored_buf, v->chunk_buf);
 	if (ret)
-		return ret == -EBADMSG ? -EIO : ret;
+		return ret;
 	v->cached_dev = dev;
 	v->cached_entry = (ssize_t)i;
 	return 0;
+}
+
+static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
+{
+	int ret = load_chunk_checked(v, dev, i);
+
+	return ret == -EBADMSG ? -EIO : ret;
+}
+
+/*
+ * Whole-blob trust for a slot without a ToC (no blob table): its sha256
+ * against the tag, computed once.  0 trusted, -EBADMSG not.
+ */
+static int blob_trusted(struct vctx *v, uint16_t dev)
+{
+	struct lading_verify_blob *b = &v->r->blobs[dev - 1];
+	uint8_t d[LADING_SHA256_LEN];
+	char hex[LADING_DIGEST_HEX_LEN + 1];
+	int ret;
+
+	if (!v->blob_trust[dev - 1]) {
+		ret = lading_sha256_fd(v->blob_fds[dev - 1], d,
+				       &v->r->blob_bytes_hashed);
+		if (ret)
+			return ret;
+		lading_hex_encode(hex, d, sizeof(d));
+		v->blob_trust[dev - 1] = strcmp(hex, b->id) ? -1 : 1;
+	}
+	return v->blob_trust[dev - 1] > 0 ? 0 : -EBADMSG;
+}
+
+int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
+			uint64_t in, uint8_t *buf, size_t n,
+			struct verify_fault *f)
+{
+	size_t img_len;
+	const uint8_t *img = lading_reader_image(v->reader, &img_len);
+	uint64_t pos = c->blkaddr * LADING_BLOCK_SIZE + in;
+	uint16_t dev = c->device_id;
+	const struct lading_toc *toc;
+	int ret;
+
+	f->toc_index = -1;
+	if (c->hole) {
+		memset(buf, 0, n);
+		return 0;
+	}
+	if (!dev) {
+		/* the bootstrap is the root of trust; the reader checked the range */
+		if (pos > img_len || n > img_len - pos)
+			return -EUCLEAN;
+		memcpy(buf, img + pos, n);
+		return 0;
+	}
+	if (v->blob_fds[dev - 1] < 0)
+		return -ENOENT;
+	toc = &v->tocs[dev - 1];
+	if (!lading_reader_blob_record(v->reader, dev)) {
+		ret = blob_trusted(v, dev);
+		return ret ? ret : lading_pread_full(v->blob_fds[dev - 1], buf, n,
+						     pos);
+	}
+	if (!toc->count)
+		return -ENOTRECOVERABLE;	/* a ToC was promised, none usable */
+	while (n) {
+		ssize_t i = lading_toc_find(toc, pos);
+		const struct lading_toc_entry *e;
+		uint64_t at, take;
+
+		if (i < 0)
+			return -ERANGE;
+		e = &toc->entries[i];
+		f->toc_index = i;
+		ret = load_chunk_checked(v, dev, (size_t)i);
+		if (ret)
+			return ret;
+		at = pos - e->uoff;
+		take = LADING_ALIGN_UP((uint64_t)e->ulen,
+				       (uint64_t)LADING_BLOCK_SIZE) - at;
+		if (take > n)
+			take = n;
+		if (at < e->ulen) {
+			uint64_t data = e->ulen - at < take ? e->ulen - at : take;
+
+			memcpy(buf, v->chunk_buf + at, data);
+			memset(buf + data, 0, take - data);
+		} else {
+			memset(buf, 0, take);	/* the zero padding to 4 KiB */
+		}
+		buf += take;
+		pos += take;
+		n -= take;
+	}
+	f->toc_index = -1;
+	return 0;
+}
+
+const char *verify_fault_reason(int err)
+{
+	switch (err) {
+	case -EBADMSG: return "does not decode to its sha256";
+	case -ENOENT: return "not found";
+	case -ENOTRECOVERABLE: return "no usable ToC to check it against";
+	case -ERANGE: return "outside the blob's ToC";
+	default: return strerror(-err);
+	}
 }
 
 /* Uncompressed-view bytes of a blob, through its ToC when compressed. */
@@ -158,14 +267,105 @@ int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
 
 /* ---- structure ------------------------------------------------------ */
 
-static int count_xattr(void *ud, const char *name, const void *value,
+/*
+ * A POSIX ACL value the kernel takes (posix_acl_from_xattr, then
+ * posix_acl_valid): version 2, 8-byte entries in the order owner, named
+ * users, owning group, named groups, mask (required with named entries),
+ * other; permissions rwx only; no id -1.  NULL when valid.
+ */
+static const char *acl_problem(const uint8_t *val, size_t len, bool dir,
+			       bool dflt)
+{
+	enum { U_OBJ = 1, USER = 2, G_OBJ = 4, GROUP = 8, MASK = 0x10,
+	       OTHER = 0x20 };
+	int state = U_OBJ;
+	bool needs_mask = false;
+	uint32_t version;
+	size_t i;
+
+	if (len < 4 || (len - 4) % 8)
+		return "is not a header and 8-byte entries";
+	memcpy(&version, val, 4);
+	if (version != 2)
+		return "has a version other than 2";
+	if (dflt && !dir && len > 4)
+		return "is a default ACL on a non-directory";
+	for (i = 4; i < len; i += 8) {
+		uint16_t tag, perm;
+		uint32_t id;
+
+		memcpy(&tag, val + i, 2);
+		memcpy(&perm, val + i + 2, 2);
+		memcpy(&id, val + i + 4, 4);
+		if (perm & ~7u)
+			return "has permission bits beyond rwx";
+		if ((tag == USER || tag == GROUP) && id == UINT32_MAX)
+			return "names id -1";
+		if (tag == U_OBJ && state == U_OBJ)
+			state = USER;
+		else if (tag == USER && state == USER)
+			needs_mask = true;
+		else if (tag == G_OBJ && state == USER)
+			state = GROUP;
+		else if (tag == GROUP && state == GROUP)
+			needs_mask = true;
+		else if (tag == MASK && state == GROUP)
+			state = OTHER;
+		else if (tag == OTHER && (state == OTHER ||
+					  (state == GROUP && !needs_mask)))
+			state = 0;
+		else
+			return "has entries out of order, repeated or unknown";
+	}
+	if (len > 4 && state != 0)
+		return "lacks the owner, group, other or mask entry";
+	return NULL;
+}
+
+/* What setxattr(2) takes for security.capability (cap_convert_nscap). */
+static const char *caps_problem(const uint8_t *val, size_t len)
+{
+	uint32_t magic, rootid;
+
+	if (len != 20 && len != 24)
+		return "is neither a v2 (20 bytes) nor a v3 (24 bytes) capability set";
+	memcpy(&magic, val, 4);
+	magic &= ~1u;			/* VFS_CAP_FLAGS_EFFECTIVE */
+	if (magic != (len == 20 ? 0x02000000u : 0x03000000u))
+		return "has a revision that does not match its size";
+	if (len == 24) {
+		memcpy(&rootid, val + 20, 4);
+		if (rootid == UINT32_MAX)
+			return "names root id -1";
+	}
+	return NULL;
+}
+
+struct xattr_walk {
+	struct vctx *v;
+	const struct lading_rentry *e;
+};
+
+/* Counts xattrs and rejects the values an extract could not set. */
+static int check_xattr(void *ud, const char *name, const void *value,
 		       size_t len)
 {
-	(void)name;
-	(void)value;
-	(void)len;
-	((struct vctx *)ud)->r->xattrs++;
-	return 0;
+	struct xattr_walk *w = ud;
+	bool dir = S_ISDIR(w->e->inode->mode);
+	const char *why = NULL;
+
+	w->v->r->xattrs++;
+	if (!strcmp(name, "system.posix_acl_access"))
+		why = acl_problem(value, len, dir, false);
+	else if (!strcmp(name, "system.posix_acl_default"))
+		why = acl_problem(value, len, dir, true);
+	else if (!strcmp(name, "security.capability"))
+		why = caps_problem(value, len);
+	if (!why)
+		return 0;
+	return lading_error_set(w->v->err, EUCLEAN, "nid %llu (/%s): xattr %s %s",
+				(unsigned long long)w->e->inode->nid, w->e->path,
+				name, why);
 }
 
 static int check_regular(struct vctx *v, const struct lading_rentry *e)
@@ -209,6 +409,7 @@ static int walk_entry(void *ud, const struct lading_rentry *e)
 {
 	struct vctx *v = ud;
 	struct lading_verify_report *r = v->r;
+	struct xattr_walk xw = { .v = v, .e = e };
 	char target[4096];
 	int ret;
 
@@ -222,7 +423,7 @@ static int walk_entry(void *ud, const struct lading_rentry *e)
 		case S_IFIFO: r->fifos++; break;
 		default: r->sockets++; break;
 		}
-		ret = lading_reader_xattrs(v->reader, e->inode, count_xattr, v,
+		ret = lading_reader_xattrs(v->reader, e->inode, check_xattr, &xw,
 					   v->err);
 		if (!ret && S_ISLNK(e->inode->mode))
 			ret = lading_reader_symlink(v->reader, e->inode, target,
@@ -239,9 +440,12 @@ static int walk_entry(void *ud, const struct lading_rentry *e)
 		if (ret)
 			return ret;
 	}
-	if (v->x)
-		return extract_entry(v, e);
 	return 0;
+}
+
+static int extract_walk_entry(void *ud, const struct lading_rentry *e)
+{
+	return extract_entry(ud, e);
 }
 
 /* ---- blobs ---------------------------------------------------------- */
@@ -296,7 +500,8 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	v->r->blobs = calloc(n ? n : 1, sizeof(*v->r->blobs));
 	v->blob_fds = malloc((n ? n : 1) * sizeof(int));
 	v->tocs = calloc(n ? n : 1, sizeof(*v->tocs));
-	if (!v->r->blobs || !v->blob_fds || !v->tocs)
+	v->blob_trust = calloc(n ? n : 1, sizeof(*v->blob_trust));
+	if (!v->r->blobs || !v->blob_fds || !v->tocs || !v->blob_trust)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		struct lading_verify_blob *b = &v->r->blobs[i];
@@ -484,11 +689,6 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 			return ret;
 		v->r->source_compared = true;
 	}
-	if (v->p->extract_dir) {
-		ret = extract_begin(v);
-		if (ret)
-			return ret;
-	}
 	/*
 	 * The walk reports into its own error: a structural problem becomes
 	 * a listed problem, anything else (I/O, memory) goes to the caller.
@@ -510,8 +710,23 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 		if (ret)
 			return ret;
 	}
-	if (v->x && v->r->structure_ok) {
-		ret = extract_finish(v);
+	/*
+	 * Extraction walks again, once the whole structure is known good: a
+	 * broken image creates nothing (its data is checked chunk by chunk).
+	 */
+	if (v->p->extract_dir && v->r->structure_ok) {
+		ret = extract_begin(v);
+		if (!ret) {
+			v->err = &v->walk_err;
+			ret = lading_reader_walk(v->reader, extract_walk_entry, v,
+						 v->err);
+			v->err = outer;
+			if (ret)
+				return lading_error_set(outer, -ret, "%s",
+					v->walk_err.msg[0] ? v->walk_err.msg :
+					strerror(-ret));
+			ret = extract_finish(v);
+		}
 		if (ret)
 			return ret;
 		v->r->extracted = true;
@@ -560,6 +775,7 @@ out:
 		free(v.blob_fds);
 	}
 	free(v.tocs);
+	free(v.blob_trust);
 	free(v.chunk_buf);
 	free(v.stored_buf);
 	lading_reader_close(v.reader);

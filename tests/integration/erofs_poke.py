@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """Finds EROFS structures in a lading bootstrap and corrupts one on purpose.
 
-usage: erofs_poke.py IMAGE WHAT [PATH]
+usage: erofs_poke.py IMAGE WHAT [PATH] [ARGS]
   WHAT: sb-byte | inode-format | dirent-nameoff | chunk-device | chunk-addr
-        | dirent-order | data-offset
+        | dirent-order | data-offset | file-size | owner | fixed-nsec
+        | no-blob-table
   'data-offset' prints the blob offset of PATH's first chunk (no change).
+  'file-size PATH SIZE [BLKBITS]' sets the i_size of PATH's extended inode
+  (and the chunk size to 4 KiB << BLKBITS), keeping its chunk indexes.
+  'no-blob-table - BLOBDIR' removes lading's blob table (its magic) and
+  cuts each blob in BLOBDIR to its uncompressed view (renamed and retagged
+  by its new sha256, printed): a plain EROFS image, blobs without a ToC.
+  'owner PATH UID' sets the i_uid of PATH's extended inode.
+  'fixed-nsec - NSEC' sets the superblock's build_time_nsec (fixed_nsec),
+  the nanoseconds of every compact inode's mtime.
 Every change recomputes the superblock CRC32C, so the corruption is found
 by the structural checks, not by the checksum.
 """
+import hashlib
+import os
 import struct
 import sys
 
@@ -82,7 +93,40 @@ def main():
         img[1024 + 36] ^= 0x10          # blocks: caught by the CRC
         open(image, "wb").write(img)
         return
-    if what == "inode-format":
+    if what == "no-blob-table":
+        slotoff, = struct.unpack_from("<H", img, 1024 + 88)
+        ndev, = struct.unpack_from("<H", img, 1024 + 86)
+        at = (slotoff + ndev) * 128
+        assert bytes(img[at:at + 8]) == b"LLDGBLT1", "no blob table"
+        img[at:at + 8] = b"\0" * 8
+        # each blob becomes its bare uncompressed view (blocks * 4096
+        # bytes, no ToC), renamed and retagged by its new sha256
+        for i in range(ndev):
+            slot = (slotoff + i) * 128
+            tag = bytes(img[slot:slot + 64]).decode()
+            lo, = struct.unpack_from("<I", img, slot + 64)
+            hi, = struct.unpack_from("<H", img, slot + 72)
+            old = os.path.join(sys.argv[4], tag)
+            with open(old, "r+b") as f:
+                f.truncate((lo | hi << 32) * BLK)
+                new = hashlib.sha256(open(old, "rb").read()).hexdigest()
+            os.rename(old, os.path.join(sys.argv[4], new))
+            img[slot:slot + 64] = new.encode()
+            print(new)
+    elif what == "fixed-nsec":
+        struct.pack_into("<I", img, 1024 + 32, int(sys.argv[4]))
+    elif what == "file-size":
+        f = inode(img, meta, lookup(img, meta, root, path))
+        assert f["isize"] == 64, "want an extended inode"
+        struct.pack_into("<Q", img, f["pos"] + 8, int(sys.argv[4], 0))
+        if len(sys.argv) > 5:
+            i_u = (f["i_u"] & ~0x1F) | int(sys.argv[5])
+            struct.pack_into("<I", img, f["pos"] + 16, i_u)
+    elif what == "owner":
+        f = inode(img, meta, lookup(img, meta, root, path))
+        assert f["isize"] == 64, "want an extended inode"
+        struct.pack_into("<I", img, f["pos"] + 24, int(sys.argv[4]))
+    elif what == "inode-format":
         struct.pack_into("<H", img, r["pos"], 0x0f00)
     elif what == "dirent-nameoff":
         struct.pack_into("<H", img, dir_data_pos(r) + 8, 7)
