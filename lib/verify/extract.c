@@ -507,7 +507,7 @@ static int create_entry(struct vctx *v, const struct lading_rentry *e,
 {
 	const struct lading_rinode *ino = e->inode;
 	char target[4096];
-	int ret;
+	int fd, ret;
 
 	switch (ino->mode & S_IFMT) {
 	case S_IFDIR:
