@@ -156,6 +156,33 @@ static int load_dict(struct conv *c, const char *bootstrap)
 
 /* ---- layers --------------------------------------------------------- */
 
+/*
+ * Loads a layer through its reader.  When a read failed, the reader's
+ * reason (the blob too long or short, the URL that broke) is the one
+ * message; the tar reader's "read: Input/output error" adds nothing.
+ */
+static int load_layer(struct conv *c, size_t i, struct lading_tree *tree,
+		      struct lading_store *store, struct lading_source_params *src,
+		      struct lading_source_stats *st, struct lading_error *err)
+{
+	struct lading_error lerr = { 0 };
+	const char *why;
+	int ret;
+
+	ret = lading_image_layer_open(c->img, i, &src->read, &src->read_ud, err);
+	if (!ret) {
+		ret = lading_source_load(tree, store, src, st, &lerr);
+		why = ret ? lading_image_layer_error(c->img, src->read_ud) : NULL;
+		if (ret)
+			lading_error_set(err, lerr.code ? -lerr.code : -ret, "%s",
+					 why ? why : lerr.msg[0] ? lerr.msg :
+					 strerror(-ret));
+	}
+	lading_image_layer_close(c->img, src->read_ud);
+	src->read_ud = NULL;
+	return ret;
+}
+
 static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 {
 	const struct lading_convert_params *p = c->p;
@@ -186,10 +213,7 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	ret = lading_store_open(&store, &sp);
 	if (ret)
 		return lading_error_set(c->err, -ret, "cannot set up a store");
-	ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, c->err);
-	if (!ret)
-		ret = lading_source_load(c->tree, store, &src, &st, c->err);
-	lading_image_layer_close(c->img, src.read_ud);
+	ret = load_layer(c, i, c->tree, store, &src, &st, c->err);
 	if (!ret)
 		ret = lading_store_finish(store, &info);
 	if (!ret && info.present)
@@ -329,11 +353,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 	int ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
 
 	if (!ret)
-		ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, &lerr);
-	if (!ret)
-		ret = lading_source_load(tree, store, &src, &st, &lerr);
-	lading_image_layer_close(c->img, src.read_ud);
-	src.read_ud = NULL;
+		ret = load_layer(c, i, tree, store, &src, &st, &lerr);
 	if (!ret)
 		ret = lading_store_finish(store, &info);
 	if (!ret && info.present)

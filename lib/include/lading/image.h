@@ -34,7 +34,8 @@ void lading_image_ref_free(struct lading_image_ref *r);
 struct lading_image_layer {
 	char *digest;		/* "sha256:<hex>" as the manifest names it */
 	char *media_type;
-	uint64_t size;		/* 0 if unknown */
+	uint64_t size;		/* as the descriptor says, if sized */
+	bool sized;		/* false: no descriptor (docker-archive, dir:) */
 	char *location;		/* file path, or member name in an archive */
 	char *expected_sha256;	/* hex the raw bytes must hash to (or NULL) */
 	char *diff_id;		/* the config's rootfs.diff_ids entry, or NULL */
@@ -64,12 +65,25 @@ void lading_image_close(struct lading_image *img);
 /*
  * A reader over layer i's raw bytes (compressed as stored), for the tar
  * source (lading_source_params.read); its expected digest is the layer's
- * expected_sha256.  Close with lading_image_layer_close().
+ * expected_sha256.  It reads at most the descriptor's size, and fails
+ * when the blob has more or fewer bytes, or is not a regular file; after
+ * a read failed, lading_image_layer_error() says why (NULL: the reader
+ * has nothing to add to the read's errno).  Close with
+ * lading_image_layer_close().
  */
 int lading_image_layer_open(struct lading_image *img, size_t i,
 			    lading_read_fn *fn, void **ud,
 			    struct lading_error *err);
+const char *lading_image_layer_error(struct lading_image *img, void *ud);
 void lading_image_layer_close(struct lading_image *img, void *ud);
+
+/*
+ * Internal, for the fuzz target: the descriptor checks and JSON parsing
+ * of one document held in memory.  kind: "index", "manifest" or
+ * "config"; 0 when lading_image_open() would accept it as such.
+ */
+int lading_image_parse_document(const char *kind, const void *buf, size_t len,
+				struct lading_error *err);
 
 /* ---- writing an OCI layout ------------------------------------------- */
 
