@@ -89,9 +89,13 @@ int lading_image_parse_document(const char *kind, const void *buf, size_t len,
 
 struct lading_oci_writer;
 
+/*
+ * Everything is written into a staging directory (see lading_outdir);
+ * an existing index.json that could not be updated fails here.
+ */
 int lading_oci_writer_open(const char *dir, struct lading_oci_writer **out,
 			   struct lading_error *err);
-/* DIR/blobs/sha256: where stores put blob artifacts directly. */
+/* Where stores put blob artifacts (staged until the commit). */
 const char *lading_oci_writer_blob_dir(const struct lading_oci_writer *w);
 /* Adds bytes as a blob (atomically); digest receives "sha256:<hex>". */
 int lading_oci_writer_put(struct lading_oci_writer *w, const void *data,
@@ -106,6 +110,10 @@ int lading_oci_writer_import(struct lading_oci_writer *w, const char *path,
 int lading_oci_writer_commit(struct lading_oci_writer *w,
 			     const char *manifest_digest, size_t manifest_size,
 			     const char *ref, struct lading_error *err);
+/*
+ * After a commit: done.  Without one: the destination is left exactly as
+ * it was (a new one does not exist; an existing one gains nothing).
+ */
 void lading_oci_writer_close(struct lading_oci_writer *w);
 
 #define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
