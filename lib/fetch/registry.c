@@ -87,7 +87,8 @@ static bool set_limits(CURL *c, const struct lading_registry_opts *o,
 
 	if (left <= 0)
 		return false;
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+	/* INT64_MAX: no deadline (uploads) */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, deadline == INT64_MAX ? 0L : (long)left);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)(o->min_rate ? o->min_rate :
 				LADING_REGISTRY_MIN_RATE_DEFAULT));
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o->min_rate_time ?
@@ -95,13 +96,19 @@ static bool set_limits(CURL *c, const struct lading_registry_opts *o,
 	return true;
 }
 
-/* Why a transfer timed out, for its error message. */
-static int timeout_error(const struct lading_registry_opts *o, const char *url,
-			 int64_t deadline, struct lading_error *err)
+/*
+ * Why a transfer timed out, for its error message; why: curl's error
+ * buffer ("" if no transfer ran).
+ */
+static int timeout_error(const struct lading_registry_opts *o, const char *why,
+			 const char *url, int64_t deadline, struct lading_error *err)
 {
 	if (now_ms() + 50 >= deadline)
 		return lading_error_set(err, ETIMEDOUT, "%s: not done within %u s "
 					"(--timeout)", url, opt_timeout(o));
+	/* the connection timeout, not the rate */
+	if (*why && strncmp(why, "Operation too slow", 18))
+		return lading_error_set(err, ETIMEDOUT, "%s: %s", url, why);
 	return lading_error_set(err, ETIMEDOUT, "%s: slower than %u bytes/s for "
 				"%u s (--min-rate)", url, o->min_rate ? o->min_rate :
 				LADING_REGISTRY_MIN_RATE_DEFAULT, o->min_rate_time ?
@@ -461,12 +468,14 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 	const char *accept = q->accept, *range = q->range;
 	int max = r->opts.max_retries ? r->opts.max_retries : 4;
 	bool auth_tried = false;
-	int64_t deadline = resp->deadline ? resp->deadline : read_deadline(&r->opts);
+	/* uploads (push) take as long as they take, at the minimum rate */
+	int64_t deadline = q->up && !q->up->mem ? INT64_MAX : resp->deadline ?
+			   resp->deadline : read_deadline(&r->opts);
 	int attempt, ret;
 
 	for (attempt = 0; ; attempt++) {
 		struct curl_slist *hdrs = NULL;
-		char authz[4096], rng[128];
+		char authz[4096], rng[128], errbuf[CURL_ERROR_SIZE];
 		CURLcode cr;
 
 		curl_easy_reset(c);
@@ -479,7 +488,9 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
 		if (!set_limits(c, &r->opts, deadline))
-			return timeout_error(&r->opts, url, deadline, err);
+			return timeout_error(&r->opts, "", url, deadline, err);
+		errbuf[0] = '\0';
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 		if (r->opts.cancel) {
 			curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
 			curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->opts.cancel);
@@ -546,7 +557,7 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 			return lading_error_set(err, ECANCELED, "%s: cancelled", url);
 		/* a slow source stays slow: not retried */
 		if (cr == CURLE_OPERATION_TIMEDOUT)
-			return timeout_error(&r->opts, url, deadline, err);
+			return timeout_error(&r->opts, errbuf, url, deadline, err);
 		if (cr == CURLE_OK && resp->status == 401 && !auth_tried) {
 			auth_tried = true;
 			pthread_mutex_lock(&r->lock);
@@ -832,6 +843,7 @@ static int get_range(struct lading_registry *r, CURL *c, const char *digest,
 		return lading_error_set(err, ENOMEM, "out of memory");
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
+	resp.deadline = read_deadline(&r->opts);	/* for all the tries */
 	/* a transfer cut short is asked again (request() retries errors) */
 	for (attempt = 0; attempt < 3; attempt++) {
 		rs.got = 0;

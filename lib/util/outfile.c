@@ -294,9 +294,12 @@ int lading_outfile_sweep(const char *dir)
 		if (fd < 0)
 			continue;
 		/* a live writer holds the lock; the name must still be this file */
+		/* and only our own: removing another user's tree as root
+		 * would follow what they swap in */
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &a) < 0 ||
 		    fstatat(dirfd(d), de->d_name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		    a.st_ino != b.st_ino || a.st_dev != b.st_dev ||
+		    a.st_uid != geteuid()) {
 			close(fd);
 			continue;
 		}

@@ -43,6 +43,7 @@ snapshot() {
 # destinations: absent ones, and existing ones holding another image
 "$LADING_CONVERT" -q oci:other:base oci:dst-oci:base || fail "setting up dst-oci"
 "$LADING_CONVERT" -q oci:other:base dir:dst-dir || fail "setting up dst-dir"
+cp -a dst-oci pristine-oci
 
 # expect_fail LABEL PATTERN SRC: every kind of destination unchanged
 expect_fail() {
@@ -129,7 +130,7 @@ fresh; rm bad/index.json; mkfifo bad/index.json
 expect_fail "index.json FIFO" "index.json: not a regular file" oci:bad:v1
 
 # ---- a destination whose index.json cannot be updated: nothing written ----
-cp -a dst-oci badidx; echo '{"manifests": 3}' >badidx/index.json
+cp -a pristine-oci badidx; echo '{"manifests": 3}' >badidx/index.json
 before=$(snapshot badidx)
 rc=0; "$LADING_CONVERT" -q oci:src:v1 oci:badidx:v1 2>err || rc=$?
 [ $rc = 1 ] && grep -q "no manifests array" err || fail "bad DST index: exit $rc: $(cat err)"

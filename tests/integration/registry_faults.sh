@@ -20,12 +20,13 @@ random_file "$WORK/blob" 3000000
 digest=sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)
 
 serve() {	# serve MODE [PATH]: start the fault server, set $port and $srv
-	port=$((20000 + RANDOM % 20000))
-	python3 "$here/../tools/fault_registry.py" "$port" "${2:-$WORK/blob}" "$1" &
+	# port 0: the server takes a free one and says which once it listens
+	rm -f "$WORK/port"
+	python3 "$here/../tools/fault_registry.py" 0 "${2:-$WORK/blob}" "$1" >"$WORK/port" &
 	srv=$!
-	for _ in $(seq 1 50); do
-		python3 -c "import socket;socket.create_connection(('127.0.0.1',$port),1)" \
-			2>/dev/null && return 0
+	for _ in $(seq 1 100); do
+		port=$(cat "$WORK/port")
+		[ -n "$port" ] && return 0
 		sleep 0.1
 	done
 	fail "fault server did not start"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """A tiny registry that misbehaves on purpose, for the registry client's
 fault tests.  usage: fault_registry.py PORT BLOBFILE|LAYOUT MODE
+PORT 0: a free port, printed on standard output once listening.
 
 BLOBFILE: one blob, served at /v2/<any repo>/blobs/sha256:<its digest>
 and at /mirror/<hex digest> (an http:// blob base URL).
@@ -182,4 +183,7 @@ class H(http.server.BaseHTTPRequestHandler):
 
 
 http.server.ThreadingHTTPServer.daemon_threads = True
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+port = srv.server_address[1]
+print(port, flush=True)
+srv.serve_forever()
