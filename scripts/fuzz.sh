@@ -1,8 +1,7 @@
 #!/bin/sh
 # Bounded libFuzzer runs (clang, ASan+UBSan): the bootstrap reader, seeded
 # from images lading-mkimage builds, then the filler's kernel message
-# parsers, seeded with well-formed messages, then OCI index/manifest/config
-# parsing, seeded with generated documents.  CI runs each for 60 s.
+# parsers, seeded with well-formed messages.  CI runs each for 60 s.
 #   scripts/fuzz.sh [SECONDS]
 set -eu
 cd "$(dirname "$0")/.."
