@@ -117,7 +117,7 @@ bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *op
 		return true;
 	case CLI_OPT_TIMEOUT:
 		if (parse_uint(arg, &opts->timeout))
-			exit(cli_usage_error(prog, "invalid --timeout '%s' (seconds, "
+			exit(cli_usage_error(prog, "invalid --registry-timeout '%s' (seconds, "
 					     "1 or more)", arg));
 		return true;
 	case CLI_OPT_MIN_RATE: {
@@ -128,7 +128,7 @@ bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *op
 			 (int)strlen(arg), arg);
 		if (parse_uint(rate, &opts->min_rate) ||
 		    (colon && parse_uint(colon + 1, &opts->min_rate_time)))
-			exit(cli_usage_error(prog, "invalid --min-rate '%s' "
+			exit(cli_usage_error(prog, "invalid --registry-min-rate '%s' "
 					     "(BYTES[:SECONDS], 1 or more)", arg));
 		return true;
 	}

@@ -50,17 +50,18 @@ enum {
 	{ "creds", required_argument, NULL, CLI_OPT_CREDS }, \
 	{ "plain-http", no_argument, NULL, CLI_OPT_PLAIN_HTTP }, \
 	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE }, \
-	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT }, \
-	{ "min-rate", required_argument, NULL, CLI_OPT_MIN_RATE }
+	{ "registry-timeout", required_argument, NULL, CLI_OPT_TIMEOUT }, \
+	{ "registry-min-rate", required_argument, NULL, CLI_OPT_MIN_RATE }
 
 #define CLI_REGISTRY_HELP \
 "      --creds USER:PASS    registry credentials (default: $DOCKER_CONFIG/\n" \
 "                           config.json or ~/.docker/config.json, else none)\n" \
 "      --plain-http         http:// to the registry (loopback tests)\n" \
 "      --insecure           https without certificate verification\n" \
-"      --timeout SECONDS    every registry read (a document, a range, a whole\n" \
+"      --registry-timeout SECONDS\n" \
+"                           every registry read (a document, a range, a whole\n" \
 "                           layer) ends within SECONDS (default 3600)\n" \
-"      --min-rate BYTES[:SECONDS]\n" \
+"      --registry-min-rate BYTES[:SECONDS]\n" \
 "                           a registry transfer slower than BYTES/s for\n" \
 "                           SECONDS is abandoned (default 1024:30)\n"
 

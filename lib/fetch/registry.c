@@ -105,12 +105,12 @@ static int timeout_error(const struct lading_registry_opts *o, const char *why,
 {
 	if (now_ms() + 50 >= deadline)
 		return lading_error_set(err, ETIMEDOUT, "%s: not done within %u s "
-					"(--timeout)", url, opt_timeout(o));
+					"(--registry-timeout)", url, opt_timeout(o));
 	/* the connection timeout, not the rate */
 	if (*why && strncmp(why, "Operation too slow", 18))
 		return lading_error_set(err, ETIMEDOUT, "%s: %s", url, why);
 	return lading_error_set(err, ETIMEDOUT, "%s: slower than %u bytes/s for "
-				"%u s (--min-rate)", url, o->min_rate ? o->min_rate :
+				"%u s (--registry-min-rate)", url, o->min_rate ? o->min_rate :
 				LADING_REGISTRY_MIN_RATE_DEFAULT, o->min_rate_time ?
 				o->min_rate_time : LADING_REGISTRY_MIN_RATE_TIME_DEFAULT);
 }

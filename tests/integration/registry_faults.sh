@@ -8,8 +8,9 @@
 # byte is detected and never returned.  An image from a registry whose
 # layer never ends, is cut short every time, or trickles at 2 bytes/s:
 # lading-convert fails with one line naming the URL, within the deadline
-# (--timeout) or the minimum rate (--min-rate), leaving its destination
-# as it was; lading-prepare --seed-from stops at the minimum rate.
+# (--registry-timeout) or the minimum rate (--registry-min-rate), leaving
+# its destination as it was; lading-prepare --seed-from stops at the
+# minimum rate.
 NEEDS_MOUNT=0
 . "$(dirname "$0")/lib.sh"
 require_cmd python3
@@ -120,8 +121,8 @@ pull_fails endless "more than the [0-9]* bytes the descriptor gives"
 # a body cut short, every time: one line, the reason
 pull_fails short "partial file\|bytes received"
 # 2 bytes a second: the deadline, or the minimum rate, stops it
-pull_fails trickle "not done within 2 s (--timeout)" --timeout 2
-pull_fails trickle "slower than 100 bytes/s for 2 s (--min-rate)" --min-rate 100:2
+pull_fails trickle "not done within 2 s (--registry-timeout)" --registry-timeout 2
+pull_fails trickle "slower than 100 bytes/s for 2 s (--registry-min-rate)" --registry-min-rate 100:2
 
 # lading-prepare --seed-from a trickling registry: stopped by the rate
 boot=$(python3 -c "
@@ -131,7 +132,7 @@ m = json.load(open('good/blobs/sha256/' + idx['manifests'][0]['digest'][7:]))
 print('good/blobs/sha256/' + m['layers'][-1]['digest'][7:])")
 serve trickle "$WORK/good"
 rc=0
-timeout 60 "$LADING_PREPARE" -q --plain-http --min-rate 100:2 \
+timeout 60 "$LADING_PREPARE" -q --plain-http --registry-min-rate 100:2 \
 	--seed-from "docker://127.0.0.1:$port/test/img" "$boot" cache 2>err || rc=$?
 kill $srv; wait $srv 2>/dev/null || true
 [ $rc = 1 ] && grep -q "http://127.0.0.1:$port/v2/test/img/blobs/sha256:.*slower than 100 bytes/s" err ||
