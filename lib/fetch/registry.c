@@ -549,6 +549,8 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		if (resp->reset)
 			resp->reset(resp->sink_ud);
 		cr = curl_easy_perform(c);
+		/* the buffer is this iteration's: the handle must not keep it */
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		curl_slist_free_all(hdrs);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (cr == CURLE_WRITE_ERROR && resp->status / 100 == 2)
@@ -634,7 +636,8 @@ int lading_registry_open(const char *host, const char *repo,
 	r->base = malloc(strlen(host) + strlen(repo) + 32);
 	r->curl = curl_easy_init();
 	pthread_mutex_init(&r->lock, NULL);
-	if (!r->host || !r->repo || !r->base || !r->curl) {
+	if (!r->host || !r->repo || !r->base || !r->curl || (at && !userinfo)) {
+		free(userinfo);
 		lading_registry_close(r);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
