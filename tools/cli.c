@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,8 +89,22 @@ int cli_parse_source_type(const char *prog, const char *arg,
 	return 0;
 }
 
+/* 1 .. 2^31: a count of seconds or bytes/s for the registry options */
+static int parse_uint(const char *s, unsigned *out)
+{
+	int64_t v;
+
+	if (lading_parse_int64(s, 1, INT32_MAX, &v))
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *opts)
 {
+	/* parsed before the tool's log is set up: the name it was run as */
+	const char *prog = program_invocation_short_name;
+
 	switch (c) {
 	case CLI_OPT_CREDS:
 		opts->creds = arg;
@@ -100,6 +115,23 @@ bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *op
 	case CLI_OPT_INSECURE:
 		opts->insecure = true;
 		return true;
+	case CLI_OPT_TIMEOUT:
+		if (parse_uint(arg, &opts->timeout))
+			exit(cli_usage_error(prog, "invalid --registry-timeout '%s' (seconds, "
+					     "1 or more)", arg));
+		return true;
+	case CLI_OPT_MIN_RATE: {
+		const char *colon = strchr(arg, ':');
+		char rate[32];
+
+		snprintf(rate, sizeof(rate), "%.*s", colon ? (int)(colon - arg) :
+			 (int)strlen(arg), arg);
+		if (parse_uint(rate, &opts->min_rate) ||
+		    (colon && parse_uint(colon + 1, &opts->min_rate_time)))
+			exit(cli_usage_error(prog, "invalid --registry-min-rate '%s' "
+					     "(BYTES[:SECONDS], 1 or more)", arg));
+		return true;
+	}
 	default:
 		return false;
 	}

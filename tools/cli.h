@@ -42,20 +42,33 @@ enum {
 	CLI_OPT_CREDS = 1000,
 	CLI_OPT_PLAIN_HTTP,
 	CLI_OPT_INSECURE,
+	CLI_OPT_TIMEOUT,
+	CLI_OPT_MIN_RATE,
 };
 
 #define CLI_REGISTRY_LONG_OPTIONS \
 	{ "creds", required_argument, NULL, CLI_OPT_CREDS }, \
 	{ "plain-http", no_argument, NULL, CLI_OPT_PLAIN_HTTP }, \
-	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE }
+	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE }, \
+	{ "registry-timeout", required_argument, NULL, CLI_OPT_TIMEOUT }, \
+	{ "registry-min-rate", required_argument, NULL, CLI_OPT_MIN_RATE }
 
 #define CLI_REGISTRY_HELP \
 "      --creds USER:PASS    registry credentials (default: $DOCKER_CONFIG/\n" \
 "                           config.json or ~/.docker/config.json, else none)\n" \
 "      --plain-http         http:// to the registry (loopback tests)\n" \
-"      --insecure           https without certificate verification\n"
+"      --insecure           https without certificate verification\n" \
+"      --registry-timeout SECONDS\n" \
+"                           every registry read (a document, a range, a whole\n" \
+"                           layer) ends within SECONDS (default 3600)\n" \
+"      --registry-min-rate BYTES[:SECONDS]\n" \
+"                           a registry transfer slower than BYTES/s for\n" \
+"                           SECONDS is abandoned (default 1024:30)\n"
 
-/* true when c was a registry option (stored in opts). */
+/*
+ * true when c was a registry option (stored in opts); an invalid value
+ * of one exits with status 2 after a usage error.
+ */
 bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *opts);
 
 /* A tool's own usage text. */

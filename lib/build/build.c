@@ -150,6 +150,10 @@ int lading_build(const struct lading_build_params *p,
 		goto out;
 	}
 	sp.blob_dir = r->blob_dir;
+	/* temporaries of an earlier run that was killed */
+	lading_outfile_sweep(boot_dir);
+	if (strcmp(boot_dir, r->blob_dir))
+		lading_outfile_sweep(r->blob_dir);
 	tree = lading_tree_new();
 	ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
 	if (ret) {

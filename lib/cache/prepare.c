@@ -104,6 +104,9 @@ static int ensure_sparse(struct prep *pp, const char *path, uint64_t size,
 		return lading_error_set(pp->err, errno, "%s: %s", path, strerror(errno));
 	dir = lading_path_dirname(path);
 	name = strdup(strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	/* leftovers of a writer killed here before go first */
+	if (dir)
+		lading_outfile_sweep(dir);
 	ret = dir && name ? lading_outfile_open(&of, dir) : -ENOMEM;
 	if (!ret) {
 		if (ftruncate(of.fd, (off_t)size) < 0)
@@ -158,6 +161,9 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 	}
 	dir = lading_path_dirname(path);
 	name = strdup(strrchr(path, '/') + 1);
+	/* leftovers of a writer killed here before go first */
+	if (dir)
+		lading_outfile_sweep(dir);
 	ret = dir && name ? lading_outfile_open(&of, dir) : -ENOMEM;
 	if (!ret) {
 		/* the reader holds exactly the bytes that were verified */

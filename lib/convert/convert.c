@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * lading_convert(): source image -> merged tree + one blob per layer with
- * new data -> bootstrap -> OCI image (or a plain directory).  Blobs go
- * straight into the destination under their digests; the image becomes
- * visible only when index.json is replaced at the very end.
+ * new data -> bootstrap -> OCI image (or a plain directory).  Everything
+ * is written into staging directories (lading_outdir) and put in place
+ * only when nothing can fail any more, so a failed run leaves every
+ * destination (DST, --layer-bootstraps) exactly as it was.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,9 @@ struct conv {
 	struct lading_image *img;
 	struct lading_image_ref dst;
 	struct lading_oci_writer *oci;
+	struct lading_outdir dir_od;	/* dir: destinations */
+	struct lading_outdir lb_od;	/* --layer-bootstraps */
+	bool dir_open, lb_open;
 	const char *blob_dir;
 	struct lading_dedup *dedup;
 	struct lading_tree *tree;
@@ -156,6 +160,33 @@ static int load_dict(struct conv *c, const char *bootstrap)
 
 /* ---- layers --------------------------------------------------------- */
 
+/*
+ * Loads a layer through its reader.  When a read failed, the reader's
+ * reason (the blob too long or short, the URL that broke) is the one
+ * message; the tar reader's "read: Input/output error" adds nothing.
+ */
+static int load_layer(struct conv *c, size_t i, struct lading_tree *tree,
+		      struct lading_store *store, struct lading_source_params *src,
+		      struct lading_source_stats *st, struct lading_error *err)
+{
+	struct lading_error lerr = { 0 };
+	const char *why;
+	int ret;
+
+	ret = lading_image_layer_open(c->img, i, &src->read, &src->read_ud, err);
+	if (!ret) {
+		ret = lading_source_load(tree, store, src, st, &lerr);
+		why = ret ? lading_image_layer_error(c->img, src->read_ud) : NULL;
+		if (ret)
+			lading_error_set(err, lerr.code ? -lerr.code : -ret, "%s",
+					 why ? why : lerr.msg[0] ? lerr.msg :
+					 strerror(-ret));
+	}
+	lading_image_layer_close(c->img, src->read_ud);
+	src->read_ud = NULL;
+	return ret;
+}
+
 static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 {
 	const struct lading_convert_params *p = c->p;
@@ -188,10 +219,7 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	ret = lading_store_open(&store, &sp);
 	if (ret)
 		return lading_error_set(c->err, -ret, "cannot set up a store");
-	ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, c->err);
-	if (!ret)
-		ret = lading_source_load(c->tree, store, &src, &st, c->err);
-	lading_image_layer_close(c->img, src.read_ud);
+	ret = load_layer(c, i, c->tree, store, &src, &st, c->err);
 	if (!ret)
 		ret = lading_store_finish(store, &info);
 	if (!ret && info.present)
@@ -331,11 +359,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 	int ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
 
 	if (!ret)
-		ret = lading_image_layer_open(c->img, i, &src.read, &src.read_ud, &lerr);
-	if (!ret)
-		ret = lading_source_load(tree, store, &src, &st, &lerr);
-	lading_image_layer_close(c->img, src.read_ud);
-	src.read_ud = NULL;
+		ret = load_layer(c, i, tree, store, &src, &st, &lerr);
 	if (!ret)
 		ret = lading_store_finish(store, &info);
 	if (!ret && info.present)
@@ -349,7 +373,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 		lading_tree_apply_policy(tree, &(struct lading_tree_policy){
 			.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
 			.force_uid = -1, .force_gid = -1 });
-		ret = write_bootstrap_of(c, tree, c->p->layer_bootstraps,
+		ret = write_bootstrap_of(c, tree, c->lb_od.stage,
 					 c->r->layers[i].layer_bootstrap, NULL, NULL);
 	} else if (lerr.code) {
 		lading_error_set(c->err, -lerr.code, "%s", lerr.msg);
@@ -518,6 +542,19 @@ static int write_oci(struct conv *c)
 	return ret;
 }
 
+/* Puts a staged directory in place: its files merged, or it renamed. */
+static int commit_outdir(struct conv *c, struct lading_outdir *od)
+{
+	int ret = lading_outdir_merge(od, "");
+
+	if (!ret)
+		ret = lading_outdir_commit(od);
+	if (ret)
+		return lading_error_set(c->err, -ret, "%s: %s", od->final,
+					strerror(-ret));
+	return 0;
+}
+
 /* dir: the used dictionary blobs join the others, so the dir stands alone */
 static int write_dir(struct conv *c)
 {
@@ -539,7 +576,7 @@ static int write_dir(struct conv *c)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return commit_outdir(c, &c->dir_od);
 }
 
 /* ---- driver --------------------------------------------------------- */
@@ -607,10 +644,12 @@ static int open_dst(struct conv *c)
 	if (c->dst.transport != LADING_TRANSPORT_DIR)
 		return lading_error_set(c->err, EINVAL, "%s: the destination must be "
 					"oci:DIR[:REF] or dir:DIR", c->p->dst);
-	if (mkdir(c->dst.path, 0755) < 0 && errno != EEXIST)
-		return lading_error_set(c->err, errno, "%s: %s", c->dst.path,
-					strerror(errno));
-	c->blob_dir = c->dst.path;
+	ret = lading_outdir_open(&c->dir_od, c->dst.path);
+	if (ret)
+		return lading_error_set(c->err, -ret, "%s: %s", c->dst.path,
+					strerror(-ret));
+	c->dir_open = true;
+	c->blob_dir = c->dir_od.stage;
 	return 0;
 }
 
@@ -654,12 +693,16 @@ static int run(struct conv *c)
 	if (!ret)
 		ret = write_bootstrap(c);
 	if (!ret && c->p->layer_bootstraps) {
-		ret = lading_mkdir_p(c->p->layer_bootstraps);
+		ret = lading_outdir_open(&c->lb_od, c->p->layer_bootstraps);
 		if (ret)
 			return lading_error_set(c->err, -ret, "%s: %s",
 						c->p->layer_bootstraps, strerror(-ret));
+		c->lb_open = true;
 		for (i = 0; !ret && i < c->img->nlayers; i++)
 			ret = layer_bootstrap(c, i);
+		/* in place before DST; undone if DST then fails */
+		if (!ret)
+			ret = commit_outdir(c, &c->lb_od);
 	}
 	if (!ret)
 		ret = c->oci ? write_oci(c) : write_dir(c);
@@ -700,7 +743,12 @@ int lading_convert(const struct lading_convert_params *p,
 	free(c.dict_paths);
 	lading_tree_free(c.tree);
 	lading_dedup_free(c.dedup);
+	/* without a commit, the writer leaves its destination as it was */
 	lading_oci_writer_close(c.oci);
+	if (c.dir_open)
+		(ret ? lading_outdir_abort : lading_outdir_close)(&c.dir_od);
+	if (c.lb_open)
+		(ret ? lading_outdir_abort : lading_outdir_close)(&c.lb_od);
 	lading_registry_close(c.push);
 	if (c.staging)
 		remove_staging(c.staging);

@@ -47,6 +47,8 @@ struct response {
 	char location[2048];
 	long retry_after;
 	unsigned generation;	/* responses seen (redirects, retries) */
+	/* CLOCK_MONOTONIC ms by which the read must end (0: from opts) */
+	int64_t deadline;
 	CURL *curl;		/* to read the status while the body arrives */
 	/* body sink: only sees the body of a 2xx response */
 	size_t (*sink)(const char *p, size_t n, void *ud);
@@ -55,6 +57,63 @@ struct response {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned opt_timeout(const struct lading_registry_opts *o)
+{
+	return o->timeout ? o->timeout : LADING_REGISTRY_TIMEOUT_DEFAULT;
+}
+
+static int64_t read_deadline(const struct lading_registry_opts *o)
+{
+	return now_ms() + (int64_t)opt_timeout(o) * 1000;
+}
+
+/*
+ * The limits every transfer gets: what is left of the read's deadline,
+ * and the minimum rate.  false when the deadline has passed already.
+ */
+static bool set_limits(CURL *c, const struct lading_registry_opts *o,
+		       int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	if (left <= 0)
+		return false;
+	/* INT64_MAX: no deadline (uploads) */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, deadline == INT64_MAX ? 0L : (long)left);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)(o->min_rate ? o->min_rate :
+				LADING_REGISTRY_MIN_RATE_DEFAULT));
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o->min_rate_time ?
+				o->min_rate_time : LADING_REGISTRY_MIN_RATE_TIME_DEFAULT));
+	return true;
+}
+
+/*
+ * Why a transfer timed out, for its error message; why: curl's error
+ * buffer ("" if no transfer ran).
+ */
+static int timeout_error(const struct lading_registry_opts *o, const char *why,
+			 const char *url, int64_t deadline, struct lading_error *err)
+{
+	if (now_ms() + 50 >= deadline)
+		return lading_error_set(err, ETIMEDOUT, "%s: not done within %u s "
+					"(--registry-timeout)", url, opt_timeout(o));
+	/* the connection timeout, not the rate */
+	if (*why && strncmp(why, "Operation too slow", 18))
+		return lading_error_set(err, ETIMEDOUT, "%s: %s", url, why);
+	return lading_error_set(err, ETIMEDOUT, "%s: slower than %u bytes/s for "
+				"%u s (--registry-min-rate)", url, o->min_rate ? o->min_rate :
+				LADING_REGISTRY_MIN_RATE_DEFAULT, o->min_rate_time ?
+				o->min_rate_time : LADING_REGISTRY_MIN_RATE_TIME_DEFAULT);
+}
 
 int lading_docker_ref_parse(const char *s, char **host, char **repo,
 			    char **ref, struct lading_error *err)
@@ -283,7 +342,10 @@ static int fetch_token(struct lading_registry *r, CURL *c, const char *challenge
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	if (!set_limits(c, &r->opts, read_deadline(&r->opts))) {
+		ret = lading_error_set(err, ETIMEDOUT, "%s: no time left", realm);
+		goto out;
+	}
 	if (r->opts.insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -406,11 +468,14 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 	const char *accept = q->accept, *range = q->range;
 	int max = r->opts.max_retries ? r->opts.max_retries : 4;
 	bool auth_tried = false;
+	/* uploads (push) take as long as they take, at the minimum rate */
+	int64_t deadline = q->up && !q->up->mem ? INT64_MAX : resp->deadline ?
+			   resp->deadline : read_deadline(&r->opts);
 	int attempt, ret;
 
 	for (attempt = 0; ; attempt++) {
 		struct curl_slist *hdrs = NULL;
-		char authz[4096], rng[128];
+		char authz[4096], rng[128], errbuf[CURL_ERROR_SIZE];
 		CURLcode cr;
 
 		curl_easy_reset(c);
@@ -422,8 +487,10 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+		if (!set_limits(c, &r->opts, deadline))
+			return timeout_error(&r->opts, "", url, deadline, err);
+		errbuf[0] = '\0';
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 		if (r->opts.cancel) {
 			curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_cb);
 			curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->opts.cancel);
@@ -482,12 +549,17 @@ static int request_q(struct lading_registry *r, CURL *c, const char *url,
 		if (resp->reset)
 			resp->reset(resp->sink_ud);
 		cr = curl_easy_perform(c);
+		/* the buffer is this iteration's: the handle must not keep it */
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		curl_slist_free_all(hdrs);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (cr == CURLE_WRITE_ERROR && resp->status / 100 == 2)
 			return 0;	/* the sink had all it wanted */
 		if (r->opts.cancel && *r->opts.cancel)
 			return lading_error_set(err, ECANCELED, "%s: cancelled", url);
+		/* a slow source stays slow: not retried */
+		if (cr == CURLE_OPERATION_TIMEDOUT)
+			return timeout_error(&r->opts, errbuf, url, deadline, err);
 		if (cr == CURLE_OK && resp->status == 401 && !auth_tried) {
 			auth_tried = true;
 			pthread_mutex_lock(&r->lock);
@@ -544,23 +616,37 @@ int lading_registry_open(const char *host, const char *repo,
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct lading_registry *r = calloc(1, sizeof(*r));
+	const char *at = strrchr(host, '@');
+	char *userinfo = NULL;
 
 	pthread_once(&once, global_init);
 	if (!r)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	r->opts = *opts;
+	/*
+	 * USER:PASS@HOST: the credentials go to curl apart, so no URL (and
+	 * no message naming one) ever carries them
+	 */
+	if (at) {
+		userinfo = strndup(host, (size_t)(at - host));
+		host = at + 1;
+	}
 	r->host = strdup(host);
 	r->repo = strdup(repo);
 	r->base = malloc(strlen(host) + strlen(repo) + 32);
 	r->curl = curl_easy_init();
 	pthread_mutex_init(&r->lock, NULL);
-	if (!r->host || !r->repo || !r->base || !r->curl) {
+	if (!r->host || !r->repo || !r->base || !r->curl || (at && !userinfo)) {
+		free(userinfo);
 		lading_registry_close(r);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
 	sprintf(r->base, "%s://%s/v2/%s", opts->plain_http ? "http" : "https",
 		host, repo);
-	r->userpwd = opts->creds ? strdup(opts->creds) : docker_config_creds(host);
+	r->userpwd = opts->creds ? strdup(opts->creds) : userinfo ? userinfo :
+		     docker_config_creds(host);
+	if (r->userpwd != userinfo)
+		free(userinfo);
 	*out = r;
 	return 0;
 }
@@ -569,8 +655,8 @@ int lading_registry_open_url(const char *base_url,
 			     const struct lading_registry_opts *opts,
 			     struct lading_registry **out, struct lading_error *err)
 {
-	const char *h = strstr(base_url, "://");
-	size_t hl, bl = strlen(base_url);
+	const char *h = strstr(base_url, "://"), *path;
+	size_t hl;
 	char host[256];
 	int ret;
 
@@ -585,15 +671,20 @@ int lading_registry_open_url(const char *base_url,
 	ret = lading_registry_open(host, "", opts, out, err);
 	if (ret)
 		return ret;
-	while (bl && base_url[bl - 1] == '/')
-		bl--;
+	/* the base without any USER:PASS@ (lading_registry_open took it) */
+	path = h + hl;
+	hl = strlen(path);
+	while (hl && path[hl - 1] == '/')
+		hl--;
 	free((*out)->base);
-	(*out)->base = strndup(base_url, bl);
+	(*out)->base = malloc(strlen((*out)->host) + hl + 16);
 	(*out)->url_mode = true;
 	if (!(*out)->base) {
 		lading_registry_close(*out);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
+	sprintf((*out)->base, "%.*s%s%.*s", (int)(h - base_url), base_url,
+		(*out)->host, (int)hl, path);
 	return 0;
 }
 
@@ -755,6 +846,7 @@ static int get_range(struct lading_registry *r, CURL *c, const char *digest,
 		return lading_error_set(err, ENOMEM, "out of memory");
 	snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
+	resp.deadline = read_deadline(&r->opts);	/* for all the tries */
 	/* a transfer cut short is asked again (request() retries errors) */
 	for (attempt = 0; attempt < 3; attempt++) {
 		rs.got = 0;
@@ -833,8 +925,9 @@ struct blob_stream {
 	uint64_t head, tail;	/* bytes written / read */
 	uint64_t delivered;	/* blob bytes put in the ring */
 	uint64_t pos;		/* blob offset of the next byte received */
+	uint64_t size;		/* what the blob must have, UINT64_MAX: unknown */
 	unsigned gen;
-	bool done, stop;
+	bool done, stop, too_long;
 	int error;
 	struct lading_error err;
 };
@@ -861,6 +954,11 @@ static size_t stream_sink(const char *p, size_t n, void *ud)
 	}
 	if (bs->pos > bs->delivered)
 		return 0;	/* a gap: this answer is unusable */
+	if (i < n && (bs->delivered > bs->size || n - i > bs->size - bs->delivered)) {
+		/* more than the descriptor said: never read past its size */
+		bs->too_long = true;
+		return 0;
+	}
 	pthread_mutex_lock(&bs->lock);
 	while (i < n) {
 		uint64_t space, at;
@@ -893,17 +991,37 @@ static void *stream_main(void *arg)
 	struct blob_stream *bs = arg;
 	int ret = 0, tries;
 
+	/* one deadline for the whole stream, resumes included */
+	bs->resp.deadline = read_deadline(&bs->r->opts);
 	for (tries = 0; tries < 5; tries++) {
 		uint64_t before = bs->delivered;
 		char range[40];
 
+		lading_error_clear(&bs->err);
 		snprintf(range, sizeof(range), "%llu-", (unsigned long long)bs->delivered);
 		ret = request(bs->r, bs->curl, bs->url, NULL,
 			      bs->delivered ? range : NULL, false, &bs->resp, &bs->err);
-		if (!ret || bs->stop || bs->delivered == before)
+		if (bs->too_long) {
+			ret = lading_error_set(&bs->err, EFBIG, "%s: more than the "
+					       "%llu bytes the descriptor gives",
+					       bs->url, (unsigned long long)bs->size);
 			break;
-		/* cut off mid-blob after some progress: resume where it broke */
-		lading_error_clear(&bs->err);
+		}
+		if (!ret && bs->size != UINT64_MAX && bs->delivered < bs->size &&
+		    !bs->stop) {
+			/* a body that ends early (no Content-Length) */
+			ret = lading_error_set(&bs->err, EIO, "%s: %llu of %llu "
+					       "bytes received", bs->url,
+					       (unsigned long long)bs->delivered,
+					       (unsigned long long)bs->size);
+			if (bs->delivered == before)
+				break;
+			continue;
+		}
+		/* cut off mid-blob after some progress: resume where it
+		 * broke; a timeout is final */
+		if (!ret || bs->stop || bs->delivered == before || ret == -ETIMEDOUT)
+			break;
 	}
 	pthread_mutex_lock(&bs->lock);
 	bs->error = ret;
@@ -925,10 +1043,8 @@ static ssize_t stream_read(void *ud, void *buf, size_t len)
 	if (bs->head == bs->tail) {
 		int err = bs->error;
 
+		/* the reason stays in bs->err for blob_stream_error() */
 		pthread_mutex_unlock(&bs->lock);
-		if (err)
-			lading_log_msg(bs->r->opts.log, LADING_LOG_ERROR, "%s",
-				       bs->err.msg);
 		return err ? err : 0;
 	}
 	avail = bs->head - bs->tail;
@@ -946,7 +1062,7 @@ static ssize_t stream_read(void *ud, void *buf, size_t len)
 }
 
 int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
-				lading_read_fn *fn, void **ud,
+				uint64_t size, lading_read_fn *fn, void **ud,
 				struct lading_error *err)
 {
 	struct blob_stream *bs = calloc(1, sizeof(*bs));
@@ -955,6 +1071,7 @@ int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
 	if (!bs)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	bs->r = r;
+	bs->size = size;
 	bs->curl = curl_easy_init();
 	bs->url = url_for(r, "blobs", digest);
 	bs->ring = malloc(STREAM_BUF);
@@ -977,6 +1094,20 @@ int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
 	*fn = stream_read;
 	*ud = bs;
 	return 0;
+}
+
+const char *lading_registry_blob_stream_error(void *ud)
+{
+	struct blob_stream *bs = ud;
+	const char *msg = NULL;
+
+	if (!bs)
+		return NULL;
+	pthread_mutex_lock(&bs->lock);
+	if (bs->done && bs->error && bs->err.msg[0])
+		msg = bs->err.msg;
+	pthread_mutex_unlock(&bs->lock);
+	return msg;
 }
 
 void lading_registry_blob_stream_close(void *ud)

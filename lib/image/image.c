@@ -136,15 +136,38 @@ static bool valid_digest(const char *d, const char **hex)
 	return true;
 }
 
+/*
+ * A file of the layout, which must be a regular file (symlinks are
+ * followed: the bytes are checked against their digest all the same).
+ * O_NONBLOCK: a FIFO or a device is refused without blocking on it.
+ * -EINVAL: not a regular file.
+ */
+static int open_regular(const char *path, struct stat *st)
+{
+	int fd;
+
+	if (stat(path, st) < 0)
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 static int read_file(const char *path, char **buf, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	int fd = open_regular(path, &st), ret;
 
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > SMALL_MAX) {
+		return fd;
+	if ((uint64_t)st.st_size > SMALL_MAX) {
 		close(fd);
 		return -EFBIG;
 	}
@@ -236,7 +259,8 @@ static int read_small(struct image_priv *ip, const char *name, char **buf,
 		ret = read_file(path, buf, len);
 		if (ret)
 			lading_error_set(err, -ret, "%s: %s", path, ret == -EFBIG ?
-					 "not a file of at most 4 MiB" : strerror(-ret));
+					 "larger than 4 MiB" : ret == -EINVAL ?
+					 "not a regular file" : strerror(-ret));
 		free(path);
 		return ret;
 	}
@@ -441,40 +465,192 @@ static bool known_layer_type(const char *mt)
 	return false;
 }
 
+/*
+ * A descriptor's size: a JSON integer from 0 to max.  Reals ("1e3",
+ * "10.0"), strings and negative numbers are refused; integers beyond
+ * 2^63 never get here (jansson refuses them as malformed JSON).
+ */
+static int desc_size(struct image_priv *ip, json_t *desc, const char *what,
+		     uint64_t max, uint64_t *size, struct lading_error *err)
+{
+	json_t *s = json_object_get(desc, "size");
+
+	if (!s)
+		return lading_error_set(err, EINVAL, "%s: %s: no size",
+					ip->pub.ref.path, what);
+	if (!json_is_integer(s) || json_integer_value(s) < 0)
+		return lading_error_set(err, EINVAL, "%s: %s: size is %s, not a "
+					"non-negative integer", ip->pub.ref.path, what,
+					json_is_integer(s) ? "negative" :
+					json_is_real(s) ? "a real number" :
+					json_is_string(s) ? "a string" : "not a number");
+	if ((uint64_t)json_integer_value(s) > max)
+		return lading_error_set(err, EFBIG, "%s: %s: size %lld is over the "
+					"%llu bytes allowed", ip->pub.ref.path, what,
+					(long long)json_integer_value(s),
+					(unsigned long long)max);
+	*size = (uint64_t)json_integer_value(s);
+	return 0;
+}
+
+/* The layers a manifest lists, checked, into ip->pub.layers. */
+static int manifest_layers(struct image_priv *ip, json_t *layers,
+			   struct lading_error *err)
+{
+	json_t *l;
+	size_t i;
+
+	ip->pub.nlayers = json_array_size(layers);
+	ip->pub.layers = calloc(ip->pub.nlayers ? ip->pub.nlayers : 1,
+				sizeof(*ip->pub.layers));
+	if (!ip->pub.layers) {
+		ip->pub.nlayers = 0;
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	json_array_foreach(layers, i, l) {
+		struct lading_image_layer *L = &ip->pub.layers[i];
+		const char *lmt = json_string_value(json_object_get(l, "mediaType"));
+		const char *ldg = json_string_value(json_object_get(l, "digest"));
+		const char *hex;
+		char loc[7 + 7 + 64 + 1], what[128];
+		int ret;
+
+		if (!valid_digest(ldg, &hex))
+			return lading_error_set(err, EINVAL, "%s: layer %zu: bad digest",
+						ip->pub.ref.path, i + 1);
+		snprintf(what, sizeof(what), "layer %zu (%s)", i + 1, ldg);
+		if (!lmt || !known_layer_type(lmt))
+			return lading_error_set(err, EINVAL, "%s: %s has an unknown "
+						"media type", ip->pub.ref.path, what);
+		ret = desc_size(ip, l, what, INT64_MAX, &L->size, err);
+		if (ret)
+			return ret;
+		L->sized = true;
+		snprintf(loc, sizeof(loc), "blobs/sha256/%s", hex);
+		L->digest = strdup(ldg);
+		L->media_type = strdup(lmt);
+		L->location = strdup(loc);
+		L->expected_sha256 = strdup(hex);
+		if (!L->digest || !L->media_type || !L->location || !L->expected_sha256)
+			return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * A parsed manifest: an image manifest (its config descriptor and layers
+ * checked; *cfg_desc set) or an index (*is_index set).
+ */
+static int check_manifest(struct image_priv *ip, json_t *man, const char *mt,
+			  const char *dg, json_t **cfg_desc, bool *is_index,
+			  struct lading_error *err)
+{
+	json_t *cfg, *layers;
+	const char *cdg, *hex;
+	uint64_t csize;
+	int ret;
+
+	*is_index = false;
+	if (!json_is_object(man))
+		return lading_error_set(err, EINVAL, "%s: manifest %s is not a JSON "
+					"object", ip->pub.ref.path, dg);
+	if (!mt)
+		mt = json_string_value(json_object_get(man, "mediaType"));
+	if (mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST))) {
+		*is_index = true;
+		return 0;
+	}
+	if (mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST))
+		return lading_error_set(err, EINVAL, "%s: manifest %s has an unknown "
+					"media type", ip->pub.ref.path, dg);
+	cfg = json_object_get(man, "config");
+	layers = json_object_get(man, "layers");
+	if (!json_is_object(cfg) || !json_is_array(layers))
+		return lading_error_set(err, EINVAL, "%s: manifest %s lacks config "
+					"or layers", ip->pub.ref.path, dg);
+	cdg = json_string_value(json_object_get(cfg, "digest"));
+	if (!valid_digest(cdg, &hex))
+		return lading_error_set(err, EINVAL, "%s: manifest %s: bad config "
+					"digest", ip->pub.ref.path, dg);
+	ret = desc_size(ip, cfg, "config", SMALL_MAX, &csize, err);
+	if (!ret)
+		ret = manifest_layers(ip, layers, err);
+	*cfg_desc = cfg;
+	return ret;
+}
+
+/* The config (its bytes verified): platform, diff_ids. */
+static int use_config(struct image_priv *ip, char *cbuf, size_t clen,
+		      const char *digest, struct lading_error *err)
+{
+	json_t *config = parse_json(cbuf, clen, "config", err);
+	int ret;
+
+	if (!config)
+		return -EINVAL;
+	if (!json_is_object(config)) {
+		json_decref(config);
+		return lading_error_set(err, EINVAL, "%s: config %s is not a JSON "
+					"object", ip->pub.ref.path, digest);
+	}
+	ip->pub.config_digest = strdup(digest);
+	if (!ip->pub.config_digest) {
+		json_decref(config);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	ip->pub.config = cbuf;
+	ip->pub.config_len = clen;
+	set_platform(ip, config);
+	ret = set_diff_ids(ip, config, err);
+	json_decref(config);
+	return ret;
+}
+
 static int load_manifest(struct image_priv *ip, json_t *desc, const char *platform,
 			 int depth, struct lading_error *err)
 {
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
 	const char *dg = json_string_value(json_object_get(desc, "digest"));
-	json_int_t size = json_is_integer(json_object_get(desc, "size")) ?
-		json_integer_value(json_object_get(desc, "size")) : -1;
-	json_t *man, *cfg, *layers, *l, *config;
-	char *buf = NULL, *cbuf = NULL;
-	size_t len, clen, i;
+	const char *hex;
+	json_t *man, *cfg = NULL;
+	char *buf = NULL, *cbuf = NULL, what[4200];
+	uint64_t size, csize;
+	size_t len, clen;
+	bool is_index;
 	int ret;
 
+	if (!valid_digest(dg, &hex))
+		return lading_error_set(err, EINVAL, "%s: bad manifest digest",
+					ip->pub.ref.path);
+	snprintf(what, sizeof(what), "manifest %s", dg);
+	ret = desc_size(ip, desc, what, SMALL_MAX, &size, err);
+	if (ret)
+		return ret;
 	if (ip->pub.ref.transport == LADING_TRANSPORT_DOCKER) {
 		char got[80], *mt2 = NULL;
-		const char *hex;
 
-		if (!valid_digest(dg, &hex))
-			return lading_error_set(err, EINVAL, "%s: bad manifest digest",
-						ip->pub.ref.path);
 		ret = lading_registry_get_manifest(ip->registry, dg, &buf, &len,
 						   &mt2, got, err);
 		free(mt2);
+		if (!ret && len != size) {
+			free(buf);
+			ret = lading_error_set(err, EBADMSG, "%s: %s is %zu bytes, "
+					       "its descriptor says %llu",
+					       ip->pub.ref.path, what, len,
+					       (unsigned long long)size);
+		}
 	} else {
-		ret = read_blob(ip, dg, size, &buf, &len, err);
+		ret = read_blob(ip, dg, (json_int_t)size, &buf, &len, err);
 	}
 	if (ret)
 		return ret;
-	man = parse_json(buf, len, dg, err);
+	snprintf(what, sizeof(what), "%s: manifest %s", ip->pub.ref.path, dg);
+	man = parse_json(buf, len, what, err);
 	free(buf);
 	if (!man)
 		return -EINVAL;
-	if (!mt)
-		mt = json_string_value(json_object_get(man, "mediaType"));
-	if (mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST))) {
+	ret = check_manifest(ip, man, mt, dg, &cfg, &is_index, err);
+	if (!ret && is_index) {
 		json_t *sub;
 
 		if (depth > 4) {
@@ -492,76 +668,17 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 		json_decref(man);
 		return ret;
 	}
-	if (mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
-		json_decref(man);
-		return lading_error_set(err, EINVAL, "%s: manifest %s has the "
-					"unknown media type %s", ip->pub.ref.path,
-					dg, mt);
-	}
-	cfg = json_object_get(man, "config");
-	layers = json_object_get(man, "layers");
-	if (!json_is_object(cfg) || !json_is_array(layers)) {
-		json_decref(man);
-		return lading_error_set(err, EINVAL, "%s: manifest %s lacks config "
-					"or layers", ip->pub.ref.path, dg);
-	}
-	ret = read_blob(ip, json_string_value(json_object_get(cfg, "digest")),
-			json_is_integer(json_object_get(cfg, "size")) ?
-			json_integer_value(json_object_get(cfg, "size")) : -1,
-			&cbuf, &clen, err);
-	if (ret) {
-		json_decref(man);
-		return ret;
-	}
-	config = parse_json(cbuf, clen, "config", err);
-	if (!config) {
-		free(cbuf);
-		json_decref(man);
-		return -EINVAL;
-	}
-	ip->pub.config = cbuf;
-	ip->pub.config_len = clen;
-	ip->pub.config_digest = strdup(json_string_value(json_object_get(cfg, "digest")));
-	set_platform(ip, config);
-	ip->pub.nlayers = json_array_size(layers);
-	ip->pub.layers = calloc(ip->pub.nlayers ? ip->pub.nlayers : 1,
-				sizeof(*ip->pub.layers));
-	if (!ip->pub.layers) {
-		json_decref(man);
-		return lading_error_set(err, ENOMEM, "out of memory");
-	}
-	json_array_foreach(layers, i, l) {
-		struct lading_image_layer *L = &ip->pub.layers[i];
-		const char *lmt = json_string_value(json_object_get(l, "mediaType"));
-		const char *ldg = json_string_value(json_object_get(l, "digest"));
-		const char *hex;
-		char loc[7 + 7 + 64 + 1];
-
-		if (!lmt || !known_layer_type(lmt)) {
-			ret = lading_error_set(err, EINVAL, "%s: layer %zu (%s) has the "
-					       "unknown media type %s", ip->pub.ref.path,
-					       i + 1, ldg ? ldg : "?", lmt ? lmt : "(none)");
-			break;
-		}
-		if (!valid_digest(ldg, &hex)) {
-			ret = lading_error_set(err, EINVAL, "%s: layer %zu: bad digest",
-					       ip->pub.ref.path, i + 1);
-			break;
-		}
-		snprintf(loc, sizeof(loc), "blobs/sha256/%s", hex);
-		L->digest = strdup(ldg);
-		L->media_type = strdup(lmt);
-		L->size = (uint64_t)json_integer_value(json_object_get(l, "size"));
-		L->location = strdup(loc);
-		L->expected_sha256 = strdup(hex);
-		if (!L->digest || !L->media_type || !L->location || !L->expected_sha256) {
-			ret = lading_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-	}
 	if (!ret)
-		ret = set_diff_ids(ip, config, err);
-	json_decref(config);
+		ret = desc_size(ip, cfg, "config", SMALL_MAX, &csize, err);
+	if (!ret)
+		ret = read_blob(ip, json_string_value(json_object_get(cfg, "digest")),
+				(json_int_t)csize, &cbuf, &clen, err);
+	if (!ret) {
+		ret = use_config(ip, cbuf, clen,
+				 json_string_value(json_object_get(cfg, "digest")), err);
+		if (ret)
+			free(cbuf);
+	}
 	json_decref(man);
 	return ret;
 }
@@ -847,21 +964,60 @@ void lading_image_close(struct lading_image *img)
 struct layer_reader {
 	int fd;
 	struct archive *a;
+	const char *name;	/* the layer, for messages */
+	uint64_t size, pos;	/* the descriptor's size; bytes read */
+	bool sized;
+	struct lading_error err;
 };
 
+/*
+ * At most the descriptor's size: a blob that goes on (or stops short)
+ * fails here rather than being read for ever.
+ */
 static ssize_t read_layer(void *ud, void *buf, size_t len)
 {
 	struct layer_reader *lr = ud;
 	ssize_t n;
 
+	if (lr->sized && len > lr->size - lr->pos)
+		len = (size_t)(lr->size - lr->pos);
+	if (!len && lr->sized) {
+		char extra;
+
+		/* at the size: the blob must end here */
+		if (lr->a)
+			n = archive_read_data(lr->a, &extra, 1);
+		else
+			do
+				n = read(lr->fd, &extra, 1);
+			while (n < 0 && errno == EINTR);
+		if (n > 0)
+			return lading_error_set(&lr->err, EFBIG, "layer %s: more "
+						"than the %llu bytes its descriptor "
+						"gives", lr->name,
+						(unsigned long long)lr->size);
+		return 0;
+	}
 	if (lr->a) {
 		n = archive_read_data(lr->a, buf, len);
-		return n < 0 ? -EIO : n;
+		if (n < 0)
+			return lading_error_set(&lr->err, EIO, "layer %s: %s", lr->name,
+						archive_error_string(lr->a));
+	} else {
+		do
+			n = read(lr->fd, buf, len);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return lading_error_set(&lr->err, errno, "layer %s: %s",
+						lr->name, strerror(errno));
 	}
-	do
-		n = read(lr->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	lr->pos += (uint64_t)n;
+	if (!n && lr->sized && lr->pos < lr->size)
+		return lading_error_set(&lr->err, EIO, "layer %s: %llu bytes, its "
+					"descriptor gives %llu", lr->name,
+					(unsigned long long)lr->pos,
+					(unsigned long long)lr->size);
+	return n;
 }
 
 int lading_image_layer_open(struct lading_image *img, size_t i,
@@ -871,30 +1027,52 @@ int lading_image_layer_open(struct lading_image *img, size_t i,
 	const struct lading_image_layer *L = &img->layers[i];
 	struct layer_reader *lr = calloc(1, sizeof(*lr));
 	struct archive_entry *e;
+	struct stat st;
 	char *path = NULL;
 	int r;
 
 	if (!lr)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	lr->fd = -1;
+	lr->name = L->digest ? L->digest : L->location;
+	lr->size = L->size;
+	lr->sized = L->sized;
 	*fn = read_layer;
 	*ud = lr;
 	switch (img->ref.transport) {
 	case LADING_TRANSPORT_DOCKER:
 		free(lr);
+		*ud = NULL;
 		return lading_registry_blob_stream(((struct image_priv *)img)->registry,
-						   L->digest, fn, ud, err);
+						   L->digest, L->sized ? L->size :
+						   UINT64_MAX, fn, ud, err);
 	case LADING_TRANSPORT_OCI:
 		path = lading_path_join(img->ref.path, L->location);
-		/* fall through */
-	case LADING_TRANSPORT_DIR:
-		lr->fd = open(path ? path : L->location, O_RDONLY | O_CLOEXEC);
-		if (lr->fd < 0)
-			lading_error_set(err, errno, "layer %s: %s: %s",
-					 L->digest ? L->digest : L->location,
-					 path ? path : L->location, strerror(errno));
+		if (!path)
+			return lading_error_set(err, ENOMEM, "out of memory");
+		lr->fd = open_regular(path, &st);
+		if (lr->fd == -EINVAL)
+			r = lading_error_set(err, EINVAL, "layer %s: %s: not a regular "
+					     "file", lr->name, path);
+		else if (lr->fd < 0)
+			r = lading_error_set(err, -lr->fd, "layer %s: %s: %s", lr->name,
+					     path, strerror(-lr->fd));
+		else if (L->sized && (uint64_t)st.st_size != L->size)
+			r = lading_error_set(err, EBADMSG, "layer %s: %s is %llu bytes, "
+					     "its descriptor gives %llu", lr->name,
+					     path, (unsigned long long)st.st_size,
+					     (unsigned long long)L->size);
+		else
+			r = 0;
 		free(path);
-		return lr->fd < 0 ? -ENOENT : 0;
+		return r;
+	case LADING_TRANSPORT_DIR:
+		/* files named on the command line: a pipe is the user's choice */
+		lr->fd = open(L->location, O_RDONLY | O_CLOEXEC);
+		if (lr->fd < 0)
+			return lading_error_set(err, errno, "layer %s: %s",
+						L->location, strerror(errno));
+		return 0;
 	default:
 		break;
 	}
@@ -914,11 +1092,32 @@ int lading_image_layer_open(struct lading_image *img, size_t i,
 
 		if (name && name[0] == '.' && name[1] == '/')
 			name += 2;
-		if (name && !strcmp(name, L->location))
-			return 0;
+		if (!name || strcmp(name, L->location))
+			continue;
+		if (archive_entry_filetype(e) != AE_IFREG)
+			return lading_error_set(err, EINVAL, "%s: layer %s (%s) is not "
+						"a regular file", img->ref.path,
+						lr->name, L->location);
+		if (L->sized && (!archive_entry_size_is_set(e) ||
+				 (uint64_t)archive_entry_size(e) != L->size))
+			return lading_error_set(err, EBADMSG, "%s: layer %s is %lld "
+						"bytes, its descriptor gives %llu",
+						img->ref.path, lr->name,
+						(long long)archive_entry_size(e),
+						(unsigned long long)L->size);
+		return 0;
 	}
 	return lading_error_set(err, ENOENT, "%s: layer %s (%s) is missing",
 				img->ref.path, L->digest, L->location);
+}
+
+const char *lading_image_layer_error(struct lading_image *img, void *ud)
+{
+	struct layer_reader *lr = ud;
+
+	if (img->ref.transport == LADING_TRANSPORT_DOCKER)
+		return lading_registry_blob_stream_error(ud);
+	return lr && lr->err.msg[0] ? lr->err.msg : NULL;
 }
 
 void lading_image_layer_close(struct lading_image *img, void *ud)
@@ -936,4 +1135,68 @@ void lading_image_layer_close(struct lading_image *img, void *ud)
 	if (lr->fd >= 0)
 		close(lr->fd);
 	free(lr);
+}
+
+/* ---- documents in memory (the fuzz target's way in) ------------------- */
+
+int lading_image_parse_document(const char *kind, const void *buf, size_t len,
+				struct lading_error *err)
+{
+	struct image_priv *ip = calloc(1, sizeof(*ip));
+	json_t *j = NULL, *desc = NULL, *cfg = NULL;
+	const char *hex;
+	uint64_t size;
+	bool is_index;
+	char *copy;
+	int ret;
+
+	if (!ip)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ip->pub.ref.transport = LADING_TRANSPORT_OCI;
+	ip->pub.ref.path = strdup("(memory)");
+	if (!ip->pub.ref.path) {
+		ret = lading_error_set(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	j = parse_json(buf, len, kind, err);
+	if (!j) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (!strcmp(kind, "config")) {
+		/* a few layers, so that the diff_ids are looked at */
+		ip->pub.layers = calloc(4, sizeof(*ip->pub.layers));
+		ip->pub.nlayers = ip->pub.layers ? 4 : 0;
+		copy = malloc(len + 1);
+		if (!copy) {
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(copy, buf, len);
+		copy[len] = '\0';
+		ret = use_config(ip, copy, len, "sha256:" "0000000000000000"
+				 "000000000000000000000000000000000000000000000000", err);
+		if (ret)
+			free(copy);
+		goto out;
+	}
+	if (!strcmp(kind, "manifest")) {
+		ret = check_manifest(ip, j, NULL, "(memory)", &cfg, &is_index, err);
+		if (ret || !is_index)
+			goto out;
+	} else if (strcmp(kind, "index")) {
+		ret = lading_error_set(err, EINVAL, "unknown kind %s", kind);
+		goto out;
+	}
+	/* an index: the descriptor lading_image_open() would load next */
+	ret = pick_from_index(ip, j, NULL, "linux/amd64", &desc, err);
+	if (!ret && !valid_digest(json_string_value(json_object_get(desc, "digest")),
+				  &hex))
+		ret = lading_error_set(err, EINVAL, "bad manifest digest");
+	if (!ret)
+		ret = desc_size(ip, desc, "manifest", SMALL_MAX, &size, err);
+out:
+	json_decref(j);
+	lading_image_close(&ip->pub);
+	return ret;
 }

@@ -42,11 +42,14 @@ int main(int argc, char **argv)
 		char buf[65536];
 		ssize_t n;
 
-		ret = lading_registry_blob_stream(r, argv[4], &fn, &ud, &err);
+		ret = lading_registry_blob_stream(r, argv[4], UINT64_MAX, &fn, &ud,
+						  &err);
 		while (!ret && (n = fn(ud, buf, sizeof(buf))) != 0) {
 			if (n < 0) {
+				const char *why = lading_registry_blob_stream_error(ud);
+
 				ret = (int)n;
-				lading_error_set(&err, -ret, "stream failed");
+				lading_error_set(&err, -ret, "%s", why ? why : "stream failed");
 				break;
 			}
 			ret = lading_write_full(1, buf, (size_t)n);

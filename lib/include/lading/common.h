@@ -62,9 +62,12 @@ void lading_error_clear(struct lading_error *err);
 /* ---- atomic output files ---------------------------------------------- */
 
 /*
- * An output file is written under a temporary name in its final directory
- * and only renamed into place by lading_outfile_commit() after fsync.
- * lading_outfile_abort() (also safe after commit) removes the temporary.
+ * An output file is written under a temporary name (.lading-tmp-*) in its
+ * final directory and only renamed into place by lading_outfile_commit()
+ * after fsync.  lading_outfile_abort() (also safe after commit) removes
+ * the temporary.  The writer holds an flock on its temporary for as long
+ * as it lives, so lading_outfile_sweep() can tell the leftovers of a
+ * killed writer (unlocked) from files being written (locked).
  */
 struct lading_outfile {
 	int fd;
@@ -81,6 +84,42 @@ int lading_outfile_open(struct lading_outfile *of, const char *dir);
  */
 int lading_outfile_commit(struct lading_outfile *of, const char *name);
 void lading_outfile_abort(struct lading_outfile *of);
+/*
+ * Removes the .lading-tmp-* files and directories in dir whose writer is
+ * dead (no flock held on them); returns how many, or -errno.
+ */
+int lading_outfile_sweep(const char *dir);
+
+/*
+ * An output directory built aside and put in place at the end, so that a
+ * failure leaves the destination exactly as it was.  A destination that
+ * does not exist is built as a sibling (.lading-tmp-*, locked like an
+ * outfile) and renamed to its name by commit; an existing one gets a
+ * staging directory inside it, whose files lading_outdir_merge() moves
+ * in (files the destination has already stay as they are).
+ * lading_outdir_abort() removes the staging directory and everything
+ * merged or committed into the destination (directories it created
+ * included); lading_outdir_close() just forgets after a success.
+ */
+struct lading_outdir {
+	char *final;		/* the destination */
+	char *stage;		/* where the output is written */
+	int lock_fd;		/* holds the flock on stage */
+	bool existed;		/* final existed when opened */
+	bool committed;
+	char **added;		/* files and directories put into final */
+	size_t nadded;
+};
+
+int lading_outdir_open(struct lading_outdir *od, const char *final);
+/* Moves the regular files of stage/sub into final/sub (an existing final). */
+int lading_outdir_merge(struct lading_outdir *od, const char *sub);
+/* Renames stage to final (a new final), or removes the emptied stage. */
+int lading_outdir_commit(struct lading_outdir *od);
+void lading_outdir_abort(struct lading_outdir *od);
+void lading_outdir_close(struct lading_outdir *od);
+/* Removes a directory tree (no recursion); 0 or -errno. */
+int lading_remove_tree(const char *path);
 
 /* Full pwrite/write/pread loops; return 0 or -errno (-EIO on short read). */
 int lading_write_full(int fd, const void *buf, size_t len);

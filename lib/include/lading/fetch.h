@@ -23,7 +23,19 @@ struct lading_registry_opts {
 	const char *mount_from;	/* push: try a cross-repository mount first */
 	/* when set and non-zero: transfers stop, -ECANCELED (a shutdown) */
 	volatile sig_atomic_t *cancel;
+	/*
+	 * Every read (a document, a range, a whole blob stream with its
+	 * resumes) must end within timeout seconds, and a transfer slower
+	 * than min_rate bytes/s over min_rate_time seconds is abandoned
+	 * (neither is retried).  0: the defaults below.
+	 */
+	unsigned timeout;
+	unsigned min_rate, min_rate_time;
 };
+
+#define LADING_REGISTRY_TIMEOUT_DEFAULT 3600		/* seconds */
+#define LADING_REGISTRY_MIN_RATE_DEFAULT 1024		/* bytes/s ... */
+#define LADING_REGISTRY_MIN_RATE_TIME_DEFAULT 30	/* ... over seconds */
 
 /* "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]" -> parts (malloc'ed). */
 int lading_docker_ref_parse(const char *s, char **host, char **repo,
@@ -59,10 +71,14 @@ int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 /*
  * A blob as a stream for lading_source_params.read (the reader checks the
  * digest at the end); a broken connection resumes with a Range request.
+ * size: the bytes the blob must have (UINT64_MAX: unknown); a server
+ * sending more or fewer fails the stream.  After a read returned an error,
+ * lading_registry_blob_stream_error() says why (the URL and the problem).
  */
 int lading_registry_blob_stream(struct lading_registry *r, const char *digest,
-				lading_read_fn *fn, void **ud,
+				uint64_t size, lading_read_fn *fn, void **ud,
 				struct lading_error *err);
+const char *lading_registry_blob_stream_error(void *ud);
 void lading_registry_blob_stream_close(void *ud);
 /* Bytes [off, off + len) of a blob; servers ignoring Range are handled. */
 int lading_registry_get_range(struct lading_registry *r, const char *digest,

@@ -34,7 +34,8 @@ void lading_image_ref_free(struct lading_image_ref *r);
 struct lading_image_layer {
 	char *digest;		/* "sha256:<hex>" as the manifest names it */
 	char *media_type;
-	uint64_t size;		/* 0 if unknown */
+	uint64_t size;		/* as the descriptor says, if sized */
+	bool sized;		/* false: no descriptor (docker-archive, dir:) */
 	char *location;		/* file path, or member name in an archive */
 	char *expected_sha256;	/* hex the raw bytes must hash to (or NULL) */
 	char *diff_id;		/* the config's rootfs.diff_ids entry, or NULL */
@@ -64,20 +65,37 @@ void lading_image_close(struct lading_image *img);
 /*
  * A reader over layer i's raw bytes (compressed as stored), for the tar
  * source (lading_source_params.read); its expected digest is the layer's
- * expected_sha256.  Close with lading_image_layer_close().
+ * expected_sha256.  It reads at most the descriptor's size, and fails
+ * when the blob has more or fewer bytes, or is not a regular file; after
+ * a read failed, lading_image_layer_error() says why (NULL: the reader
+ * has nothing to add to the read's errno).  Close with
+ * lading_image_layer_close().
  */
 int lading_image_layer_open(struct lading_image *img, size_t i,
 			    lading_read_fn *fn, void **ud,
 			    struct lading_error *err);
+const char *lading_image_layer_error(struct lading_image *img, void *ud);
 void lading_image_layer_close(struct lading_image *img, void *ud);
+
+/*
+ * Internal, for the fuzz target: the descriptor checks and JSON parsing
+ * of one document held in memory.  kind: "index", "manifest" or
+ * "config"; 0 when lading_image_open() would accept it as such.
+ */
+int lading_image_parse_document(const char *kind, const void *buf, size_t len,
+				struct lading_error *err);
 
 /* ---- writing an OCI layout ------------------------------------------- */
 
 struct lading_oci_writer;
 
+/*
+ * Everything is written into a staging directory (see lading_outdir);
+ * an existing index.json that could not be updated fails here.
+ */
 int lading_oci_writer_open(const char *dir, struct lading_oci_writer **out,
 			   struct lading_error *err);
-/* DIR/blobs/sha256: where stores put blob artifacts directly. */
+/* Where stores put blob artifacts (staged until the commit). */
 const char *lading_oci_writer_blob_dir(const struct lading_oci_writer *w);
 /* Adds bytes as a blob (atomically); digest receives "sha256:<hex>". */
 int lading_oci_writer_put(struct lading_oci_writer *w, const void *data,
@@ -92,6 +110,10 @@ int lading_oci_writer_import(struct lading_oci_writer *w, const char *path,
 int lading_oci_writer_commit(struct lading_oci_writer *w,
 			     const char *manifest_digest, size_t manifest_size,
 			     const char *ref, struct lading_error *err);
+/*
+ * After a commit: done.  Without one: the destination is left exactly as
+ * it was (a new one does not exist; an existing one gains nothing).
+ */
 void lading_oci_writer_close(struct lading_oci_writer *w);
 
 #define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
