@@ -598,12 +598,14 @@ static int use_config(struct image_priv *ip, char *cbuf, size_t clen,
 		json_decref(config);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
-	ip->pub.config = cbuf;
-	ip->pub.config_len = clen;
 	set_platform(ip, config);
 	ret = set_diff_ids(ip, config, err);
 	json_decref(config);
-	return ret;
+	if (ret)
+		return ret;	/* cbuf stays the caller's */
+	ip->pub.config = cbuf;
+	ip->pub.config_len = clen;
+	return 0;
 }
 
 static int load_manifest(struct image_priv *ip, json_t *desc, const char *platform,

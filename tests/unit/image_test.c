@@ -11,6 +11,8 @@
 #include <lading/image.h>
 #include "check.h"
 
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 #define H(c) "\"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
 	c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c "\""
 
@@ -72,7 +74,22 @@ int main(void)
 	/* a config that is not an object */
 	CHECK(lading_image_parse_document("config", "[1]", 3,
 					  &(struct lading_error){ 0 }) < 0);
+	/* one sha256 diff_id per layer (the parser gives a config 4 layers) */
 	CHECK(lading_image_parse_document("config", "{\"os\": \"linux\"}", 15,
-					  &(struct lading_error){ 0 }) == 0);
+					  &(struct lading_error){ 0 }) < 0);
+	{
+		static const char cfg[] = "{\"os\": \"linux\", \"rootfs\": {"
+			"\"type\": \"layers\", \"diff_ids\": ["
+			"\"sha256:" H64 "\", \"sha256:" H64 "\", "
+			"\"sha256:" H64 "\", \"sha256:" H64 "\"]}}";
+
+		CHECK(lading_image_parse_document("config", cfg, sizeof(cfg) - 1,
+						  &(struct lading_error){ 0 }) == 0);
+		static const char three[] = "{\"rootfs\": {\"diff_ids\": ["
+			"\"sha256:" H64 "\", \"sha256:" H64 "\", \"sha256:" H64 "\"]}}";
+
+		CHECK(lading_image_parse_document("config", three, sizeof(three) - 1,
+						  &(struct lading_error){ 0 }) < 0);
+	}
 	return check_summary("image");
 }
