@@ -197,18 +197,18 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	uint8_t d[LADING_SHA256_LEN];
 	unsigned int dl;
 
-	if (!lading_range_is_data(cfd, e->uoff, e->ulen))
+	if (!lading_range_is_data(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen)))
 		return false;
-	if (lading_pread_full(cfd, pp->chunk, e->ulen, e->uoff))
+	if (lading_pread_full(cfd, pp->chunk, lading_le32_to_cpu(e->ulen), lading_le64_to_cpu(e->uoff)))
 		return false;
-	EVP_Digest(pp->chunk, e->ulen, d, &dl, EVP_sha256(), NULL);
+	EVP_Digest(pp->chunk, lading_le32_to_cpu(e->ulen), d, &dl, EVP_sha256(), NULL);
 	if (!memcmp(d, e->digest, sizeof(d)))
 		return true;
 	/* partial or damaged (an interrupted write?): fetch it again */
 	lading_log_msg(pp->p->log, LADING_LOG_WARN,
 		       "cache range %llu+%u does not match its digest: refetching",
-		       (unsigned long long)e->uoff, e->ulen);
-	punch(cfd, e->uoff, e->ulen);
+		       (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));
+	punch(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));
 	return false;
 }
 
@@ -222,19 +222,19 @@ static int write_chunk(int cfd, const struct lading_toc_entry *e,
 	if (ret)
 		return lading_error_set(err, EUCLEAN,
 			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
-			"not written", id, k, (unsigned long long)e->uoff, e->ulen,
+			"not written", id, k, (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
 			ret == -EBADMSG ? "does not decode to its digest" :
 			strerror(-ret));
 	static const uint8_t zeros[LADING_BLOCK_SIZE];
-	size_t pad = LADING_ALIGN_UP((size_t)e->ulen, (size_t)LADING_BLOCK_SIZE) - e->ulen;
+	size_t pad = LADING_ALIGN_UP((size_t)lading_le32_to_cpu(e->ulen), (size_t)LADING_BLOCK_SIZE) - lading_le32_to_cpu(e->ulen);
 
-	ret = lading_pwrite_full(cfd, chunk, e->ulen, e->uoff);
+	ret = lading_pwrite_full(cfd, chunk, lading_le32_to_cpu(e->ulen), lading_le64_to_cpu(e->uoff));
 	/* the zeros up to the next 4 KiB too: on a file system with smaller
 	 * blocks a hole there would make cachefiles ask for the chunk again */
 	if (!ret && pad)
-		ret = lading_pwrite_full(cfd, zeros, pad, e->uoff + e->ulen);
+		ret = lading_pwrite_full(cfd, zeros, pad, lading_le64_to_cpu(e->uoff) + lading_le32_to_cpu(e->ulen));
 	if (ret) {
-		punch(cfd, e->uoff, e->ulen);	/* no partial chunk stays */
+		punch(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));	/* no partial chunk stays */
 		return lading_error_set(err, -ret, "cache file of blob %s: "
 					"write: %s", id, strerror(-ret));
 	}
@@ -247,7 +247,7 @@ static int seed_chunk(struct prep *pp, const struct lading_blob_handle *a,
 	const struct lading_toc_entry *e = &toc->entries[k];
 	int ret;
 
-	ret = lading_blob_read(a, e->coff, e->clen, pp->stored, pp->err);
+	ret = lading_blob_read(a, lading_le64_to_cpu(e->coff), lading_le32_to_cpu(e->clen), pp->stored, pp->err);
 	if (ret)
 		return ret;
 	return write_chunk(cfd, e, pp->stored, pp->chunk, id, k, pp->err);
@@ -300,22 +300,22 @@ static void *seed_worker(void *arg)
 		if (!r)
 			break;
 		e = &ps->toc->entries[r->first];
-		len = ps->toc->entries[r->first + r->count - 1].coff +
-		      ps->toc->entries[r->first + r->count - 1].clen - e->coff;
+		len = lading_le64_to_cpu(ps->toc->entries[r->first + r->count - 1].coff) +
+		      lading_le32_to_cpu(ps->toc->entries[r->first + r->count - 1].clen) - lading_le64_to_cpu(e->coff);
 		ret = conn ? 0 : lading_error_set(&err, ENOMEM, "out of memory");
 		if (!ret)
 			ret = lading_grow_buffer(&run_buf, &run_size, (size_t)len);
 		if (!ret)
-			ret = lading_registry_conn_get_range(conn, ps->a->digest, e->coff,
+			ret = lading_registry_conn_get_range(conn, ps->a->digest, lading_le64_to_cpu(e->coff),
 							     (size_t)len, run_buf, &err);
 		for (k = 0; !ret && k < r->count; k++) {
 			const struct lading_toc_entry *c = &ps->toc->entries[r->first + k];
 			int wr;
 
-			ret = lading_grow_buffer(&chunk, &chunk_size, c->ulen);
+			ret = lading_grow_buffer(&chunk, &chunk_size, lading_le32_to_cpu(c->ulen));
 			if (ret)
 				break;
-			wr = write_chunk(ps->cfd, c, run_buf + (c->coff - e->coff), chunk,
+			wr = write_chunk(ps->cfd, c, run_buf + (lading_le64_to_cpu(c->coff) - lading_le64_to_cpu(e->coff)), chunk,
 					 ps->id, r->first + k, &err);
 			if (wr == -EUCLEAN) {
 				pthread_mutex_lock(&ps->lock);
@@ -329,7 +329,7 @@ static void *seed_worker(void *arg)
 			}
 			ret = wr;
 			if (!ret)
-				got += c->ulen;
+				got += lading_le32_to_cpu(c->ulen);
 		}
 		pthread_mutex_lock(&ps->lock);
 		ps->fetched += got;
@@ -366,8 +366,8 @@ static int seed_parallel(struct prep *pp, const struct lading_blob_handle *a,
 		if (!missing[k])
 			continue;
 		if (last && last->first + last->count == k &&
-		    toc->entries[k - 1].coff + toc->entries[k - 1].clen == e->coff &&
-		    e->coff + e->clen - toc->entries[last->first].coff <= RUN_MAX) {
+		    lading_le64_to_cpu(toc->entries[k - 1].coff) + lading_le32_to_cpu(toc->entries[k - 1].clen) == lading_le64_to_cpu(e->coff) &&
+		    lading_le64_to_cpu(e->coff) + lading_le32_to_cpu(e->clen) - lading_le64_to_cpu(toc->entries[last->first].coff) <= RUN_MAX) {
 			last->count++;
 			continue;
 		}
@@ -427,10 +427,10 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 		for (k = 0; !ret && k < toc.count; k++) {
 			const struct lading_toc_entry *e = &toc.entries[k];
 
-			ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, e->ulen);
+			ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen));
 			if (!ret && present_and_valid(pp, cfd, e)) {
-				b->present_before += e->ulen;
-				pp->done += e->ulen;
+				b->present_before += lading_le32_to_cpu(e->ulen);
+				pp->done += lading_le32_to_cpu(e->ulen);
 			} else if (!ret) {
 				missing[k] = true;
 			}
@@ -449,15 +449,15 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 	for (; k < toc.count; k++) {
 		const struct lading_toc_entry *e = &toc.entries[k];
 
-		ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, e->ulen);
+		ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen));
 		if (!ret)
-			ret = lading_grow_buffer(&pp->stored, &pp->stored_size, e->clen);
+			ret = lading_grow_buffer(&pp->stored, &pp->stored_size, lading_le32_to_cpu(e->clen));
 		if (ret) {
 			lading_error_set(pp->err, ENOMEM, "out of memory");
 			break;
 		}
 		if (present_and_valid(pp, cfd, e)) {
-			b->present_before += e->ulen;
+			b->present_before += lading_le32_to_cpu(e->ulen);
 		} else {
 			ret = seed_chunk(pp, &a, cfd, &toc, b->id, k);
 			if (ret == -EUCLEAN) {
@@ -468,9 +468,9 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 			}
 			if (ret)
 				break;
-			b->fetched += e->ulen;
+			b->fetched += lading_le32_to_cpu(e->ulen);
 		}
-		pp->done += e->ulen;
+		pp->done += lading_le32_to_cpu(e->ulen);
 		lading_progress_update(&pp->progress, pp->done, b->id);
 	}
 	b->present = b->present_before + b->fetched;

@@ -162,7 +162,7 @@ static void handle_open(struct cf_backend *cb, const struct lading_cachefiles_ms
 			continue;
 		o->kind = CF_BLOB;
 		o->blob = bl->b;
-		size = (long long)bl->b->toc.footer.uncompressed_size;
+		size = (long long)lading_le64_to_cpu(bl->b->toc.footer.uncompressed_size);
 	}
 	if (!o)
 		size = -ENOMEM;

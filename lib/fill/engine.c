@@ -88,13 +88,13 @@ static int toc_load_kept(const char *dir, const char *id,
 {
 	char *path = dir ? lading_path_join(dir, id) : NULL, why[128];
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1, ret = -ENOENT;
-	uint64_t len = rec->artifact_size - rec->toc_offset;
+	uint64_t len = lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset);
 	uint8_t *tail;
 
 	free(path);
 	if (fd < 0)
 		return -ENOENT;
-	tail = rec->toc_offset <= rec->artifact_size && len <= (256u << 20) ?
+	tail = lading_le64_to_cpu(rec->toc_offset) <= lading_le64_to_cpu(rec->artifact_size) && len <= (256u << 20) ?
 	       malloc(len ? len : 1) : NULL;
 	if (tail && !lading_pread_full(fd, tail, len, 0) &&
 	    lseek(fd, 0, SEEK_END) == (off_t)len)
@@ -118,7 +118,7 @@ static void toc_keep(const char *dir, const char *id, const struct lading_toc *t
 			       strerror(-ret));
 		return;
 	}
-	ret = lading_write_full(of.fd, toc->entries, toc->footer.toc_size);
+	ret = lading_write_full(of.fd, toc->entries, lading_le64_to_cpu(toc->footer.toc_size));
 	if (!ret)
 		ret = lading_write_full(of.fd, &toc->footer, sizeof(toc->footer));
 	if (!ret)
@@ -214,7 +214,7 @@ void fill_engine_scan_present(struct fill_engine *e, struct fill_blob *b, int fd
 	for (k = 0; k < b->toc.count; k++) {
 		const struct lading_toc_entry *t = &b->toc.entries[k];
 
-		if (chunk_missing(b, k) && lading_range_is_data(fd, t->uoff, t->ulen)) {
+		if (chunk_missing(b, k) && lading_range_is_data(fd, lading_le64_to_cpu(t->uoff), lading_le32_to_cpu(t->ulen))) {
 			b->state[k] = FILL_CHUNK_PRESENT;
 			b->npresent++;
 		}
@@ -262,7 +262,7 @@ bool fill_engine_has_write_fd(struct fill_engine *e, struct fill_blob *b)
 void fill_blob_map(const struct fill_blob *b, uint64_t off, uint64_t len,
 		   size_t *first, size_t *count)
 {
-	uint64_t end = b->toc.footer.uncompressed_size;
+	uint64_t end = lading_le64_to_cpu(b->toc.footer.uncompressed_size);
 
 	*first = 0;
 	*count = 0;
@@ -400,8 +400,8 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 		j->blob = b;
 		j->first = k;
 		while (k < end && chunk_missing(b, k) &&
-		       (!j->count || stored + b->toc.entries[k].clen <= e->p.merge_bytes)) {
-			stored += b->toc.entries[k].clen;
+		       (!j->count || stored + lading_le32_to_cpu(b->toc.entries[k].clen) <= e->p.merge_bytes)) {
+			stored += lading_le32_to_cpu(b->toc.entries[k].clen);
 			b->state[k++] = FILL_CHUNK_INFLIGHT;
 			j->count++;
 		}
@@ -610,9 +610,9 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 	const struct lading_toc_entry *t0 = &j->blob->toc.entries[j->first];
 	const struct lading_toc_entry *tn = &j->blob->toc.entries[j->first + j->count - 1];
 	struct fill_blob *b = j->blob;
-	uint64_t plain_len = tn->uoff + LADING_ALIGN_UP((uint64_t)tn->ulen,
-							(uint64_t)LADING_BLOCK_SIZE) - t0->uoff;
-	uint64_t stored_len = tn->coff + tn->clen - t0->coff;
+	uint64_t plain_len = lading_le64_to_cpu(tn->uoff) + LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(tn->ulen),
+							(uint64_t)LADING_BLOCK_SIZE) - lading_le64_to_cpu(t0->uoff);
+	uint64_t stored_len = lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff);
 	struct lading_error err = { 0 };
 	size_t i, run;
 	int ret;
@@ -623,7 +623,7 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 	if (!ret)
 		ret = grow_aligned(&w->plain, &w->plain_size, plain_len);
 	if (!ret)
-		ret = read_stored(w, b, t0->coff, stored_len, &err);
+		ret = read_stored(w, b, lading_le64_to_cpu(t0->coff), stored_len, &err);
 	if (ret) {
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
@@ -632,10 +632,10 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 	}
 	for (i = 0; i < j->count; i++) {
 		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
-		uint8_t *dst = w->plain + (t->uoff - t0->uoff);
-		size_t padded = LADING_ALIGN_UP((size_t)t->ulen, (size_t)LADING_BLOCK_SIZE);
+		uint8_t *dst = w->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
+		size_t padded = LADING_ALIGN_UP((size_t)lading_le32_to_cpu(t->ulen), (size_t)LADING_BLOCK_SIZE);
 
-		ret = lading_toc_decode(t, w->stored + (t->coff - t0->coff), dst);
+		ret = lading_toc_decode(t, w->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
 		if (ret) {
 			lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
 				       "not served", b->id, j->first + i,
@@ -646,7 +646,7 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 			pthread_mutex_unlock(&e->lock);
 			continue;
 		}
-		memset(dst + t->ulen, 0, padded - t->ulen);
+		memset(dst + lading_le32_to_cpu(t->ulen), 0, padded - lading_le32_to_cpu(t->ulen));
 		ok[i] = true;
 	}
 	/* whole 4 KiB blocks: the cachefiles anon fd writes with O_DIRECT */
@@ -655,12 +655,12 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 		uint64_t len = 0;
 
 		for (run = 0; i + run < j->count && ok[i + run] == ok[i]; run++)
-			len += LADING_ALIGN_UP((uint64_t)b->toc.entries[j->first + i + run].ulen,
+			len += LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(b->toc.entries[j->first + i + run].ulen),
 					       (uint64_t)LADING_BLOCK_SIZE);
 		if (!ok[i])
 			continue;
 		ret = fd < 0 ? -EBADF :
-		      lading_pwrite_full(fd, w->plain + (t->uoff - t0->uoff), len, t->uoff);
+		      lading_pwrite_full(fd, w->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff)), len, lading_le64_to_cpu(t->uoff));
 		if (ret) {
 			lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
 				       b->name, strerror(-ret));
@@ -686,8 +686,8 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 		b->state[j->first + i] = FILL_CHUNK_PRESENT;
 		b->npresent++;
 		e->st.chunks_fetched++;
-		e->st.bytes_fetched += t->ulen;
-		e->st.stored_bytes_fetched += t->clen;
+		e->st.bytes_fetched += lading_le32_to_cpu(t->ulen);
+		e->st.stored_bytes_fetched += lading_le32_to_cpu(t->clen);
 	}
 	if (--b->jobs_running == 0 && b->write_fd_closing) {
 		close(b->write_fd);

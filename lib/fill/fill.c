@@ -131,7 +131,7 @@ static int ensure_write_fd(struct filler *f, struct fill_blob *b, size_t k)
 	if (fill_engine_has_write_fd(f->engine, b))
 		return 0;
 	if (f->fan)
-		return fan_backend_prime(f->fan, b, b->toc.entries[k].uoff);
+		return fan_backend_prime(f->fan, b, lading_le64_to_cpu(b->toc.entries[k].uoff));
 	return -EBADF;	/* cachefiles: not open in the kernel (yet) */
 }
 

@@ -4,21 +4,18 @@
 #include <sys/stat.h>
 #include <lading/format.h>
 
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "lading encodes EROFS structures in host order: little-endian hosts only"
-#endif
-
 void erofs_superblock_set_checksum(uint8_t *block0)
 {
 	struct erofs_super_block *sb =
 		(struct erofs_super_block *)(block0 + EROFS_SUPER_OFFSET);
 	uint32_t crc;
 
-	sb->feature_compat |= EROFS_COMPAT_SB_CHKSUM;
-	sb->checksum = 0;
+	sb->feature_compat = lading_cpu_to_le32(
+		lading_le32_to_cpu(sb->feature_compat) | EROFS_COMPAT_SB_CHKSUM);
+	sb->checksum = lading_cpu_to_le32(0);
 	crc = lading_crc32c(~0u, block0 + EROFS_SUPER_OFFSET,
 			    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
-	sb->checksum = crc;
+	sb->checksum = lading_cpu_to_le32(crc);
 }
 
 uint32_t erofs_encode_dev(uint32_t major, uint32_t minor)
@@ -95,24 +92,14 @@ void erofs_chunk_index_encode(struct erofs_inode_chunk_index *idx,
 {
 	if (blkaddr == EROFS_NULL_ADDR) {
 		/* all-ones address; older kernels only look at the low word */
-		idx->startblk_hi = 0xffff;
-		idx->device_id = 0;
-		idx->startblk_lo = EROFS_NULL_ADDR;
+		idx->startblk_hi = lading_cpu_to_le16(0xffff);
+		idx->device_id = lading_cpu_to_le16(0);
+		idx->startblk_lo = lading_cpu_to_le32(EROFS_NULL_ADDR);
 		return;
 	}
-	idx->startblk_hi = 0;
-	idx->device_id = device_id;
-	idx->startblk_lo = blkaddr;
-}
-
-int erofs_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = memcmp(a, b, n);
-
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
+	idx->startblk_hi = lading_cpu_to_le16(0);
+	idx->device_id = lading_cpu_to_le16(device_id);
+	idx->startblk_lo = lading_cpu_to_le32(blkaddr);
 }
 
 size_t erofs_dirblock_fit(const struct erofs_dirent_in *ents, size_t count,
@@ -140,8 +127,8 @@ void erofs_dirblock_encode(uint8_t *blk, const struct erofs_dirent_in *ents,
 	memset(blk, 0, LADING_BLOCK_SIZE);
 	for (i = 0; i < n; i++) {
 		struct erofs_dirent de = {
-			.nid = ents[i].nid,
-			.nameoff = (uint16_t)nameoff,
+			.nid = lading_cpu_to_le64(ents[i].nid),
+			.nameoff = lading_cpu_to_le16((uint16_t)nameoff),
 			.file_type = ents[i].file_type,
 		};
 

@@ -22,7 +22,13 @@
 struct lading_reader {
 	uint8_t *img;
 	size_t len;
-	struct erofs_super_block sb;
+	struct erofs_super_block sb;	/* as on disk */
+	/* the superblock fields used after check_super(), host order */
+	uint64_t epoch;
+	uint32_t fixed_nsec;
+	uint32_t xattr_blkaddr;
+	uint16_t root_nid;
+	uint16_t devt_slotoff;
 	uint64_t meta_base;
 	uint64_t blocks;
 	uint16_t nslots;
@@ -59,54 +65,63 @@ static int corrupt(struct lading_error *err, const char *fmt, ...)
 static int check_super(struct lading_reader *r, struct lading_error *err)
 {
 	struct erofs_super_block *sb = &r->sb;
-	uint32_t unknown;
+	uint32_t magic, compat, incompat, unknown, meta_blkaddr;
 
 	if (r->len < LADING_BLOCK_SIZE)
 		return corrupt(err, "image shorter than one block (%zu bytes)",
 			       r->len);
 	memcpy(sb, r->img + EROFS_SUPER_OFFSET, sizeof(*sb));
-	if (sb->magic != EROFS_SUPER_MAGIC)
-		return corrupt(err, "bad superblock magic 0x%08x", sb->magic);
+	magic = lading_le32_to_cpu(sb->magic);
+	if (magic != EROFS_SUPER_MAGIC)
+		return corrupt(err, "bad superblock magic 0x%08x", magic);
 	if (sb->blkszbits != LADING_BLOCK_BITS)
 		return corrupt(err, "block size 2^%u, only 4096 is supported",
 			       sb->blkszbits);
-	if (sb->feature_compat & EROFS_COMPAT_SB_CHKSUM) {
+	compat = lading_le32_to_cpu(sb->feature_compat);
+	if (compat & EROFS_COMPAT_SB_CHKSUM) {
 		uint8_t blk[LADING_BLOCK_SIZE];
-		uint32_t crc;
+		uint32_t crc, stored = lading_le32_to_cpu(sb->checksum);
 
 		memcpy(blk, r->img, sizeof(blk));
 		memset(blk + EROFS_SUPER_OFFSET + 4, 0, 4);
 		crc = lading_crc32c(~0u, blk + EROFS_SUPER_OFFSET,
 				    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
-		if (crc != sb->checksum)
+		if (crc != stored)
 			return corrupt(err, "superblock checksum mismatch "
 				       "(stored 0x%08x, computed 0x%08x)",
-				       sb->checksum, crc);
+				       stored, crc);
 	}
-	unknown = sb->feature_incompat & ~KNOWN_INCOMPAT;
+	incompat = lading_le32_to_cpu(sb->feature_incompat);
+	unknown = incompat & ~KNOWN_INCOMPAT;
 	if (unknown)
 		return corrupt(err, "unsupported incompatible features 0x%x",
 			       unknown);
+	r->epoch = lading_le64_to_cpu(sb->epoch);
+	r->fixed_nsec = lading_le32_to_cpu(sb->fixed_nsec);
+	r->xattr_blkaddr = lading_le32_to_cpu(sb->xattr_blkaddr);
+	r->root_nid = lading_le16_to_cpu(sb->rb.rootnid_2b);
+	r->devt_slotoff = lading_le16_to_cpu(sb->devt_slotoff);
+	meta_blkaddr = lading_le32_to_cpu(sb->meta_blkaddr);
 	/* compact mtimes are epoch + u32: keep that sum representable */
-	if (sb->epoch > (uint64_t)INT64_MAX - UINT32_MAX)
+	if (r->epoch > (uint64_t)INT64_MAX - UINT32_MAX)
 		return corrupt(err, "superblock epoch %llu out of range",
-			       (unsigned long long)sb->epoch);
+			       (unsigned long long)r->epoch);
 	/* the mtime nanoseconds of every compact inode: futimens takes < 1e9 */
-	if (sb->fixed_nsec >= NSEC_PER_SEC)
+	if (r->fixed_nsec >= NSEC_PER_SEC)
 		return corrupt(err, "superblock build_time_nsec %u is not below "
-			       "10^9", sb->fixed_nsec);
-	r->blocks = sb->blocks;
+			       "10^9", r->fixed_nsec);
+	r->blocks = lading_le32_to_cpu(sb->blocks_lo);
 	if (r->blocks * LADING_BLOCK_SIZE > r->len)
 		return corrupt(err, "image truncated: superblock says %llu blocks, "
 			       "file has %zu bytes",
 			       (unsigned long long)r->blocks, r->len);
-	if (sb->meta_blkaddr >= r->blocks)
+	if (meta_blkaddr >= r->blocks)
 		return corrupt(err, "meta_blkaddr %u outside the image",
-			       sb->meta_blkaddr);
-	if (sb->xattr_blkaddr >= r->blocks && sb->xattr_blkaddr)
+			       meta_blkaddr);
+	if (r->xattr_blkaddr >= r->blocks && r->xattr_blkaddr)
 		return corrupt(err, "xattr_blkaddr %u outside the image",
-			       sb->xattr_blkaddr);
-	r->meta_base = (uint64_t)sb->meta_blkaddr * LADING_BLOCK_SIZE;
+			       r->xattr_blkaddr);
+	r->meta_base = (uint64_t)meta_blkaddr * LADING_BLOCK_SIZE;
 	/* the reader only trusts what the superblock block count covers */
 	r->len = (size_t)(r->blocks * LADING_BLOCK_SIZE);
 	return 0;
@@ -115,38 +130,48 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 static int load_slots(struct lading_reader *r, struct lading_error *err)
 {
 	const struct erofs_super_block *sb = &r->sb;
+	uint16_t extra = lading_le16_to_cpu(sb->extra_devices);
 	uint64_t off;
 	uint32_t mask = 1;
 	uint16_t i;
 
-	if (!(sb->feature_incompat & EROFS_INCOMPAT_DEVICE_TABLE)) {
-		if (sb->extra_devices)
+	if (!(lading_le32_to_cpu(sb->feature_incompat) &
+	      EROFS_INCOMPAT_DEVICE_TABLE)) {
+		if (extra)
 			return corrupt(err, "extra_devices %u without a device table",
-				       sb->extra_devices);
+				       extra);
 		r->device_mask = 0;
 		return 0;
 	}
-	off = (uint64_t)sb->devt_slotoff * EROFS_DEVT_SLOT_SIZE;
+	off = (uint64_t)r->devt_slotoff * EROFS_DEVT_SLOT_SIZE;
 	if (off < EROFS_SUPER_OFFSET + sizeof(*sb) ||
-	    !in_image(r, off, (uint64_t)sb->extra_devices * EROFS_DEVT_SLOT_SIZE) ||
-	    off + (uint64_t)sb->extra_devices * EROFS_DEVT_SLOT_SIZE > r->meta_base)
+	    !in_image(r, off, (uint64_t)extra * EROFS_DEVT_SLOT_SIZE) ||
+	    off + (uint64_t)extra * EROFS_DEVT_SLOT_SIZE > r->meta_base)
 		return corrupt(err, "device table (slot offset %u, %u slots) "
 			       "overlaps the superblock or leaves the image",
-			       sb->devt_slotoff, sb->extra_devices);
-	r->nslots = sb->extra_devices;
+			       r->devt_slotoff, extra);
+	r->nslots = extra;
 	r->slots = calloc(r->nslots ? r->nslots : 1, sizeof(*r->slots));
 	if (!r->slots)
 		return -ENOMEM;
 	for (i = 0; i < r->nslots; i++) {
 		struct erofs_deviceslot ds;
+		uint32_t blocks_hi;
 
 		memcpy(&ds, r->img + off + (uint64_t)i * sizeof(ds), sizeof(ds));
 		memcpy(r->slots[i].tag, ds.tag, sizeof(ds.tag));
 		r->slots[i].tag[LADING_DIGEST_HEX_LEN] = '\0';
-		r->slots[i].blocks = ds.blocks_lo | (uint64_t)ds.blocks_hi << 32;
-		if (ds.uniaddr_lo || ds.uniaddr_hi)
+		/* the kernel takes 16 bits of blocks_hi (48-bit block counts) */
+		blocks_hi = lading_le32_to_cpu(ds.blocks_hi);
+		r->slots[i].blocks = lading_le32_to_cpu(ds.blocks_lo) |
+				     (uint64_t)(blocks_hi & 0xffff) << 32;
+		if (lading_le32_to_cpu(ds.uniaddr_lo) ||
+		    lading_le16_to_cpu(ds.uniaddr_hi))
 			return corrupt(err, "device slot %u uses unified addressing, "
 				       "which lading does not read", i + 1);
+		if (blocks_hi >> 16)
+			return corrupt(err, "device slot %u: blocks_hi 0x%x has "
+				       "bits the kernel ignores", i + 1, blocks_hi);
 	}
 	/* the kernel masks device ids with roundup_pow_of_two(n + 1) - 1 */
 	while (mask < (uint32_t)r->nslots + 1)
@@ -159,38 +184,42 @@ static int load_slots(struct lading_reader *r, struct lading_error *err)
 static int load_blob_table(struct lading_reader *r, struct lading_error *err)
 {
 	struct lading_blob_table_header h;
-	uint64_t off = (uint64_t)r->sb.devt_slotoff * EROFS_DEVT_SLOT_SIZE +
+	uint64_t off = (uint64_t)r->devt_slotoff * EROFS_DEVT_SLOT_SIZE +
 		       (uint64_t)r->nslots * EROFS_DEVT_SLOT_SIZE;
 	uint64_t size = sizeof(h) + (uint64_t)r->nslots *
 					    sizeof(struct lading_blob_record);
-	uint32_t crc;
+	uint32_t crc, version, count, record_size;
 	uint16_t i;
 
 	if (!r->nslots || !in_image(r, off, sizeof(h)))
 		return 0;
 	memcpy(&h, r->img + off, sizeof(h));
-	if (h.magic != LADING_BLOB_TABLE_MAGIC)
+	if (lading_le64_to_cpu(h.magic) != LADING_BLOB_TABLE_MAGIC)
 		return 0;	/* a plain EROFS image: no blob table */
-	if (h.version != LADING_BLOB_TABLE_VERSION || h.count != r->nslots ||
-	    h.record_size != sizeof(struct lading_blob_record) ||
+	version = lading_le32_to_cpu(h.version);
+	count = lading_le32_to_cpu(h.count);
+	record_size = lading_le32_to_cpu(h.record_size);
+	if (version != LADING_BLOB_TABLE_VERSION || count != r->nslots ||
+	    record_size != sizeof(struct lading_blob_record) ||
 	    off + size > r->meta_base)
 		return corrupt(err, "blob table header inconsistent (version %u, "
-			       "%u records of %u bytes for %u slots)", h.version,
-			       h.count, h.record_size, r->nslots);
-	crc = h.crc;
-	h.crc = 0;
+			       "%u records of %u bytes for %u slots)", version,
+			       count, record_size, r->nslots);
+	crc = lading_le32_to_cpu(h.crc);
+	h.crc = lading_cpu_to_le32(0);
 	{
 		uint8_t *tmp = malloc((size_t)size);
+		uint32_t computed;
 
 		if (!tmp)
 			return lading_error_set(err, ENOMEM, "out of memory");
 		memcpy(tmp, r->img + off, (size_t)size);
 		memcpy(tmp, &h, sizeof(h));
-		h.crc = lading_crc32c(~0u, tmp, (size_t)size);
+		computed = lading_crc32c(~0u, tmp, (size_t)size);
 		free(tmp);
+		if (computed != crc)
+			return corrupt(err, "blob table checksum mismatch");
 	}
-	if (h.crc != crc)
-		return corrupt(err, "blob table checksum mismatch");
 	r->records = (const struct lading_blob_record *)(r->img + off + sizeof(h));
 	for (i = 0; i < r->nslots; i++) {
 		const struct lading_blob_record *rec = &r->records[i];
@@ -201,10 +230,12 @@ static int load_blob_table(struct lading_reader *r, struct lading_error *err)
 			return corrupt(err, "blob table record %u names blob %s, "
 				       "the slot tag is %s", i + 1, hex,
 				       r->slots[i].tag);
-		if (rec->uncompressed_size != r->slots[i].blocks * LADING_BLOCK_SIZE)
+		if (lading_le64_to_cpu(rec->uncompressed_size) !=
+		    r->slots[i].blocks * LADING_BLOCK_SIZE)
 			return corrupt(err, "blob %s: %llu uncompressed bytes in the "
 				       "blob table, %llu blocks in its slot", hex,
-				       (unsigned long long)rec->uncompressed_size,
+				       (unsigned long long)lading_le64_to_cpu(
+					       rec->uncompressed_size),
 				       (unsigned long long)r->slots[i].blocks);
 	}
 	return 0;
@@ -455,15 +486,15 @@ int lading_reader_inode(struct lading_reader *r, uint64_t nid,
 		return corrupt(err, "nid %llu outside the image",
 			       (unsigned long long)nid);
 	memcpy(&c, r->img + pos, sizeof(c));
-	fmt = c.i_format;
+	fmt = lading_le16_to_cpu(c.i_format);
 	if (fmt & ~I_FORMAT_KNOWN)
 		return corrupt(err, "nid %llu: unknown i_format bits 0x%x",
 			       (unsigned long long)nid, fmt);
 	ino->pos = pos;
 	ino->extended = fmt & 1;
 	ino->layout = (uint8_t)((fmt >> 1) & 7);
-	ino->mode = c.i_mode;
-	icount = c.i_xattr_icount;
+	ino->mode = lading_le16_to_cpu(c.i_mode);
+	icount = lading_le16_to_cpu(c.i_xattr_icount);
 	if (ino->extended) {
 		struct erofs_inode_extended e;
 
@@ -472,32 +503,33 @@ int lading_reader_inode(struct lading_reader *r, uint64_t nid,
 				       (unsigned long long)nid);
 		memcpy(&e, r->img + pos, sizeof(e));
 		ino->isize = sizeof(e);
-		ino->size = e.i_size;
-		i_u = e.i_u;
-		ino->uid = e.i_uid;
-		ino->gid = e.i_gid;
-		ino->mtime = (int64_t)e.i_mtime;
-		ino->mtime_nsec = e.i_mtime_nsec;
-		ino->nlink = e.i_nlink;
-		if (e.i_mtime_nsec >= NSEC_PER_SEC)
+		ino->size = lading_le64_to_cpu(e.i_size);
+		i_u = lading_le32_to_cpu(e.i_u.startblk_lo);
+		ino->uid = lading_le32_to_cpu(e.i_uid);
+		ino->gid = lading_le32_to_cpu(e.i_gid);
+		ino->mtime = (int64_t)lading_le64_to_cpu(e.i_mtime);
+		ino->mtime_nsec = lading_le32_to_cpu(e.i_mtime_nsec);
+		ino->nlink = lading_le32_to_cpu(e.i_nlink);
+		if (ino->mtime_nsec >= NSEC_PER_SEC)
 			return corrupt(err, "nid %llu: mtime nanoseconds %u",
-				       (unsigned long long)nid, e.i_mtime_nsec);
+				       (unsigned long long)nid, ino->mtime_nsec);
 		/* (uid_t)-1 is no id: the kernel maps it to nobody, chown to "keep" */
-		if (e.i_uid == UINT32_MAX || e.i_gid == UINT32_MAX)
+		if (ino->uid == UINT32_MAX || ino->gid == UINT32_MAX)
 			return corrupt(err, "nid %llu: owner %u:%u, -1 is not a "
-				       "valid id", (unsigned long long)nid, e.i_uid,
-				       e.i_gid);
+				       "valid id", (unsigned long long)nid, ino->uid,
+				       ino->gid);
 	} else {
 		ino->isize = sizeof(c);
-		ino->size = c.i_size;
-		i_u = c.i_u;
-		ino->uid = c.i_uid;
-		ino->gid = c.i_gid;
+		ino->size = lading_le32_to_cpu(c.i_size);
+		i_u = lading_le32_to_cpu(c.i_u.startblk_lo);
+		ino->uid = lading_le16_to_cpu(c.i_uid);
+		ino->gid = lading_le16_to_cpu(c.i_gid);
 		/* unsigned: a hostile epoch may not overflow a signed sum */
-		ino->mtime = (int64_t)(r->sb.epoch + (uint64_t)c.i_mtime);
-		ino->mtime_nsec = r->sb.fixed_nsec;
-		ino->nlink = (fmt & I_NLINK_1_BIT) && !S_ISDIR(c.i_mode) ?
-			1 : c.i_nlink;
+		ino->mtime = (int64_t)(r->epoch +
+				       (uint64_t)lading_le32_to_cpu(c.i_mtime));
+		ino->mtime_nsec = r->fixed_nsec;
+		ino->nlink = (fmt & I_NLINK_1_BIT) && !S_ISDIR(ino->mode) ?
+			1 : lading_le16_to_cpu(c.i_nb.nlink);
 	}
 	if ((fmt & I_NLINK_1_BIT) && (S_ISDIR(ino->mode) || ino->extended))
 		return corrupt(err, "nid %llu: unsupported i_format bit 4",
@@ -539,7 +571,8 @@ static int emit_xattr(struct lading_reader *r, uint64_t off, uint64_t end,
 		return corrupt(err, "nid %llu: xattr entry leaves its area",
 			       (unsigned long long)ino->nid);
 	memcpy(&e, r->img + off, sizeof(e));
-	total = LADING_ALIGN_UP(sizeof(e) + e.e_name_len + (uint64_t)e.e_value_size,
+	total = LADING_ALIGN_UP(sizeof(e) + e.e_name_len +
+				(uint64_t)lading_le16_to_cpu(e.e_value_size),
 				(uint64_t)4);
 	if (off + total > end || !in_image(r, off, total))
 		return corrupt(err, "nid %llu: xattr entry of %llu bytes leaves "
@@ -566,7 +599,7 @@ static int emit_xattr(struct lading_reader *r, uint64_t off, uint64_t end,
 			       "255)", (unsigned long long)ino->nid, strlen(name));
 	*next = off + total;
 	return fn ? fn(ud, name, r->img + off + sizeof(e) + e.e_name_len,
-		       e.e_value_size) : 0;
+		       lading_le16_to_cpu(e.e_value_size)) : 0;
 }
 
 int lading_reader_xattrs(struct lading_reader *r, const struct lading_rinode *ino,
@@ -585,11 +618,10 @@ int lading_reader_xattrs(struct lading_reader *r, const struct lading_rinode *in
 		return corrupt(err, "nid %llu: %u shared xattrs overflow the ibody",
 			       (unsigned long long)ino->nid, h.h_shared_count);
 	for (i = 0; i < h.h_shared_count; i++) {
-		uint32_t id;
+		uint32_t id = lading_get_le32(r->img + off + (uint64_t)i * 4);
 		uint64_t at;
 
-		memcpy(&id, r->img + off + (uint64_t)i * 4, 4);
-		at = (uint64_t)r->sb.xattr_blkaddr * LADING_BLOCK_SIZE +
+		at = (uint64_t)r->xattr_blkaddr * LADING_BLOCK_SIZE +
 		     (uint64_t)id * 4;
 		ret = emit_xattr(r, at, r->len, &next, fn, ud, ino, err);
 		if (ret)
@@ -656,18 +688,20 @@ int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino
 		struct erofs_inode_chunk_index idx;
 
 		memcpy(&idx, r->img + ino->index_pos + i * 8, sizeof(idx));
-		lo = idx.startblk_lo;
+		uint16_t dev = lading_le16_to_cpu(idx.device_id);
+
+		lo = lading_le32_to_cpu(idx.startblk_lo);
 		/*
 		 * The kernel masks the id; bits beyond the mask are never
 		 * written by a sane tool, so they are reported, not masked.
 		 */
-		if (lo != EROFS_NULL_ADDR && idx.device_id > r->nslots)
+		if (lo != EROFS_NULL_ADDR && dev > r->nslots)
 			return corrupt(err, "nid %llu: chunk %llu names device %u, "
 				       "the table has %u", (unsigned long long)ino->nid,
-				       (unsigned long long)i, idx.device_id, r->nslots);
-		c->device_id = idx.device_id & r->device_mask;
+				       (unsigned long long)i, dev, r->nslots);
+		c->device_id = dev & r->device_mask;
 	} else {
-		memcpy(&lo, r->img + ino->index_pos + i * 4, 4);
+		lo = lading_get_le32(r->img + ino->index_pos + i * 4);
 	}
 	if (lo == EROFS_NULL_ADDR) {
 		c->hole = true;
@@ -748,14 +782,15 @@ static int parse_dir_block(const struct lading_rinode *dir, const uint8_t *blk,
 	unsigned long long nid = (unsigned long long)dir->nid;
 	struct erofs_dirent de;
 	size_t count, j;
+	uint16_t nameoff;
 
 	if (blen < sizeof(de))
 		return corrupt(err, "nid %llu: directory block of %zu bytes", nid, blen);
 	memcpy(&de, blk, sizeof(de));
-	if (de.nameoff < sizeof(de) || de.nameoff % sizeof(de) ||
-	    de.nameoff >= blen)
-		return corrupt(err, "nid %llu: bad first nameoff %u", nid, de.nameoff);
-	count = de.nameoff / sizeof(de);
+	nameoff = lading_le16_to_cpu(de.nameoff);
+	if (nameoff < sizeof(de) || nameoff % sizeof(de) || nameoff >= blen)
+		return corrupt(err, "nid %llu: bad first nameoff %u", nid, nameoff);
+	count = nameoff / sizeof(de);
 	if (*n + count > cap)
 		return corrupt(err, "nid %llu: too many dirents", nid);
 	for (j = 0; j < count; j++) {
@@ -763,33 +798,34 @@ static int parse_dir_block(const struct lading_rinode *dir, const uint8_t *blk,
 		size_t len;
 
 		memcpy(&de, blk + j * sizeof(de), sizeof(de));
-		if (de.nameoff < count * sizeof(de) || de.nameoff >= blen)
+		nameoff = lading_le16_to_cpu(de.nameoff);
+		if (nameoff < count * sizeof(de) || nameoff >= blen)
 			return corrupt(err, "nid %llu: dirent %zu nameoff %u out of "
-				       "range", nid, j, de.nameoff);
+				       "range", nid, j, nameoff);
 		if (j + 1 < count) {
-			uint16_t nextoff;
+			uint16_t nextoff = lading_get_le16(
+				blk + (j + 1) * sizeof(de) +
+				offsetof(struct erofs_dirent, nameoff));
 
-			memcpy(&nextoff, blk + (j + 1) * sizeof(de) + 8, 2);
-			if (nextoff <= de.nameoff || nextoff > blen)
+			if (nextoff <= nameoff || nextoff > blen)
 				return corrupt(err, "nid %llu: dirent %zu names "
 					       "overlap", nid, j);
-			len = nextoff - de.nameoff;
+			len = nextoff - nameoff;
 		} else {
-			len = strnlen((const char *)blk + de.nameoff,
-				      blen - de.nameoff);
+			len = strnlen((const char *)blk + nameoff, blen - nameoff);
 		}
 		if (len == 0 || len > EROFS_NAME_LEN)
 			return corrupt(err, "nid %llu: dirent name of %zu bytes",
 				       nid, len);
-		if (memchr(blk + de.nameoff, '/', len) ||
-		    memchr(blk + de.nameoff, '\0', len))
+		if (memchr(blk + nameoff, '/', len) ||
+		    memchr(blk + nameoff, '\0', len))
 			return corrupt(err, "nid %llu: dirent name with '/' or NUL",
 				       nid);
 		if (de.file_type == EROFS_FT_UNKNOWN || de.file_type > EROFS_FT_SYMLINK)
 			return corrupt(err, "nid %llu: dirent file type %u", nid,
 				       de.file_type);
-		e->nid = de.nid;
-		e->nameoff = (uint32_t)de.nameoff;
+		e->nid = lading_le64_to_cpu(de.nid);
+		e->nameoff = nameoff;
 		e->namelen = (uint16_t)len;
 		e->file_type = de.file_type;
 	}
@@ -1005,11 +1041,11 @@ int lading_reader_walk(struct lading_reader *r, lading_walk_fn fn, void *ud,
 	bool created;
 	int ret;
 
-	ret = lading_reader_inode(r, r->sb.root_nid, &root, err);
+	ret = lading_reader_inode(r, r->root_nid, &root, err);
 	if (ret)
 		return ret;
 	if (!S_ISDIR(root.mode))
-		return corrupt(err, "root nid %u is not a directory", r->sb.root_nid);
+		return corrupt(err, "root nid %u is not a directory", r->root_nid);
 	w.path = calloc(1, 256);
 	w.path_cap = 256;
 	links = w.path ? lading_idmap_insert(&w.seen, root.nid, &created) : NULL;

@@ -135,7 +135,7 @@ static int encode_xattrs(struct image_plan *ip, struct inode_plan *p)
 		erofs_xattr_split_name(x->name, &e.e_name_index, &suffix);
 		nl = strlen(suffix);
 		e.e_name_len = (uint8_t)nl;
-		e.e_value_size = (uint16_t)x->len;
+		e.e_value_size = lading_cpu_to_le16((uint16_t)x->len);
 		memcpy(body + off, &e, sizeof(e));
 		memcpy(body + off + sizeof(e), suffix, nl);
 		memcpy(body + off + sizeof(e) + nl, x->value, x->len);
@@ -337,20 +337,22 @@ static int pick_epoch(struct image_plan *ip)
 	return 0;
 }
 
-static uint32_t inode_i_u(const struct image_plan *ip,
-			  const struct inode_plan *p)
+static union erofs_inode_i_u inode_i_u(const struct image_plan *ip,
+				       const struct inode_plan *p)
 {
 	const struct lading_inode *ino = p->ino;
+	union erofs_inode_i_u u = { .startblk_lo = lading_cpu_to_le32(0) };
 
 	if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
-		return erofs_encode_dev(ino->rdev_major, ino->rdev_minor);
-	if (p->layout == EROFS_INODE_CHUNK_BASED)
-		return (uint32_t)(__builtin_ctz(ip->params->chunk_size) -
-				  LADING_BLOCK_BITS) |
-		       EROFS_CHUNK_FORMAT_INDEXES;
-	if (S_ISFIFO(ino->mode) || S_ISSOCK(ino->mode))
-		return 0;
-	return p->raw_blkaddr;
+		u.rdev = lading_cpu_to_le32(erofs_encode_dev(ino->rdev_major,
+							     ino->rdev_minor));
+	else if (p->layout == EROFS_INODE_CHUNK_BASED)
+		u.c.format = lading_cpu_to_le16((uint16_t)(
+			(__builtin_ctz(ip->params->chunk_size) - LADING_BLOCK_BITS) |
+			EROFS_CHUNK_FORMAT_INDEXES));
+	else if (!S_ISFIFO(ino->mode) && !S_ISSOCK(ino->mode))
+		u.startblk_lo = lading_cpu_to_le32(p->raw_blkaddr);
+	return u;
 }
 
 static void encode_inode(const struct image_plan *ip,
@@ -363,31 +365,32 @@ static void encode_inode(const struct image_plan *ip,
 
 	if (p->isize == sizeof(struct erofs_inode_compact)) {
 		struct erofs_inode_compact c = {
-			.i_format = format,
-			.i_xattr_icount = icount,
-			.i_mode = (uint16_t)ino->mode,
-			.i_nlink = (uint16_t)ino->nlink,
-			.i_size = (uint32_t)p->data_size,
-			.i_mtime = 0,	/* == epoch, see pick_epoch() */
+			.i_format = lading_cpu_to_le16(format),
+			.i_xattr_icount = lading_cpu_to_le16(icount),
+			.i_mode = lading_cpu_to_le16((uint16_t)ino->mode),
+			.i_nb.nlink = lading_cpu_to_le16((uint16_t)ino->nlink),
+			.i_size = lading_cpu_to_le32((uint32_t)p->data_size),
+			/* i_mtime 0: == epoch, see pick_epoch() */
 			.i_u = inode_i_u(ip, p),
-			.i_ino = ino_nr,
-			.i_uid = (uint16_t)ino->uid,
-			.i_gid = (uint16_t)ino->gid,
+			.i_ino = lading_cpu_to_le32(ino_nr),
+			.i_uid = lading_cpu_to_le16((uint16_t)ino->uid),
+			.i_gid = lading_cpu_to_le16((uint16_t)ino->gid),
 		};
 		memcpy(at, &c, sizeof(c));
 	} else {
 		struct erofs_inode_extended e = {
-			.i_format = format | 1,
-			.i_xattr_icount = icount,
-			.i_mode = (uint16_t)ino->mode,
-			.i_size = p->data_size,
+			.i_format = lading_cpu_to_le16(format | 1),
+			.i_xattr_icount = lading_cpu_to_le16(icount),
+			.i_mode = lading_cpu_to_le16((uint16_t)ino->mode),
+			.i_size = lading_cpu_to_le64(p->data_size),
 			.i_u = inode_i_u(ip, p),
-			.i_ino = ino_nr,
-			.i_uid = ino->uid,
-			.i_gid = ino->gid,
-			.i_mtime = (uint64_t)ino->mtime,
-			.i_mtime_nsec = ip->params->keep_nsec ? ino->mtime_nsec : 0,
-			.i_nlink = ino->nlink,
+			.i_ino = lading_cpu_to_le32(ino_nr),
+			.i_uid = lading_cpu_to_le32(ino->uid),
+			.i_gid = lading_cpu_to_le32(ino->gid),
+			.i_mtime = lading_cpu_to_le64((uint64_t)ino->mtime),
+			.i_mtime_nsec = lading_cpu_to_le32(
+				ip->params->keep_nsec ? ino->mtime_nsec : 0),
+			.i_nlink = lading_cpu_to_le32(ino->nlink),
 		};
 		memcpy(at, &e, sizeof(e));
 	}
@@ -482,10 +485,10 @@ static void write_blob_table(const struct lading_image_params *prm,
 			     uint8_t *img)
 {
 	struct lading_blob_table_header h = {
-		.magic = LADING_BLOB_TABLE_MAGIC,
-		.version = LADING_BLOB_TABLE_VERSION,
-		.count = prm->nslots,
-		.record_size = sizeof(struct lading_blob_record),
+		.magic = lading_cpu_to_le64(LADING_BLOB_TABLE_MAGIC),
+		.version = lading_cpu_to_le32(LADING_BLOB_TABLE_VERSION),
+		.count = lading_cpu_to_le32(prm->nslots),
+		.record_size = lading_cpu_to_le32(sizeof(struct lading_blob_record)),
 	};
 	uint8_t *at = img + blob_table_offset(prm->nslots);
 	size_t rec_bytes = (size_t)prm->nslots * sizeof(*prm->records);
@@ -494,39 +497,43 @@ static void write_blob_table(const struct lading_image_params *prm,
 		return;
 	memcpy(at + sizeof(h), prm->records, rec_bytes);
 	memcpy(at, &h, sizeof(h));
-	h.crc = lading_crc32c(~0u, at, sizeof(h) + rec_bytes);
+	h.crc = lading_cpu_to_le32(lading_crc32c(~0u, at, sizeof(h) + rec_bytes));
 	memcpy(at, &h, sizeof(h));
 }
 
 static void write_superblock(const struct image_plan *ip, uint8_t *img)
 {
 	const struct lading_image_params *prm = ip->params;
+	uint32_t incompat = (ip->has_chunked ? EROFS_INCOMPAT_CHUNKED_FILE : 0) |
+			    (prm->nslots ? EROFS_INCOMPAT_DEVICE_TABLE : 0);
 	struct erofs_super_block sb = {
-		.magic = EROFS_SUPER_MAGIC,
-		.feature_compat = EROFS_COMPAT_SB_CHKSUM | EROFS_COMPAT_MTIME,
+		.magic = lading_cpu_to_le32(EROFS_SUPER_MAGIC),
+		.feature_compat = lading_cpu_to_le32(EROFS_COMPAT_SB_CHKSUM |
+						     EROFS_COMPAT_MTIME),
 		.blkszbits = LADING_BLOCK_BITS,
-		.root_nid = (uint16_t)plan_nid(ip, &ip->inodes[0]),
-		.inos = ip->count,
-		.epoch = (uint64_t)ip->epoch,
-		.blocks = ip->total_blocks,
-		.meta_blkaddr = ip->meta_blkaddr,
+		.rb.rootnid_2b = lading_cpu_to_le16(
+			(uint16_t)plan_nid(ip, &ip->inodes[0])),
+		.inos = lading_cpu_to_le64(ip->count),
+		.epoch = lading_cpu_to_le64((uint64_t)ip->epoch),
+		.blocks_lo = lading_cpu_to_le32(ip->total_blocks),
+		.meta_blkaddr = lading_cpu_to_le32(ip->meta_blkaddr),
+		.feature_incompat = lading_cpu_to_le32(incompat),
 	};
 	uint16_t i;
 
 	memcpy(sb.uuid, prm->uuid, sizeof(sb.uuid));
 	memcpy(sb.volume_name, prm->volume_name, sizeof(sb.volume_name));
-	if (ip->has_chunked)
-		sb.feature_incompat |= EROFS_INCOMPAT_CHUNKED_FILE;
 	if (prm->nslots) {
-		sb.feature_incompat |= EROFS_INCOMPAT_DEVICE_TABLE;
-		sb.extra_devices = prm->nslots;
-		sb.devt_slotoff = DEVT_SLOT_START / EROFS_DEVT_SLOT_SIZE;
+		sb.extra_devices = lading_cpu_to_le16(prm->nslots);
+		sb.devt_slotoff = lading_cpu_to_le16(
+			DEVT_SLOT_START / EROFS_DEVT_SLOT_SIZE);
 	}
 	memcpy(img + EROFS_SUPER_OFFSET, &sb, sizeof(sb));
 	for (i = 0; i < prm->nslots; i++) {
 		struct erofs_deviceslot ds = {
-			.blocks_lo = (uint32_t)prm->slots[i].blocks,
-			.blocks_hi = (uint16_t)(prm->slots[i].blocks >> 32),
+			.blocks_lo = lading_cpu_to_le32((uint32_t)prm->slots[i].blocks),
+			.blocks_hi = lading_cpu_to_le32(
+				(uint16_t)(prm->slots[i].blocks >> 32)),
 		};
 
 		memcpy(ds.tag, prm->slots[i].tag, sizeof(ds.tag));

@@ -163,8 +163,8 @@ int lading_dedup_add_dict(struct lading_dedup *d,
 	for (i = 0; i < toc->count; i++) {
 		const struct lading_toc_entry *e = &toc->entries[i];
 
-		ret = insert(d, e->digest, e->ulen, 0,
-			     (uint32_t)(e->uoff / LADING_BLOCK_SIZE),
+		ret = insert(d, e->digest, lading_le32_to_cpu(e->ulen), 0,
+			     (uint32_t)(lading_le64_to_cpu(e->uoff) / LADING_BLOCK_SIZE),
 			     (uint16_t)d->ndicts);
 		if (ret)
 			return ret;

@@ -104,10 +104,10 @@ static int write_chunk(struct lading_store *s, const struct chunk_job *j)
 	}
 	e = &s->toc[s->ntoc++];
 	memset(e, 0, sizeof(*e));
-	e->uoff = j->uoff;
-	e->ulen = j->len;
-	e->clen = (uint32_t)clen;
-	e->coff = s->artifact_bytes;
+	e->uoff = lading_cpu_to_le64(j->uoff);
+	e->ulen = lading_cpu_to_le32(j->len);
+	e->clen = lading_cpu_to_le32((uint32_t)clen);
+	e->coff = lading_cpu_to_le64(s->artifact_bytes);
 	e->codec = codec;
 	memcpy(e->digest, j->digest, sizeof(e->digest));
 	ret = artifact_append(s, src, clen);
@@ -367,26 +367,27 @@ remember:
 /* ToC and footer close the artifact (main thread, writer stopped). */
 static int write_toc(struct lading_store *s, struct lading_blob_info *info)
 {
+	uint64_t toc_size = s->ntoc * sizeof(*s->toc);
 	struct lading_blob_footer f = {
-		.magic = LADING_TOC_MAGIC,
-		.version = LADING_TOC_VERSION,
-		.codec = s->params.codec,
-		.toc_offset = s->artifact_bytes,
-		.toc_size = s->ntoc * sizeof(*s->toc),
-		.uncompressed_size = s->blob_bytes,
-		.chunk_size = s->params.chunk_size,
-		.entries = (uint32_t)s->ntoc,
+		.magic = lading_cpu_to_le64(LADING_TOC_MAGIC),
+		.version = lading_cpu_to_le32(LADING_TOC_VERSION),
+		.codec = lading_cpu_to_le32(s->params.codec),
+		.toc_offset = lading_cpu_to_le64(s->artifact_bytes),
+		.toc_size = lading_cpu_to_le64(toc_size),
+		.uncompressed_size = lading_cpu_to_le64(s->blob_bytes),
+		.chunk_size = lading_cpu_to_le32(s->params.chunk_size),
+		.entries = lading_cpu_to_le32((uint32_t)s->ntoc),
 	};
 	unsigned int dlen;
 	int ret;
 
-	if (EVP_Digest(s->toc, f.toc_size, info->toc_digest, &dlen,
+	if (EVP_Digest(s->toc, toc_size, info->toc_digest, &dlen,
 		       EVP_sha256(), NULL) != 1)
 		return -EIO;
 	info->stored_bytes = s->artifact_bytes;
-	info->toc_offset = f.toc_offset;
-	info->toc_size = f.toc_size;
-	ret = artifact_append(s, s->toc, f.toc_size);
+	info->toc_offset = s->artifact_bytes;
+	info->toc_size = toc_size;
+	ret = artifact_append(s, s->toc, toc_size);
 	if (!ret)
 		ret = artifact_append(s, &f, sizeof(f));
 	return ret;

@@ -7,6 +7,10 @@
 #include <openssl/evp.h>
 #include <lading/store.h>
 
+static_assert(sizeof(((struct lading_blob_record *)0)->id) == LADING_SHA256_LEN &&
+	      sizeof(((struct lading_toc_entry *)0)->digest) == LADING_SHA256_LEN,
+	      "on-disk digests are sha256");
+
 #define TOC_MAX_ENTRIES (64u << 20)	/* 4 GiB of ToC: refuse beyond */
 
 static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
@@ -25,16 +29,16 @@ static int check_footer(const struct lading_blob_footer *f,
 			const struct lading_blob_record *rec, char *why,
 			size_t whylen)
 {
-	if (f->magic != LADING_TOC_MAGIC || f->version != LADING_TOC_VERSION)
+	if (lading_le64_to_cpu(f->magic) != LADING_TOC_MAGIC || lading_le32_to_cpu(f->version) != LADING_TOC_VERSION)
 		return toc_bad(why, whylen, "no lading footer (magic/version)");
-	if (f->toc_offset != rec->toc_offset || f->toc_size != rec->toc_size ||
-	    f->uncompressed_size != rec->uncompressed_size ||
-	    f->chunk_size != rec->chunk_size || f->codec != rec->codec)
+	if (lading_le64_to_cpu(f->toc_offset) != lading_le64_to_cpu(rec->toc_offset) || lading_le64_to_cpu(f->toc_size) != lading_le64_to_cpu(rec->toc_size) ||
+	    lading_le64_to_cpu(f->uncompressed_size) != lading_le64_to_cpu(rec->uncompressed_size) ||
+	    lading_le32_to_cpu(f->chunk_size) != lading_le32_to_cpu(rec->chunk_size) || lading_le32_to_cpu(f->codec) != rec->codec)
 		return toc_bad(why, whylen, "footer disagrees with the bootstrap's "
 			       "blob table");
-	if (f->toc_size != (uint64_t)f->entries * sizeof(struct lading_toc_entry) ||
-	    f->entries > TOC_MAX_ENTRIES ||
-	    f->toc_offset + f->toc_size + sizeof(*f) != rec->artifact_size)
+	if (lading_le64_to_cpu(f->toc_size) != (uint64_t)lading_le32_to_cpu(f->entries) * sizeof(struct lading_toc_entry) ||
+	    lading_le32_to_cpu(f->entries) > TOC_MAX_ENTRIES ||
+	    lading_le64_to_cpu(f->toc_offset) + lading_le64_to_cpu(f->toc_size) + sizeof(*f) != lading_le64_to_cpu(rec->artifact_size))
 		return toc_bad(why, whylen, "footer sizes are inconsistent");
 	return 0;
 }
@@ -48,24 +52,24 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 	for (i = 0; i < t->count; i++) {
 		const struct lading_toc_entry *e = &t->entries[i];
 
-		if (e->uoff != expect || !e->ulen || e->ulen > t->footer.chunk_size)
+		if (lading_le64_to_cpu(e->uoff) != expect || !lading_le32_to_cpu(e->ulen) || lading_le32_to_cpu(e->ulen) > lading_le32_to_cpu(t->footer.chunk_size))
 			return toc_bad(why, whylen, "ToC entry %zu: uncompressed range "
 				       "%llu+%u does not continue at %llu", i,
-				       (unsigned long long)e->uoff, e->ulen,
+				       (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
 				       (unsigned long long)expect);
 		if (e->codec > LADING_CODEC_ZSTD ||
-		    (e->codec == LADING_CODEC_NONE && e->clen != e->ulen) ||
-		    e->coff > t->footer.toc_offset ||
-		    e->clen > t->footer.toc_offset - e->coff)
+		    (e->codec == LADING_CODEC_NONE && lading_le32_to_cpu(e->clen) != lading_le32_to_cpu(e->ulen)) ||
+		    lading_le64_to_cpu(e->coff) > lading_le64_to_cpu(t->footer.toc_offset) ||
+		    lading_le32_to_cpu(e->clen) > lading_le64_to_cpu(t->footer.toc_offset) - lading_le64_to_cpu(e->coff))
 			return toc_bad(why, whylen, "ToC entry %zu: stored range "
 				       "%llu+%u outside the data area", i,
-				       (unsigned long long)e->coff, e->clen);
-		expect += LADING_ALIGN_UP((uint64_t)e->ulen, (uint64_t)LADING_BLOCK_SIZE);
+				       (unsigned long long)lading_le64_to_cpu(e->coff), lading_le32_to_cpu(e->clen));
+		expect += LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen), (uint64_t)LADING_BLOCK_SIZE);
 	}
-	if (expect != t->footer.uncompressed_size)
+	if (expect != lading_le64_to_cpu(t->footer.uncompressed_size))
 		return toc_bad(why, whylen, "ToC covers %llu bytes, the blob has %llu",
 			       (unsigned long long)expect,
-			       (unsigned long long)t->footer.uncompressed_size);
+			       (unsigned long long)lading_le64_to_cpu(t->footer.uncompressed_size));
 	return 0;
 }
 
@@ -78,9 +82,9 @@ int lading_toc_parse(const void *tail, size_t len,
 	int ret;
 
 	memset(toc, 0, sizeof(*toc));
-	if (rec->artifact_size < sizeof(toc->footer) ||
-	    rec->toc_offset > rec->artifact_size ||
-	    len != rec->artifact_size - rec->toc_offset ||
+	if (lading_le64_to_cpu(rec->artifact_size) < sizeof(toc->footer) ||
+	    lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
+	    len != lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) ||
 	    len < sizeof(toc->footer))
 		return toc_bad(why, whylen, "ToC area of %zu bytes does not match "
 			       "the bootstrap", len);
@@ -89,12 +93,12 @@ int lading_toc_parse(const void *tail, size_t len,
 	ret = check_footer(&toc->footer, rec, why, whylen);
 	if (ret)
 		return ret;
-	toc->count = toc->footer.entries;
-	toc->entries = malloc(toc->count ? toc->footer.toc_size : 1);
+	toc->count = lading_le32_to_cpu(toc->footer.entries);
+	toc->entries = malloc(toc->count ? lading_le64_to_cpu(toc->footer.toc_size) : 1);
 	if (!toc->entries)
 		return -ENOMEM;
-	memcpy(toc->entries, tail, toc->footer.toc_size);
-	if (EVP_Digest(toc->entries, toc->footer.toc_size, digest, &dl,
+	memcpy(toc->entries, tail, lading_le64_to_cpu(toc->footer.toc_size));
+	if (EVP_Digest(toc->entries, lading_le64_to_cpu(toc->footer.toc_size), digest, &dl,
 		       EVP_sha256(), NULL) != 1)
 		ret = -EIO;
 	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
@@ -117,18 +121,18 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 	memset(toc, 0, sizeof(*toc));
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size != rec->artifact_size)
+	if ((uint64_t)st.st_size != lading_le64_to_cpu(rec->artifact_size))
 		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
 			       "says %llu", (unsigned long long)st.st_size,
-			       (unsigned long long)rec->artifact_size);
-	if (rec->toc_offset > rec->artifact_size ||
-	    rec->artifact_size - rec->toc_offset > (64ull << 20) * 64 + 64)
+			       (unsigned long long)lading_le64_to_cpu(rec->artifact_size));
+	if (lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
+	    lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) > (64ull << 20) * 64 + 64)
 		return toc_bad(why, whylen, "ToC offset outside the artifact");
-	len = (size_t)(rec->artifact_size - rec->toc_offset);
+	len = (size_t)(lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset));
 	tail = malloc(len ? len : 1);
 	if (!tail)
 		return -ENOMEM;
-	ret = lading_pread_full(fd, tail, len, rec->toc_offset);
+	ret = lading_pread_full(fd, tail, len, lading_le64_to_cpu(rec->toc_offset));
 	if (!ret)
 		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
 	free(tail);
@@ -149,10 +153,10 @@ ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct lading_toc_entry *e = &toc->entries[mid];
-		uint64_t end = e->uoff + LADING_ALIGN_UP((uint64_t)e->ulen,
+		uint64_t end = lading_le64_to_cpu(e->uoff) + LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen),
 							 (uint64_t)LADING_BLOCK_SIZE);
 
-		if (off < e->uoff)
+		if (off < lading_le64_to_cpu(e->uoff))
 			hi = mid;
 		else if (off >= end)
 			lo = mid + 1;
@@ -167,7 +171,7 @@ int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
 {
 	ssize_t a, b;
 
-	if (!len || off + len < off || off + len > toc->footer.uncompressed_size)
+	if (!len || off + len < off || off + len > lading_le64_to_cpu(toc->footer.uncompressed_size))
 		return -ERANGE;
 	a = lading_toc_find(toc, off);
 	b = lading_toc_find(toc, off + len - 1);
@@ -185,11 +189,11 @@ int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 	unsigned int dl;
 	int ret;
 
-	ret = lading_codec_decompress((enum lading_codec)e->codec, stored, e->clen,
-				      out, e->ulen);
+	ret = lading_codec_decompress((enum lading_codec)e->codec, stored, lading_le32_to_cpu(e->clen),
+				      out, lading_le32_to_cpu(e->ulen));
 	if (ret)
 		return ret;
-	if (EVP_Digest(out, e->ulen, digest, &dl, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(out, lading_le32_to_cpu(e->ulen), digest, &dl, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	return memcmp(digest, e->digest, sizeof(digest)) ? -EBADMSG : 0;
 }
@@ -199,11 +203,11 @@ void lading_blob_record_from_info(struct lading_blob_record *rec,
 {
 	memset(rec, 0, sizeof(*rec));
 	memcpy(rec->id, info->digest, sizeof(rec->id));
-	rec->artifact_size = info->size;
-	rec->uncompressed_size = info->uncompressed_size;
-	rec->chunk_size = info->chunk_size;
+	rec->artifact_size = lading_cpu_to_le64(info->size);
+	rec->uncompressed_size = lading_cpu_to_le64(info->uncompressed_size);
+	rec->chunk_size = lading_cpu_to_le32(info->chunk_size);
 	rec->codec = (uint8_t)info->codec;
-	rec->toc_offset = info->toc_offset;
-	rec->toc_size = info->toc_size;
+	rec->toc_offset = lading_cpu_to_le64(info->toc_offset);
+	rec->toc_size = lading_cpu_to_le64(info->toc_size);
 	memcpy(rec->toc_digest, info->toc_digest, sizeof(rec->toc_digest));
 }

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <lading/format.h>
+#include <lading/ondisk.h>
 #include <lading/tree.h>
 
 /*

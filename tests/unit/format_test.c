@@ -18,8 +18,8 @@ static void test_crc32c(void)
 static void test_superblock_checksum(void)
 {
 	static uint8_t blk[LADING_BLOCK_SIZE];
-	struct erofs_super_block sb = { .magic = EROFS_SUPER_MAGIC,
-					.blkszbits = 12 };
+	struct erofs_super_block sb = {
+		.magic = lading_cpu_to_le32(EROFS_SUPER_MAGIC), .blkszbits = 12 };
 	struct erofs_super_block *out;
 	uint32_t stored, crc;
 
@@ -27,25 +27,25 @@ static void test_superblock_checksum(void)
 	blk[3000] = 0x5a;	/* bytes after the superblock are covered too */
 	erofs_superblock_set_checksum(blk);
 	out = (struct erofs_super_block *)(blk + EROFS_SUPER_OFFSET);
-	CHECK(out->feature_compat & EROFS_COMPAT_SB_CHKSUM);
-	stored = out->checksum;
-	out->checksum = 0;
+	CHECK(lading_le32_to_cpu(out->feature_compat) & EROFS_COMPAT_SB_CHKSUM);
+	stored = lading_le32_to_cpu(out->checksum);
+	out->checksum = lading_cpu_to_le32(0);
 	crc = lading_crc32c(~0u, blk + EROFS_SUPER_OFFSET,
 			    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
 	CHECK_EQ_U64(stored, crc);
 	/* a byte in block 0 before the superblock is not covered */
-	out->checksum = stored;
+	out->checksum = lading_cpu_to_le32(stored);
 	blk[10] = 1;
 	erofs_superblock_set_checksum(blk);
-	CHECK_EQ_U64(out->checksum, stored);
+	CHECK_EQ_U64(lading_le32_to_cpu(out->checksum), stored);
 	blk[3000] = 0;
 	erofs_superblock_set_checksum(blk);
-	CHECK(out->checksum != stored);
+	CHECK(lading_le32_to_cpu(out->checksum) != stored);
 }
 
 static void test_struct_offsets(void)
 {
-	CHECK_EQ_U64(offsetof(struct erofs_super_block, blocks), 36);
+	CHECK_EQ_U64(offsetof(struct erofs_super_block, blocks_lo), 36);
 	CHECK_EQ_U64(offsetof(struct erofs_super_block, uuid), 48);
 	CHECK_EQ_U64(offsetof(struct erofs_super_block, feature_incompat), 80);
 	CHECK_EQ_U64(offsetof(struct erofs_super_block, extra_devices), 86);
@@ -103,9 +103,9 @@ static void test_chunk_index(void)
 	CHECK(raw[2] == 1 && raw[3] == 0);	/* device_id */
 	CHECK(raw[4] == 0x78 && raw[7] == 0x12);
 	erofs_chunk_index_encode(&ci, 1, EROFS_NULL_ADDR);
-	CHECK_EQ_U64(ci.startblk_lo, 0xffffffffu);
-	CHECK_EQ_U64(ci.startblk_hi, 0xffff);
-	CHECK_EQ_U64(ci.device_id, 0);
+	CHECK_EQ_U64(lading_le32_to_cpu(ci.startblk_lo), 0xffffffffu);
+	CHECK_EQ_U64(lading_le16_to_cpu(ci.startblk_hi), 0xffff);
+	CHECK_EQ_U64(lading_le16_to_cpu(ci.device_id), 0);
 }
 
 static void test_dirblock(void)
@@ -126,11 +126,11 @@ static void test_dirblock(void)
 	CHECK_EQ_U64(used, n * 17);
 	erofs_dirblock_encode(blk, ents, n);
 	memcpy(&de, blk, sizeof(de));
-	CHECK_EQ_U64(de.nameoff, n * 12);	/* nameoff/12 = count */
-	CHECK_EQ_U64(de.nid, 100);
-	CHECK(!memcmp(blk + de.nameoff, "n0000", 5));
+	CHECK_EQ_U64(lading_le16_to_cpu(de.nameoff), n * 12);	/* nameoff/12 = count */
+	CHECK_EQ_U64(lading_le64_to_cpu(de.nid), 100);
+	CHECK(!memcmp(blk + lading_le16_to_cpu(de.nameoff), "n0000", 5));
 	memcpy(&de, blk + 12 * (n - 1), sizeof(de));
-	CHECK_EQ_U64(de.nameoff, n * 12 + (n - 1) * 5);
+	CHECK_EQ_U64(lading_le16_to_cpu(de.nameoff), n * 12 + (n - 1) * 5);
 	CHECK(blk[used] == 0);	/* the last name ends at a NUL or the block */
 
 	CHECK(erofs_name_cmp("a", 1, "ab", 2) < 0);
@@ -196,21 +196,21 @@ static void test_image_writer(void)
 	n = pread(fd, img, sizeof(img), 0);
 	CHECK_EQ_U64(n, st.blocks * LADING_BLOCK_SIZE);
 	memcpy(&sb, img + EROFS_SUPER_OFFSET, sizeof(sb));
-	CHECK_EQ_U64(sb.magic, EROFS_SUPER_MAGIC);
-	CHECK_EQ_U64(sb.inos, 4);
-	CHECK_EQ_U64(sb.extra_devices, 1);
-	CHECK_EQ_U64(sb.devt_slotoff * 128u, 1152);
-	CHECK(sb.feature_incompat & EROFS_INCOMPAT_CHUNKED_FILE);
-	CHECK(sb.feature_incompat & EROFS_INCOMPAT_DEVICE_TABLE);
+	CHECK_EQ_U64(lading_le32_to_cpu(sb.magic), EROFS_SUPER_MAGIC);
+	CHECK_EQ_U64(lading_le64_to_cpu(sb.inos), 4);
+	CHECK_EQ_U64(lading_le16_to_cpu(sb.extra_devices), 1);
+	CHECK_EQ_U64(lading_le16_to_cpu(sb.devt_slotoff) * 128u, 1152);
+	CHECK(lading_le32_to_cpu(sb.feature_incompat) & EROFS_INCOMPAT_CHUNKED_FILE);
+	CHECK(lading_le32_to_cpu(sb.feature_incompat) & EROFS_INCOMPAT_DEVICE_TABLE);
 	CHECK(!memcmp(img + 1152, slot.tag, 64));
 	CHECK_EQ_U64(img[1152 + 64], 3);	/* blocks_lo */
-	CHECK_EQ_U64(sb.blocks, st.blocks);
-	CHECK_EQ_U64(sb.root_nid, 0);
-	memcpy(&root, img + (size_t)sb.meta_blkaddr * LADING_BLOCK_SIZE,
-	       sizeof(root));
-	CHECK(S_ISDIR(root.i_mode));
-	CHECK_EQ_U64(root.i_format, EROFS_INODE_FLAT_INLINE << 1);
-	CHECK_EQ_U64(root.i_nlink, 2);
+	CHECK_EQ_U64(lading_le32_to_cpu(sb.blocks_lo), st.blocks);
+	CHECK_EQ_U64(lading_le16_to_cpu(sb.rb.rootnid_2b), 0);
+	memcpy(&root, img + (size_t)lading_le32_to_cpu(sb.meta_blkaddr) *
+			    LADING_BLOCK_SIZE, sizeof(root));
+	CHECK(S_ISDIR(lading_le16_to_cpu(root.i_mode)));
+	CHECK_EQ_U64(lading_le16_to_cpu(root.i_format), EROFS_INODE_FLAT_INLINE << 1);
+	CHECK_EQ_U64(lading_le16_to_cpu(root.i_nb.nlink), 2);
 	CHECK_EQ_U64(big->nlink, 2);
 	/* the uuid is derived from the content, so it is stable and not 0 */
 	CHECK(memcmp(sb.uuid, (uint8_t[16]){ 0 }, 16) != 0);

@@ -86,9 +86,9 @@ static void test_dedup_and_blob(void)
 		lading_blob_record_from_info(&rec, &info);
 		CHECK(!lading_toc_read(fd, &rec, &toc, why, sizeof(why)));
 		CHECK_EQ_U64(toc.count, 3);
-		CHECK_EQ_U64(toc.entries[1].uoff, 8192);
-		CHECK_EQ_U64(toc.entries[1].ulen, 100);
-		CHECK_EQ_U64(toc.entries[2].uoff, 12288);
+		CHECK_EQ_U64(lading_le64_to_cpu(toc.entries[1].uoff), 8192);
+		CHECK_EQ_U64(lading_le32_to_cpu(toc.entries[1].ulen), 100);
+		CHECK_EQ_U64(lading_le64_to_cpu(toc.entries[2].uoff), 12288);
 		CHECK(!lading_toc_map(&toc, 8000, 5000, &first, &count));
 		CHECK(first == 0 && count == 3);
 		CHECK(lading_toc_map(&toc, 20000, 1000, &first, &count) == -ERANGE);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define LADING_BLOCK_SIZE 4096u
 #define LADING_BLOCK_BITS 12u
@@ -120,6 +121,12 @@ void lading_outdir_abort(struct lading_outdir *od);
 void lading_outdir_close(struct lading_outdir *od);
 /* Removes a directory tree (no recursion); 0 or -errno. */
 int lading_remove_tree(const char *path);
+
+/*
+ * A byte source that is not a file (a blob stream, a blob inside an
+ * archive): returns bytes read into buf, 0 at the end, or a negative errno.
+ */
+typedef ssize_t (*lading_read_fn)(void *ud, void *buf, size_t len);
 
 /* Full pwrite/write/pread loops; return 0 or -errno (-EIO on short read). */
 int lading_write_full(int fd, const void *buf, size_t len);

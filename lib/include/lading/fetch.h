@@ -11,7 +11,6 @@
 
 #include <signal.h>
 #include <lading/common.h>
-#include <lading/source.h>
 #include <lading/store.h>
 
 struct lading_registry_opts {

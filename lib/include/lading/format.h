@@ -1,175 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * EROFS on-disk format (the subset lading writes and reads) and the
- * bootstrap writer.  Field layout follows the kernel's erofs_fs.h; all
- * multi-byte fields are little-endian on disk.
+ * EROFS encoders, the bootstrap writer and the bounds-checked reader.
+ * The structures they write and read are in lading/ondisk.h.
  */
 #ifndef LADING_FORMAT_H
 #define LADING_FORMAT_H
 
-#include <assert.h>
 #include <lading/common.h>
-#include <lading/store.h>
-
-#define EROFS_SUPER_MAGIC 0xE0F5E1E2u
-#define EROFS_SUPER_OFFSET 1024u
-
-#define EROFS_COMPAT_SB_CHKSUM 0x1u
-#define EROFS_COMPAT_MTIME 0x2u
-#define EROFS_INCOMPAT_CHUNKED_FILE 0x4u
-#define EROFS_INCOMPAT_DEVICE_TABLE 0x8u
-
-#define EROFS_INODE_FLAT_PLAIN 0
-#define EROFS_INODE_FLAT_INLINE 2
-#define EROFS_INODE_CHUNK_BASED 4
-
-#define EROFS_CHUNK_FORMAT_BLKBITS_MASK 0x1fu
-#define EROFS_CHUNK_FORMAT_INDEXES 0x20u
-
-#define EROFS_NULL_ADDR 0xffffffffu
-#define EROFS_NAME_LEN 255u
-#define EROFS_DEVT_SLOT_SIZE 128u
-
-enum erofs_file_type {
-	EROFS_FT_UNKNOWN = 0,
-	EROFS_FT_REG_FILE = 1,
-	EROFS_FT_DIR = 2,
-	EROFS_FT_CHRDEV = 3,
-	EROFS_FT_BLKDEV = 4,
-	EROFS_FT_FIFO = 5,
-	EROFS_FT_SOCK = 6,
-	EROFS_FT_SYMLINK = 7,
-};
-
-enum erofs_xattr_index {
-	EROFS_XATTR_INDEX_USER = 1,
-	EROFS_XATTR_INDEX_POSIX_ACL_ACCESS = 2,
-	EROFS_XATTR_INDEX_POSIX_ACL_DEFAULT = 3,
-	EROFS_XATTR_INDEX_TRUSTED = 4,
-	EROFS_XATTR_INDEX_SECURITY = 6,
-};
-
-struct erofs_super_block {
-	uint32_t magic;
-	uint32_t checksum;
-	uint32_t feature_compat;
-	uint8_t blkszbits;
-	uint8_t sb_extslots;
-	uint16_t root_nid;
-	uint64_t inos;
-	uint64_t epoch;
-	uint32_t fixed_nsec;
-	uint32_t blocks;
-	uint32_t meta_blkaddr;
-	uint32_t xattr_blkaddr;
-	uint8_t uuid[16];
-	uint8_t volume_name[16];
-	uint32_t feature_incompat;
-	uint16_t available_compr_algs;
-	uint16_t extra_devices;
-	uint16_t devt_slotoff;
-	uint8_t dirblkbits;
-	uint8_t xattr_prefix_count;
-	uint32_t xattr_prefix_start;
-	uint64_t packed_nid;
-	uint8_t xattr_filter_reserved;
-	uint8_t reserved[3];
-	uint32_t build_time;
-	uint64_t rootnid_8b;
-	uint8_t reserved2[8];
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_super_block) == 128, "erofs superblock");
-
-struct erofs_deviceslot {
-	uint8_t tag[64];
-	uint32_t blocks_lo;
-	uint32_t uniaddr_lo;
-	uint16_t blocks_hi;
-	uint16_t uniaddr_hi;
-	uint8_t reserved[52];
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_deviceslot) == EROFS_DEVT_SLOT_SIZE,
-	      "erofs device slot");
-
-struct erofs_inode_compact {
-	uint16_t i_format;
-	uint16_t i_xattr_icount;
-	uint16_t i_mode;
-	uint16_t i_nlink;
-	uint32_t i_size;
-	uint32_t i_mtime;	/* seconds after the superblock epoch */
-	uint32_t i_u;
-	uint32_t i_ino;
-	uint16_t i_uid;
-	uint16_t i_gid;
-	uint32_t i_reserved;
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_inode_compact) == 32, "compact inode");
-
-struct erofs_inode_extended {
-	uint16_t i_format;
-	uint16_t i_xattr_icount;
-	uint16_t i_mode;
-	uint16_t i_nb;		/* unused without the 48-bit layout */
-	uint64_t i_size;
-	uint32_t i_u;
-	uint32_t i_ino;
-	uint32_t i_uid;
-	uint32_t i_gid;
-	uint64_t i_mtime;
-	uint32_t i_mtime_nsec;
-	uint32_t i_nlink;
-	uint8_t i_reserved2[16];
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_inode_extended) == 64, "extended inode");
-
-struct erofs_xattr_ibody_header {
-	uint32_t h_name_filter;
-	uint8_t h_shared_count;
-	uint8_t h_reserved2[7];
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_xattr_ibody_header) == 12, "xattr header");
-
-struct erofs_xattr_entry {
-	uint8_t e_name_len;
-	uint8_t e_name_index;
-	uint16_t e_value_size;
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_xattr_entry) == 4, "xattr entry");
-
-struct erofs_inode_chunk_index {
-	uint16_t startblk_hi;
-	uint16_t device_id;
-	uint32_t startblk_lo;
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_inode_chunk_index) == 8, "chunk index");
-
-struct erofs_dirent {
-	uint64_t nid;
-	uint16_t nameoff;
-	uint8_t file_type;
-	uint8_t reserved;
-} __attribute__((packed));
-static_assert(sizeof(struct erofs_dirent) == 12, "dirent");
-
-/*
- * lading's blob table: right after the device table, in blocks the kernel
- * never reads (before meta_blkaddr), one lading_blob_record per slot.
- * Guarded by its own magic and a CRC32C over header (crc zeroed) and
- * records, and covered by the superblock checksum when it sits in block 0.
- */
-#define LADING_BLOB_TABLE_MAGIC 0x31544c4247444c4cull	/* "LLDGBLT1" */
-#define LADING_BLOB_TABLE_VERSION 1
-
-struct lading_blob_table_header {
-	uint64_t magic;
-	uint32_t version;
-	uint32_t count;		/* = extra_devices */
-	uint32_t record_size;	/* sizeof(struct lading_blob_record) */
-	uint32_t crc;
-	uint8_t reserved[8];
-} __attribute__((packed));
-static_assert(sizeof(struct lading_blob_table_header) == 32, "blob table header");
+#include <lading/ondisk.h>
 
 /* ---- encoders (pure functions, unit-tested) --------------------------- */
 
@@ -207,9 +45,6 @@ struct erofs_dirent_in {
 	uint8_t file_type;
 	uint64_t nid;
 };
-
-/* Compares two names as EROFS orders dirents (bytewise, shorter first). */
-int erofs_name_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /*
  * Number of dirents (from 'first') that fit in one directory block, and the

@@ -17,12 +17,6 @@ enum lading_source_type {
 	LADING_SOURCE_TAR,
 };
 
-/*
- * A byte source for tars that are not files (a blob inside an archive):
- * returns bytes read into buf, 0 at the end, or a negative errno.
- */
-typedef ssize_t (*lading_read_fn)(void *ud, void *buf, size_t len);
-
 struct lading_source_params {
 	const char *path;	/* "-" is standard input (tar only) */
 	lading_read_fn read;	/* instead of path: a tar from a reader */

@@ -7,71 +7,10 @@
 #ifndef LADING_STORE_H
 #define LADING_STORE_H
 
-#include <assert.h>
 #include <sys/types.h>
 #include <lading/common.h>
+#include <lading/ondisk.h>
 #include <lading/tree.h>
-
-/* ---- transport blobs -------------------------------------------------- */
-
-/*
- * A blob artifact is: chunk data (the uncompressed view itself for codec
- * "none", else independently compressed chunks back to back), then the
- * ToC (one entry per stored chunk, sorted by uncompressed offset), then a
- * fixed footer at the very end.  All fields little-endian.
- */
-enum lading_codec {
-	LADING_CODEC_NONE = 0,
-	LADING_CODEC_LZ4 = 1,
-	LADING_CODEC_DEFLATE = 2,	/* raw deflate, zlib */
-	LADING_CODEC_LZMA = 3,		/* .xz stream, no check, liblzma */
-	LADING_CODEC_ZSTD = 4,		/* one frame, when built with libzstd */
-};
-
-#define LADING_TOC_MAGIC 0x31434f5447444c4cull	/* "LLDGTOC1" */
-#define LADING_TOC_VERSION 1
-
-struct lading_toc_entry {
-	uint64_t uoff;		/* offset in the uncompressed view (4K aligned) */
-	uint32_t ulen;		/* chunk bytes; zeros follow up to 4 KiB */
-	uint32_t clen;		/* stored bytes in the artifact */
-	uint64_t coff;		/* offset of the stored bytes in the artifact */
-	uint8_t codec;		/* enum lading_codec of this chunk */
-	uint8_t reserved[7];
-	uint8_t digest[LADING_SHA256_LEN];	/* sha256 of the ulen bytes */
-} __attribute__((packed));
-static_assert(sizeof(struct lading_toc_entry) == 64, "ToC entry");
-
-struct lading_blob_footer {
-	uint64_t magic;
-	uint32_t version;
-	uint32_t codec;		/* the blob's codec (chunks may be stored raw) */
-	uint64_t toc_offset;
-	uint64_t toc_size;
-	uint64_t uncompressed_size;
-	uint32_t chunk_size;
-	uint32_t entries;
-	uint8_t reserved[16];
-} __attribute__((packed));
-static_assert(sizeof(struct lading_blob_footer) == 64, "blob footer");
-
-/*
- * What the bootstrap records about each blob (its blob table, one record
- * per device slot): enough to fetch and verify any chunk of it.
- */
-struct lading_blob_record {
-	uint8_t id[LADING_SHA256_LEN];	/* sha256 of the artifact = slot tag */
-	uint64_t artifact_size;
-	uint64_t uncompressed_size;	/* = slot blocks * 4096 */
-	uint32_t chunk_size;
-	uint8_t codec;
-	uint8_t reserved[3];
-	uint64_t toc_offset;
-	uint64_t toc_size;
-	uint8_t toc_digest[LADING_SHA256_LEN];
-	uint8_t reserved2[24];
-} __attribute__((packed));
-static_assert(sizeof(struct lading_blob_record) == 128, "blob record");
 
 struct lading_blob_info;
 
