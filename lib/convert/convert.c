@@ -291,7 +291,8 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 	}
 	for (i = 0; i < c->nslots; i++) {
 		memcpy(slots[i].tag, c->slots[i].id, sizeof(slots[i].tag));
-		slots[i].blocks = lading_le64_to_cpu(c->slots[i].rec.uncompressed_size) / LADING_BLOCK_SIZE;
+		slots[i].blocks = lading_le64_to_cpu(
+			c->slots[i].rec.uncompressed_size) / LADING_BLOCK_SIZE;
 		recs[i] = c->slots[i].rec;
 	}
 	ip.slots = slots;
@@ -392,7 +393,8 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 
 	lading_hex_encode(toc + 7, s->rec.toc_digest, sizeof(s->rec.toc_digest));
 	memcpy(toc, "sha256:", 7);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
+	snprintf(num, sizeof(num), "%llu",
+		 (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
 			    json_string(num));
 	snprintf(num, sizeof(num), "%u", lading_le32_to_cpu(s->rec.chunk_size));
@@ -402,7 +404,8 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 			    json_string(lading_codec_name((enum lading_codec)s->rec.codec)));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-digest",
 			    json_string(toc));
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)lading_le64_to_cpu(s->rec.toc_offset));
+	snprintf(num, sizeof(num), "%llu",
+		 (unsigned long long)lading_le64_to_cpu(s->rec.toc_offset));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-offset",
 			    json_string(num));
 	/*
@@ -417,7 +420,8 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 				    json_string("true"));
 	snprintf(digest, sizeof(digest), "sha256:%s", s->id);
 	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", LADING_MEDIA_BLOB,
-			 "digest", digest, "size", (json_int_t)lading_le64_to_cpu(s->rec.artifact_size),
+			 "digest", digest, "size",
+			 (json_int_t)lading_le64_to_cpu(s->rec.artifact_size),
 			 "annotations", ann);
 }
 

@@ -136,16 +136,18 @@ int lading_blob_read_toc(const struct lading_blob_handle *h,
 	if (!h->reg) {
 		ret = lading_toc_read(h->fd, rec, toc, why, sizeof(why));
 	} else {
-		if (lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
-		    lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) > (256u << 20))
+		uint64_t size = lading_le64_to_cpu(rec->artifact_size);
+		uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
+
+		if (toc_offset > size || size - toc_offset > (256u << 20))
 			return lading_error_set(err, EUCLEAN, "blob %s: ToC outside "
 						"the blob", h->digest);
 		/* one range: the ToC and the footer */
-		len = (size_t)(lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset));
+		len = (size_t)(size - toc_offset);
 		tail = malloc(len ? len : 1);
 		if (!tail)
 			return lading_error_set(err, ENOMEM, "out of memory");
-		ret = lading_blob_read(h, lading_le64_to_cpu(rec->toc_offset), len, tail, err);
+		ret = lading_blob_read(h, toc_offset, len, tail, err);
 		if (!ret)
 			ret = lading_toc_parse(tail, len, rec, toc, why, sizeof(why));
 		free(tail);

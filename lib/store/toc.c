@@ -29,16 +29,24 @@ static int check_footer(const struct lading_blob_footer *f,
 			const struct lading_blob_record *rec, char *why,
 			size_t whylen)
 {
-	if (lading_le64_to_cpu(f->magic) != LADING_TOC_MAGIC || lading_le32_to_cpu(f->version) != LADING_TOC_VERSION)
+	uint64_t toc_offset = lading_le64_to_cpu(f->toc_offset);
+	uint64_t toc_size = lading_le64_to_cpu(f->toc_size);
+	uint32_t entries = lading_le32_to_cpu(f->entries);
+
+	if (lading_le64_to_cpu(f->magic) != LADING_TOC_MAGIC ||
+	    lading_le32_to_cpu(f->version) != LADING_TOC_VERSION)
 		return toc_bad(why, whylen, "no lading footer (magic/version)");
-	if (lading_le64_to_cpu(f->toc_offset) != lading_le64_to_cpu(rec->toc_offset) || lading_le64_to_cpu(f->toc_size) != lading_le64_to_cpu(rec->toc_size) ||
-	    lading_le64_to_cpu(f->uncompressed_size) != lading_le64_to_cpu(rec->uncompressed_size) ||
-	    lading_le32_to_cpu(f->chunk_size) != lading_le32_to_cpu(rec->chunk_size) || lading_le32_to_cpu(f->codec) != rec->codec)
+	if (toc_offset != lading_le64_to_cpu(rec->toc_offset) ||
+	    toc_size != lading_le64_to_cpu(rec->toc_size) ||
+	    lading_le64_to_cpu(f->uncompressed_size) !=
+		    lading_le64_to_cpu(rec->uncompressed_size) ||
+	    lading_le32_to_cpu(f->chunk_size) != lading_le32_to_cpu(rec->chunk_size) ||
+	    lading_le32_to_cpu(f->codec) != rec->codec)
 		return toc_bad(why, whylen, "footer disagrees with the bootstrap's "
 			       "blob table");
-	if (lading_le64_to_cpu(f->toc_size) != (uint64_t)lading_le32_to_cpu(f->entries) * sizeof(struct lading_toc_entry) ||
-	    lading_le32_to_cpu(f->entries) > TOC_MAX_ENTRIES ||
-	    lading_le64_to_cpu(f->toc_offset) + lading_le64_to_cpu(f->toc_size) + sizeof(*f) != lading_le64_to_cpu(rec->artifact_size))
+	if (toc_size != (uint64_t)entries * sizeof(struct lading_toc_entry) ||
+	    entries > TOC_MAX_ENTRIES ||
+	    toc_offset + toc_size + sizeof(*f) != lading_le64_to_cpu(rec->artifact_size))
 		return toc_bad(why, whylen, "footer sizes are inconsistent");
 	return 0;
 }
@@ -46,30 +54,35 @@ static int check_footer(const struct lading_blob_footer *f,
 /* Entries must tile [0, uncompressed_size) in order, inside the data area. */
 static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 {
-	uint64_t expect = 0;
+	uint64_t expect = 0, data_end = lading_le64_to_cpu(t->footer.toc_offset);
+	uint32_t chunk_size = lading_le32_to_cpu(t->footer.chunk_size);
 	size_t i;
 
 	for (i = 0; i < t->count; i++) {
 		const struct lading_toc_entry *e = &t->entries[i];
+		uint64_t uoff = lading_le64_to_cpu(e->uoff);
+		uint64_t coff = lading_le64_to_cpu(e->coff);
+		uint32_t ulen = lading_le32_to_cpu(e->ulen);
+		uint32_t clen = lading_le32_to_cpu(e->clen);
 
-		if (lading_le64_to_cpu(e->uoff) != expect || !lading_le32_to_cpu(e->ulen) || lading_le32_to_cpu(e->ulen) > lading_le32_to_cpu(t->footer.chunk_size))
+		if (uoff != expect || !ulen || ulen > chunk_size)
 			return toc_bad(why, whylen, "ToC entry %zu: uncompressed range "
 				       "%llu+%u does not continue at %llu", i,
-				       (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
+				       (unsigned long long)uoff, ulen,
 				       (unsigned long long)expect);
 		if (e->codec > LADING_CODEC_ZSTD ||
-		    (e->codec == LADING_CODEC_NONE && lading_le32_to_cpu(e->clen) != lading_le32_to_cpu(e->ulen)) ||
-		    lading_le64_to_cpu(e->coff) > lading_le64_to_cpu(t->footer.toc_offset) ||
-		    lading_le32_to_cpu(e->clen) > lading_le64_to_cpu(t->footer.toc_offset) - lading_le64_to_cpu(e->coff))
+		    (e->codec == LADING_CODEC_NONE && clen != ulen) ||
+		    coff > data_end || clen > data_end - coff)
 			return toc_bad(why, whylen, "ToC entry %zu: stored range "
 				       "%llu+%u outside the data area", i,
-				       (unsigned long long)lading_le64_to_cpu(e->coff), lading_le32_to_cpu(e->clen));
-		expect += LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen), (uint64_t)LADING_BLOCK_SIZE);
+				       (unsigned long long)coff, clen);
+		expect += LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE);
 	}
 	if (expect != lading_le64_to_cpu(t->footer.uncompressed_size))
 		return toc_bad(why, whylen, "ToC covers %llu bytes, the blob has %llu",
 			       (unsigned long long)expect,
-			       (unsigned long long)lading_le64_to_cpu(t->footer.uncompressed_size));
+			       (unsigned long long)lading_le64_to_cpu(
+				       t->footer.uncompressed_size));
 	return 0;
 }
 
@@ -77,15 +90,16 @@ int lading_toc_parse(const void *tail, size_t len,
 		     const struct lading_blob_record *rec, struct lading_toc *toc,
 		     char *why, size_t whylen)
 {
+	uint64_t size = lading_le64_to_cpu(rec->artifact_size);
+	uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
 	uint8_t digest[LADING_SHA256_LEN];
 	unsigned int dl;
+	size_t toc_size;
 	int ret;
 
 	memset(toc, 0, sizeof(*toc));
-	if (lading_le64_to_cpu(rec->artifact_size) < sizeof(toc->footer) ||
-	    lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
-	    len != lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) ||
-	    len < sizeof(toc->footer))
+	if (size < sizeof(toc->footer) || toc_offset > size ||
+	    len != size - toc_offset || len < sizeof(toc->footer))
 		return toc_bad(why, whylen, "ToC area of %zu bytes does not match "
 			       "the bootstrap", len);
 	memcpy(&toc->footer, (const uint8_t *)tail + len - sizeof(toc->footer),
@@ -94,12 +108,13 @@ int lading_toc_parse(const void *tail, size_t len,
 	if (ret)
 		return ret;
 	toc->count = lading_le32_to_cpu(toc->footer.entries);
-	toc->entries = malloc(toc->count ? lading_le64_to_cpu(toc->footer.toc_size) : 1);
+	toc_size = (size_t)lading_le64_to_cpu(toc->footer.toc_size);
+	toc->entries = malloc(toc->count ? toc_size : 1);
 	if (!toc->entries)
 		return -ENOMEM;
-	memcpy(toc->entries, tail, lading_le64_to_cpu(toc->footer.toc_size));
-	if (EVP_Digest(toc->entries, lading_le64_to_cpu(toc->footer.toc_size), digest, &dl,
-		       EVP_sha256(), NULL) != 1)
+	memcpy(toc->entries, tail, toc_size);
+	if (EVP_Digest(toc->entries, toc_size, digest, &dl, EVP_sha256(),
+		       NULL) != 1)
 		ret = -EIO;
 	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
 		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
@@ -113,6 +128,8 @@ int lading_toc_parse(const void *tail, size_t len,
 int lading_toc_read(int fd, const struct lading_blob_record *rec,
 		    struct lading_toc *toc, char *why, size_t whylen)
 {
+	uint64_t size = lading_le64_to_cpu(rec->artifact_size);
+	uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
 	struct stat st;
 	uint8_t *tail;
 	size_t len;
@@ -121,18 +138,17 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 	memset(toc, 0, sizeof(*toc));
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size != lading_le64_to_cpu(rec->artifact_size))
+	if ((uint64_t)st.st_size != size)
 		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
 			       "says %llu", (unsigned long long)st.st_size,
-			       (unsigned long long)lading_le64_to_cpu(rec->artifact_size));
-	if (lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
-	    lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) > (64ull << 20) * 64 + 64)
+			       (unsigned long long)size);
+	if (toc_offset > size || size - toc_offset > (64ull << 20) * 64 + 64)
 		return toc_bad(why, whylen, "ToC offset outside the artifact");
-	len = (size_t)(lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset));
+	len = (size_t)(size - toc_offset);
 	tail = malloc(len ? len : 1);
 	if (!tail)
 		return -ENOMEM;
-	ret = lading_pread_full(fd, tail, len, lading_le64_to_cpu(rec->toc_offset));
+	ret = lading_pread_full(fd, tail, len, toc_offset);
 	if (!ret)
 		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
 	free(tail);
@@ -153,10 +169,11 @@ ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct lading_toc_entry *e = &toc->entries[mid];
-		uint64_t end = lading_le64_to_cpu(e->uoff) + LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen),
-							 (uint64_t)LADING_BLOCK_SIZE);
+		uint64_t uoff = lading_le64_to_cpu(e->uoff);
+		uint64_t end = uoff + LADING_ALIGN_UP(
+			(uint64_t)lading_le32_to_cpu(e->ulen), (uint64_t)LADING_BLOCK_SIZE);
 
-		if (off < lading_le64_to_cpu(e->uoff))
+		if (off < uoff)
 			hi = mid;
 		else if (off >= end)
 			lo = mid + 1;
@@ -171,7 +188,8 @@ int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
 {
 	ssize_t a, b;
 
-	if (!len || off + len < off || off + len > lading_le64_to_cpu(toc->footer.uncompressed_size))
+	if (!len || off + len < off ||
+	    off + len > lading_le64_to_cpu(toc->footer.uncompressed_size))
 		return -ERANGE;
 	a = lading_toc_find(toc, off);
 	b = lading_toc_find(toc, off + len - 1);
@@ -189,11 +207,13 @@ int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 	unsigned int dl;
 	int ret;
 
-	ret = lading_codec_decompress((enum lading_codec)e->codec, stored, lading_le32_to_cpu(e->clen),
-				      out, lading_le32_to_cpu(e->ulen));
+	uint32_t ulen = lading_le32_to_cpu(e->ulen);
+
+	ret = lading_codec_decompress((enum lading_codec)e->codec, stored,
+				      lading_le32_to_cpu(e->clen), out, ulen);
 	if (ret)
 		return ret;
-	if (EVP_Digest(out, lading_le32_to_cpu(e->ulen), digest, &dl, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(out, ulen, digest, &dl, EVP_sha256(), NULL) != 1)
 		return -EIO;
 	return memcmp(digest, e->digest, sizeof(digest)) ? -EBADMSG : 0;
 }

@@ -59,17 +59,19 @@ void lading_verify_report_free(struct lading_verify_report *r)
 static int load_chunk_checked(struct vctx *v, uint16_t dev, size_t i)
 {
 	const struct lading_toc_entry *e = &v->tocs[dev - 1].entries[i];
+	uint32_t clen = lading_le32_to_cpu(e->clen);
 	int ret;
 
 	if (v->cached_dev == dev && v->cached_entry == (ssize_t)i)
 		return 0;
 	v->cached_dev = 0;
-	ret = lading_grow_buffer(&v->chunk_buf, &v->chunk_buf_size, lading_le32_to_cpu(e->ulen));
+	ret = lading_grow_buffer(&v->chunk_buf, &v->chunk_buf_size,
+				 lading_le32_to_cpu(e->ulen));
 	if (!ret)
-		ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, lading_le32_to_cpu(e->clen));
+		ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, clen);
 	if (!ret)
-		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf,
-					lading_le32_to_cpu(e->clen), lading_le64_to_cpu(e->coff));
+		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf, clen,
+					lading_le64_to_cpu(e->coff));
 	if (!ret)
 		ret = lading_toc_decode(e, v->stored_buf, v->chunk_buf);
 	if (ret)
@@ -145,6 +147,7 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 		ssize_t i = lading_toc_find(toc, pos);
 		const struct lading_toc_entry *e;
 		uint64_t at, take;
+		uint32_t ulen;
 
 		if (i < 0)
 			return -ERANGE;
@@ -153,13 +156,14 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 		ret = load_chunk_checked(v, dev, (size_t)i);
 		if (ret)
 			return ret;
+		ulen = lading_le32_to_cpu(e->ulen);
 		at = pos - lading_le64_to_cpu(e->uoff);
-		take = LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen),
+		take = LADING_ALIGN_UP((uint64_t)ulen,
 				       (uint64_t)LADING_BLOCK_SIZE) - at;
 		if (take > n)
 			take = n;
-		if (at < lading_le32_to_cpu(e->ulen)) {
-			uint64_t data = lading_le32_to_cpu(e->ulen) - at < take ? lading_le32_to_cpu(e->ulen) - at : take;
+		if (at < ulen) {
+			uint64_t data = ulen - at < take ? ulen - at : take;
 
 			memcpy(buf, v->chunk_buf + at, data);
 			memset(buf + data, 0, take - data);
@@ -200,6 +204,7 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 		ssize_t i = lading_toc_find(toc, pos);
 		const struct lading_toc_entry *e;
 		uint64_t in, take;
+		uint32_t ulen;
 		int ret;
 
 		if (i < 0)
@@ -208,12 +213,13 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 		ret = load_chunk(v, dev, (size_t)i);
 		if (ret)
 			return ret;
+		ulen = lading_le32_to_cpu(e->ulen);
 		in = pos - lading_le64_to_cpu(e->uoff);
-		take = LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(e->ulen), (uint64_t)LADING_BLOCK_SIZE) - in;
+		take = LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE) - in;
 		if (take > n)
 			take = n;
-		if (in < lading_le32_to_cpu(e->ulen)) {
-			uint64_t data = lading_le32_to_cpu(e->ulen) - in < take ? lading_le32_to_cpu(e->ulen) - in : take;
+		if (in < ulen) {
+			uint64_t data = ulen - in < take ? ulen - in : take;
 
 			memcpy(buf, v->chunk_buf + in, data);
 			memset(buf + data, 0, take - data);
@@ -466,7 +472,8 @@ static void check_blob_size(struct vctx *v, uint16_t i)
 	struct lading_verify_blob *b = &v->r->blobs[i];
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(v->reader, i + 1);
-	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) : b->blocks * LADING_BLOCK_SIZE;
+	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) :
+			      b->blocks * LADING_BLOCK_SIZE;
 	char why[256];
 	int ret;
 
@@ -567,19 +574,20 @@ struct chunk_check {
 static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 {
 	const struct lading_toc_entry *e = &v->tocs[slot].entries[k];
+	uint32_t clen = lading_le32_to_cpu(e->clen);
 	uint8_t d[LADING_SHA256_LEN];
 	unsigned int dl;
 	int ret;
 
 	if (e->codec != LADING_CODEC_NONE)
 		return load_chunk(v, slot + 1, k);
-	ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, lading_le32_to_cpu(e->clen));
+	ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, clen);
 	if (!ret)
-		ret = lading_pread_full(v->blob_fds[slot], v->stored_buf, lading_le32_to_cpu(e->clen),
+		ret = lading_pread_full(v->blob_fds[slot], v->stored_buf, clen,
 					lading_le64_to_cpu(e->coff));
 	if (ret)
 		return ret;
-	EVP_Digest(v->stored_buf, lading_le32_to_cpu(e->clen), d, &dl, EVP_sha256(), NULL);
+	EVP_Digest(v->stored_buf, clen, d, &dl, EVP_sha256(), NULL);
 	return memcmp(d, e->digest, sizeof(d)) ? -EIO : 0;
 }
 
@@ -623,8 +631,10 @@ static int report_chunks(struct vctx *v, const struct chunk_check *cc)
 		e = &toc->entries[k];
 		verify_problem(v, "blob %s: chunk %zu (uncompressed bytes %llu+%u, "
 			       "stored at %llu+%u, %s): %s", v->r->blobs[cc->slot].id,
-			       k, (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
-			       (unsigned long long)lading_le64_to_cpu(e->coff), lading_le32_to_cpu(e->clen),
+			       k, (unsigned long long)lading_le64_to_cpu(e->uoff),
+			       lading_le32_to_cpu(e->ulen),
+			       (unsigned long long)lading_le64_to_cpu(e->coff),
+			       lading_le32_to_cpu(e->clen),
 			       lading_codec_name((enum lading_codec)e->codec),
 			       cc->why[n] == -EIO ? "does not decode to its digest" :
 			       strerror(-cc->why[n]));
