@@ -33,12 +33,15 @@
 #define ACL_TAG_OTHER 0x20
 #define ACL_UNDEFINED_ID 0xffffffffu
 
+/* One entry of the kernel's posix_acl_xattr form: le16 tag, le16 perm, le32 id. */
+#define ACL_XATTR_ENTRY_SIZE 8u
+
+/* An entry in host order, sorted before it is encoded. */
 struct acl_xattr_entry {
 	uint16_t tag;
 	uint16_t perm;
 	uint32_t id;
-} __attribute__((packed));
-static_assert(sizeof(struct acl_xattr_entry) == 8, "posix acl xattr entry");
+};
 
 #define TAR_BLOCK 512u
 
@@ -214,7 +217,7 @@ static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
 	struct acl_xattr_entry *ents;
 	const char *uname;
 	uint8_t *buf;
-	size_t len;
+	size_t len, i;
 	int ret;
 
 	if (count <= 0)
@@ -242,14 +245,12 @@ static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
 	 * header did): restore that.
 	 */
 	if (type == ARCHIVE_ENTRY_ACL_TYPE_ACCESS) {
-		int i;
-
-		for (i = 0; i < n; i++)
+		for (i = 0; i < (size_t)n; i++)
 			if (ents[i].tag == ACL_TAG_MASK)
 				ino->mode = (ino->mode & ~070u) |
 					    ((uint32_t)ents[i].perm << 3);
 	}
-	len = 4 + (size_t)n * sizeof(*ents);
+	len = 4 + (size_t)n * ACL_XATTR_ENTRY_SIZE;
 	buf = malloc(len);
 	if (!buf) {
 		free(ents);
@@ -257,7 +258,16 @@ static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
 	}
 	buf[0] = ACL_XATTR_VERSION;
 	buf[1] = buf[2] = buf[3] = 0;
-	memcpy(buf + 4, ents, (size_t)n * sizeof(*ents));
+	for (i = 0; i < (size_t)n; i++) {
+		uint8_t *at = buf + 4 + i * ACL_XATTR_ENTRY_SIZE;
+		lading_le16 le_tag = lading_cpu_to_le16(ents[i].tag);
+		lading_le16 le_perm = lading_cpu_to_le16(ents[i].perm);
+		lading_le32 le_id = lading_cpu_to_le32(ents[i].id);
+
+		memcpy(at, &le_tag, sizeof(le_tag));
+		memcpy(at + 2, &le_perm, sizeof(le_perm));
+		memcpy(at + 4, &le_id, sizeof(le_id));
+	}
 	ret = n ? source_add_xattr(t->ctx, ino, xname, buf, len, path) : 0;
 	free(buf);
 	free(ents);

@@ -291,18 +291,16 @@ static const char *acl_problem(const uint8_t *val, size_t len, bool dir,
 
 	if (len < 4 || (len - 4) % 8)
 		return "is not a header and 8-byte entries";
-	memcpy(&version, val, 4);
+	version = lading_get_le32(val);	/* the kernel's form is little-endian */
 	if (version != 2)
 		return "has a version other than 2";
 	if (dflt && !dir && len > 4)
 		return "is a default ACL on a non-directory";
 	for (i = 4; i < len; i += 8) {
-		uint16_t tag, perm;
-		uint32_t id;
+		uint16_t tag = lading_get_le16(val + i);
+		uint16_t perm = lading_get_le16(val + i + 2);
+		uint32_t id = lading_get_le32(val + i + 4);
 
-		memcpy(&tag, val + i, 2);
-		memcpy(&perm, val + i + 2, 2);
-		memcpy(&id, val + i + 4, 4);
 		if (perm & ~7u)
 			return "has permission bits beyond rwx";
 		if ((tag == USER || tag == GROUP) && id == UINT32_MAX)
@@ -335,12 +333,12 @@ static const char *caps_problem(const uint8_t *val, size_t len)
 
 	if (len != 20 && len != 24)
 		return "is neither a v2 (20 bytes) nor a v3 (24 bytes) capability set";
-	memcpy(&magic, val, 4);
+	magic = lading_get_le32(val);	/* struct vfs_ns_cap_data: __le32 */
 	magic &= ~1u;			/* VFS_CAP_FLAGS_EFFECTIVE */
 	if (magic != (len == 20 ? 0x02000000u : 0x03000000u))
 		return "has a revision that does not match its size";
 	if (len == 24) {
-		memcpy(&rootid, val + 20, 4);
+		rootid = lading_get_le32(val + 20);
 		if (rootid == UINT32_MAX)
 			return "names root id -1";
 	}
