@@ -17,6 +17,9 @@ enum lading_source_type {
 	LADING_SOURCE_TAR,
 };
 
+/* "auto", "dir" or "tar": 0, or -EINVAL */
+int lading_source_type_parse(const char *s, enum lading_source_type *type);
+
 /*
  * A byte source for tars that are not files (a blob inside an archive):
  * returns bytes read into buf, 0 at the end, or a negative errno.
