@@ -167,9 +167,14 @@ static void handle(struct server *sv, int fd)
 		if (*range) {
 			unsigned long a = strtoul(range, NULL, 10),
 				      b = strtoul(strchr(range, '-') + 1, NULL, 10);
+			static const char body[] = BODY;
 			char part[64];
 
-			snprintf(part, sizeof(part), "%.*s", (int)(b - a + 1), BODY + a);
+			if (a > b || b >= sizeof(body) - 1 || b - a + 1 >= sizeof(part)) {
+				reply(fd, "416 Range Not Satisfiable", "", "", head);
+				return;
+			}
+			snprintf(part, sizeof(part), "%.*s", (int)(b - a + 1), &body[a]);
 			snprintf(hdr, sizeof(hdr), "Content-Range: bytes %lu-%lu/%zu\r\n",
 				 a, b, strlen(BODY));
 			reply(fd, "206 Partial Content", hdr, part, head);

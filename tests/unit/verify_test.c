@@ -71,7 +71,7 @@ int main(void)
 	struct lading_verify_report r;
 	struct lading_error err = { 0 };
 	char blob[512], cmd[1200];
-	uint8_t c;
+	uint8_t c = 0;
 	int fd;
 
 	CHECK(br && mkdtemp(root) != NULL);
