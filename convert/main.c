@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include "cli.h"
 #include <lading/convert.h>
 
@@ -18,8 +19,6 @@ enum {
 	OPT_CHUNK_DICT,
 	OPT_COMPRESS,
 	OPT_INLINE_MAX,
-	OPT_JSON,
-	OPT_NO_PROGRESS,
 	OPT_LAYER_BOOTSTRAPS,
 	OPT_MOUNT_FROM,
 };
@@ -35,8 +34,6 @@ static const struct option long_options[] = {
 	{ "compress", required_argument, NULL, OPT_COMPRESS },
 	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
 	{ "mtime", required_argument, NULL, 'T' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -83,46 +80,51 @@ CLI_REGISTRY_HELP
 "left as it was), 2 usage error.\n", out);
 }
 
-static void print_json(const struct lading_convert_report *r)
+static json_t *layer_json(const struct lading_convert_layer *l)
 {
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "source_digest", lading_json_str_or_null(l->source_digest),
+			 "source_size", lading_json_u64(l->bytes_in),
+			 "blob_id", lading_json_str_or_null(l->blob_id),
+			 "blob_size", lading_json_u64(l->bytes_out),
+			 "blob_uncompressed_size", lading_json_u64(l->uncompressed),
+			 "chunks_new", lading_json_u64(l->chunks_new),
+			 "chunks_deduplicated", lading_json_u64(l->chunks_dedup),
+			 "bytes_deduplicated", lading_json_u64(l->bytes_dedup),
+			 "entries", lading_json_u64(l->entries),
+			 "whiteouts", lading_json_u64(l->whiteouts),
+			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap));
+}
+
+/* The keys are the vocabulary of every lading tool (man/lading-convert.1). */
+static int print_json(const struct lading_convert_report *r)
+{
+	json_t *o = json_object(), *layers = json_array(), *blobs = json_array();
 	size_t i;
 
-	printf("{\n  \"bootstrap\": \"%s\",\n  \"bootstrap_size\": %llu,\n",
-	       r->bootstrap_digest, (unsigned long long)r->bootstrap_size);
-	printf("  \"manifest\": ");
-	lading_json_optional(stdout, r->manifest_digest);
-	printf(",\n  \"config\": ");
-	lading_json_optional(stdout, r->config_digest);
-	printf(",\n");
-	printf("  \"layers\": [");
-	for (i = 0; i < r->nlayers; i++) {
-		const struct lading_convert_layer *l = &r->layers[i];
-
-		printf("%s\n    {\"source_digest\": ", i ? "," : "");
-		lading_json_optional(stdout, l->source_digest);
-		printf(", \"blob_id\": ");
-		lading_json_optional(stdout, l->blob_id);
-		printf(", \"bytes_in\": %llu, \"bytes_out\": %llu, "
-		       "\"uncompressed\": %llu, \"chunks_new\": %llu, "
-		       "\"chunks_deduplicated\": %llu, \"bytes_deduplicated\": %llu, "
-		       "\"entries\": %llu, \"whiteouts\": %llu, \"layer_bootstrap\": ",
-		       (unsigned long long)l->bytes_in, (unsigned long long)l->bytes_out,
-		       (unsigned long long)l->uncompressed,
-		       (unsigned long long)l->chunks_new,
-		       (unsigned long long)l->chunks_dedup,
-		       (unsigned long long)l->bytes_dedup,
-		       (unsigned long long)l->entries,
-		       (unsigned long long)l->whiteouts);
-		lading_json_optional(stdout, l->layer_bootstrap);
-		printf("}");
+	if (!o || !layers || !blobs) {
+		json_decref(o);
+		json_decref(layers);
+		json_decref(blobs);
+		return -ENOMEM;
 	}
-	printf("%s],\n  \"blobs\": [", r->nlayers ? "\n  " : "");
+	json_object_set_new(o, "bootstrap_digest", lading_json_str(r->bootstrap_digest));
+	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "manifest", lading_json_str_or_null(r->manifest_digest));
+	json_object_set_new(o, "config", lading_json_str_or_null(r->config_digest));
+	for (i = 0; i < r->nlayers; i++)
+		json_array_append_new(layers, layer_json(&r->layers[i]));
+	json_object_set_new(o, "layers", layers);
 	for (i = 0; i < r->nblobs; i++)
-		printf("%s\"%s\"", i ? ", " : "", r->blobs[i]);
-	printf("],\n  \"chunk_dict_blobs_used\": %zu,\n  \"bytes_saved\": %llu,\n"
-	       "  \"inodes\": %llu,\n  \"elapsed_seconds\": %.3f\n}\n",
-	       r->dict_blobs_used, (unsigned long long)r->bytes_saved,
-	       (unsigned long long)r->inodes, r->elapsed);
+		json_array_append_new(blobs, lading_json_str(r->blobs[i]));
+	json_object_set_new(o, "blob_ids", blobs);
+	json_object_set_new(o, "chunk_dict_blobs_used", lading_json_u64(r->dict_blobs_used));
+	json_object_set_new(o, "bytes_saved", lading_json_u64(r->bytes_saved));
+	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
+	/* milliseconds are all a wall clock says here */
+	json_object_set_new(o, "elapsed_seconds",
+			    json_real((double)(long long)(r->elapsed * 1000 + 0.5) / 1000));
+	return lading_json_print(stdout, o, false);
 }
 
 static void print_human(const struct lading_convert_report *r)
@@ -160,7 +162,7 @@ int main(int argc, char **argv)
 	struct lading_error err = { 0 };
 	const char **layers, **dicts;
 	size_t nlayers = 0, ndicts = 0;
-	bool json = false, progress = true;
+	struct cli_output out = { .progress = true };
 	uint64_t size;
 	int c, ret;
 
@@ -218,16 +220,10 @@ int main(int argc, char **argv)
 			}
 			p.clamp_mtime = true;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_NO_PROGRESS:
-			progress = false;
-			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			ret = cli_common_option(c, PROG, &log, &out, usage);
 			if (ret != CLI_CONTINUE)
 				goto out;
 		}
@@ -244,14 +240,17 @@ int main(int argc, char **argv)
 	p.nchunk_dicts = ndicts;
 	p.log = &log;
 	p.registry.log = &log;
-	p.progress = progress;
+	p.progress = out.progress;
 
 	ret = lading_convert(&p, &r, &err);
 	if (ret) {
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
 			       strerror(-ret));
-	} else if (json) {
-		print_json(&r);
+	} else if (out.json) {
+		if (print_json(&r)) {
+			lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
+			ret = -EIO;
+		}
 	} else if (log.level >= LADING_LOG_INFO) {
 		print_human(&r);
 	}

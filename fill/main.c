@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "cli.h"
 #include <lading/fill.h>
 
@@ -23,7 +24,6 @@ enum {
 	OPT_SOURCE = 256,
 	OPT_CACHE,
 	OPT_BACKEND,
-	OPT_JSON,
 	OPT_FSID,
 	OPT_DOMAIN_ID,
 	OPT_IMAGE,
@@ -41,7 +41,6 @@ static const struct option long_options[] = {
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
-	{ "json", no_argument, NULL, OPT_JSON },
 	{ "fsid", required_argument, NULL, OPT_FSID },
 	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
 	{ "image", required_argument, NULL, OPT_IMAGE },
@@ -135,19 +134,25 @@ static const struct {
 };
 #undef STAT
 
-static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
+/* One line per report: SIGUSR1 prints one each time (man/lading-fill.1). */
+static void print_json_stats(FILE *out, const struct lading_fill_stats *s)
 {
+	json_t *o = json_object();
 	size_t i;
 
-	if (json) {
-		for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
-			uint64_t v;
+	for (i = 0; o && i < LADING_ARRAY_SIZE(stat_fields); i++) {
+		uint64_t v;
 
-			memcpy(&v, (const char *)s + stat_fields[i].off, sizeof(v));
-			fprintf(out, "%s\"%s\": %llu", i ? ", " : "{", stat_fields[i].name,
-				(unsigned long long)v);
-		}
-		fputs("}\n", out);
+		memcpy(&v, (const char *)s + stat_fields[i].off, sizeof(v));
+		json_object_set_new(o, stat_fields[i].name, lading_json_u64(v));
+	}
+	lading_json_print(out, o, true);
+}
+
+static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
+{
+	if (json) {
+		print_json_stats(out, s);
 	} else {
 		fprintf(out, "%llu requests (%llu from the cache), %llu chunks / %llu "
 			"bytes fetched, %llu verification failures, %llu denied (%llu "
@@ -317,23 +322,26 @@ static int daemonize(struct daemon_state *d)
 	return 0;
 }
 
+/* Whole or not at all, like every file the tools publish. */
 static int write_pid_file(const char *path)
 {
-	char tmp[4200], buf[32];
-	int fd, n;
+	struct lading_outfile of;
+	char *dir = lading_path_dirname(path), buf[32];
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	int n, ret;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
+	if (!dir)
+		return -ENOMEM;
+	ret = lading_outfile_open(&of, dir);
+	free(dir);
+	if (ret)
+		return ret;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0) {
-		close(fd);
-		unlink(tmp);
-		return -EIO;
-	}
-	close(fd);
-	return rename(tmp, path) < 0 ? -errno : 0;
+	ret = lading_write_full(of.fd, buf, (size_t)n);
+	if (!ret)
+		ret = lading_outfile_commit(&of, name);
+	lading_outfile_abort(&of);
+	return ret;
 }
 
 static void on_ready(void *ud)
@@ -379,13 +387,7 @@ static int parse_timeout(const char *arg, unsigned *ms)
 
 static int parse_backend(const char *arg, enum lading_fill_backend *b)
 {
-	if (!strcmp(arg, "fanotify"))
-		*b = LADING_FILL_FANOTIFY;
-	else if (!strcmp(arg, "cachefiles"))
-		*b = LADING_FILL_CACHEFILES;
-	else if (!strcmp(arg, "auto"))
-		*b = LADING_FILL_AUTO;
-	else
+	if (lading_fill_backend_parse(arg, b))
 		return usage_error("unknown back end '%s' (fanotify, cachefiles, auto)",
 				   arg);
 	return 0;
@@ -404,7 +406,8 @@ int main(int argc, char **argv)
 	struct lading_error err = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop }, su = { .sa_handler = on_report };
 	const char **sources;
-	bool progress = false, daemon = false, serve;
+	struct cli_output out = { .progress = false };	/* no progress line */
+	bool daemon = false, serve;
 	int64_t jobs;
 	size_t nsources = 0;
 	int c, ret = 0;
@@ -423,9 +426,6 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BACKEND:
 			ret = parse_backend(optarg, &p.backend);
-			break;
-		case OPT_JSON:
-			d.json = true;
 			break;
 		case OPT_FSID:
 			mount_image.fsid = optarg;
@@ -466,11 +466,13 @@ int main(int argc, char **argv)
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &progress, usage);
-			ret = ret == CLI_CONTINUE ? 0 : ret;
-			if (!ret)
+			ret = cli_common_option(c, PROG, &log, &out, usage);
+			d.json = out.json;
+			if (ret == CLI_CONTINUE) {
+				ret = 0;
 				break;
-			goto out;
+			}
+			goto out;	/* --help and --version end here too */
 		}
 		if (ret)
 			goto out;

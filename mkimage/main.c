@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "cli.h"
 #include <lading/build.h>
 
@@ -24,9 +25,7 @@ enum {
 	OPT_ALL_ROOT,
 	OPT_UID,
 	OPT_GID,
-	OPT_JSON,
 	OPT_SOURCE_TYPE,
-	OPT_NO_PROGRESS,
 	OPT_COMPRESS,
 };
 
@@ -43,8 +42,6 @@ static const struct option long_options[] = {
 	{ "uid", required_argument, NULL, OPT_UID },
 	{ "gid", required_argument, NULL, OPT_GID },
 	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -103,61 +100,54 @@ static int parse_uuid(const char *s, uint8_t *uuid)
 	return n == 32 ? lading_hex_decode(uuid, hex, 16) : -EINVAL;
 }
 
-static void print_json(const struct lading_build_report *r)
+/* The keys are the vocabulary of every lading tool (man/lading-mkimage.1). */
+static int print_json(const struct lading_build_report *r)
 {
 	const struct lading_source_stats *s = &r->source;
 	const struct lading_store_stats *st = &r->store;
-	char uuid[33];
+	char uuid[33], toc[LADING_DIGEST_HEX_LEN + 1];
+	json_t *o = json_object();
 
 	lading_hex_encode(uuid, r->image.uuid, 16);
-	printf("{\n  \"bootstrap\": ");
-	lading_json_string(stdout, r->bootstrap);
-	printf(",\n  \"bootstrap_sha256\": \"%s\",\n", r->bootstrap_digest);
-	printf("  \"bootstrap_size\": %llu,\n",
-	       (unsigned long long)r->bootstrap_size);
-	printf("  \"blob_dir\": ");
-	lading_json_string(stdout, r->blob_dir);
+	lading_hex_encode(toc, r->blob.toc_digest, LADING_SHA256_LEN);
+	if (!o)
+		return -ENOMEM;
+	json_object_set_new(o, "bootstrap_path", lading_json_str(r->bootstrap));
+	json_object_set_new(o, "bootstrap_id", json_string(r->bootstrap_digest));
+	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "blob_dir", lading_json_str(r->blob_dir));
+	json_object_set_new(o, "blob_id", r->blob.present ? json_string(r->blob.id) :
+			    json_null());
+	json_object_set_new(o, "blob_size", lading_json_u64(r->blob.size));
+	json_object_set_new(o, "blob_uncompressed_size",
+			    lading_json_u64(r->blob.uncompressed_size));
+	json_object_set_new(o, "codec", json_string(lading_codec_name(r->blob.codec)));
 	if (r->blob.present)
-		printf(",\n  \"blob_id\": \"%s\",\n", r->blob.id);
-	else
-		printf(",\n  \"blob_id\": null,\n");
-	printf("  \"blob_size\": %llu,\n", (unsigned long long)r->blob.size);
-	printf("  \"blob_uncompressed_size\": %llu,\n",
-	       (unsigned long long)r->blob.uncompressed_size);
-	printf("  \"codec\": \"%s\",\n", lading_codec_name(r->blob.codec));
-	if (r->blob.present) {
-		char toc[LADING_DIGEST_HEX_LEN + 1];
-
-		lading_hex_encode(toc, r->blob.toc_digest, LADING_SHA256_LEN);
-		printf("  \"toc_sha256\": \"%s\",\n", toc);
-	}
-	printf("  \"uuid\": \"%s\",\n", uuid);
-	printf("  \"inodes\": %llu,\n  \"compact_inodes\": %llu,\n"
-	       "  \"extended_inodes\": %llu,\n",
-	       (unsigned long long)r->image.inodes,
-	       (unsigned long long)r->image.compact_inodes,
-	       (unsigned long long)r->image.extended_inodes);
-	printf("  \"entries\": %llu,\n  \"files\": %llu,\n  \"directories\": %llu,\n"
-	       "  \"symlinks\": %llu,\n  \"devices\": %llu,\n  \"fifos\": %llu,\n"
-	       "  \"sockets\": %llu,\n  \"hardlinks\": %llu,\n"
-	       "  \"replaced_entries\": %llu,\n  \"inline_files\": %llu,\n",
-	       (unsigned long long)s->entries, (unsigned long long)s->regular,
-	       (unsigned long long)s->directories,
-	       (unsigned long long)s->symlinks, (unsigned long long)s->devices,
-	       (unsigned long long)s->fifos, (unsigned long long)s->sockets,
-	       (unsigned long long)s->hardlinks, (unsigned long long)s->replaced,
-	       (unsigned long long)s->inline_files);
-	printf("  \"file_bytes\": %llu,\n  \"chunks\": %llu,\n"
-	       "  \"chunks_stored\": %llu,\n  \"chunks_deduplicated\": %llu,\n"
-	       "  \"chunks_holes\": %llu,\n  \"bytes_deduplicated\": %llu,\n"
-	       "  \"bytes_holes\": %llu,\n  \"xattrs_skipped\": %llu\n}\n",
-	       (unsigned long long)s->bytes, (unsigned long long)st->chunks,
-	       (unsigned long long)st->chunks_stored,
-	       (unsigned long long)st->chunks_dedup,
-	       (unsigned long long)st->chunks_hole,
-	       (unsigned long long)st->bytes_dedup,
-	       (unsigned long long)st->bytes_hole,
-	       (unsigned long long)s->xattrs_skipped);
+		json_object_set_new(o, "toc_sha256", json_string(toc));
+	json_object_set_new(o, "uuid", json_string(uuid));
+	json_object_set_new(o, "inodes", lading_json_u64(r->image.inodes));
+	json_object_set_new(o, "compact_inodes", lading_json_u64(r->image.compact_inodes));
+	json_object_set_new(o, "extended_inodes",
+			    lading_json_u64(r->image.extended_inodes));
+	json_object_set_new(o, "entries", lading_json_u64(s->entries));
+	json_object_set_new(o, "files", lading_json_u64(s->regular));
+	json_object_set_new(o, "directories", lading_json_u64(s->directories));
+	json_object_set_new(o, "symlinks", lading_json_u64(s->symlinks));
+	json_object_set_new(o, "devices", lading_json_u64(s->devices));
+	json_object_set_new(o, "fifos", lading_json_u64(s->fifos));
+	json_object_set_new(o, "sockets", lading_json_u64(s->sockets));
+	json_object_set_new(o, "hardlinks", lading_json_u64(s->hardlinks));
+	json_object_set_new(o, "replaced_entries", lading_json_u64(s->replaced));
+	json_object_set_new(o, "inline_files", lading_json_u64(s->inline_files));
+	json_object_set_new(o, "file_bytes", lading_json_u64(s->bytes));
+	json_object_set_new(o, "chunks", lading_json_u64(st->chunks));
+	json_object_set_new(o, "chunks_new", lading_json_u64(st->chunks_stored));
+	json_object_set_new(o, "chunks_deduplicated", lading_json_u64(st->chunks_dedup));
+	json_object_set_new(o, "chunks_holes", lading_json_u64(st->chunks_hole));
+	json_object_set_new(o, "bytes_deduplicated", lading_json_u64(st->bytes_dedup));
+	json_object_set_new(o, "bytes_holes", lading_json_u64(st->bytes_hole));
+	json_object_set_new(o, "xattrs_skipped", lading_json_u64(s->xattrs_skipped));
+	return lading_json_print(stdout, o, false);
 }
 
 static void print_summary(const struct lading_build_report *r)
@@ -194,7 +184,7 @@ int main(int argc, char **argv)
 	struct lading_build_params p;
 	struct lading_build_report *r;
 	struct lading_error err = { 0 };
-	bool json = false, progress = true;
+	struct cli_output out = { .progress = true };
 	uint64_t size;
 	int64_t v;
 	int c, ret;
@@ -260,14 +250,8 @@ int main(int argc, char **argv)
 			if (cli_parse_source_type(PROG, optarg, &p.source_type))
 				return EXIT_USAGE;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_NO_PROGRESS:
-			progress = false;
-			break;
 		default:
-			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			ret = cli_common_option(c, PROG, &log, &out, usage);
 			if (ret != CLI_CONTINUE)
 				return ret;
 		}
@@ -277,7 +261,7 @@ int main(int argc, char **argv)
 	p.bootstrap = argv[optind];
 	p.source = argv[optind + 1];
 	p.log = &log;
-	p.progress = progress;
+	p.progress = out.progress;
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -289,10 +273,13 @@ int main(int argc, char **argv)
 		free(r);
 		return EXIT_FAILED;
 	}
-	if (json)
-		print_json(r);
-	else if (log.level >= LADING_LOG_INFO)
+	ret = EXIT_OK;
+	if (out.json && print_json(r)) {
+		lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
+		ret = EXIT_FAILED;
+	} else if (!out.json && log.level >= LADING_LOG_INFO) {
 		print_summary(r);
+	}
 	free(r);
-	return EXIT_OK;
+	return ret;
 }

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include "cli.h"
 #include <lading/cache.h>
 
@@ -17,8 +18,6 @@ enum {
 	OPT_FSID,
 	OPT_DOMAIN_ID,
 	OPT_SEED_FROM,
-	OPT_JSON,
-	OPT_NO_PROGRESS,
 };
 
 static const struct option long_options[] = {
@@ -27,8 +26,6 @@ static const struct option long_options[] = {
 	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
 	{ "seed-from", required_argument, NULL, OPT_SEED_FROM },
 	CLI_REGISTRY_LONG_OPTIONS,
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -63,33 +60,40 @@ CLI_REGISTRY_HELP
 "holds unverified bytes), 2 usage error.\n", out);
 }
 
-static void print_json(const struct lading_prepare_params *p,
-		       const struct lading_prepare_report *r, int status)
+static json_t *blob_json(const struct lading_prepare_blob *b)
 {
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+			 "id", lading_json_str(b->id),
+			 "path", lading_json_str_or_null(b->path),
+			 "size", lading_json_u64(b->size),
+			 "present_before", lading_json_u64(b->present_before),
+			 "fetched", lading_json_u64(b->fetched),
+			 "present", lading_json_u64(b->present),
+			 "created", (int)b->created);
+}
+
+/* The keys are the vocabulary of every lading tool (man/lading-prepare.1). */
+static int print_json(const struct lading_prepare_params *p,
+		      const struct lading_prepare_report *r, int status)
+{
+	json_t *o = json_object(), *blobs = json_array();
 	uint16_t i;
 
-	printf("{\n  \"status\": \"%s\",\n  \"layout\": \"%s\",\n",
-	       status ? "failed" : "ok",
-	       p->layout == LADING_LAYOUT_CACHEFILES ? "cachefiles" : "plain");
-	printf("  \"bootstrap_id\": \"%s\",\n  \"bootstrap_path\": ",
-	       r->bootstrap_id);
-	lading_json_optional(stdout, r->bootstrap_path);
-	printf(",\n  \"volume_key\": ");
-	lading_json_optional(stdout, r->volume_key);
-	printf(",\n  \"seeded\": %s,\n  \"blobs\": [", r->seeded ? "true" : "false");
-	for (i = 0; i < r->nblobs; i++) {
-		const struct lading_prepare_blob *b = &r->blobs[i];
-
-		printf("%s\n    {\"id\": \"%s\", \"path\": ", i ? "," : "", b->id);
-		lading_json_optional(stdout, b->path);
-		printf(", \"size\": %llu, \"present_before\": %llu, "
-		       "\"fetched\": %llu, \"present\": %llu, \"created\": %s}",
-		       (unsigned long long)b->size,
-		       (unsigned long long)b->present_before,
-		       (unsigned long long)b->fetched,
-		       (unsigned long long)b->present, b->created ? "true" : "false");
+	if (!o || !blobs) {
+		json_decref(o);
+		json_decref(blobs);
+		return -ENOMEM;
 	}
-	printf("%s]\n}\n", r->nblobs ? "\n  " : "");
+	json_object_set_new(o, "status", json_string(status ? "failed" : "ok"));
+	json_object_set_new(o, "layout", json_string(lading_layout_name(p->layout)));
+	json_object_set_new(o, "bootstrap_id", lading_json_str(r->bootstrap_id));
+	json_object_set_new(o, "bootstrap_path", lading_json_str_or_null(r->bootstrap_path));
+	json_object_set_new(o, "volume_key", lading_json_str_or_null(r->volume_key));
+	json_object_set_new(o, "seeded", json_boolean(r->seeded));
+	for (i = 0; i < r->nblobs; i++)
+		json_array_append_new(blobs, blob_json(&r->blobs[i]));
+	json_object_set_new(o, "blobs", blobs);
+	return lading_json_print(stdout, o, false);
 }
 
 static void print_human(const struct lading_prepare_report *r)
@@ -115,7 +119,7 @@ int main(int argc, char **argv)
 	struct lading_prepare_report r;
 	struct lading_error err = { 0 };
 	const char **seeds;
-	bool json = false, progress = true;
+	struct cli_output out = { .progress = true };
 	size_t nseeds = 0;
 	int c, ret;
 
@@ -127,11 +131,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "vqhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LAYOUT:
-			if (!strcmp(optarg, "plain"))
-				p.layout = LADING_LAYOUT_PLAIN;
-			else if (!strcmp(optarg, "cachefiles"))
-				p.layout = LADING_LAYOUT_CACHEFILES;
-			else {
+			if (lading_layout_parse(optarg, &p.layout)) {
 				ret = usage_error("unknown layout '%s'", optarg);
 				goto out;
 			}
@@ -145,16 +145,10 @@ int main(int argc, char **argv)
 		case OPT_SEED_FROM:
 			seeds[nseeds++] = optarg;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case OPT_NO_PROGRESS:
-			progress = false;
-			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			ret = cli_common_option(c, PROG, &log, &out, usage);
 			if (ret != CLI_CONTINUE)
 				goto out;
 		}
@@ -173,12 +167,12 @@ int main(int argc, char **argv)
 	p.nseed_dirs = nseeds;
 	p.log = &log;
 	p.registry.log = &log;
-	p.progress = progress;
+	p.progress = out.progress;
 
 	ret = lading_prepare(&p, &r, &err);
-	if (json)
-		print_json(&p, &r, ret ? EXIT_FAILED : EXIT_OK);
-	else if (log.level >= LADING_LOG_INFO)
+	if (out.json && print_json(&p, &r, ret ? EXIT_FAILED : EXIT_OK) && !ret)
+		ret = lading_error_set(&err, EIO, "cannot print the report");
+	else if (!out.json && log.level >= LADING_LOG_INFO)
 		print_human(&r);
 	if (ret)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :

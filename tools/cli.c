@@ -50,16 +50,21 @@ void cli_init_locale(void)
 }
 
 int cli_common_option(int c, const char *prog, struct lading_log *log,
-		      bool *progress, cli_usage_fn usage)
+		      struct cli_output *out, cli_usage_fn usage)
 {
 	switch (c) {
+	case CLI_OPT_JSON:
+		out->json = true;
+		return CLI_CONTINUE;
+	case CLI_OPT_NO_PROGRESS:
+		out->progress = false;
+		return CLI_CONTINUE;
 	case 'v':
 		log->level++;
 		return CLI_CONTINUE;
 	case 'q':
 		log->level = LADING_LOG_ERROR;
-		if (progress)
-			*progress = false;
+		out->progress = false;
 		return CLI_CONTINUE;
 	case 'h':
 		usage(stdout);
@@ -76,13 +81,7 @@ int cli_common_option(int c, const char *prog, struct lading_log *log,
 int cli_parse_source_type(const char *prog, const char *arg,
 			  enum lading_source_type *type)
 {
-	if (!strcmp(arg, "auto"))
-		*type = LADING_SOURCE_AUTO;
-	else if (!strcmp(arg, "dir"))
-		*type = LADING_SOURCE_DIR;
-	else if (!strcmp(arg, "tar"))
-		*type = LADING_SOURCE_TAR;
-	else {
+	if (lading_source_type_parse(arg, type)) {
 		cli_usage_error(prog, "unknown source type '%s'", arg);
 		return -1;
 	}

@@ -30,8 +30,16 @@ int cli_source_date_epoch(const char *prog, bool *set, int64_t *value);
 /* Parses "--mtime"-style seconds; 0 or -1 after a usage error. */
 int cli_parse_seconds(const char *prog, const char *arg, int64_t *value);
 
+/* The report options every tool has (handled by cli_common_option). */
+enum {
+	CLI_OPT_JSON = 1100,
+	CLI_OPT_NO_PROGRESS,
+};
+
 /* Long options every tool has (handled by cli_common_option). */
 #define CLI_COMMON_LONG_OPTIONS \
+	{ "json", no_argument, NULL, CLI_OPT_JSON }, \
+	{ "no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "help", no_argument, NULL, 'h' }, \
@@ -76,13 +84,20 @@ typedef void (*cli_usage_fn)(FILE *out);
 
 #define CLI_CONTINUE (-1)
 
+/* What the shared options ask of a tool's output. */
+struct cli_output {
+	bool json;		/* --json: the report as JSON on stdout */
+	bool progress;		/* a progress line (cleared by --no-progress, -q) */
+};
+
 /*
- * The options every tool shares: -v (more messages), -q (errors only, no
- * progress), -h, -V, and unknown options.  Returns CLI_CONTINUE to go on
- * parsing, else the exit status main() should return.
+ * The options every tool shares: --json, --no-progress, -v (more
+ * messages), -q (errors only, no progress), -h, -V, and unknown options.
+ * Returns CLI_CONTINUE to go on parsing, else the exit status main()
+ * should return.
  */
 int cli_common_option(int c, const char *prog, struct lading_log *log,
-		      bool *progress, cli_usage_fn usage);
+		      struct cli_output *out, cli_usage_fn usage);
 
 /* "auto", "dir" or "tar"; 0, or -1 after a usage error. */
 int cli_parse_source_type(const char *prog, const char *arg,

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include "cli.h"
 #include <lading/verify.h>
 
@@ -19,7 +20,6 @@ enum {
 	OPT_ALL_ROOT,
 	OPT_UID,
 	OPT_GID,
-	OPT_JSON,
 	OPT_LAYER,
 };
 
@@ -35,7 +35,6 @@ static const struct option long_options[] = {
 	{ "uid", required_argument, NULL, OPT_UID },
 	{ "gid", required_argument, NULL, OPT_GID },
 	{ "extract", required_argument, NULL, 'x' },
-	{ "json", no_argument, NULL, OPT_JSON },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -74,62 +73,57 @@ static void usage(FILE *out)
 
 #define usage_error(...) cli_usage_error(PROG, __VA_ARGS__)
 
-static const char *blob_status_name(enum lading_blob_status s)
-{
-	static const char *const names[] = {
-		"ok", "unchecked", "missing", "bad-tag", "bad-size",
-		"bad-digest", "io-error", "bad-toc", "bad-chunk",
-	};
+static const char *const status_names[] = { "ok", "failed", "error" };
 
-	return names[s];
+static json_t *blob_json(const struct lading_verify_blob *b, size_t slot)
+{
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:s}",
+			 "slot", (json_int_t)slot, "id", lading_json_str(b->id),
+			 "path", lading_json_str_or_null(b->path),
+			 "blocks", lading_json_u64(b->blocks),
+			 "size", lading_json_u64(b->size),
+			 "chunks", lading_json_u64(b->chunks),
+			 "status", lading_blob_status_name(b->status));
 }
 
-static void print_json(const struct lading_verify_report *r, int status)
+/* The keys are the vocabulary of every lading tool (man/lading-verify.1). */
+static int print_json(const struct lading_verify_report *r, int status)
 {
+	json_t *o = json_object(), *blobs = json_array(), *problems = json_array();
 	size_t i;
 
-	printf("{\n  \"status\": \"%s\",\n", status == 0 ? "ok" :
-	       status == 1 ? "failed" : "error");
-	printf("  \"structure_ok\": %s,\n", r->structure_ok ? "true" : "false");
-	printf("  \"inodes\": %llu,\n  \"regular\": %llu,\n  \"directories\": %llu,\n"
-	       "  \"symlinks\": %llu,\n  \"devices\": %llu,\n  \"fifos\": %llu,\n"
-	       "  \"sockets\": %llu,\n  \"hardlinks\": %llu,\n  \"xattrs\": %llu,\n"
-	       "  \"file_bytes\": %llu,\n  \"inline_files\": %llu,\n"
-	       "  \"chunks\": %llu,\n  \"holes\": %llu,\n",
-	       (unsigned long long)r->inodes, (unsigned long long)r->regular,
-	       (unsigned long long)r->directories,
-	       (unsigned long long)r->symlinks, (unsigned long long)r->devices,
-	       (unsigned long long)r->fifos, (unsigned long long)r->sockets,
-	       (unsigned long long)r->hardlinks, (unsigned long long)r->xattrs,
-	       (unsigned long long)r->file_bytes,
-	       (unsigned long long)r->inline_files,
-	       (unsigned long long)r->chunks, (unsigned long long)r->holes);
-	printf("  \"blobs\": [");
-	for (i = 0; i < r->nblobs; i++) {
-		const struct lading_verify_blob *b = &r->blobs[i];
-
-		printf("%s\n    {\"slot\": %zu, \"id\": ", i ? "," : "", i + 1);
-		lading_json_string(stdout, b->id);
-		printf(", \"path\": ");
-		lading_json_optional(stdout, b->path);
-		printf(", \"blocks\": %llu, \"size\": %llu, \"chunks\": %llu, "
-		       "\"status\": \"%s\"}", (unsigned long long)b->blocks,
-		       (unsigned long long)b->size, (unsigned long long)b->chunks,
-		       blob_status_name(b->status));
+	if (!o || !blobs || !problems) {
+		json_decref(o);
+		json_decref(blobs);
+		json_decref(problems);
+		return -ENOMEM;
 	}
-	printf("%s],\n", r->nblobs ? "\n  " : "");
-	printf("  \"blob_bytes_hashed\": %llu,\n",
-	       (unsigned long long)r->blob_bytes_hashed);
-	printf("  \"source_compared\": %s,\n  \"extracted\": %s,\n",
-	       r->source_compared ? "true" : "false",
-	       r->extracted ? "true" : "false");
-	printf("  \"problem_count\": %llu,\n  \"problems\": [",
-	       (unsigned long long)r->problems);
-	for (i = 0; i < r->nlisted; i++) {
-		printf("%s\n    ", i ? "," : "");
-		lading_json_string(stdout, r->listed[i]);
-	}
-	printf("%s]\n}\n", r->nlisted ? "\n  " : "");
+	json_object_set_new(o, "status", json_string(status_names[status]));
+	json_object_set_new(o, "structure_ok", json_boolean(r->structure_ok));
+	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
+	json_object_set_new(o, "files", lading_json_u64(r->regular));
+	json_object_set_new(o, "directories", lading_json_u64(r->directories));
+	json_object_set_new(o, "symlinks", lading_json_u64(r->symlinks));
+	json_object_set_new(o, "devices", lading_json_u64(r->devices));
+	json_object_set_new(o, "fifos", lading_json_u64(r->fifos));
+	json_object_set_new(o, "sockets", lading_json_u64(r->sockets));
+	json_object_set_new(o, "hardlinks", lading_json_u64(r->hardlinks));
+	json_object_set_new(o, "xattrs", lading_json_u64(r->xattrs));
+	json_object_set_new(o, "file_bytes", lading_json_u64(r->file_bytes));
+	json_object_set_new(o, "inline_files", lading_json_u64(r->inline_files));
+	json_object_set_new(o, "chunks", lading_json_u64(r->chunks));
+	json_object_set_new(o, "chunks_holes", lading_json_u64(r->holes));
+	for (i = 0; i < r->nblobs; i++)
+		json_array_append_new(blobs, blob_json(&r->blobs[i], i + 1));
+	json_object_set_new(o, "blobs", blobs);
+	json_object_set_new(o, "blob_bytes_hashed", lading_json_u64(r->blob_bytes_hashed));
+	json_object_set_new(o, "source_compared", json_boolean(r->source_compared));
+	json_object_set_new(o, "extracted", json_boolean(r->extracted));
+	json_object_set_new(o, "problem_count", lading_json_u64(r->problems));
+	for (i = 0; i < r->nlisted; i++)
+		json_array_append_new(problems, lading_json_str(r->listed[i]));
+	json_object_set_new(o, "problems", problems);
+	return lading_json_print(stdout, o, false);
 }
 
 static void print_human(const struct lading_verify_report *r)
@@ -156,7 +150,7 @@ static void print_human(const struct lading_verify_report *r)
 	       r->nblobs);
 	for (i = 0; i < r->nblobs; i++)
 		printf("blob %s: %s\n", r->blobs[i].id,
-		       blob_status_name(r->blobs[i].status));
+		       lading_blob_status_name(r->blobs[i].status));
 }
 
 int main(int argc, char **argv)
@@ -167,7 +161,7 @@ int main(int argc, char **argv)
 	struct lading_error err = { 0 };
 	const char **dirs = NULL;
 	size_t ndirs = 0;
-	bool json = false;
+	struct cli_output out = { .progress = false };	/* verify draws none */
 	int64_t v;
 	int c, ret, status;
 
@@ -223,11 +217,8 @@ int main(int argc, char **argv)
 		case 'x':
 			p.extract_dir = optarg;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
 		default:
-			status = cli_common_option(c, PROG, &log, NULL, usage);
+			status = cli_common_option(c, PROG, &log, &out, usage);
 			if (status != CLI_CONTINUE)
 				goto out;
 		}
@@ -243,10 +234,12 @@ int main(int argc, char **argv)
 
 	ret = lading_verify(&p, &r, &err);
 	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
-	if (json)
-		print_json(&r, status);
-	else if (log.level >= LADING_LOG_INFO)
+	if (out.json && print_json(&r, status)) {
+		lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
+		status = EXIT_ERROR;
+	} else if (!out.json && log.level >= LADING_LOG_INFO) {
 		print_human(&r);
+	}
 	if (status == EXIT_CHECK_FAILED)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s: %llu problem%s%s%s",
 			       p.bootstrap, (unsigned long long)r.problems,

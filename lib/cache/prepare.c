@@ -688,3 +688,23 @@ int lading_prepare(const struct lading_prepare_params *p,
 	free(pp.stored);
 	return ret;
 }
+
+static const struct lading_enum_name layout_names[] = {
+	{ LADING_LAYOUT_PLAIN, "plain" },
+	{ LADING_LAYOUT_CACHEFILES, "cachefiles" },
+	{ 0, NULL },
+};
+
+const char *lading_layout_name(enum lading_cache_layout layout)
+{
+	return lading_enum_name(layout_names, (int)layout);
+}
+
+int lading_layout_parse(const char *s, enum lading_cache_layout *layout)
+{
+	int v, ret = lading_enum_parse(layout_names, s, &v);
+
+	if (!ret)
+		*layout = (enum lading_cache_layout)v;
+	return ret;
+}

@@ -411,7 +411,7 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 		lading_log_msg(p->log, LADING_LOG_INFO, "serving %zu image(s)%s%s with "
 			       "the %s back end", nimages, p->mountpoint ? " on " : "",
 			       p->mountpoint ? p->mountpoint : "",
-			       f->backend == LADING_FILL_FANOTIFY ? "fanotify" : "cachefiles");
+			       lading_fill_backend_name(f->backend));
 		start_prefetch(f);
 		serve_until_stopped(f);
 	}
@@ -512,4 +512,25 @@ int lading_fill_serve(const struct lading_fill_params *p,
 	q.mountpoint = NULL;
 	f.p = &q;
 	return run(&f, p->images, p->nimages, stats);
+}
+
+static const struct lading_enum_name backend_names[] = {
+	{ LADING_FILL_AUTO, "auto" },
+	{ LADING_FILL_FANOTIFY, "fanotify" },
+	{ LADING_FILL_CACHEFILES, "cachefiles" },
+	{ 0, NULL },
+};
+
+const char *lading_fill_backend_name(enum lading_fill_backend b)
+{
+	return lading_enum_name(backend_names, (int)b);
+}
+
+int lading_fill_backend_parse(const char *s, enum lading_fill_backend *b)
+{
+	int v, ret = lading_enum_parse(backend_names, s, &v);
+
+	if (!ret)
+		*b = (enum lading_fill_backend)v;
+	return ret;
 }

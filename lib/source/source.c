@@ -161,3 +161,19 @@ int lading_source_load(struct lading_tree *tree, struct lading_store *store,
 	lading_chunker_release(&ctx.chunker);
 	return ret;
 }
+
+static const struct lading_enum_name source_type_names[] = {
+	{ LADING_SOURCE_AUTO, "auto" },
+	{ LADING_SOURCE_DIR, "dir" },
+	{ LADING_SOURCE_TAR, "tar" },
+	{ 0, NULL },
+};
+
+int lading_source_type_parse(const char *s, enum lading_source_type *type)
+{
+	int v, ret = lading_enum_parse(source_type_names, s, &v);
+
+	if (!ret)
+		*type = (enum lading_source_type)v;
+	return ret;
+}

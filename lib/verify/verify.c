@@ -791,3 +791,21 @@ out:
 	free(boot_dir);
 	return ret;
 }
+
+static const struct lading_enum_name blob_status_names[] = {
+	{ LADING_BLOB_OK, "ok" },
+	{ LADING_BLOB_UNCHECKED, "unchecked" },
+	{ LADING_BLOB_MISSING, "missing" },
+	{ LADING_BLOB_BAD_TAG, "bad-tag" },
+	{ LADING_BLOB_BAD_SIZE, "bad-size" },
+	{ LADING_BLOB_BAD_DIGEST, "bad-digest" },
+	{ LADING_BLOB_IO_ERROR, "io-error" },
+	{ LADING_BLOB_BAD_TOC, "bad-toc" },
+	{ LADING_BLOB_BAD_CHUNK, "bad-chunk" },
+	{ 0, NULL },
+};
+
+const char *lading_blob_status_name(enum lading_blob_status s)
+{
+	return lading_enum_name(blob_status_names, (int)s);
+}

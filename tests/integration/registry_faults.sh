@@ -26,7 +26,7 @@ serve() {	# serve MODE [PATH]: start the fault server, set $port and $srv
 	python3 "$here/../tools/fault_registry.py" 0 "${2:-$WORK/blob}" "$1" >"$WORK/port" &
 	srv=$!
 	for _ in $(seq 1 100); do
-		port=$(cat "$WORK/port")
+		port=$(cat "$WORK/port" 2>/dev/null || true)	# not there until the server runs
 		[ -n "$port" ] && return 0
 		sleep 0.1
 	done

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <lading/common.h>
 #include "check.h"
 
@@ -68,6 +69,90 @@ static void test_json(void)
 	CHECK(!strcmp(text, "\"q\\\"\\\\\\n\\u007f\\\\xff\xc3\xa9\"") ||
 	      !strcmp(text, "\"q\\\"\\\\\\u000a\\u007f\\\\xff\xc3\xa9\""));
 	free(text);
+}
+
+/* What jansson prints for s made by lading_json_str() (NULL if none). */
+static char *json_of(const char *s)
+{
+	json_t *v = lading_json_str(s);
+	char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+	json_decref(v);
+	return text;
+}
+
+static bool json_is(const char *s, const char *want)
+{
+	char *text = json_of(s);
+	bool same = text && !strcmp(text, want);
+
+	if (!same)
+		fprintf(stderr, "json of '%s': %s, not %s\n", s, text ? text : "NULL", want);
+	free(text);
+	return same;
+}
+
+/* Reports through jansson: one escaping rule for names that are not UTF-8. */
+static void test_json_values(void)
+{
+	char *t, *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	json_t *o;
+	int v = -1;
+	static const struct lading_enum_name names[] = {
+		{ 3, "three" }, { 5, "five" }, { 0, NULL },
+	};
+
+	/* jansson refuses these bytes; the rule makes them visible text */
+	CHECK(json_string("a\xff") == NULL);
+	CHECK(json_is("plain/name", "\"plain/name\""));
+	CHECK(json_is("bad\xff", "\"bad\\\\xff\""));
+	CHECK(json_is("caf\xc3\xa9", "\"caf\xc3\xa9\""));
+	CHECK(json_is("\xc0\xaf", "\"\\\\xc0\\\\xaf\""));	/* overlong */
+	CHECK(json_is("\xc2\x9b", "\"\\\\xc2\\\\x9b\""));	/* a C1 control */
+	CHECK(json_is("a\nb", "\"a\\nb\""));	/* JSON's own escape */
+	t = lading_json_text("x\xfey\x01");
+	CHECK(t && !strcmp(t, "x\\xfey\x01"));
+	free(t);
+	/* the streamed form applies the same rule */
+	f = open_memstream(&text, &len);
+	CHECK(f != NULL);
+	if (f) {
+		lading_json_string(f, "bad\xff");
+		fclose(f);
+		CHECK(text && !strcmp(text, "\"bad\\\\xff\""));
+		free(text);
+	}
+	o = lading_json_str(NULL);
+	CHECK(json_is_null(o));
+	json_decref(o);
+	o = lading_json_str_or_null("");
+	CHECK(json_is_null(o));
+	json_decref(o);
+	o = lading_json_u64(UINT64_MAX);
+	CHECK(json_integer_value(o) == INT64_MAX);
+	json_decref(o);
+	o = lading_json_u64(12345);
+	CHECK(json_integer_value(o) == 12345);
+	json_decref(o);
+
+	/* one line, or indented; the document is released either way */
+	text = NULL;
+	f = open_memstream(&text, &len);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(!lading_json_print(f, json_pack("{s:i, s:s}", "a", 1, "b", "c"), true));
+		CHECK(lading_json_print(f, NULL, true) == -ENOMEM);
+		fclose(f);
+		CHECK(text && !strcmp(text, "{\"a\": 1, \"b\": \"c\"}\n"));
+		free(text);
+	}
+
+	CHECK(!strcmp(lading_enum_name(names, 5), "five"));
+	CHECK(!strcmp(lading_enum_name(names, 4), "?"));
+	CHECK(!lading_enum_parse(names, "three", &v) && v == 3);
+	CHECK(lading_enum_parse(names, "four", &v) == -EINVAL && v == 3);
 }
 
 static void test_long_message(void)
@@ -252,6 +337,7 @@ int main(void)
 {
 	test_escape();
 	test_json();
+	test_json_values();
 	test_long_message();
 	snprintf(root, sizeof(root), "%s/lading-util-test.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");

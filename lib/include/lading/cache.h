@@ -97,6 +97,11 @@ enum lading_cache_layout {
 	LADING_LAYOUT_CACHEFILES,	/* the kernel's cachefiles tree */
 };
 
+/* "plain" or "cachefiles" */
+const char *lading_layout_name(enum lading_cache_layout layout);
+/* 0, or -EINVAL for an unknown name */
+int lading_layout_parse(const char *s, enum lading_cache_layout *layout);
+
 struct lading_prepare_params {
 	const char *bootstrap;
 	const char *cache_dir;

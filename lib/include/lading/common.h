@@ -172,10 +172,44 @@ void lading_fputs_escaped(FILE *out, const char *s);
 /* Bytes of the printable UTF-8 character at s (1..4), 0 if not one. */
 size_t lading_utf8_char_len(const char *s);
 
-/* Writes s as a JSON string literal (quotes and escapes included). */
+/*
+ * Reports (--json) are built with jansson.  A JSON string is UTF-8 and a
+ * name is any bytes: lading_json_text() returns s (malloc'ed) with each
+ * byte that is not part of a printable UTF-8 character (invalid UTF-8, C1
+ * controls) written as the four characters \xHH; other characters stay as
+ * they are.  Every string of a report goes through it.
+ */
+struct json_t;
+char *lading_json_text(const char *s);
+/* A JSON string of lading_json_text(s); null when s is NULL. */
+struct json_t *lading_json_str(const char *s);
+/* The same, null also when s is empty (an absent value). */
+struct json_t *lading_json_str_or_null(const char *s);
+/* A JSON integer (counts beyond INT64_MAX stay at INT64_MAX). */
+struct json_t *lading_json_u64(uint64_t v);
+/*
+ * Prints doc (indented, or on one line) and a newline, then releases it;
+ * -ENOMEM when doc is NULL (a value could not be made), -EIO on a write
+ * error.
+ */
+int lading_json_print(FILE *out, struct json_t *doc, bool one_line);
+/* Writes s as a JSON string literal under the same rule (streamed output). */
 void lading_json_string(FILE *out, const char *s);
 /* The same, or null when s is NULL or empty (an absent value). */
 void lading_json_optional(FILE *out, const char *s);
+
+/*
+ * Enum <-> name tables (codec, layout, status, back end, source type): one
+ * table per enum, in the module that owns the enum, ended by a NULL name.
+ */
+struct lading_enum_name {
+	int value;
+	const char *name;
+};
+/* The name of value, or "?" when the table has none. */
+const char *lading_enum_name(const struct lading_enum_name *t, int value);
+/* 0 and *value set, or -EINVAL when s names none. */
+int lading_enum_parse(const struct lading_enum_name *t, const char *s, int *value);
 
 /* ---- u64 -> u64 map (nids, inode numbers) ---------------------------- */
 

@@ -21,6 +21,11 @@ enum lading_fill_backend {
 	LADING_FILL_CACHEFILES,
 };
 
+/* "auto", "fanotify" or "cachefiles" */
+const char *lading_fill_backend_name(enum lading_fill_backend b);
+/* 0, or -EINVAL for an unknown name */
+int lading_fill_backend_parse(const char *s, enum lading_fill_backend *b);
+
 /* One image served by the cachefiles back end. */
 struct lading_fill_image {
 	const char *bootstrap;

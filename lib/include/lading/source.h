@@ -17,6 +17,9 @@ enum lading_source_type {
 	LADING_SOURCE_TAR,
 };
 
+/* "auto", "dir" or "tar": 0, or -EINVAL */
+int lading_source_type_parse(const char *s, enum lading_source_type *type);
+
 struct lading_source_params {
 	const char *path;	/* "-" is standard input (tar only) */
 	lading_read_fn read;	/* instead of path: a tar from a reader */

@@ -25,6 +25,9 @@ enum lading_blob_status {
 	LADING_BLOB_BAD_CHUNK,	/* a chunk does not decode to its digest */
 };
 
+/* "ok", "unchecked", "missing", "bad-tag", ... (the reports' names) */
+const char *lading_blob_status_name(enum lading_blob_status s);
+
 struct lading_verify_blob {
 	char id[LADING_DIGEST_HEX_LEN + 1];
 	char *path;		/* where it was found, NULL if missing */
