@@ -16,8 +16,6 @@ enum {
 	OPT_LAYER = 256,
 	OPT_PLATFORM,
 	OPT_CHUNK_DICT,
-	OPT_COMPRESS,
-	OPT_INLINE_MAX,
 	OPT_JSON,
 	OPT_NO_PROGRESS,
 	OPT_LAYER_BOOTSTRAPS,
@@ -31,10 +29,8 @@ static const struct option long_options[] = {
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
 	CLI_REGISTRY_LONG_OPTIONS,
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
-	{ "chunk-size", required_argument, NULL, 'C' },
-	{ "compress", required_argument, NULL, OPT_COMPRESS },
-	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
-	{ "mtime", required_argument, NULL, 'T' },
+	CLI_CHUNK_LONG_OPTIONS,
+	CLI_MTIME_LONG_OPTION,
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	CLI_COMMON_LONG_OPTIONS,
@@ -161,12 +157,11 @@ int main(int argc, char **argv)
 	const char **layers, **dicts;
 	size_t nlayers = 0, ndicts = 0;
 	bool json = false, progress = true;
-	uint64_t size;
 	int c, ret;
 
 	cli_init_locale();
 	lading_convert_params_init(&p);
-	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_USAGE;
 	layers = calloc((size_t)argc, sizeof(*layers));
 	dicts = calloc((size_t)argc, sizeof(*dicts));
@@ -189,35 +184,6 @@ int main(int argc, char **argv)
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;
 			break;
-		case 'C':
-			if (lading_parse_size(optarg, &size) ||
-			    !lading_chunk_size_valid(size)) {
-				ret = usage_error("invalid chunk size '%s'", optarg);
-				goto out;
-			}
-			p.chunk_size = (uint32_t)size;
-			break;
-		case OPT_COMPRESS:
-			if (lading_codec_parse(optarg, &p.codec, &p.level)) {
-				ret = usage_error("unknown or unavailable codec '%s'",
-						   optarg);
-				goto out;
-			}
-			break;
-		case OPT_INLINE_MAX:
-			if (lading_parse_size(optarg, &size) || size > 3072) {
-				ret = usage_error("invalid inline limit '%s'", optarg);
-				goto out;
-			}
-			p.inline_max = (uint32_t)size;
-			break;
-		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			p.clamp_mtime = true;
-			break;
 		case OPT_JSON:
 			json = true;
 			break;
@@ -227,7 +193,10 @@ int main(int argc, char **argv)
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &progress, usage);
+			ret = cli_build_option(c, PROG, optarg, &p.build);
+			if (ret == CLI_UNHANDLED)
+				ret = cli_common_option(c, PROG, &log, &progress,
+							usage);
 			if (ret != CLI_CONTINUE)
 				goto out;
 		}

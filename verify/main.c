@@ -15,10 +15,6 @@ enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_ERROR = 2 };
 enum {
 	OPT_NO_BLOB_DIGEST = 256,
 	OPT_SOURCE_TYPE,
-	OPT_NSEC,
-	OPT_ALL_ROOT,
-	OPT_UID,
-	OPT_GID,
 	OPT_JSON,
 	OPT_LAYER,
 };
@@ -29,11 +25,8 @@ static const struct option long_options[] = {
 	{ "source", required_argument, NULL, 's' },
 	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
 	{ "layer", no_argument, NULL, OPT_LAYER },
-	{ "mtime", required_argument, NULL, 'T' },
-	{ "nsec", no_argument, NULL, OPT_NSEC },
-	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
-	{ "uid", required_argument, NULL, OPT_UID },
-	{ "gid", required_argument, NULL, OPT_GID },
+	CLI_MTIME_LONG_OPTION,
+	CLI_POLICY_LONG_OPTIONS,
 	{ "extract", required_argument, NULL, 'x' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	CLI_COMMON_LONG_OPTIONS,
@@ -168,12 +161,11 @@ int main(int argc, char **argv)
 	const char **dirs = NULL;
 	size_t ndirs = 0;
 	bool json = false;
-	int64_t v;
 	int c, ret, status;
 
 	cli_init_locale();
 	lading_verify_params_init(&p);
-	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_ERROR;
 	dirs = calloc((size_t)argc, sizeof(*dirs));
 	if (!dirs)
@@ -199,27 +191,6 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
-				status = EXIT_ERROR;
-				goto out;
-			}
-			p.clamp_mtime = true;
-			break;
-		case OPT_NSEC:
-			p.compare_nsec = true;
-			break;
-		case OPT_ALL_ROOT:
-			p.force_uid = p.force_gid = 0;
-			break;
-		case OPT_UID:
-		case OPT_GID:
-			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v)) {
-				status = usage_error("invalid id '%s'", optarg);
-				goto out;
-			}
-			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
-			break;
 		case 'x':
 			p.extract_dir = optarg;
 			break;
@@ -227,7 +198,9 @@ int main(int argc, char **argv)
 			json = true;
 			break;
 		default:
-			status = cli_common_option(c, PROG, &log, NULL, usage);
+			status = cli_build_option(c, PROG, optarg, &p.build);
+			if (status == CLI_UNHANDLED)
+				status = cli_common_option(c, PROG, &log, NULL, usage);
 			if (status != CLI_CONTINUE)
 				goto out;
 		}

@@ -57,9 +57,7 @@ struct conv {
 void lading_convert_params_init(struct lading_convert_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->chunk_size = LADING_CHUNK_DEFAULT;
-	p->inline_max = 2048;
-	p->level = -1;
+	lading_build_options_init(&p->build);
 }
 
 void lading_convert_report_free(struct lading_convert_report *r)
@@ -193,8 +191,7 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	const struct lading_image_layer *L = &c->img->layers[i];
 	struct lading_convert_layer *out = &c->r->layers[i];
 	struct lading_store_params sp = {
-		.chunk_size = p->chunk_size, .blob_dir = c->blob_dir,
-		.dedup = c->dedup, .codec = p->codec, .level = p->level,
+		.blob_dir = c->blob_dir, .dedup = c->dedup,
 	};
 	struct lading_source_params src = {
 		.name = L->digest ? L->digest : L->location,
@@ -202,9 +199,6 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 		/* "sha256:<hex>", checked when image.c read the config */
 		.expected_diff_id = L->diff_id ? L->diff_id + 7 : NULL,
 		.layer = (uint16_t)(i + 1),
-		.inline_max = p->inline_max,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
 		.log = p->log,
 		.progress = prog,
 	};
@@ -216,6 +210,8 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	int ret;
 
 	out->source_digest = L->digest ? strdup(L->digest) : NULL;
+	lading_build_options_store(&p->build, &sp);
+	lading_build_options_source(&p->build, &src);
 	ret = lading_store_open(&store, &sp);
 	if (ret)
 		return lading_error_set(c->err, -ret, "cannot set up a store");
@@ -278,7 +274,7 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 {
 	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
 	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
-	struct lading_image_params ip = { .chunk_size = c->p->chunk_size };
+	struct lading_image_params ip = { .chunk_size = c->p->build.chunk_size };
 	struct lading_image_stats st;
 	struct lading_outfile of = { .fd = -1 };
 	char hex[LADING_DIGEST_HEX_LEN + 1];
@@ -339,16 +335,12 @@ static int layer_bootstrap(struct conv *c, size_t i)
 {
 	const struct lading_image_layer *L = &c->img->layers[i];
 	struct lading_store_params sp = {
-		.chunk_size = c->p->chunk_size, .blob_dir = c->blob_dir,
-		.dedup = c->dedup, .codec = c->p->codec, .level = c->p->level,
+		.blob_dir = c->blob_dir, .dedup = c->dedup,
 	};
 	struct lading_source_params src = {
 		.name = L->digest ? L->digest : L->location,
 		.expected_sha256 = L->expected_sha256,
 		.layer = 1,
-		.inline_max = c->p->inline_max,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = c->p->clamp_mtime ? c->p->mtime : 0,
 		.log = c->p->log,
 	};
 	struct lading_error lerr = { 0 };
@@ -356,8 +348,11 @@ static int layer_bootstrap(struct conv *c, size_t i)
 	struct lading_store *store = NULL;
 	struct lading_tree *tree = lading_tree_new();
 	struct lading_blob_info info;
-	int ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
+	int ret;
 
+	lading_build_options_store(&c->p->build, &sp);
+	lading_build_options_source(&c->p->build, &src);
+	ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
 	if (!ret)
 		ret = load_layer(c, i, tree, store, &src, &st, &lerr);
 	if (!ret)
@@ -370,9 +365,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 			       "bootstrap: %s", i + 1, lerr.msg);
 		ret = 0;
 	} else if (!ret) {
-		lading_tree_apply_policy(tree, &(struct lading_tree_policy){
-			.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
-			.force_uid = -1, .force_gid = -1 });
+		lading_tree_apply_policy(tree, &c->p->build.policy);
 		ret = write_bootstrap_of(c, tree, c->lb_od.stage,
 					 c->r->layers[i].layer_bootstrap, NULL, NULL);
 	} else if (lerr.code) {
@@ -686,9 +679,7 @@ static int run(struct conv *c)
 	}
 	if (ret)
 		return ret;
-	lading_tree_apply_policy(c->tree, &(struct lading_tree_policy){
-		.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
-		.force_uid = -1, .force_gid = -1 });
+	lading_tree_apply_policy(c->tree, &c->p->build.policy);
 	ret = collect_dict_slots(c);
 	if (!ret)
 		ret = write_bootstrap(c);
@@ -728,9 +719,9 @@ int lading_convert(const struct lading_convert_params *p,
 
 	memset(r, 0, sizeof(*r));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!lading_chunk_size_valid(p->chunk_size))
-		return lading_error_set(err, EINVAL, "invalid chunk size %u",
-					p->chunk_size);
+	ret = lading_build_options_check(&p->build, err);
+	if (ret)
+		return ret;
 	ret = run(&c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r->elapsed = (double)(t1.tv_sec - t0.tv_sec) +

@@ -20,13 +20,13 @@ int compare_load_source(struct vctx *v)
 	struct lading_source_params src = {
 		.path = p->source, .type = p->source_type,
 		.layer = p->source_is_layer ? 1 : 0,
-		.inline_max = 0,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
 		.log = p->log,
 	};
 	struct lading_source_stats st;
 	int ret;
+
+	lading_build_options_source(&p->build, &src);
+	src.inline_max = 0;	/* every file's data is indexed */
 
 	v->src = lading_tree_new();
 	if (!v->src)
@@ -48,13 +48,15 @@ static void policy(const struct lading_verify_params *p,
 		   const struct lading_inode *s, uint32_t *uid, uint32_t *gid,
 		   int64_t *mtime, uint32_t *nsec)
 {
-	*uid = p->force_uid >= 0 ? (uint32_t)p->force_uid : s->uid;
-	*gid = p->force_gid >= 0 ? (uint32_t)p->force_gid : s->gid;
+	const struct lading_tree_policy *pol = &p->build.policy;
+
+	*uid = pol->force_uid >= 0 ? (uint32_t)pol->force_uid : s->uid;
+	*gid = pol->force_gid >= 0 ? (uint32_t)pol->force_gid : s->gid;
 	*mtime = s->mtime;
-	*nsec = p->compare_nsec ? s->mtime_nsec : 0;
-	if (p->clamp_mtime && (*mtime > p->mtime ||
-			       (*mtime == p->mtime && *nsec))) {
-		*mtime = p->mtime;
+	*nsec = pol->keep_nsec ? s->mtime_nsec : 0;
+	if (pol->clamp_mtime && (*mtime > pol->mtime ||
+				 (*mtime == pol->mtime && *nsec))) {
+		*mtime = pol->mtime;
 		*nsec = 0;
 	}
 }
@@ -195,7 +197,8 @@ static void compare_meta(struct vctx *v, const struct lading_rentry *e,
 	if (ino->uid != uid || ino->gid != gid)
 		verify_problem(v, "/%s: owner %u:%u, source %u:%u", path, ino->uid,
 			       ino->gid, uid, gid);
-	if (ino->mtime != mtime || (v->p->compare_nsec && ino->mtime_nsec != nsec))
+	if (ino->mtime != mtime || (v->p->build.policy.keep_nsec &&
+				     ino->mtime_nsec != nsec))
 		verify_problem(v, "/%s: mtime %lld.%09u, source %lld.%09u", path,
 			       (long long)ino->mtime, ino->mtime_nsec,
 			       (long long)mtime, nsec);

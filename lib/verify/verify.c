@@ -19,8 +19,7 @@ void lading_verify_params_init(struct lading_verify_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->blob_digest = true;
-	p->force_uid = -1;
-	p->force_gid = -1;
+	lading_build_options_init(&p->build);
 }
 
 void verify_problem(struct vctx *v, const char *fmt, ...)
