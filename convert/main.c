@@ -217,8 +217,8 @@ int main(int argc, char **argv)
 
 	ret = lading_convert(&p, &r, &err);
 	if (ret) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	} else if (json) {
 		print_json(&r);
 	} else if (log.level >= LADING_LOG_INFO) {

@@ -227,8 +227,8 @@ int main(int argc, char **argv)
 			       r.nlisted ? ", first: " : "",
 			       r.nlisted ? r.listed[0] : "");
 	else if (status == EXIT_ERROR)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	lading_verify_report_free(&r);
 out:
 	free(dirs);

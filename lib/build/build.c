@@ -67,8 +67,7 @@ static int write_bootstrap(struct lading_tree *tree,
 	if (ret)
 		return ret;
 	r->bootstrap_size = r->image.blocks * LADING_BLOCK_SIZE;
-	lading_hex_encode(r->bootstrap_digest, r->image.digest,
-			  LADING_SHA256_LEN);
+	lading_digest_hex(&r->image.digest, r->bootstrap_digest);
 	return 0;
 }
 

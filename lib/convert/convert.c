@@ -25,7 +25,9 @@
 
 struct slot {
 	struct lading_blob_record rec;
+	/* its digest (rec.id) as text, formatted once: the file name ... */
 	char id[LADING_DIGEST_HEX_LEN + 1];
+	char oci_digest[LADING_DIGEST_STR_LEN + 1];	/* ... and "sha256:<hex>" */
 	ssize_t layer;		/* source layer index, -1 for a dictionary blob */
 	char *dict_path;	/* dictionary blobs: where the artifact is */
 };
@@ -77,6 +79,7 @@ static int add_slot(struct conv *c, uint16_t device_id,
 		    const struct lading_blob_record *rec, ssize_t layer,
 		    const char *dict_path)
 {
+	struct lading_digest d;
 	struct slot *s;
 
 	if (device_id > c->nslots) {
@@ -90,7 +93,9 @@ static int add_slot(struct conv *c, uint16_t device_id,
 	}
 	s = &c->slots[device_id - 1];
 	s->rec = *rec;
-	lading_hex_encode(s->id, rec->id, sizeof(rec->id));
+	memcpy(d.bytes, rec->id, sizeof(d.bytes));
+	lading_digest_hex(&d, s->id);
+	lading_digest_format(&d, s->oci_digest);
 	s->layer = layer;
 	s->dict_path = dict_path ? strdup(dict_path) : NULL;
 	return 0;
@@ -112,7 +117,8 @@ static int load_dict(struct conv *c, const char *bootstrap)
 		const struct lading_blob_record *rec =
 			lading_reader_blob_record(reader, i + 1);
 		const struct lading_rslot *slot = lading_reader_slot(reader, i + 1);
-		char *path = lading_path_join(dir, slot->tag), why[256], **n;
+		char *path = lading_path_join(dir, slot->tag), **n;
+		struct lading_error terr = { 0 };
 		struct lading_toc toc;
 		int fd;
 
@@ -130,12 +136,11 @@ static int load_dict(struct conv *c, const char *bootstrap)
 			free(path);
 			break;
 		}
-		ret = lading_toc_read(fd, rec, &toc, why, sizeof(why));
+		ret = lading_toc_read(fd, rec, &toc, &terr);
 		close(fd);
 		if (ret) {
 			lading_error_set(c->err, -ret, "chunk dictionary %s: blob %s: %s",
-					 bootstrap, slot->tag, ret == -EUCLEAN ? why :
-					 strerror(-ret));
+					 bootstrap, slot->tag, terr.msg);
 			free(path);
 			break;
 		}
@@ -177,8 +182,7 @@ static int load_layer(struct conv *c, size_t i, struct lading_tree *tree,
 		why = ret ? lading_image_layer_error(c->img, src->read_ud) : NULL;
 		if (ret)
 			lading_error_set(err, lerr.code ? -lerr.code : -ret, "%s",
-					 why ? why : lerr.msg[0] ? lerr.msg :
-					 strerror(-ret));
+					 why ? why : lading_error_message(&lerr, ret));
 	}
 	lading_image_layer_close(c->img, src->read_ud);
 	src->read_ud = NULL;
@@ -301,13 +305,13 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 	ret = lading_image_write(tree, &ip, of.fd, &st, c->err);
 	if (ret)
 		goto out;
-	lading_hex_encode(hex, st.digest, sizeof(st.digest));
+	lading_digest_hex(&st.digest, hex);
 	ret = lading_outfile_commit(&of, hex);
 	if (ret) {
 		lading_error_set(c->err, -ret, "%s: %s", dir, strerror(-ret));
 		goto out;
 	}
-	sprintf(digest, "sha256:%s", hex);
+	lading_digest_format(&st.digest, digest);
 	if (size)
 		*size = st.blocks * LADING_BLOCK_SIZE;
 	if (inodes)
@@ -380,11 +384,12 @@ static int layer_bootstrap(struct conv *c, size_t i)
 
 static json_t *blob_descriptor(const struct slot *s, const struct lading_image *img)
 {
-	char toc[LADING_DIGEST_HEX_LEN + 8], num[32], digest[80];
+	char toc[LADING_DIGEST_STR_LEN + 1], num[32];
+	struct lading_digest td;
 	json_t *ann = json_object();
 
-	lading_hex_encode(toc + 7, s->rec.toc_digest, sizeof(s->rec.toc_digest));
-	memcpy(toc, "sha256:", 7);
+	memcpy(td.bytes, s->rec.toc_digest, sizeof(td.bytes));
+	lading_digest_format(&td, toc);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->rec.uncompressed_size);
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
 			    json_string(num));
@@ -408,9 +413,8 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 	if (s->layer < 0)
 		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-dict",
 				    json_string("true"));
-	snprintf(digest, sizeof(digest), "sha256:%s", s->id);
 	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", LADING_MEDIA_BLOB,
-			 "digest", digest, "size", (json_int_t)s->rec.artifact_size,
+			 "digest", s->oci_digest, "size", (json_int_t)s->rec.artifact_size,
 			 "annotations", ann);
 }
 
@@ -494,14 +498,11 @@ static int write_oci(struct conv *c)
 	int ret = 0;
 
 	for (i = 0; !ret && i < c->nslots; i++) {
-		char d[80];
-
 		if (c->slots[i].dict_path)
 			ret = lading_oci_writer_import(c->oci, c->slots[i].dict_path,
 						       c->slots[i].id, c->err);
 		json_array_append_new(layers, blob_descriptor(&c->slots[i], c->img));
-		snprintf(d, sizeof(d), "sha256:%s", c->slots[i].id);
-		json_array_append_new(diff_ids, json_string(d));
+		json_array_append_new(diff_ids, json_string(c->slots[i].oci_digest));
 	}
 	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
 		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,

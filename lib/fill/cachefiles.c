@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/format.h>
 #include "backends.h"
 
@@ -398,20 +397,25 @@ static void *device_loop(void *arg)
 #define KEEPER_DEV_FD FILL_LIFELINE_FD0
 #define KEEPER_SOCK_FD (FILL_LIFELINE_FD0 + 1)
 
-static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len)
+static int keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len,
+			  struct lading_error *err)
 {
-	uint8_t d[32];
-	char hex[65];
-	unsigned int dl;
+	struct lading_digest d;
+	char hex[LADING_DIGEST_HEX_LEN + 1];
+	int ret = lading_sha256(dir, strlen(dir), &d);
 
-	EVP_Digest(dir, strlen(dir), d, &dl, EVP_sha256(), NULL);
-	lading_hex_encode(hex, d, 16);
+	if (ret)
+		return lading_error_set(err, -ret, "%s: keeper address: %s", dir,
+					strerror(-ret));
+	lading_digest_hex(&d, hex);
+	hex[32] = '\0';	/* 128 bits name the cache well enough */
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
 	/* abstract: no file to clean up after a crash */
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 			   (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
 					    "lading-fill-cachefiles-%s", hex));
+	return 0;
 }
 
 /* The filler died: hand the device to the next one, if it comes. */
@@ -440,7 +444,8 @@ static int take_over(const char *dir, struct lading_error *err)
 	struct timeval tv = { .tv_sec = 3 };
 	int s, fd;
 
-	keeper_address(dir, &a, &alen);
+	if (keeper_address(dir, &a, &alen, err))
+		return -2;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
@@ -464,7 +469,9 @@ static int start_keeper(struct cf_backend *cb, const char *dir,
 	socklen_t alen;
 	int keep[2], s, i, b, ret;
 
-	keeper_address(dir, &a, &alen);
+	ret = keeper_address(dir, &a, &alen, err);
+	if (ret)
+		return ret;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	/* a keeper that just handed over may not have exited yet */
 	for (i = 0, b = -1; s >= 0 && i < 100; i++) {

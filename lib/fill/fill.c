@@ -429,18 +429,18 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 static int default_fsid(const char *bootstrap, char *out, size_t outlen,
 			struct lading_error *err)
 {
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char hex[LADING_DIGEST_HEX_LEN + 1];
 	uint64_t bytes = 0;
 	int fd = open(bootstrap, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return lading_error_set(err, errno, "%s: %s", bootstrap, strerror(errno));
-	ret = lading_sha256_fd(fd, d, &bytes);
+	ret = lading_sha256_fd(fd, &d, &bytes);
 	close(fd);
 	if (ret)
 		return lading_error_set(err, -ret, "%s: %s", bootstrap, strerror(-ret));
-	lading_hex_encode(hex, d, sizeof(d));
+	lading_digest_hex(&d, hex);
 	snprintf(out, outlen, "lading-%.16s", hex);
 	return 0;
 }

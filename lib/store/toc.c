@@ -4,43 +4,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
 #include <lading/store.h>
 
 #define TOC_MAX_ENTRIES (64u << 20)	/* 4 GiB of ToC: refuse beyond */
 
-static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
+/* The ToC does not agree with the record: the caller names the blob. */
+#define toc_bad(err, ...) lading_error_set(err, EUCLEAN, __VA_ARGS__)
 
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EUCLEAN;
+/* An I/O or memory error, with its message too. */
+static int toc_errno(struct lading_error *err, int ret)
+{
+	return lading_error_set(err, -ret, "%s", strerror(-ret));
 }
 
 static int check_footer(const struct lading_blob_footer *f,
-			const struct lading_blob_record *rec, char *why,
-			size_t whylen)
+			const struct lading_blob_record *rec, struct lading_error *err)
 {
 	if (f->magic != LADING_TOC_MAGIC || f->version != LADING_TOC_VERSION)
-		return toc_bad(why, whylen, "no lading footer (magic/version)");
+		return toc_bad(err, "no lading footer (magic/version)");
 	if (f->toc_offset != rec->toc_offset || f->toc_size != rec->toc_size ||
 	    f->uncompressed_size != rec->uncompressed_size ||
 	    f->chunk_size != rec->chunk_size || f->codec != rec->codec)
-		return toc_bad(why, whylen, "footer disagrees with the bootstrap's "
+		return toc_bad(err, "footer disagrees with the bootstrap's "
 			       "blob table");
 	if (f->toc_size != (uint64_t)f->entries * sizeof(struct lading_toc_entry) ||
 	    f->entries > TOC_MAX_ENTRIES ||
 	    f->toc_offset + f->toc_size + sizeof(*f) != rec->artifact_size)
-		return toc_bad(why, whylen, "footer sizes are inconsistent");
+		return toc_bad(err, "footer sizes are inconsistent");
 	return 0;
 }
 
 /* Entries must tile [0, uncompressed_size) in order, inside the data area. */
-static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
+static int check_entries(const struct lading_toc *t, struct lading_error *err)
 {
 	uint64_t expect = 0;
 	size_t i;
@@ -49,7 +44,7 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 		const struct lading_toc_entry *e = &t->entries[i];
 
 		if (e->uoff != expect || !e->ulen || e->ulen > t->footer.chunk_size)
-			return toc_bad(why, whylen, "ToC entry %zu: uncompressed range "
+			return toc_bad(err, "ToC entry %zu: uncompressed range "
 				       "%llu+%u does not continue at %llu", i,
 				       (unsigned long long)e->uoff, e->ulen,
 				       (unsigned long long)expect);
@@ -57,13 +52,13 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 		    (e->codec == LADING_CODEC_NONE && e->clen != e->ulen) ||
 		    e->coff > t->footer.toc_offset ||
 		    e->clen > t->footer.toc_offset - e->coff)
-			return toc_bad(why, whylen, "ToC entry %zu: stored range "
+			return toc_bad(err, "ToC entry %zu: stored range "
 				       "%llu+%u outside the data area", i,
 				       (unsigned long long)e->coff, e->clen);
 		expect += LADING_ALIGN_UP((uint64_t)e->ulen, (uint64_t)LADING_BLOCK_SIZE);
 	}
 	if (expect != t->footer.uncompressed_size)
-		return toc_bad(why, whylen, "ToC covers %llu bytes, the blob has %llu",
+		return toc_bad(err, "ToC covers %llu bytes, the blob has %llu",
 			       (unsigned long long)expect,
 			       (unsigned long long)t->footer.uncompressed_size);
 	return 0;
@@ -71,10 +66,9 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 
 int lading_toc_parse(const void *tail, size_t len,
 		     const struct lading_blob_record *rec, struct lading_toc *toc,
-		     char *why, size_t whylen)
+		     struct lading_error *err)
 {
-	uint8_t digest[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest digest;
 	int ret;
 
 	memset(toc, 0, sizeof(*toc));
@@ -82,32 +76,32 @@ int lading_toc_parse(const void *tail, size_t len,
 	    rec->toc_offset > rec->artifact_size ||
 	    len != rec->artifact_size - rec->toc_offset ||
 	    len < sizeof(toc->footer))
-		return toc_bad(why, whylen, "ToC area of %zu bytes does not match "
+		return toc_bad(err, "ToC area of %zu bytes does not match "
 			       "the bootstrap", len);
 	memcpy(&toc->footer, (const uint8_t *)tail + len - sizeof(toc->footer),
 	       sizeof(toc->footer));
-	ret = check_footer(&toc->footer, rec, why, whylen);
+	ret = check_footer(&toc->footer, rec, err);
 	if (ret)
 		return ret;
 	toc->count = toc->footer.entries;
 	toc->entries = malloc(toc->count ? toc->footer.toc_size : 1);
 	if (!toc->entries)
-		return -ENOMEM;
+		return toc_errno(err, -ENOMEM);
 	memcpy(toc->entries, tail, toc->footer.toc_size);
-	if (EVP_Digest(toc->entries, toc->footer.toc_size, digest, &dl,
-		       EVP_sha256(), NULL) != 1)
-		ret = -EIO;
-	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
-		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
+	ret = lading_sha256(toc->entries, toc->footer.toc_size, &digest);
+	if (ret)
+		ret = toc_errno(err, ret);
+	if (!ret && memcmp(digest.bytes, rec->toc_digest, sizeof(digest.bytes)))
+		ret = toc_bad(err, "ToC digest differs from the bootstrap's");
 	if (!ret)
-		ret = check_entries(toc, why, whylen);
+		ret = check_entries(toc, err);
 	if (ret)
 		lading_toc_free(toc);
 	return ret;
 }
 
 int lading_toc_read(int fd, const struct lading_blob_record *rec,
-		    struct lading_toc *toc, char *why, size_t whylen)
+		    struct lading_toc *toc, struct lading_error *err)
 {
 	struct stat st;
 	uint8_t *tail;
@@ -116,21 +110,23 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 
 	memset(toc, 0, sizeof(*toc));
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return toc_errno(err, -errno);
 	if ((uint64_t)st.st_size != rec->artifact_size)
-		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
+		return toc_bad(err, "artifact is %llu bytes, the bootstrap "
 			       "says %llu", (unsigned long long)st.st_size,
 			       (unsigned long long)rec->artifact_size);
 	if (rec->toc_offset > rec->artifact_size ||
 	    rec->artifact_size - rec->toc_offset > (64ull << 20) * 64 + 64)
-		return toc_bad(why, whylen, "ToC offset outside the artifact");
+		return toc_bad(err, "ToC offset outside the artifact");
 	len = (size_t)(rec->artifact_size - rec->toc_offset);
 	tail = malloc(len ? len : 1);
 	if (!tail)
-		return -ENOMEM;
+		return toc_errno(err, -ENOMEM);
 	ret = lading_pread_full(fd, tail, len, rec->toc_offset);
-	if (!ret)
-		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
+	if (ret)
+		ret = toc_errno(err, ret);
+	else
+		ret = lading_toc_parse(tail, len, rec, toc, err);
 	free(tail);
 	return ret;
 }
@@ -181,17 +177,16 @@ int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
 int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 		      uint8_t *out)
 {
-	uint8_t digest[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest digest;
 	int ret;
 
 	ret = lading_codec_decompress((enum lading_codec)e->codec, stored, e->clen,
 				      out, e->ulen);
+	if (!ret)
+		ret = lading_sha256(out, e->ulen, &digest);
 	if (ret)
 		return ret;
-	if (EVP_Digest(out, e->ulen, digest, &dl, EVP_sha256(), NULL) != 1)
-		return -EIO;
-	return memcmp(digest, e->digest, sizeof(digest)) ? -EBADMSG : 0;
+	return memcmp(digest.bytes, e->digest, sizeof(digest.bytes)) ? -EBADMSG : 0;
 }
 
 void lading_blob_record_from_info(struct lading_blob_record *rec,

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
 #include "internal.h"
 
 int compare_load_source(struct vctx *v)
@@ -126,8 +125,7 @@ static int compare_data(struct vctx *v, const struct lading_rentry *e,
 	uint64_t w, nwin = ino->size / VERIFY_WINDOW +
 			   (ino->size % VERIFY_WINDOW != 0);
 	uint64_t hole_end = 0;
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
 	int ret;
 
 	if (nwin != s->nchunks)
@@ -169,8 +167,10 @@ static int compare_data(struct vctx *v, const struct lading_rentry *e,
 		if (zero)
 			goto differ;
 		want = lading_store_chunk_digest(v->src_store, s->chunks[w].blkaddr);
-		EVP_Digest(v->window, n, d, &dl, EVP_sha256(), NULL);
-		if (!want || memcmp(want, d, sizeof(d)))
+		ret = lading_sha256(v->window, n, &d);
+		if (ret)
+			return ret;
+		if (!want || memcmp(want, d.bytes, sizeof(d.bytes)))
 			goto differ;
 		continue;
 differ:
