@@ -63,10 +63,11 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ud, const void **buf)
 
 	if (t->in_end)
 		return 0;
-	n = input_read(t->in, buf);
+	n = input_read(t->in, buf, t->ctx->err);
 	if (n < 0) {
 		t->in_failed = true;
-		archive_set_error(a, (int)-n, "%s", input_error(t->in));
+		archive_set_error(a, (int)-n, "%s",
+				  lading_error_message(t->ctx->err, (int)n));
 		return -1;
 	}
 	if (n > 0) {
@@ -96,11 +97,12 @@ static int tar_fail(struct tar_reader *t, const char *entry, const char *what)
 
 	/*
 	 * the input's own failure is the reason, whatever libarchive was at
-	 * (decoding runs ahead: the entry being read need not be the one)
+	 * (decoding runs ahead: the entry being read need not be the one);
+	 * input_read() has set it
 	 */
 	if (t->in_failed)
-		return lading_error_set(t->ctx->err, EIO, "%s: %s", t->name,
-					input_error(t->in));
+		return lading_error_set(t->ctx->err, EIO, "%s: input error",
+					t->name);
 
 	if (entry)
 		return lading_error_set(t->ctx->err, EINVAL, "%s: entry '%s': %s%s%s",
@@ -596,15 +598,12 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 static int open_archive(struct tar_reader *t)
 {
 	const struct lading_source_params *p = t->ctx->params;
-	int ret = input_open(&t->in, p->path, p->read, p->read_ud,
+	int ret = input_open(&t->in, p->path, t->name, p->read, p->read_ud,
 			     p->expected_sha256 || p->want_sha256,
-			     p->expected_diff_id);
+			     p->expected_diff_id, t->ctx->err);
 
-	if (ret == -ENOMEM)
-		return ret;
 	if (ret)
-		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
-					input_error(t->in));
+		return ret;
 	t->a = archive_read_new();
 	if (!t->a)
 		return -ENOMEM;
@@ -628,11 +627,10 @@ static int finish_input(struct tar_reader *t, uint64_t q)
 	const struct lading_source_params *p = t->ctx->params;
 	struct lading_source_stats *st = t->ctx->stats;
 	const char *want = p->expected_sha256;
-	int ret = input_drain(t->in);
+	int ret = input_drain(t->in, t->ctx->err);
 
 	if (ret)
-		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
-					input_error(t->in));
+		return ret;
 	ret = input_raw_digest(t->in, st->raw_sha256);
 	if (!ret)
 		ret = input_out_digest(t->in, st->diff_sha256);
