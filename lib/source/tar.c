@@ -121,23 +121,25 @@ static int tar_truncated(struct tar_reader *t, const char *entry,
 }
 
 /*
- * The next block of an entry's data: 1, or 0 at its end.  A block that
- * reaches past the input's end is data cut short, not padding (Go:
- * io.ErrUnexpectedEOF); so is an end libarchive meets inside the data.
+ * The next block of an entry's data (*end false), or its end (*end true):
+ * 0 or -errno.  A block that reaches past the input's end is data cut
+ * short, not padding (Go: io.ErrUnexpectedEOF); so is an end libarchive
+ * meets inside the data.
  */
 static int data_block(struct tar_reader *t, const char *path, uint64_t size,
-		      const void **buf, size_t *len, la_int64_t *off)
+		      const void **buf, size_t *len, la_int64_t *off, bool *end)
 {
 	int r = archive_read_data_block(t->a, buf, len, off);
 
-	if (r == ARCHIVE_EOF)
+	*end = r == ARCHIVE_EOF;
+	if (*end)
 		return 0;
 	if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (tar_pos(t) + *len > t->real)
 			return tar_truncated(t, path, size);
 		if (*off < 0)
 			return tar_fail(t, path, "bad data offset");
-		return 1;
+		return 0;
 	}
 	if (t->in_end && tar_pos(t) >= t->real)
 		return tar_truncated(t, path, size);
@@ -156,10 +158,11 @@ static int skip_entry_data(struct tar_reader *t, struct archive_entry *e)
 	const void *buf;
 	size_t len;
 	la_int64_t off;
-	int r;
+	bool end = false;
+	int r = 0;
 
-	while ((r = data_block(t, path ? path : "?", size, &buf, &len, &off)) > 0)
-		;
+	while (!r && !end)
+		r = data_block(t, path ? path : "?", size, &buf, &len, &off, &end);
 	if (!r)
 		t->entry_end = tar_pos(t);
 	return r;
@@ -459,12 +462,13 @@ static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
 		const void *buf;
 		size_t len;
 		la_int64_t off;
-		int r = data_block(t, path, size, &buf, &len, &off);
+		bool end;
+		int r = data_block(t, path, size, &buf, &len, &off, &end);
 
-		if (!r)
-			break;
-		if (r < 0)
+		if (r)
 			return r;
+		if (end)
+			break;
 		ret = file_sink_data(&fs, (uint64_t)off, buf, len);
 		lading_progress_update(t->ctx->params->progress,
 				       input_progress(t), path);

@@ -321,9 +321,9 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 	s->stats.bytes_in += len;
 
 	ret = lading_dedup_lookup(s->dedup, digest, (uint32_t)len, ref);
-	if (ret < 0)
+	if (ret && ret != -ENOENT)
 		return ret;
-	if (ret) {
+	if (!ret) {
 		s->stats.chunks_dedup++;
 		s->stats.bytes_dedup += len;
 		return 0;

@@ -139,7 +139,10 @@ struct lading_dedup;
 int lading_dedup_new(struct lading_dedup **out);
 void lading_dedup_free(struct lading_dedup *d);
 int lading_dedup_alloc_device(struct lading_dedup *d, uint16_t *device_id);
-/* 1 and *ref when known (a dictionary blob gets its slot now), 0 if not. */
+/*
+ * 0 and *ref when known (a dictionary blob gets its slot now), -ENOENT
+ * when not, another -errno on failure.
+ */
 int lading_dedup_lookup(struct lading_dedup *d, const uint8_t *digest,
 			uint32_t len, struct lading_chunk_ref *ref);
 int lading_dedup_insert(struct lading_dedup *d, const uint8_t *digest,
