@@ -62,12 +62,9 @@ static void usage(FILE *out)
 "                           layer a second time)\n"
 CLI_REGISTRY_HELP
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
-"                           instead of uploading them\n"
-"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
-"      --compress ALG[:LEVEL]\n"
-"                           compress blob chunks: none, lz4, deflate, lzma,\n"
-"                           zstd (default none)\n"
-"      --inline-max BYTES   files up to BYTES stay in the bootstrap (2048)\n"
+"                           instead of uploading them\n", out);
+	cli_chunk_help(out);
+	fputs(
 "  -T, --mtime SECONDS      clamp mtimes (default $SOURCE_DATE_EPOCH)\n"
 "      --json               print a JSON report on stdout\n"
 "      --no-progress        no progress line, even on a terminal\n"

@@ -40,20 +40,17 @@ static const struct option long_options[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
+	fputs(
 "Usage: " PROG " [OPTIONS] BOOTSTRAP SOURCE\n"
 "Build a metadata-only EROFS bootstrap and one deduplicated chunk blob.\n"
 "\n"
 "SOURCE is a directory, a tar archive (plain, gzip, xz, zstd, bzip2; detected\n"
 "from the content) or '-' for a tar on standard input.\n"
 "\n"
-"  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n"
-"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
-"      --compress ALG[:LEVEL]\n"
-"                           compress each chunk of the blob: none (default),\n"
-"                           lz4, deflate, lzma%s\n"
-"      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
-"                           bootstrap (default %u, at most %u, 0 disables)\n"
+"  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n",
+	      out);
+	cli_chunk_help(out);
+	fputs(
 "  -T, --mtime SECONDS      clamp every mtime to at most SECONDS; also the mtime\n"
 "                           of directories a tar implies (default:\n"
 "                           $SOURCE_DATE_EPOCH when set)\n"
@@ -71,9 +68,7 @@ static void usage(FILE *out)
 "  -V, --version            print the version\n"
 "\n"
 "Exit status: 0 success, 1 the image could not be built (bad input or an\n"
-"I/O error; nothing is left behind), 2 usage error.\n",
-		lading_codec_available(LADING_CODEC_ZSTD) ? ", zstd" : "",
-		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
+"I/O error; nothing is left behind), 2 usage error.\n", out);
 }
 
 static int parse_uuid(const char *s, uint8_t *uuid)

@@ -138,6 +138,21 @@ bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *op
 	}
 }
 
+void cli_chunk_help(FILE *out)
+{
+	fprintf(out,
+"  -C, --chunk-size SIZE    chunk size, power of two %uK..%uM (default %uM)\n"
+"      --compress ALG[:LEVEL]\n"
+"                           compress each chunk of the blob: none (default),\n"
+"                           lz4, deflate, lzma%s\n"
+"      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
+"                           bootstrap (default %u, at most %u, 0 disables)\n",
+		LADING_CHUNK_MIN >> 10, LADING_CHUNK_MAX >> 20,
+		LADING_CHUNK_DEFAULT >> 20,
+		lading_codec_available(LADING_CODEC_ZSTD) ? ", zstd" : "",
+		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
+}
+
 int cli_build_options_init(const char *prog, struct lading_build_options *o)
 {
 	lading_build_options_init(o);

@@ -105,6 +105,9 @@ enum {
 
 #define CLI_UNHANDLED (-2)
 
+/* Help lines for CLI_CHUNK_LONG_OPTIONS, with the library's defaults. */
+void cli_chunk_help(FILE *out);
+
 /*
  * Starts o from the library's defaults and $SOURCE_DATE_EPOCH: 0, or -1
  * after a usage error.

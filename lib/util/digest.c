@@ -104,34 +104,15 @@ void lading_digest_format(const struct lading_digest *d, char *out)
 	lading_digest_hex(d, out + sizeof(LADING_DIGEST_PREFIX) - 1);
 }
 
-/* lowercase only: the one spelling OCI digests and blob names have */
-static int lower_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int lading_digest_parse(const char *s, struct lading_digest *d)
 {
 	struct lading_digest tmp;
-	size_t i;
 
 	if (!strncmp(s, LADING_DIGEST_PREFIX, sizeof(LADING_DIGEST_PREFIX) - 1))
 		s += sizeof(LADING_DIGEST_PREFIX) - 1;
-	for (i = 0; i < sizeof(tmp.bytes); i++) {
-		int hi = lower_hex(s[2 * i]), lo;
-
-		if (hi < 0)
-			return -EINVAL;
-		lo = lower_hex(s[2 * i + 1]);
-		if (lo < 0)
-			return -EINVAL;
-		tmp.bytes[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if (s[2 * i])
+	/* lowercase only: the one spelling OCI digests and blob names have */
+	if (strspn(s, "0123456789abcdef") != LADING_DIGEST_HEX_LEN ||
+	    lading_hex_decode(tmp.bytes, s, sizeof(tmp.bytes)))
 		return -EINVAL;
 	if (d)
 		*d = tmp;
