@@ -638,13 +638,12 @@ static int load_bootstrap(struct prep *pp)
 		return lading_error_set(pp->err, ENOMEM, "out of memory");
 	for (i = 0; i < r->nblobs; i++) {
 		const struct lading_rslot *s = lading_reader_slot(pp->reader, i + 1);
-		size_t k;
 
-		for (k = 0; k < LADING_DIGEST_HEX_LEN; k++)
-			if (!strchr("0123456789abcdef", s->tag[k]) || !s->tag[k])
-				return lading_error_set(pp->err, EUCLEAN,
-					"%s: slot %u tag is not a blob id",
-					pp->p->bootstrap, i + 1);
+		/* bare hex: a "sha256:" prefix does not fit in a tag */
+		if (lading_digest_parse(s->tag, NULL))
+			return lading_error_set(pp->err, EUCLEAN,
+				"%s: slot %u tag is not a blob id",
+				pp->p->bootstrap, i + 1);
 		memcpy(r->blobs[i].id, s->tag, sizeof(r->blobs[i].id));
 		r->blobs[i].size = s->blocks * LADING_BLOCK_SIZE;
 	}

@@ -122,14 +122,8 @@ void lading_image_ref_free(struct lading_image_ref *r)
 
 static bool valid_digest(const char *d, const char **hex)
 {
-	size_t i;
-
-	if (!d || strncmp(d, "sha256:", 7))
-		return false;
-	for (i = 0; i < 64; i++)
-		if (!strchr("0123456789abcdef", d[7 + i]) || !d[7 + i])
-			return false;
-	if (d[7 + 64])
+	/* the prefix is required here: parse alone takes bare hex too */
+	if (!d || strncmp(d, LADING_DIGEST_PREFIX, 7) || lading_digest_parse(d, NULL))
 		return false;
 	*hex = d + 7;
 	return true;
