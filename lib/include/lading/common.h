@@ -45,9 +45,12 @@ void lading_log_msg(const struct lading_log *log, enum lading_log_level lvl,
 /* ---- errors ----------------------------------------------------------- */
 
 /*
- * Library functions return a negative errno and, where the caller needs to
- * know *which* file or entry was at fault, also fill a lading_error.  The
- * first message set wins: the innermost cause names the culprit.
+ * The one error convention of the library: a function that can fail
+ * returns 0 (or a count) or a negative errno (no 1/0/-errno, no bool
+ * with a reason beside it), and one that takes a lading_error fills it
+ * with a message naming the file or entry at fault (no why/whylen
+ * buffers).  The first message set wins: the innermost cause names the
+ * culprit.
  */
 struct lading_error {
 	int code;		/* negative errno, 0 = none */
