@@ -17,8 +17,6 @@ enum {
 	OPT_LAYER = 256,
 	OPT_PLATFORM,
 	OPT_CHUNK_DICT,
-	OPT_COMPRESS,
-	OPT_INLINE_MAX,
 	OPT_LAYER_BOOTSTRAPS,
 	OPT_MOUNT_FROM,
 };
@@ -30,10 +28,8 @@ static const struct option long_options[] = {
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
 	CLI_REGISTRY_LONG_OPTIONS,
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
-	{ "chunk-size", required_argument, NULL, 'C' },
-	{ "compress", required_argument, NULL, OPT_COMPRESS },
-	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
-	{ "mtime", required_argument, NULL, 'T' },
+	CLI_CHUNK_LONG_OPTIONS,
+	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -63,12 +59,9 @@ static void usage(FILE *out)
 "                           layer a second time)\n"
 CLI_REGISTRY_HELP
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
-"                           instead of uploading them\n"
-"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
-"      --compress ALG[:LEVEL]\n"
-"                           compress blob chunks: none, lz4, deflate, lzma,\n"
-"                           zstd (default none)\n"
-"      --inline-max BYTES   files up to BYTES stay in the bootstrap (2048)\n"
+"                           instead of uploading them\n", out);
+	cli_chunk_help(out);
+	fputs(
 "  -T, --mtime SECONDS      clamp mtimes (default $SOURCE_DATE_EPOCH)\n"
 "      --json               print a JSON report on stdout\n"
 "      --no-progress        no progress line, even on a terminal\n"
@@ -163,12 +156,11 @@ int main(int argc, char **argv)
 	const char **layers, **dicts;
 	size_t nlayers = 0, ndicts = 0;
 	struct cli_output out = { .progress = true };
-	uint64_t size;
 	int c, ret;
 
 	cli_init_locale();
 	lading_convert_params_init(&p);
-	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_USAGE;
 	layers = calloc((size_t)argc, sizeof(*layers));
 	dicts = calloc((size_t)argc, sizeof(*dicts));
@@ -191,39 +183,12 @@ int main(int argc, char **argv)
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;
 			break;
-		case 'C':
-			if (lading_parse_size(optarg, &size) ||
-			    !lading_chunk_size_valid(size)) {
-				ret = usage_error("invalid chunk size '%s'", optarg);
-				goto out;
-			}
-			p.chunk_size = (uint32_t)size;
-			break;
-		case OPT_COMPRESS:
-			if (lading_codec_parse(optarg, &p.codec, &p.level)) {
-				ret = usage_error("unknown or unavailable codec '%s'",
-						   optarg);
-				goto out;
-			}
-			break;
-		case OPT_INLINE_MAX:
-			if (lading_parse_size(optarg, &size) || size > 3072) {
-				ret = usage_error("invalid inline limit '%s'", optarg);
-				goto out;
-			}
-			p.inline_max = (uint32_t)size;
-			break;
-		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
-				ret = EXIT_USAGE;
-				goto out;
-			}
-			p.clamp_mtime = true;
-			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &out, usage);
+			ret = cli_build_option(c, PROG, optarg, &p.build);
+			if (ret == CLI_UNHANDLED)
+				ret = cli_common_option(c, PROG, &log, &out, usage);
 			if (ret != CLI_CONTINUE)
 				goto out;
 		}
@@ -244,8 +209,8 @@ int main(int argc, char **argv)
 
 	ret = lading_convert(&p, &r, &err);
 	if (ret) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	} else if (out.json) {
 		if (print_json(&r)) {
 			lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");

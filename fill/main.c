@@ -535,8 +535,8 @@ int main(int argc, char **argv)
 		ret = lading_fill_mount(&p, &st, &err);
 	}
 	if (ret)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	else if (d.json || log.level >= LADING_LOG_INFO)
 		print_stats(daemon ? stderr : stdout, &st, d.json);
 	if (d.pid_file && !ret)

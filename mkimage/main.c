@@ -20,27 +20,16 @@ enum {
 };
 
 enum {
-	OPT_INLINE_MAX = 256,
-	OPT_NSEC,
-	OPT_ALL_ROOT,
-	OPT_UID,
-	OPT_GID,
-	OPT_SOURCE_TYPE,
-	OPT_COMPRESS,
+	OPT_SOURCE_TYPE = 256,
 };
 
 static const struct option long_options[] = {
 	{ "blob-dir", required_argument, NULL, 'b' },
-	{ "chunk-size", required_argument, NULL, 'C' },
-	{ "compress", required_argument, NULL, OPT_COMPRESS },
-	{ "inline-max", required_argument, NULL, OPT_INLINE_MAX },
-	{ "mtime", required_argument, NULL, 'T' },
-	{ "nsec", no_argument, NULL, OPT_NSEC },
+	CLI_CHUNK_LONG_OPTIONS,
+	CLI_MTIME_LONG_OPTION,
+	CLI_POLICY_LONG_OPTIONS,
 	{ "uuid", required_argument, NULL, 'U' },
 	{ "label", required_argument, NULL, 'L' },
-	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
-	{ "uid", required_argument, NULL, OPT_UID },
-	{ "gid", required_argument, NULL, OPT_GID },
 	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -48,20 +37,17 @@ static const struct option long_options[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
+	fputs(
 "Usage: " PROG " [OPTIONS] BOOTSTRAP SOURCE\n"
 "Build a metadata-only EROFS bootstrap and one deduplicated chunk blob.\n"
 "\n"
 "SOURCE is a directory, a tar archive (plain, gzip, xz, zstd, bzip2; detected\n"
 "from the content) or '-' for a tar on standard input.\n"
 "\n"
-"  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n"
-"  -C, --chunk-size SIZE    chunk size, power of two 4K..64M (default 1M)\n"
-"      --compress ALG[:LEVEL]\n"
-"                           compress each chunk of the blob: none (default),\n"
-"                           lz4, deflate, lzma%s\n"
-"      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
-"                           bootstrap (default %u, at most %u, 0 disables)\n"
+"  -b, --blob-dir DIR       write the blob into DIR (default: BOOTSTRAP's dir)\n",
+	      out);
+	cli_chunk_help(out);
+	fputs(
 "  -T, --mtime SECONDS      clamp every mtime to at most SECONDS; also the mtime\n"
 "                           of directories a tar implies (default:\n"
 "                           $SOURCE_DATE_EPOCH when set)\n"
@@ -79,9 +65,7 @@ static void usage(FILE *out)
 "  -V, --version            print the version\n"
 "\n"
 "Exit status: 0 success, 1 the image could not be built (bad input or an\n"
-"I/O error; nothing is left behind), 2 usage error.\n",
-		lading_codec_available(LADING_CODEC_ZSTD) ? ", zstd" : "",
-		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
+"I/O error; nothing is left behind), 2 usage error.\n", out);
 }
 
 static int parse_uuid(const char *s, uint8_t *uuid)
@@ -185,46 +169,17 @@ int main(int argc, char **argv)
 	struct lading_build_report *r;
 	struct lading_error err = { 0 };
 	struct cli_output out = { .progress = true };
-	uint64_t size;
-	int64_t v;
 	int c, ret;
 
 	cli_init_locale();
 	lading_build_params_init(&p);
-	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "b:C:T:U:L:vqhV", long_options,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			p.blob_dir = optarg;
-			break;
-		case 'C':
-			if (lading_parse_size(optarg, &size) ||
-			    !lading_chunk_size_valid(size))
-				return usage_error("invalid chunk size '%s' "
-					"(power of two, 4K..64M)", optarg);
-			p.chunk_size = (uint32_t)size;
-			break;
-		case OPT_COMPRESS:
-			if (lading_codec_parse(optarg, &p.codec, &p.level))
-				return usage_error("unknown or unavailable codec '%s'",
-						   optarg);
-			break;
-		case OPT_INLINE_MAX:
-			if (lading_parse_size(optarg, &size) ||
-			    size > LADING_INLINE_MAX)
-				return usage_error("invalid inline limit '%s'",
-						   optarg);
-			p.inline_max = (uint32_t)size;
-			break;
-		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime))
-				return EXIT_USAGE;
-			p.clamp_mtime = true;
-			break;
-		case OPT_NSEC:
-			p.keep_nsec = true;
 			break;
 		case 'U':
 			if (parse_uuid(optarg, p.uuid))
@@ -237,21 +192,14 @@ int main(int argc, char **argv)
 						   optarg);
 			memcpy(p.volume_name, optarg, strlen(optarg));
 			break;
-		case OPT_ALL_ROOT:
-			p.force_uid = p.force_gid = 0;
-			break;
-		case OPT_UID:
-		case OPT_GID:
-			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v))
-				return usage_error("invalid id '%s'", optarg);
-			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
-			break;
 		case OPT_SOURCE_TYPE:
 			if (cli_parse_source_type(PROG, optarg, &p.source_type))
 				return EXIT_USAGE;
 			break;
 		default:
-			ret = cli_common_option(c, PROG, &log, &out, usage);
+			ret = cli_build_option(c, PROG, optarg, &p.build);
+			if (ret == CLI_UNHANDLED)
+				ret = cli_common_option(c, PROG, &log, &out, usage);
 			if (ret != CLI_CONTINUE)
 				return ret;
 		}

@@ -175,8 +175,8 @@ int main(int argc, char **argv)
 	else if (!out.json && log.level >= LADING_LOG_INFO)
 		print_human(&r);
 	if (ret)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	lading_prepare_report_free(&r);
 	ret = ret ? EXIT_FAILED : EXIT_OK;
 out:

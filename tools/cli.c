@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <lading/build.h>
 #include <lading/common.h>
 #include "cli.h"
 
@@ -133,5 +134,72 @@ bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *op
 	}
 	default:
 		return false;
+	}
+}
+
+void cli_chunk_help(FILE *out)
+{
+	fprintf(out,
+"  -C, --chunk-size SIZE    chunk size, power of two %uK..%uM (default %uM)\n"
+"      --compress ALG[:LEVEL]\n"
+"                           compress each chunk of the blob: none (default),\n"
+"                           lz4, deflate, lzma%s\n"
+"      --inline-max BYTES   keep regular files up to BYTES inline in the\n"
+"                           bootstrap (default %u, at most %u, 0 disables)\n",
+		LADING_CHUNK_MIN >> 10, LADING_CHUNK_MAX >> 20,
+		LADING_CHUNK_DEFAULT >> 20,
+		lading_codec_available(LADING_CODEC_ZSTD) ? ", zstd" : "",
+		LADING_INLINE_DEFAULT, LADING_INLINE_MAX);
+}
+
+int cli_build_options_init(const char *prog, struct lading_build_options *o)
+{
+	lading_build_options_init(o);
+	return cli_source_date_epoch(prog, &o->policy.clamp_mtime,
+				     &o->policy.mtime);
+}
+
+int cli_build_option(int c, const char *prog, const char *arg,
+		     struct lading_build_options *o)
+{
+	uint64_t size;
+	int64_t v;
+
+	switch (c) {
+	case 'C':
+		if (lading_parse_size(arg, &size) || !lading_chunk_size_valid(size))
+			return cli_usage_error(prog, "invalid chunk size '%s' "
+					       "(power of two, 4K..64M)", arg);
+		o->chunk_size = (uint32_t)size;
+		return CLI_CONTINUE;
+	case CLI_OPT_COMPRESS:
+		if (lading_codec_parse(arg, &o->codec, &o->level))
+			return cli_usage_error(prog, "unknown or unavailable codec '%s'",
+					       arg);
+		return CLI_CONTINUE;
+	case CLI_OPT_INLINE_MAX:
+		if (lading_parse_size(arg, &size) || size > LADING_INLINE_MAX)
+			return cli_usage_error(prog, "invalid inline limit '%s'", arg);
+		o->inline_max = (uint32_t)size;
+		return CLI_CONTINUE;
+	case 'T':
+		if (cli_parse_seconds(prog, arg, &o->policy.mtime))
+			return 2;
+		o->policy.clamp_mtime = true;
+		return CLI_CONTINUE;
+	case CLI_OPT_NSEC:
+		o->policy.keep_nsec = true;
+		return CLI_CONTINUE;
+	case CLI_OPT_ALL_ROOT:
+		o->policy.force_uid = o->policy.force_gid = 0;
+		return CLI_CONTINUE;
+	case CLI_OPT_UID:
+	case CLI_OPT_GID:
+		if (lading_parse_int64(arg, 0, UINT32_MAX - 1, &v))
+			return cli_usage_error(prog, "invalid id '%s'", arg);
+		*(c == CLI_OPT_UID ? &o->policy.force_uid : &o->policy.force_gid) = v;
+		return CLI_CONTINUE;
+	default:
+		return CLI_UNHANDLED;
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <lading/build.h>
 #include <lading/common.h>
 #include <lading/fetch.h>
 #include <lading/source.h>
@@ -78,6 +79,56 @@ enum {
  * of one exits with status 2 after a usage error.
  */
 bool cli_registry_option(int c, const char *arg, struct lading_registry_opts *opts);
+
+/*
+ * Build options, shared by lading-mkimage, lading-convert and
+ * lading-verify --source (handled by cli_build_option).  A tool lists the
+ * groups it has, and 'C' and 'T' in its short options.
+ */
+enum {
+	CLI_OPT_COMPRESS = 1200,	/* apart from the report options (1100) */
+	CLI_OPT_INLINE_MAX,
+	CLI_OPT_NSEC,
+	CLI_OPT_ALL_ROOT,
+	CLI_OPT_UID,
+	CLI_OPT_GID,
+};
+
+/* how chunks are stored: -C, --compress, --inline-max */
+#define CLI_CHUNK_LONG_OPTIONS \
+	{ "chunk-size", required_argument, NULL, 'C' }, \
+	{ "compress", required_argument, NULL, CLI_OPT_COMPRESS }, \
+	{ "inline-max", required_argument, NULL, CLI_OPT_INLINE_MAX }
+
+/* the mtime clamp: -T */
+#define CLI_MTIME_LONG_OPTION \
+	{ "mtime", required_argument, NULL, 'T' }
+
+/* the rest of the tree policy: --nsec, --all-root, --uid, --gid */
+#define CLI_POLICY_LONG_OPTIONS \
+	{ "nsec", no_argument, NULL, CLI_OPT_NSEC }, \
+	{ "all-root", no_argument, NULL, CLI_OPT_ALL_ROOT }, \
+	{ "uid", required_argument, NULL, CLI_OPT_UID }, \
+	{ "gid", required_argument, NULL, CLI_OPT_GID }
+
+#define CLI_UNHANDLED (-2)
+
+/* Help lines for CLI_CHUNK_LONG_OPTIONS, with the library's defaults. */
+void cli_chunk_help(FILE *out);
+
+/*
+ * Starts o from the library's defaults and $SOURCE_DATE_EPOCH: 0, or -1
+ * after a usage error.
+ */
+int cli_build_options_init(const char *prog, struct lading_build_options *o);
+
+/*
+ * Stores build option c into o: CLI_CONTINUE when it was one,
+ * CLI_UNHANDLED when c is not a build option, else the exit status (2)
+ * after a usage error.
+ */
+int cli_build_option(int c, const char *prog, const char *arg,
+		     struct lading_build_options *o);
 
 /* A tool's own usage text. */
 typedef void (*cli_usage_fn)(FILE *out);

@@ -16,10 +16,6 @@ enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_ERROR = 2 };
 enum {
 	OPT_NO_BLOB_DIGEST = 256,
 	OPT_SOURCE_TYPE,
-	OPT_NSEC,
-	OPT_ALL_ROOT,
-	OPT_UID,
-	OPT_GID,
 	OPT_LAYER,
 };
 
@@ -29,11 +25,8 @@ static const struct option long_options[] = {
 	{ "source", required_argument, NULL, 's' },
 	{ "source-type", required_argument, NULL, OPT_SOURCE_TYPE },
 	{ "layer", no_argument, NULL, OPT_LAYER },
-	{ "mtime", required_argument, NULL, 'T' },
-	{ "nsec", no_argument, NULL, OPT_NSEC },
-	{ "all-root", no_argument, NULL, OPT_ALL_ROOT },
-	{ "uid", required_argument, NULL, OPT_UID },
-	{ "gid", required_argument, NULL, OPT_GID },
+	CLI_MTIME_LONG_OPTION,
+	CLI_POLICY_LONG_OPTIONS,
 	{ "extract", required_argument, NULL, 'x' },
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -162,12 +155,11 @@ int main(int argc, char **argv)
 	const char **dirs = NULL;
 	size_t ndirs = 0;
 	struct cli_output out = { .progress = false };	/* verify draws none */
-	int64_t v;
 	int c, ret, status;
 
 	cli_init_locale();
 	lading_verify_params_init(&p);
-	if (cli_source_date_epoch(PROG, &p.clamp_mtime, &p.mtime))
+	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_ERROR;
 	dirs = calloc((size_t)argc, sizeof(*dirs));
 	if (!dirs)
@@ -193,32 +185,13 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case 'T':
-			if (cli_parse_seconds(PROG, optarg, &p.mtime)) {
-				status = EXIT_ERROR;
-				goto out;
-			}
-			p.clamp_mtime = true;
-			break;
-		case OPT_NSEC:
-			p.compare_nsec = true;
-			break;
-		case OPT_ALL_ROOT:
-			p.force_uid = p.force_gid = 0;
-			break;
-		case OPT_UID:
-		case OPT_GID:
-			if (lading_parse_int64(optarg, 0, UINT32_MAX - 1, &v)) {
-				status = usage_error("invalid id '%s'", optarg);
-				goto out;
-			}
-			*(c == OPT_UID ? &p.force_uid : &p.force_gid) = v;
-			break;
 		case 'x':
 			p.extract_dir = optarg;
 			break;
 		default:
-			status = cli_common_option(c, PROG, &log, &out, usage);
+			status = cli_build_option(c, PROG, optarg, &p.build);
+			if (status == CLI_UNHANDLED)
+				status = cli_common_option(c, PROG, &log, &out, usage);
 			if (status != CLI_CONTINUE)
 				goto out;
 		}
@@ -247,8 +220,8 @@ int main(int argc, char **argv)
 			       r.nlisted ? ", first: " : "",
 			       r.nlisted ? r.listed[0] : "");
 	else if (status == EXIT_ERROR)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s", err.msg[0] ? err.msg :
-			       strerror(-ret));
+		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
 	lading_verify_report_free(&r);
 out:
 	free(dirs);

@@ -11,24 +11,16 @@
 void lading_build_params_init(struct lading_build_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->chunk_size = LADING_CHUNK_DEFAULT;
-	p->inline_max = LADING_INLINE_DEFAULT;
-	p->level = -1;
-	p->force_uid = -1;
-	p->force_gid = -1;
+	lading_build_options_init(&p->build);
 }
 
 static int check_params(const struct lading_build_params *p,
 			struct lading_error *err)
 {
-	if (!lading_chunk_size_valid(p->chunk_size))
-		return lading_error_set(err, EINVAL,
-			"chunk size %u is not a power of two in 4K..64M",
-			p->chunk_size);
-	if (p->inline_max > LADING_INLINE_MAX)
-		return lading_error_set(err, EINVAL,
-			"inline limit %u exceeds %u bytes", p->inline_max,
-			LADING_INLINE_MAX);
+	int ret = lading_build_options_check(&p->build, err);
+
+	if (ret)
+		return ret;
 	if (!p->bootstrap || !p->source)
 		return lading_error_set(err, EINVAL, "bootstrap and source needed");
 	return 0;
@@ -51,8 +43,8 @@ static int write_bootstrap(struct lading_tree *tree,
 	struct lading_image_slot slot;
 	struct lading_blob_record rec;
 	struct lading_image_params ip = {
-		.chunk_size = p->chunk_size,
-		.keep_nsec = p->keep_nsec,
+		.chunk_size = p->build.chunk_size,
+		.keep_nsec = p->build.policy.keep_nsec,
 		.uuid_set = p->uuid_set,
 	};
 	int ret;
@@ -75,8 +67,7 @@ static int write_bootstrap(struct lading_tree *tree,
 	if (ret)
 		return ret;
 	r->bootstrap_size = r->image.blocks * LADING_BLOCK_SIZE;
-	lading_hex_encode(r->bootstrap_digest, r->image.digest,
-			  LADING_SHA256_LEN);
+	lading_digest_hex(&r->image.digest, r->bootstrap_digest);
 	return 0;
 }
 
@@ -115,14 +106,10 @@ static int publish(struct lading_store *store, struct lading_outfile *out,
 int lading_build(const struct lading_build_params *p,
 		 struct lading_build_report *r, struct lading_error *err)
 {
-	struct lading_store_params sp = { .chunk_size = p->chunk_size,
-					  .codec = p->codec, .level = p->level };
+	struct lading_store_params sp = { 0 };
 	struct lading_source_params src = {
 		.path = p->source,
 		.type = p->source_type,
-		.inline_max = p->inline_max,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
 		.log = p->log,
 	};
 	struct lading_outfile out = { .fd = -1 };
@@ -134,6 +121,8 @@ int lading_build(const struct lading_build_params *p,
 	int ret;
 
 	memset(r, 0, sizeof(*r));
+	lading_build_options_store(&p->build, &sp);
+	lading_build_options_source(&p->build, &src);
 	ret = check_params(p, err);
 	if (ret)
 		return ret;
@@ -172,10 +161,7 @@ int lading_build(const struct lading_build_params *p,
 	lading_progress_finish(&progress);
 	if (ret)
 		goto out;
-	ret = lading_tree_apply_policy(tree, &(struct lading_tree_policy){
-		.clamp_mtime = p->clamp_mtime, .mtime = p->mtime,
-		.keep_nsec = p->keep_nsec, .force_uid = p->force_uid,
-		.force_gid = p->force_gid });
+	ret = lading_tree_apply_policy(tree, &p->build.policy);
 	if (ret)
 		goto out;
 

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/cache.h>
 #include <lading/fetch.h>
 #include <lading/format.h>
@@ -135,7 +134,7 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 			   const uint8_t *xattr, size_t xlen)
 {
 	struct lading_outfile of;
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char hex[LADING_DIGEST_HEX_LEN + 1], *dir, *name;
 	uint64_t dummy = 0;
 	size_t len;
@@ -144,9 +143,9 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		ret = lading_sha256_fd(fd, d, &dummy);
+		ret = lading_sha256_fd(fd, &d, &dummy);
 		close(fd);
-		lading_hex_encode(hex, d, sizeof(d));
+		lading_digest_hex(&d, hex);
 		if (!ret && !strcmp(hex, id)) {
 			if (!xattr)
 				return 0;
@@ -194,15 +193,15 @@ static void punch(int fd, uint64_t off, uint64_t len)
 static bool present_and_valid(struct prep *pp, int cfd,
 			      const struct lading_toc_entry *e)
 {
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
 
 	if (!lading_range_is_data(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen)))
 		return false;
 	if (lading_pread_full(cfd, pp->chunk, lading_le32_to_cpu(e->ulen), lading_le64_to_cpu(e->uoff)))
 		return false;
-	EVP_Digest(pp->chunk, lading_le32_to_cpu(e->ulen), d, &dl, EVP_sha256(), NULL);
-	if (!memcmp(d, e->digest, sizeof(d)))
+	if (lading_sha256(pp->chunk, lading_le32_to_cpu(e->ulen), &d))
+		return false;
+	if (!memcmp(d.bytes, e->digest, sizeof(d.bytes)))
 		return true;
 	/* partial or damaged (an interrupted write?): fetch it again */
 	lading_log_msg(pp->p->log, LADING_LOG_WARN,
@@ -608,8 +607,7 @@ static int layout_cachefiles(struct prep *pp)
 static int load_bootstrap(struct prep *pp)
 {
 	struct lading_prepare_report *r = pp->r;
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
 	size_t len;
 	const uint8_t *img;
 	uint16_t i;
@@ -629,21 +627,23 @@ static int load_bootstrap(struct prep *pp)
 	if (ret)
 		return ret;
 	img = lading_reader_image(pp->reader, &len);
-	EVP_Digest(img, len, d, &dl, EVP_sha256(), NULL);
-	lading_hex_encode(r->bootstrap_id, d, sizeof(d));
+	ret = lading_sha256(img, len, &d);
+	if (ret)
+		return lading_error_set(pp->err, -ret, "%s: hashing it: %s",
+					pp->p->bootstrap, strerror(-ret));
+	lading_digest_hex(&d, r->bootstrap_id);
 	r->nblobs = lading_reader_nslots(pp->reader);
 	r->blobs = calloc(r->nblobs ? r->nblobs : 1, sizeof(*r->blobs));
 	if (!r->blobs)
 		return lading_error_set(pp->err, ENOMEM, "out of memory");
 	for (i = 0; i < r->nblobs; i++) {
 		const struct lading_rslot *s = lading_reader_slot(pp->reader, i + 1);
-		size_t k;
 
-		for (k = 0; k < LADING_DIGEST_HEX_LEN; k++)
-			if (!strchr("0123456789abcdef", s->tag[k]) || !s->tag[k])
-				return lading_error_set(pp->err, EUCLEAN,
-					"%s: slot %u tag is not a blob id",
-					pp->p->bootstrap, i + 1);
+		/* bare hex: a "sha256:" prefix does not fit in a tag */
+		if (lading_digest_parse(s->tag, NULL))
+			return lading_error_set(pp->err, EUCLEAN,
+				"%s: slot %u tag is not a blob id",
+				pp->p->bootstrap, i + 1);
 		memcpy(r->blobs[i].id, s->tag, sizeof(r->blobs[i].id));
 		r->blobs[i].size = s->blocks * LADING_BLOCK_SIZE;
 	}

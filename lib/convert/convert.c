@@ -25,7 +25,9 @@
 
 struct slot {
 	struct lading_blob_record rec;
+	/* its digest (rec.id) as text, formatted once: the file name ... */
 	char id[LADING_DIGEST_HEX_LEN + 1];
+	char oci_digest[LADING_DIGEST_STR_LEN + 1];	/* ... and "sha256:<hex>" */
 	ssize_t layer;		/* source layer index, -1 for a dictionary blob */
 	char *dict_path;	/* dictionary blobs: where the artifact is */
 };
@@ -57,9 +59,7 @@ struct conv {
 void lading_convert_params_init(struct lading_convert_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->chunk_size = LADING_CHUNK_DEFAULT;
-	p->inline_max = 2048;
-	p->level = -1;
+	lading_build_options_init(&p->build);
 }
 
 void lading_convert_report_free(struct lading_convert_report *r)
@@ -79,6 +79,7 @@ static int add_slot(struct conv *c, uint16_t device_id,
 		    const struct lading_blob_record *rec, ssize_t layer,
 		    const char *dict_path)
 {
+	struct lading_digest d;
 	struct slot *s;
 
 	if (device_id > c->nslots) {
@@ -92,7 +93,9 @@ static int add_slot(struct conv *c, uint16_t device_id,
 	}
 	s = &c->slots[device_id - 1];
 	s->rec = *rec;
-	lading_hex_encode(s->id, rec->id, sizeof(rec->id));
+	memcpy(d.bytes, rec->id, sizeof(d.bytes));
+	lading_digest_hex(&d, s->id);
+	lading_digest_format(&d, s->oci_digest);
 	s->layer = layer;
 	s->dict_path = dict_path ? strdup(dict_path) : NULL;
 	return 0;
@@ -114,7 +117,8 @@ static int load_dict(struct conv *c, const char *bootstrap)
 		const struct lading_blob_record *rec =
 			lading_reader_blob_record(reader, i + 1);
 		const struct lading_rslot *slot = lading_reader_slot(reader, i + 1);
-		char *path = lading_path_join(dir, slot->tag), why[256], **n;
+		char *path = lading_path_join(dir, slot->tag), **n;
+		struct lading_error terr = { 0 };
 		struct lading_toc toc;
 		int fd;
 
@@ -132,12 +136,11 @@ static int load_dict(struct conv *c, const char *bootstrap)
 			free(path);
 			break;
 		}
-		ret = lading_toc_read(fd, rec, &toc, why, sizeof(why));
+		ret = lading_toc_read(fd, rec, &toc, &terr);
 		close(fd);
 		if (ret) {
 			lading_error_set(c->err, -ret, "chunk dictionary %s: blob %s: %s",
-					 bootstrap, slot->tag, ret == -EUCLEAN ? why :
-					 strerror(-ret));
+					 bootstrap, slot->tag, terr.msg);
 			free(path);
 			break;
 		}
@@ -179,8 +182,7 @@ static int load_layer(struct conv *c, size_t i, struct lading_tree *tree,
 		why = ret ? lading_image_layer_error(c->img, src->read_ud) : NULL;
 		if (ret)
 			lading_error_set(err, lerr.code ? -lerr.code : -ret, "%s",
-					 why ? why : lerr.msg[0] ? lerr.msg :
-					 strerror(-ret));
+					 why ? why : lading_error_message(&lerr, ret));
 	}
 	lading_image_layer_close(c->img, src->read_ud);
 	src->read_ud = NULL;
@@ -193,8 +195,7 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	const struct lading_image_layer *L = &c->img->layers[i];
 	struct lading_convert_layer *out = &c->r->layers[i];
 	struct lading_store_params sp = {
-		.chunk_size = p->chunk_size, .blob_dir = c->blob_dir,
-		.dedup = c->dedup, .codec = p->codec, .level = p->level,
+		.blob_dir = c->blob_dir, .dedup = c->dedup,
 	};
 	struct lading_source_params src = {
 		.name = L->digest ? L->digest : L->location,
@@ -202,9 +203,6 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 		/* "sha256:<hex>", checked when image.c read the config */
 		.expected_diff_id = L->diff_id ? L->diff_id + 7 : NULL,
 		.layer = (uint16_t)(i + 1),
-		.inline_max = p->inline_max,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
 		.log = p->log,
 		.progress = prog,
 	};
@@ -216,6 +214,8 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	int ret;
 
 	out->source_digest = L->digest ? strdup(L->digest) : NULL;
+	lading_build_options_store(&p->build, &sp);
+	lading_build_options_source(&p->build, &src);
 	ret = lading_store_open(&store, &sp);
 	if (ret)
 		return lading_error_set(c->err, -ret, "cannot set up a store");
@@ -278,7 +278,7 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 {
 	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
 	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
-	struct lading_image_params ip = { .chunk_size = c->p->chunk_size };
+	struct lading_image_params ip = { .chunk_size = c->p->build.chunk_size };
 	struct lading_image_stats st;
 	struct lading_outfile of = { .fd = -1 };
 	char hex[LADING_DIGEST_HEX_LEN + 1];
@@ -306,13 +306,13 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 	ret = lading_image_write(tree, &ip, of.fd, &st, c->err);
 	if (ret)
 		goto out;
-	lading_hex_encode(hex, st.digest, sizeof(st.digest));
+	lading_digest_hex(&st.digest, hex);
 	ret = lading_outfile_commit(&of, hex);
 	if (ret) {
 		lading_error_set(c->err, -ret, "%s: %s", dir, strerror(-ret));
 		goto out;
 	}
-	sprintf(digest, "sha256:%s", hex);
+	lading_digest_format(&st.digest, digest);
 	if (size)
 		*size = st.blocks * LADING_BLOCK_SIZE;
 	if (inodes)
@@ -340,16 +340,12 @@ static int layer_bootstrap(struct conv *c, size_t i)
 {
 	const struct lading_image_layer *L = &c->img->layers[i];
 	struct lading_store_params sp = {
-		.chunk_size = c->p->chunk_size, .blob_dir = c->blob_dir,
-		.dedup = c->dedup, .codec = c->p->codec, .level = c->p->level,
+		.blob_dir = c->blob_dir, .dedup = c->dedup,
 	};
 	struct lading_source_params src = {
 		.name = L->digest ? L->digest : L->location,
 		.expected_sha256 = L->expected_sha256,
 		.layer = 1,
-		.inline_max = c->p->inline_max,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = c->p->clamp_mtime ? c->p->mtime : 0,
 		.log = c->p->log,
 	};
 	struct lading_error lerr = { 0 };
@@ -357,8 +353,11 @@ static int layer_bootstrap(struct conv *c, size_t i)
 	struct lading_store *store = NULL;
 	struct lading_tree *tree = lading_tree_new();
 	struct lading_blob_info info;
-	int ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
+	int ret;
 
+	lading_build_options_store(&c->p->build, &sp);
+	lading_build_options_source(&c->p->build, &src);
+	ret = tree ? lading_store_open(&store, &sp) : -ENOMEM;
 	if (!ret)
 		ret = load_layer(c, i, tree, store, &src, &st, &lerr);
 	if (!ret)
@@ -371,9 +370,7 @@ static int layer_bootstrap(struct conv *c, size_t i)
 			       "bootstrap: %s", i + 1, lerr.msg);
 		ret = 0;
 	} else if (!ret) {
-		lading_tree_apply_policy(tree, &(struct lading_tree_policy){
-			.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
-			.force_uid = -1, .force_gid = -1 });
+		lading_tree_apply_policy(tree, &c->p->build.policy);
 		ret = write_bootstrap_of(c, tree, c->lb_od.stage,
 					 c->r->layers[i].layer_bootstrap, NULL, NULL);
 	} else if (lerr.code) {
@@ -388,13 +385,13 @@ static int layer_bootstrap(struct conv *c, size_t i)
 
 static json_t *blob_descriptor(const struct slot *s, const struct lading_image *img)
 {
-	char toc[LADING_DIGEST_HEX_LEN + 8], num[32], digest[80];
+	char toc[LADING_DIGEST_STR_LEN + 1], num[32];
+	struct lading_digest td;
 	json_t *ann = json_object();
 
-	lading_hex_encode(toc + 7, s->rec.toc_digest, sizeof(s->rec.toc_digest));
-	memcpy(toc, "sha256:", 7);
-	snprintf(num, sizeof(num), "%llu",
-		 (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
+	memcpy(td.bytes, s->rec.toc_digest, sizeof(td.bytes));
+	lading_digest_format(&td, toc);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
 			    json_string(num));
 	snprintf(num, sizeof(num), "%u", lading_le32_to_cpu(s->rec.chunk_size));
@@ -418,10 +415,8 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 	if (s->layer < 0)
 		json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-dict",
 				    json_string("true"));
-	snprintf(digest, sizeof(digest), "sha256:%s", s->id);
 	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", LADING_MEDIA_BLOB,
-			 "digest", digest, "size",
-			 (json_int_t)lading_le64_to_cpu(s->rec.artifact_size),
+			 "digest", s->oci_digest, "size", (json_int_t)lading_le64_to_cpu(s->rec.artifact_size),
 			 "annotations", ann);
 }
 
@@ -505,14 +500,11 @@ static int write_oci(struct conv *c)
 	int ret = 0;
 
 	for (i = 0; !ret && i < c->nslots; i++) {
-		char d[80];
-
 		if (c->slots[i].dict_path)
 			ret = lading_oci_writer_import(c->oci, c->slots[i].dict_path,
 						       c->slots[i].id, c->err);
 		json_array_append_new(layers, blob_descriptor(&c->slots[i], c->img));
-		snprintf(d, sizeof(d), "sha256:%s", c->slots[i].id);
-		json_array_append_new(diff_ids, json_string(d));
+		json_array_append_new(diff_ids, json_string(c->slots[i].oci_digest));
 	}
 	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
 		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
@@ -690,9 +682,7 @@ static int run(struct conv *c)
 	}
 	if (ret)
 		return ret;
-	lading_tree_apply_policy(c->tree, &(struct lading_tree_policy){
-		.clamp_mtime = c->p->clamp_mtime, .mtime = c->p->mtime,
-		.force_uid = -1, .force_gid = -1 });
+	lading_tree_apply_policy(c->tree, &c->p->build.policy);
 	ret = collect_dict_slots(c);
 	if (!ret)
 		ret = write_bootstrap(c);
@@ -732,9 +722,9 @@ int lading_convert(const struct lading_convert_params *p,
 
 	memset(r, 0, sizeof(*r));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!lading_chunk_size_valid(p->chunk_size))
-		return lading_error_set(err, EINVAL, "invalid chunk size %u",
-					p->chunk_size);
+	ret = lading_build_options_check(&p->build, err);
+	if (ret)
+		return ret;
 	ret = run(&c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r->elapsed = (double)(t1.tv_sec - t0.tv_sec) +

@@ -147,14 +147,17 @@ int lading_docker_ref_parse(const char *s, char **host, char **repo,
 	return 0;
 }
 
-static void sha256_hex(const void *data, size_t len, char *out)
+/* "sha256:<hex>" of data into out; 0, or -EIO with err set. */
+static int sha256_str(const void *data, size_t len, char *out,
+		      struct lading_error *err)
 {
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
+	int ret = lading_sha256(data, len, &d);
 
-	EVP_Digest(data, len, d, &dl, EVP_sha256(), NULL);
-	strcpy(out, "sha256:");
-	lading_hex_encode(out + 7, d, sizeof(d));
+	if (ret)
+		return lading_error_set(err, -ret, "sha256: %s", strerror(-ret));
+	lading_digest_format(&d, out);
+	return 0;
 }
 
 /* user:pass for host from docker's config.json ("auths" base64 entries). */
@@ -733,8 +736,9 @@ int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 	if (!ret && (m.overflow || !m.data))
 		ret = lading_error_set(err, EFBIG, "%s: manifest empty or larger "
 				       "than 4 MiB", url);
+	if (!ret)
+		ret = sha256_str(m.data, m.len, digest, err);
 	if (!ret) {
-		sha256_hex(m.data, m.len, digest);
 		/* a digest reference pins the bytes; a tag is checked against
 		 * what the registry says the digest is */
 		if ((!strncmp(ref, "sha256:", 7) && strcmp(ref, digest)) ||
@@ -768,8 +772,9 @@ int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 	ret = request(r, r->curl, url, NULL, NULL, false, &resp, err);
 	if (!ret && m.overflow)
 		ret = lading_error_set(err, EFBIG, "%s: larger than expected", url);
+	if (!ret)
+		ret = sha256_str(m.data ? m.data : "", m.len, got, err);
 	if (!ret) {
-		sha256_hex(m.data ? m.data : "", m.len, got);
 		if (strcmp(got, digest))
 			ret = lading_error_set(err, EBADMSG, "blob %s: received bytes "
 					       "hash to %s", digest, got);
@@ -1248,8 +1253,9 @@ int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 
 	if (!url)
 		return lading_error_set(err, ENOMEM, "out of memory");
-	sha256_hex(body, len, digest);
-	ret = request_q(r, r->curl, url, &q, &resp, err);
+	ret = sha256_str(body, len, digest, err);
+	if (!ret)
+		ret = request_q(r, r->curl, url, &q, &resp, err);
 	if (!ret && resp.status != 201)
 		ret = lading_error_set(err, EPROTO, "%s: HTTP %ld", url, resp.status);
 	if (!ret && resp.docker_digest[0] && strcmp(resp.docker_digest, digest))

@@ -128,13 +128,13 @@ int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err)
 {
-	char why[256];
+	struct lading_error terr = { 0 };
 	uint8_t *tail;
 	size_t len;
 	int ret;
 
 	if (!h->reg) {
-		ret = lading_toc_read(h->fd, rec, toc, why, sizeof(why));
+		ret = lading_toc_read(h->fd, rec, toc, &terr);
 	} else {
 		uint64_t size = lading_le64_to_cpu(rec->artifact_size);
 		uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
@@ -149,15 +149,13 @@ int lading_blob_read_toc(const struct lading_blob_handle *h,
 			return lading_error_set(err, ENOMEM, "out of memory");
 		ret = lading_blob_read(h, toc_offset, len, tail, err);
 		if (!ret)
-			ret = lading_toc_parse(tail, len, rec, toc, why, sizeof(why));
+			ret = lading_toc_parse(tail, len, rec, toc, &terr);
 		free(tail);
-		if (ret && ret != -EUCLEAN)
-			return ret;
+		if (ret && !terr.code)
+			return ret;	/* the read's error, err set */
 	}
-	if (ret == -EUCLEAN)
-		return lading_error_set(err, EUCLEAN, "blob %s: %s", h->digest + 7, why);
 	if (ret)
 		return lading_error_set(err, -ret, "blob %s: %s", h->digest + 7,
-					strerror(-ret));
+					terr.msg);
 	return 0;
 }

@@ -28,6 +28,8 @@ struct fill_serve_opts {
  */
 #define FILL_LIFELINE_FD0 3
 
+#define CACHEFILES_DEV "/dev/cachefiles"
+
 enum fill_orphan_cause {
 	FILL_ORPHAN_DIED,		/* the filler is gone without a word */
 	FILL_ORPHAN_RELEASED,		/* it stopped and left the rest to us */

@@ -23,11 +23,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/format.h>
 #include "backends.h"
 
-#define CACHEFILES_DEV "/dev/cachefiles"
 /* <linux/cachefiles.h>: _IOW(0x98, 1, int) */
 #define LADING_CACHEFILES_IOC_READ_COMPLETE _IOW(0x98, 1, int)
 
@@ -84,20 +82,17 @@ struct cf_request {
 	uint32_t msg_id;
 };
 
-bool lading_fill_cachefiles_supported(char *why, size_t whylen)
+int lading_fill_cachefiles_supported(struct lading_error *why)
 {
 	int fd = open(CACHEFILES_DEV, O_RDWR | O_CLOEXEC);
 
-	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s (needs root and CONFIG_CACHEFILES)",
-			 CACHEFILES_DEV, strerror(errno));
-		return false;
-	}
+	if (fd < 0)
+		return lading_error_set(why, ENOTSUP, "%s: %s (needs root and "
+					"CONFIG_CACHEFILES)", CACHEFILES_DEV,
+					strerror(errno));
 	close(fd);
 	/* on-demand mode itself is only known at "bind ondemand" */
-	snprintf(why, whylen, "%s is present (on-demand mode is checked when "
-		 "binding)", CACHEFILES_DEV);
-	return true;
+	return 0;
 }
 
 static int dev_command(struct cf_backend *cb, const char *fmt, ...)
@@ -348,7 +343,7 @@ static void *device_loop(void *arg)
 	while (!cb->stop) {
 		struct pollfd pfd = { .fd = cb->dev, .events = POLLIN };
 		struct lading_cachefiles_msg m;
-		char why[128];
+		struct lading_error why;
 		ssize_t n;
 
 		if (poll(&pfd, 1, 200) <= 0)
@@ -362,8 +357,9 @@ static void *device_loop(void *arg)
 		}
 		if (n == 0)
 			continue;
-		if (lading_cachefiles_msg_parse(buf, (size_t)n, &m, why, sizeof(why))) {
-			handle_malformed(cb, &m, why);
+		lading_error_clear(&why);
+		if (lading_cachefiles_msg_parse(buf, (size_t)n, &m, &why)) {
+			handle_malformed(cb, &m, why.msg);
 			continue;
 		}
 		switch (m.opcode) {
@@ -398,20 +394,25 @@ static void *device_loop(void *arg)
 #define KEEPER_DEV_FD FILL_LIFELINE_FD0
 #define KEEPER_SOCK_FD (FILL_LIFELINE_FD0 + 1)
 
-static void keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len)
+static int keeper_address(const char *dir, struct sockaddr_un *a, socklen_t *len,
+			  struct lading_error *err)
 {
-	uint8_t d[32];
-	char hex[65];
-	unsigned int dl;
+	struct lading_digest d;
+	char hex[LADING_DIGEST_HEX_LEN + 1];
+	int ret = lading_sha256(dir, strlen(dir), &d);
 
-	EVP_Digest(dir, strlen(dir), d, &dl, EVP_sha256(), NULL);
-	lading_hex_encode(hex, d, 16);
+	if (ret)
+		return lading_error_set(err, -ret, "%s: keeper address: %s", dir,
+					strerror(-ret));
+	lading_digest_hex(&d, hex);
+	hex[32] = '\0';	/* 128 bits name the cache well enough */
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
 	/* abstract: no file to clean up after a crash */
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 			   (size_t)snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
 					    "lading-fill-cachefiles-%s", hex));
+	return 0;
 }
 
 /* The filler died: hand the device to the next one, if it comes. */
@@ -432,29 +433,35 @@ static void keeper_hand_over(const void *unused, enum fill_orphan_cause cause)
 	}
 }
 
-/* A previous filler's device from its keeper, or -1 (none: bind anew). */
-static int take_over(const char *dir, struct lading_error *err)
+/*
+ * A previous filler's device from its keeper in *dev, or -1 there (none:
+ * bind anew); -EBUSY when a keeper is there but hands nothing over.
+ */
+static int take_over(const char *dir, int *dev, struct lading_error *err)
 {
 	struct sockaddr_un a;
 	socklen_t alen;
 	struct timeval tv = { .tv_sec = 3 };
-	int s, fd;
+	int s, ret;
 
-	keeper_address(dir, &a, &alen);
+	*dev = -1;
+	ret = keeper_address(dir, &a, &alen, err);
+	if (ret)
+		return ret;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		return -1;
+		return 0;
 	if (connect(s, (struct sockaddr *)&a, alen) < 0) {
 		close(s);
-		return -1;	/* no keeper: nobody served this cache */
+		return 0;	/* no keeper: nobody served this cache */
 	}
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	fd = fill_recv_fd(s);
+	*dev = fill_recv_fd(s);
 	close(s);
-	if (fd < 0)
-		lading_error_set(err, EBUSY, "%s: another lading-fill serves this "
-				 "cache", dir);
-	return fd < 0 ? -2 : fd;
+	if (*dev < 0)
+		return lading_error_set(err, EBUSY, "%s: another lading-fill serves "
+					"this cache", dir);
+	return 0;
 }
 
 static int start_keeper(struct cf_backend *cb, const char *dir,
@@ -464,7 +471,9 @@ static int start_keeper(struct cf_backend *cb, const char *dir,
 	socklen_t alen;
 	int keep[2], s, i, b, ret;
 
-	keeper_address(dir, &a, &alen);
+	ret = keeper_address(dir, &a, &alen, err);
+	if (ret)
+		return ret;
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	/* a keeper that just handed over may not have exited yet */
 	for (i = 0, b = -1; s >= 0 && i < 100; i++) {
@@ -594,10 +603,10 @@ int cf_backend_start(struct fill_engine *e, const char *cache_dir,
 	dir = realpath(cache_dir, NULL);
 	if (!dir)
 		return lading_error_set(err, errno, "%s: %s", cache_dir, strerror(errno));
-	cb->dev = take_over(dir, err);
-	if (cb->dev == -2) {
+	ret = take_over(dir, &cb->dev, err);
+	if (ret) {
 		free(dir);
-		return -EBUSY;
+		return ret;
 	}
 	if (cb->dev >= 0) {
 		/* the kernel sends the requests in flight again */

@@ -86,7 +86,7 @@ static void blob_free(struct fill_blob *b)
 static int toc_load_kept(const char *dir, const char *id,
 			 const struct lading_blob_record *rec, struct lading_toc *toc)
 {
-	char *path = dir ? lading_path_join(dir, id) : NULL, why[128];
+	char *path = dir ? lading_path_join(dir, id) : NULL;
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1, ret = -ENOENT;
 	uint64_t len = lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset);
 	uint8_t *tail;
@@ -98,7 +98,7 @@ static int toc_load_kept(const char *dir, const char *id,
 	       malloc(len ? len : 1) : NULL;
 	if (tail && !lading_pread_full(fd, tail, len, 0) &&
 	    lseek(fd, 0, SEEK_END) == (off_t)len)
-		ret = lading_toc_parse(tail, len, rec, toc, why, sizeof(why));
+		ret = lading_toc_parse(tail, len, rec, toc, NULL);
 	free(tail);
 	close(fd);
 	return ret;
@@ -627,7 +627,7 @@ static void run_job(struct fill_engine *e, struct worker_buffers *w,
 	if (ret) {
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
-			       err.msg[0] ? err.msg : strerror(-ret));
+			       lading_error_message(&err, ret));
 		return;
 	}
 	for (i = 0; i < j->count; i++) {

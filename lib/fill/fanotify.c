@@ -70,35 +70,31 @@ struct fan_request {
 	int fd;				/* the event's fd: answered, then closed */
 };
 
-bool lading_fill_fanotify_supported(char *why, size_t whylen)
+int lading_fill_fanotify_supported(struct lading_error *why)
 {
 	char tmpl[] = "/tmp/lading-fan-XXXXXX";
 	int fd = fanotify_init(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC,
-			       O_RDWR | O_LARGEFILE), f;
-	bool ok = false;
+			       O_RDWR | O_LARGEFILE), f, ret = 0;
 
-	if (fd < 0) {
-		snprintf(why, whylen, "fanotify_init(FAN_CLASS_PRE_CONTENT): %s "
-			 "(needs root, Linux 6.14+ and "
-			 "CONFIG_FANOTIFY_ACCESS_PERMISSIONS)", strerror(errno));
-		return false;
-	}
+	if (fd < 0)
+		return lading_error_set(why, ENOTSUP, "fanotify_init("
+					"FAN_CLASS_PRE_CONTENT): %s (needs root, "
+					"Linux 6.14+ and "
+					"CONFIG_FANOTIFY_ACCESS_PERMISSIONS)",
+					strerror(errno));
 	f = mkstemp(tmpl);
 	if (f >= 0) {
-		ok = fanotify_mark(fd, FAN_MARK_ADD, LADING_FAN_PRE_ACCESS, f, NULL) == 0;
-		if (!ok)
-			snprintf(why, whylen, "FAN_PRE_ACCESS marks: %s (Linux 6.14+)",
-				 strerror(errno));
-		else
-			snprintf(why, whylen, "fanotify pre-content events work");
+		if (fanotify_mark(fd, FAN_MARK_ADD, LADING_FAN_PRE_ACCESS, f, NULL))
+			ret = lading_error_set(why, ENOTSUP, "FAN_PRE_ACCESS marks: "
+					       "%s (Linux 6.14+)", strerror(errno));
 		close(f);
 		unlink(tmpl);
 	} else {
-		snprintf(why, whylen, "cannot make a probe file in /tmp: %s",
-			 strerror(errno));
+		ret = lading_error_set(why, ENOTSUP, "cannot make a probe file in "
+				       "/tmp: %s", strerror(errno));
 	}
 	close(fd);
-	return ok;
+	return ret;
 }
 
 static void respond(struct fan_backend *fb, int fd, uint32_t answer)
@@ -200,13 +196,14 @@ static void *event_loop(void *arg)
 		while (n > 0 && at < (size_t)n) {
 			struct lading_fanotify_event ev;
 			size_t used;
-			char why[128];
+			struct lading_error why;
 
+			lading_error_clear(&why);
 			if (lading_fanotify_event_parse(buf + at, (size_t)n - at, &ev,
-							&used, why, sizeof(why))) {
+							&used, &why)) {
 				/* nothing after a bad header can be trusted */
 				lading_log_msg(fb->log, LADING_LOG_ERROR, "fanotify: "
-					       "malformed event: %s", why);
+					       "malformed event: %s", why.msg);
 				break;
 			}
 			at += used;
@@ -324,7 +321,7 @@ static void guardian_answer(int fan)
 		size_t used;
 
 		if (lading_fanotify_event_parse(buf + at, (size_t)n - at, &ev, &used,
-						NULL, 0))
+						NULL))
 			break;
 		at += used;
 		if (ev.fd < 0)

@@ -15,24 +15,26 @@
 
 #define PREFETCH_CHUNKS 16	/* per low-priority request */
 
-int lading_fill_pick_backend(enum lading_fill_backend *out, char *why,
-			     size_t whylen)
+int lading_fill_pick_backend(enum lading_fill_backend *out,
+			     const struct lading_log *log, struct lading_error *err)
 {
-	char fan[200], cf[200];
+	struct lading_error fan = { 0 }, cf = { 0 };
 
-	if (lading_fill_fanotify_supported(fan, sizeof(fan))) {
+	if (!lading_fill_fanotify_supported(&fan)) {
 		*out = LADING_FILL_FANOTIFY;
-		snprintf(why, whylen, "fanotify: this kernel has pre-content events");
+		lading_log_msg(log, LADING_LOG_INFO, "back end fanotify: this kernel "
+			       "has pre-content events");
 		return 0;
 	}
-	if (lading_fill_cachefiles_supported(cf, sizeof(cf))) {
+	if (!lading_fill_cachefiles_supported(&cf)) {
 		*out = LADING_FILL_CACHEFILES;
-		snprintf(why, whylen, "cachefiles: no fanotify pre-content events "
-			 "(%s); %s", fan, cf);
+		lading_log_msg(log, LADING_LOG_INFO, "back end cachefiles: no fanotify "
+			       "pre-content events (%s); %s is present (on-demand "
+			       "mode is checked when binding)", fan.msg,
+			       CACHEFILES_DEV);
 		return 0;
 	}
-	snprintf(why, whylen, "no back end: %s; %s", fan, cf);
-	return -ENOTSUP;
+	return lading_error_set(err, ENOTSUP, "no back end: %s; %s", fan.msg, cf.msg);
 }
 
 struct filler {
@@ -429,43 +431,43 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 static int default_fsid(const char *bootstrap, char *out, size_t outlen,
 			struct lading_error *err)
 {
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char hex[LADING_DIGEST_HEX_LEN + 1];
 	uint64_t bytes = 0;
 	int fd = open(bootstrap, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return lading_error_set(err, errno, "%s: %s", bootstrap, strerror(errno));
-	ret = lading_sha256_fd(fd, d, &bytes);
+	ret = lading_sha256_fd(fd, &d, &bytes);
 	close(fd);
 	if (ret)
 		return lading_error_set(err, -ret, "%s: %s", bootstrap, strerror(-ret));
-	lading_hex_encode(hex, d, sizeof(d));
+	lading_digest_hex(&d, hex);
 	snprintf(out, outlen, "lading-%.16s", hex);
 	return 0;
 }
 
 static int pick(struct filler *f)
 {
-	char why[512];
+	struct lading_error why = { 0 };
 	int ret;
 
 	if (f->p->backend == LADING_FILL_FANOTIFY &&
-	    !lading_fill_fanotify_supported(why, sizeof(why)))
+	    lading_fill_fanotify_supported(&why))
 		return lading_error_set(f->err, ENOTSUP, "fanotify back end "
-					"unavailable: %s", why);
+					"unavailable: %s", why.msg);
 	if (f->p->backend == LADING_FILL_CACHEFILES &&
-	    !lading_fill_cachefiles_supported(why, sizeof(why)))
+	    lading_fill_cachefiles_supported(&why))
 		return lading_error_set(f->err, ENOTSUP, "cachefiles back end "
-					"unavailable: %s", why);
+					"unavailable: %s", why.msg);
 	if (f->p->backend != LADING_FILL_AUTO) {
 		f->backend = f->p->backend;
 		return 0;
 	}
-	ret = lading_fill_pick_backend(&f->backend, why, sizeof(why));
+	ret = lading_fill_pick_backend(&f->backend, f->p->log, &why);
 	if (ret)
-		return lading_error_set(f->err, -ret, "back end unavailable: %s", why);
-	lading_log_msg(f->p->log, LADING_LOG_INFO, "back end %s", why);
+		return lading_error_set(f->err, -ret, "back end unavailable: %s",
+					why.msg);
 	return 0;
 }
 

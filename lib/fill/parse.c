@@ -60,17 +60,18 @@ static_assert(sizeof(struct fan_info_range) == 24, "fanotify_event_info_range");
 #define FAN_METADATA_VERSION 3
 #define FAN_INFO_TYPE_RANGE 6
 
-/* whylen 0: no message (the fanotify guardian parses after fork()) */
-static int bad(char *why, size_t whylen, const char *what)
+/*
+ * err NULL: no message, and no allocation (the fanotify guardian parses
+ * after fork())
+ */
+static int bad(struct lading_error *err, const char *what)
 {
-	if (whylen)
-		snprintf(why, whylen, "%s", what);
-	return -EBADMSG;
+	return lading_error_set(err, EBADMSG, "%s", what);
 }
 
 int lading_cachefiles_msg_parse(const void *buf, size_t n,
-				struct lading_cachefiles_msg *m, char *why,
-				size_t whylen)
+				struct lading_cachefiles_msg *m,
+				struct lading_error *err)
 {
 	const uint8_t *p = buf;
 	struct cf_msg_hdr h;
@@ -80,57 +81,57 @@ int lading_cachefiles_msg_parse(const void *buf, size_t n,
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 	if (n < sizeof(h))
-		return bad(why, whylen, "message shorter than its header");
+		return bad(err, "message shorter than its header");
 	if (n > LADING_CACHEFILES_MSG_MAX)
-		return bad(why, whylen, "message longer than 1024 bytes");
+		return bad(err, "message longer than 1024 bytes");
 	memcpy(&h, p, sizeof(h));
 	m->msg_id = h.msg_id;
 	m->opcode = h.opcode;
 	m->object_id = h.object_id;
 	if (h.len != n)
-		return bad(why, whylen, "message length field disagrees with the read");
+		return bad(err, "message length field disagrees with the read");
 	switch (h.opcode) {
 	case LADING_CACHEFILES_OP_OPEN:
 		if (n < sizeof(h) + sizeof(o))
-			return bad(why, whylen, "OPEN message too short");
+			return bad(err, "OPEN message too short");
 		memcpy(&o, p + sizeof(h), sizeof(o));
 		m->fd = (int)o.fd;
 		m->flags = o.flags;
 		if (m->fd < 0)
-			return bad(why, whylen, "OPEN without an fd");
+			return bad(err, "OPEN without an fd");
 		if (!o.volume_key_size ||
 		    o.volume_key_size > n - sizeof(h) - sizeof(o) ||
 		    o.cookie_key_size != n - sizeof(h) - sizeof(o) - o.volume_key_size)
-			return bad(why, whylen, "OPEN key sizes disagree with the message");
+			return bad(err, "OPEN key sizes disagree with the message");
 		m->volume_key = (const char *)p + sizeof(h) + sizeof(o);
 		m->volume_key_len = o.volume_key_size - 1;
 		if (m->volume_key[m->volume_key_len] != '\0' ||
 		    memchr(m->volume_key, '\0', m->volume_key_len))
-			return bad(why, whylen, "OPEN volume key is not one string");
+			return bad(err, "OPEN volume key is not one string");
 		m->cookie_key = (const uint8_t *)m->volume_key + o.volume_key_size;
 		m->cookie_key_len = o.cookie_key_size;
 		return 0;
 	case LADING_CACHEFILES_OP_CLOSE:
 		if (n != sizeof(h))
-			return bad(why, whylen, "CLOSE message with a body");
+			return bad(err, "CLOSE message with a body");
 		return 0;
 	case LADING_CACHEFILES_OP_READ:
 		if (n != sizeof(h) + sizeof(r))
-			return bad(why, whylen, "READ message of the wrong size");
+			return bad(err, "READ message of the wrong size");
 		memcpy(&r, p + sizeof(h), sizeof(r));
 		if (r.off + r.len < r.off)
-			return bad(why, whylen, "READ range wraps around");
+			return bad(err, "READ range wraps around");
 		m->off = r.off;
 		m->len = r.len;
 		return 0;
 	default:
-		return bad(why, whylen, "unknown opcode");
+		return bad(err, "unknown opcode");
 	}
 }
 
 int lading_fanotify_event_parse(const void *buf, size_t n,
 				struct lading_fanotify_event *ev, size_t *used,
-				char *why, size_t whylen)
+				struct lading_error *err)
 {
 	const uint8_t *p = buf, *q, *end;
 	struct fan_metadata md;
@@ -139,17 +140,17 @@ int lading_fanotify_event_parse(const void *buf, size_t n,
 	ev->fd = -1;
 	*used = 0;
 	if (n < sizeof(md))
-		return bad(why, whylen, "event shorter than its metadata");
+		return bad(err, "event shorter than its metadata");
 	memcpy(&md, p, sizeof(md));
 	ev->fd = md.fd;
 	ev->pid = md.pid;
 	ev->mask = md.mask;
 	if (md.event_len < sizeof(md) || md.event_len > n)
-		return bad(why, whylen, "event length outside the buffer");
+		return bad(err, "event length outside the buffer");
 	if (md.vers != FAN_METADATA_VERSION)
-		return bad(why, whylen, "unknown fanotify metadata version");
+		return bad(err, "unknown fanotify metadata version");
 	if (md.metadata_len < sizeof(md) || md.metadata_len > md.event_len)
-		return bad(why, whylen, "metadata length outside the event");
+		return bad(err, "metadata length outside the event");
 	*used = md.event_len;
 	q = p + md.metadata_len;
 	end = p + md.event_len;
@@ -158,12 +159,12 @@ int lading_fanotify_event_parse(const void *buf, size_t n,
 
 		memcpy(&ih, q, sizeof(ih));
 		if (ih.len < sizeof(ih) || ih.len > (size_t)(end - q))
-			return bad(why, whylen, "info record length outside the event");
+			return bad(err, "info record length outside the event");
 		if (ih.info_type == FAN_INFO_TYPE_RANGE) {
 			struct fan_info_range ri;
 
 			if (ih.len < sizeof(ri))
-				return bad(why, whylen, "range record too short");
+				return bad(err, "range record too short");
 			memcpy(&ri, q, sizeof(ri));
 			ev->has_range = true;
 			ev->off = ri.offset;

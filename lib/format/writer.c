@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
 #include <lading/format.h>
 #include <lading/tree.h>
 
@@ -543,24 +542,17 @@ static void write_superblock(const struct image_plan *ip, uint8_t *img)
 	write_blob_table(prm, img);
 }
 
-static int sha256(const uint8_t *data, size_t len, uint8_t *out)
-{
-	unsigned int n;
-
-	return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
-}
-
 /* A name-based UUID: the image digest with the uuid field still zero. */
 static int derive_uuid(uint8_t *img, size_t len)
 {
 	struct erofs_super_block *sb =
 		(struct erofs_super_block *)(img + EROFS_SUPER_OFFSET);
-	uint8_t d[LADING_SHA256_LEN];
-	int ret = sha256(img, len, d);
+	struct lading_digest d;
+	int ret = lading_sha256(img, len, &d);
 
 	if (ret)
 		return ret;
-	memcpy(sb->uuid, d, sizeof(sb->uuid));
+	memcpy(sb->uuid, d.bytes, sizeof(sb->uuid));
 	sb->uuid[6] = (uint8_t)((sb->uuid[6] & 0x0f) | 0x80);	/* version 8 */
 	sb->uuid[8] = (uint8_t)((sb->uuid[8] & 0x3f) | 0x80);	/* RFC 4122 */
 	return 0;
@@ -662,7 +654,7 @@ int lading_image_write(struct lading_tree *tree,
 		goto out;
 	memcpy(stats->uuid, sb->uuid, sizeof(stats->uuid));
 	erofs_superblock_set_checksum(img);
-	ret = sha256(img, len, stats->digest);
+	ret = lading_sha256(img, len, &stats->digest);
 	if (!ret)
 		ret = lading_pwrite_full(fd, img, len, 0);
 	if (ret) {

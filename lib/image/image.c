@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/image.h>
 
 #define SMALL_MAX (4u << 20)	/* JSON documents larger than this: refused */
@@ -123,14 +122,8 @@ void lading_image_ref_free(struct lading_image_ref *r)
 
 static bool valid_digest(const char *d, const char **hex)
 {
-	size_t i;
-
-	if (!d || strncmp(d, "sha256:", 7))
-		return false;
-	for (i = 0; i < 64; i++)
-		if (!strchr("0123456789abcdef", d[7 + i]) || !d[7 + i])
-			return false;
-	if (d[7 + 64])
+	/* the prefix is required here: parse alone takes bare hex too */
+	if (!d || strncmp(d, LADING_DIGEST_PREFIX, 7) || lading_digest_parse(d, NULL))
 		return false;
 	*hex = d + 7;
 	return true;
@@ -288,12 +281,13 @@ static int read_small(struct image_priv *ip, const char *name, char **buf,
 
 static bool sha256_matches(const char *buf, size_t len, const char *hex)
 {
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char h[LADING_DIGEST_HEX_LEN + 1];
-	unsigned int dl;
 
-	EVP_Digest(buf, len, d, &dl, EVP_sha256(), NULL);
-	lading_hex_encode(h, d, sizeof(d));
+	/* a digest that cannot be computed matches nothing */
+	if (lading_sha256(buf, len, &d))
+		return false;
+	lading_digest_hex(&d, h);
 	return !strcmp(h, hex);
 }
 

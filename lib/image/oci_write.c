@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/image.h>
 
 #define INDEX_MAX (4u << 20)	/* as for any JSON document read */
@@ -145,18 +144,18 @@ const char *lading_oci_writer_blob_dir(const struct lading_oci_writer *w)
 int lading_oci_writer_put(struct lading_oci_writer *w, const void *data,
 			  size_t len, char *digest, struct lading_error *err)
 {
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char hex[LADING_DIGEST_HEX_LEN + 1];
-	unsigned int dl;
-	int ret;
+	int ret = lading_sha256(data, len, &d);
 
-	EVP_Digest(data, len, d, &dl, EVP_sha256(), NULL);
-	lading_hex_encode(hex, d, sizeof(d));
-	ret = put_file(w->blob_dir, hex, data, len);
+	if (!ret) {
+		lading_digest_hex(&d, hex);
+		ret = put_file(w->blob_dir, hex, data, len);
+	}
 	if (ret)
 		return lading_error_set(err, -ret, "%s: writing blob: %s",
 					w->blob_dir, strerror(-ret));
-	sprintf(digest, "sha256:%s", hex);
+	lading_digest_format(&d, digest);
 	return 0;
 }
 

@@ -23,7 +23,6 @@
 #ifdef LADING_HAVE_ISAL
 #include <isa-l/igzip_lib.h>
 #endif
-#include <openssl/evp.h>
 #include "internal.h"
 
 #define IN_BUF (1u << 20)
@@ -49,11 +48,17 @@ struct input_stream {
 	uint64_t raw_bytes;
 	lading_read_fn read;	/* instead of fd */
 	void *read_ud;
-	EVP_MD_CTX *raw_md;	/* sha256 of every raw byte */
-	EVP_MD_CTX *out_md;	/* sha256 of every decompressed byte */
+	struct lading_sha256_ctx raw_md;	/* of every raw byte (md NULL: no) */
+	struct lading_sha256_ctx out_md;	/* of every decompressed byte */
 	uint64_t out_bytes;	/* decompressed bytes, handed out or drained */
 	char raw_hex[LADING_DIGEST_HEX_LEN + 1], out_hex[LADING_DIGEST_HEX_LEN + 1];
-	char msg[256];
+	const char *name;	/* for messages */
+	/*
+	 * The first failure, set where it happens (on the decoding thread,
+	 * if any) and handed to the caller's error by the call that returns
+	 * it, so two threads never write one lading_error.
+	 */
+	struct lading_error err;
 	struct pipeline *pipe;	/* decoding on its own thread, if any */
 };
 
@@ -93,24 +98,22 @@ static int fill_raw(struct input_stream *s)
 		return 0;
 	if (s->read) {
 		n = s->read(s->read_ud, s->in + s->in_len, IN_BUF - s->in_len);
-		if (n < 0) {
-			snprintf(s->msg, sizeof(s->msg), "read: %s", strerror((int)-n));
-			return (int)n;
-		}
+		if (n < 0)
+			return lading_error_set(&s->err, (int)-n, "read: %s",
+						strerror((int)-n));
 	} else {
 		do
 			n = read(s->fd, s->in + s->in_len, IN_BUF - s->in_len);
 		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			snprintf(s->msg, sizeof(s->msg), "read: %s", strerror(errno));
-			return -errno;
-		}
+		if (n < 0)
+			return lading_error_set(&s->err, errno, "read: %s",
+						strerror(errno));
 	}
 	if (n == 0)
 		s->eof_raw = true;
-	else if (s->raw_md &&
-		 EVP_DigestUpdate(s->raw_md, s->in + s->in_len, (size_t)n) != 1)
-		return -EIO;
+	else if (s->raw_md.md &&
+		 lading_sha256_update(&s->raw_md, s->in + s->in_len, (size_t)n))
+		return lading_error_set(&s->err, EIO, "sha256 failed");
 	s->in_len += (size_t)n;
 	/* the decoding thread counts, the progress line reads */
 	__atomic_add_fetch(&s->raw_bytes, (uint64_t)n, __ATOMIC_RELAXED);
@@ -145,7 +148,7 @@ static la_ssize_t raw_read_cb(struct archive *a, void *ud, const void **buf)
 	size_t n;
 
 	if (s->in_pos == s->in_len && fill_raw(s) < 0) {
-		archive_set_error(a, EIO, "%s", s->msg);
+		archive_set_error(a, EIO, "%s", lading_error_message(&s->err, -EIO));
 		return -1;
 	}
 	n = s->in_len - s->in_pos;
@@ -165,10 +168,10 @@ static int open_archive_layer(struct input_stream *s)
 	archive_read_support_format_raw(s->raw);
 	if (archive_read_open(s->raw, s, NULL, raw_read_cb, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(s->raw, &e) != ARCHIVE_OK) {
-		snprintf(s->msg, sizeof(s->msg), "%s",
-			 archive_error_string(s->raw) ? archive_error_string(s->raw) :
-			 "cannot decompress");
-		return -EINVAL;
+		return lading_error_set(&s->err, EINVAL, "%s",
+					archive_error_string(s->raw) ?
+					archive_error_string(s->raw) :
+					"cannot decompress");
 	}
 	return 0;
 }
@@ -215,28 +218,32 @@ static int sniff(struct input_stream *s)
 	return 0;
 }
 
-int input_open(struct input_stream **out, const char *path,
-	       lading_read_fn read_fn, void *read_ud, bool digest,
-	       bool out_digest)
+/* Hands the stream's failure to the caller as "NAME: why"; returns ret. */
+static int report(struct input_stream *s, int ret, struct lading_error *err)
 {
-	struct input_stream *s = calloc(1, sizeof(*s));
+	if (ret >= 0)
+		return ret;
+	return lading_error_set(err, -ret, "%s: %s", s->name,
+				lading_error_message(&s->err, ret));
+}
+
+static int open_stream(struct input_stream *s, const char *path,
+		       lading_read_fn read_fn, void *read_ud, bool digest,
+		       bool out_digest)
+{
 	int ret;
 
-	if (!s)
-		return -ENOMEM;
 	s->fd = -1;
 	s->in = malloc(IN_BUF);
 	s->out = malloc(IN_BUF);
+	if (!s->in || !s->out)
+		return lading_error_set(&s->err, ENOMEM, "out of memory");
 	/* hashing every raw byte costs a sha256 pass: only when asked */
-	s->raw_md = digest ? EVP_MD_CTX_new() : NULL;
-	s->out_md = out_digest ? EVP_MD_CTX_new() : NULL;
-	if (!s->in || !s->out || (digest && (!s->raw_md ||
-	    EVP_DigestInit_ex(s->raw_md, EVP_sha256(), NULL) != 1)) ||
-	    (out_digest && (!s->out_md ||
-	    EVP_DigestInit_ex(s->out_md, EVP_sha256(), NULL) != 1))) {
-		input_close(s);
-		return -ENOMEM;
-	}
+	ret = digest ? lading_sha256_init(&s->raw_md) : 0;
+	if (!ret && out_digest)
+		ret = lading_sha256_init(&s->out_md);
+	if (ret)
+		return lading_error_set(&s->err, -ret, "sha256: %s", strerror(-ret));
 	if (read_fn) {
 		s->read = read_fn;
 		s->read_ud = read_ud;
@@ -244,26 +251,36 @@ int input_open(struct input_stream **out, const char *path,
 		s->fd = STDIN_FILENO;
 	} else {
 		s->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (s->fd < 0) {
-			ret = -errno;
-			snprintf(s->msg, sizeof(s->msg), "%s", strerror(errno));
-			*out = s;
-			return ret;
-		}
+		if (s->fd < 0)
+			return lading_error_set(&s->err, errno, "%s", strerror(errno));
 		s->own_fd = true;
 	}
-	*out = s;
 	ret = sniff(s);
-	if (!ret && s->kind == IN_PLAIN && s->raw_md && s->out_md) {
+	if (!ret && s->kind == IN_PLAIN && s->raw_md.md && s->out_md.md) {
 		/* the same bytes: one hash serves both */
-		EVP_MD_CTX_free(s->out_md);
-		s->out_md = NULL;
+		lading_sha256_free(&s->out_md);
 		s->out_is_raw = true;
 	}
 	/* plain tars without a digest to compute have nothing to overlap */
-	if (!ret && (s->kind != IN_PLAIN || s->raw_md || s->out_md))
+	if (!ret && (s->kind != IN_PLAIN || s->raw_md.md || s->out_md.md))
 		ret = pipe_start(s);
+	if (ret == -ENOMEM)
+		lading_error_set(&s->err, ENOMEM, "out of memory");
 	return ret;
+}
+
+int input_open(struct input_stream **out, const char *path, const char *name,
+	       lading_read_fn read_fn, void *read_ud, bool digest,
+	       bool out_digest, struct lading_error *err)
+{
+	struct input_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return lading_error_set(err, ENOMEM, "%s: out of memory", name);
+	s->name = name;
+	*out = s;
+	return report(s, open_stream(s, path, read_fn, read_ud, digest,
+				     out_digest), err);
 }
 
 /*
@@ -284,9 +301,9 @@ static int gzip_member_end(struct input_stream *s, bool *more)
 		*more = true;
 		return 0;
 	}
-	snprintf(s->msg, sizeof(s->msg), "corrupt gzip data: bytes after the "
-		 "end of the compressed stream that are not another gzip member");
-	return -EIO;
+	return lading_error_set(&s->err, EIO, "corrupt gzip data: bytes after "
+				"the end of the compressed stream that are not "
+				"another gzip member");
 }
 
 static ssize_t gzip_read(struct input_stream *s, const void **buf)
@@ -320,12 +337,10 @@ static ssize_t gzip_read(struct input_stream *s, const void **buf)
 			else
 				s->done = true;
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-			snprintf(s->msg, sizeof(s->msg), "corrupt gzip data: %s",
-				 s->z.msg ? s->z.msg : "inflate failed");
-			return -EIO;
+			return lading_error_set(&s->err, EIO, "corrupt gzip data: %s",
+						s->z.msg ? s->z.msg : "inflate failed");
 		} else if (!produced && s->eof_raw && s->in_pos == s->in_len) {
-			snprintf(s->msg, sizeof(s->msg), "gzip data truncated");
-			return -EIO;
+			return lading_error_set(&s->err, EIO, "gzip data truncated");
 		}
 		if (produced || s->done) {
 			*buf = s->out;
@@ -358,9 +373,9 @@ static ssize_t gzip_read_isal(struct input_stream *s, const void **buf)
 		s->in_pos += before - st->avail_in;
 		produced = IN_BUF - st->avail_out;
 		if (r != ISAL_DECOMP_OK) {
-			snprintf(s->msg, sizeof(s->msg), "corrupt gzip data%s",
-				 r == ISAL_INCORRECT_CHECKSUM ? ": incorrect data check" : "");
-			return -EIO;
+			return lading_error_set(&s->err, EIO, "corrupt gzip data%s",
+						r == ISAL_INCORRECT_CHECKSUM ?
+						": incorrect data check" : "");
 		}
 		if (st->block_state == ISAL_BLOCK_FINISH) {
 			bool more;
@@ -376,8 +391,7 @@ static ssize_t gzip_read_isal(struct input_stream *s, const void **buf)
 				s->done = true;
 			}
 		} else if (!produced && s->eof_raw && s->in_pos == s->in_len) {
-			snprintf(s->msg, sizeof(s->msg), "gzip data truncated");
-			return -EIO;
+			return lading_error_set(&s->err, EIO, "gzip data truncated");
 		}
 		if (produced || s->done) {
 			*buf = s->out;
@@ -404,10 +418,10 @@ static ssize_t decode_read(struct input_stream *s, const void **buf)
 	case IN_ARCHIVE:
 		n = archive_read_data(s->raw, s->out, IN_BUF);
 		if (n < 0) {
-			snprintf(s->msg, sizeof(s->msg), "%s",
-				 archive_error_string(s->raw) ?
-				 archive_error_string(s->raw) : "decompression failed");
-			return -EIO;
+			return lading_error_set(&s->err, EIO, "%s",
+						archive_error_string(s->raw) ?
+						archive_error_string(s->raw) :
+						"decompression failed");
 		}
 		if (n == 0)
 			s->done = true;
@@ -436,10 +450,8 @@ static ssize_t decode_next(struct input_stream *s, const void **buf)
 	if (n <= 0)
 		return n;
 	s->out_bytes += (uint64_t)n;
-	if (s->out_md && EVP_DigestUpdate(s->out_md, *buf, (size_t)n) != 1) {
-		snprintf(s->msg, sizeof(s->msg), "sha256 failed");
-		return -EIO;
-	}
+	if (s->out_md.md && lading_sha256_update(&s->out_md, *buf, (size_t)n))
+		return lading_error_set(&s->err, EIO, "sha256 failed");
 	return n;
 }
 
@@ -552,7 +564,7 @@ static void pipe_stop(struct input_stream *s)
 	s->pipe = NULL;
 }
 
-ssize_t input_read(struct input_stream *s, const void **buf)
+static ssize_t pipe_read(struct input_stream *s, const void **buf)
 {
 	struct pipeline *p = s->pipe;
 	struct pipe_slot *slot;
@@ -578,33 +590,42 @@ ssize_t input_read(struct input_stream *s, const void **buf)
 	return n;
 }
 
-int input_drain(struct input_stream *s)
+ssize_t input_read(struct input_stream *s, const void **buf,
+		   struct lading_error *err)
+{
+	ssize_t n = pipe_read(s, buf);
+
+	return n < 0 ? report(s, (int)n, err) : n;
+}
+
+int input_drain(struct input_stream *s, struct lading_error *err)
 {
 	const void *buf;
 	ssize_t n;
 
 	if (!s->pipe)
-		return decode_drain(s);
+		return report(s, decode_drain(s), err);
 	do
-		n = input_read(s, &buf);
+		n = pipe_read(s, &buf);
 	while (n > 0);
-	return n < 0 ? (int)n : 0;
+	return n < 0 ? report(s, (int)n, err) : 0;
 }
 
 /* Finishes a digest once; later calls give the same hex. */
-static int digest_final(EVP_MD_CTX *md, char *cache, char *hex)
+static int digest_final(struct lading_sha256_ctx *md, char *cache, char *hex)
 {
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
+	int ret;
 
-	if (!md) {
+	if (!md->md) {
 		hex[0] = '\0';
 		return 0;
 	}
 	if (!cache[0]) {
-		if (EVP_DigestFinal_ex(md, d, &dl) != 1)
-			return -EIO;
-		lading_hex_encode(cache, d, sizeof(d));
+		ret = lading_sha256_final(md, &d);
+		if (ret)
+			return ret;
+		lading_digest_hex(&d, cache);
 	}
 	memcpy(hex, cache, LADING_DIGEST_HEX_LEN + 1);
 	return 0;
@@ -612,14 +633,14 @@ static int digest_final(EVP_MD_CTX *md, char *cache, char *hex)
 
 int input_raw_digest(struct input_stream *s, char *hex)
 {
-	return digest_final(s->raw_md, s->raw_hex, hex);
+	return digest_final(&s->raw_md, s->raw_hex, hex);
 }
 
 int input_out_digest(struct input_stream *s, char *hex)
 {
 	if (s->out_is_raw)
 		return input_raw_digest(s, hex);
-	return digest_final(s->out_md, s->out_hex, hex);
+	return digest_final(&s->out_md, s->out_hex, hex);
 }
 
 uint64_t input_out_bytes(const struct input_stream *s)
@@ -630,11 +651,6 @@ uint64_t input_out_bytes(const struct input_stream *s)
 uint64_t input_raw_bytes(const struct input_stream *s)
 {
 	return __atomic_load_n(&s->raw_bytes, __ATOMIC_RELAXED);
-}
-
-const char *input_error(const struct input_stream *s)
-{
-	return s->msg[0] ? s->msg : "input error";
 }
 
 void input_close(struct input_stream *s)
@@ -651,8 +667,8 @@ void input_close(struct input_stream *s)
 #endif
 	if (s->own_fd && s->fd >= 0)
 		close(s->fd);
-	EVP_MD_CTX_free(s->raw_md);
-	EVP_MD_CTX_free(s->out_md);
+	lading_sha256_free(&s->raw_md);
+	lading_sha256_free(&s->out_md);
 	free(s->in);
 	free(s->out);
 	free(s);

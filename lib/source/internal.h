@@ -45,16 +45,21 @@ void source_count_type(struct source_ctx *ctx, uint32_t mode);
 /*
  * Decompressed tar input (input.c): gzip through zlib so its CRC is
  * checked, xz/zstd/bzip2 through libarchive, plain as is.  Errors are
- * negative errno with input_error() telling what went wrong.
+ * negative errno with err saying "NAME: what went wrong".
  */
 struct input_stream;
-/* digest: sha256 of the raw bytes; out_digest: of the decompressed ones */
-int input_open(struct input_stream **out, const char *path,
+/*
+ * digest: sha256 of the raw bytes; out_digest: of the decompressed ones.
+ * name (kept, for messages) is what err names; *out is set even on a
+ * failure, for input_close().
+ */
+int input_open(struct input_stream **out, const char *path, const char *name,
 	       lading_read_fn read_fn, void *read_ud, bool digest,
-	       bool out_digest);
-ssize_t input_read(struct input_stream *s, const void **buf);
+	       bool out_digest, struct lading_error *err);
+ssize_t input_read(struct input_stream *s, const void **buf,
+		   struct lading_error *err);
 /* Reads to the end so every decoder verifies its trailing checks. */
-int input_drain(struct input_stream *s);
+int input_drain(struct input_stream *s, struct lading_error *err);
 uint64_t input_raw_bytes(const struct input_stream *s);
 /* sha256 of all raw bytes, after input_drain(); "" unless asked for. */
 int input_raw_digest(struct input_stream *s, char *hex);
@@ -62,7 +67,6 @@ int input_raw_digest(struct input_stream *s, char *hex);
 int input_out_digest(struct input_stream *s, char *hex);
 /* Decompressed bytes so far: the whole tar stream after input_drain(). */
 uint64_t input_out_bytes(const struct input_stream *s);
-const char *input_error(const struct input_stream *s);
 void input_close(struct input_stream *s);
 
 int source_load_dir(struct source_ctx *ctx);

@@ -66,10 +66,11 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ud, const void **buf)
 
 	if (t->in_end)
 		return 0;
-	n = input_read(t->in, buf);
+	n = input_read(t->in, buf, t->ctx->err);
 	if (n < 0) {
 		t->in_failed = true;
-		archive_set_error(a, (int)-n, "%s", input_error(t->in));
+		archive_set_error(a, (int)-n, "%s",
+				  lading_error_message(t->ctx->err, (int)n));
 		return -1;
 	}
 	if (n > 0) {
@@ -99,11 +100,12 @@ static int tar_fail(struct tar_reader *t, const char *entry, const char *what)
 
 	/*
 	 * the input's own failure is the reason, whatever libarchive was at
-	 * (decoding runs ahead: the entry being read need not be the one)
+	 * (decoding runs ahead: the entry being read need not be the one);
+	 * input_read() has set it
 	 */
 	if (t->in_failed)
-		return lading_error_set(t->ctx->err, EIO, "%s: %s", t->name,
-					input_error(t->in));
+		return lading_error_set(t->ctx->err, EIO, "%s: input error",
+					t->name);
 
 	if (entry)
 		return lading_error_set(t->ctx->err, EINVAL, "%s: entry '%s': %s%s%s",
@@ -122,23 +124,25 @@ static int tar_truncated(struct tar_reader *t, const char *entry,
 }
 
 /*
- * The next block of an entry's data: 1, or 0 at its end.  A block that
- * reaches past the input's end is data cut short, not padding (Go:
- * io.ErrUnexpectedEOF); so is an end libarchive meets inside the data.
+ * The next block of an entry's data (*end false), or its end (*end true):
+ * 0 or -errno.  A block that reaches past the input's end is data cut
+ * short, not padding (Go: io.ErrUnexpectedEOF); so is an end libarchive
+ * meets inside the data.
  */
 static int data_block(struct tar_reader *t, const char *path, uint64_t size,
-		      const void **buf, size_t *len, la_int64_t *off)
+		      const void **buf, size_t *len, la_int64_t *off, bool *end)
 {
 	int r = archive_read_data_block(t->a, buf, len, off);
 
-	if (r == ARCHIVE_EOF)
+	*end = r == ARCHIVE_EOF;
+	if (*end)
 		return 0;
 	if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (tar_pos(t) + *len > t->real)
 			return tar_truncated(t, path, size);
 		if (*off < 0)
 			return tar_fail(t, path, "bad data offset");
-		return 1;
+		return 0;
 	}
 	if (t->in_end && tar_pos(t) >= t->real)
 		return tar_truncated(t, path, size);
@@ -157,10 +161,11 @@ static int skip_entry_data(struct tar_reader *t, struct archive_entry *e)
 	const void *buf;
 	size_t len;
 	la_int64_t off;
-	int r;
+	bool end = false;
+	int r = 0;
 
-	while ((r = data_block(t, path ? path : "?", size, &buf, &len, &off)) > 0)
-		;
+	while (!r && !end)
+		r = data_block(t, path ? path : "?", size, &buf, &len, &off, &end);
 	if (!r)
 		t->entry_end = tar_pos(t);
 	return r;
@@ -467,12 +472,13 @@ static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
 		const void *buf;
 		size_t len;
 		la_int64_t off;
-		int r = data_block(t, path, size, &buf, &len, &off);
+		bool end;
+		int r = data_block(t, path, size, &buf, &len, &off, &end);
 
-		if (!r)
-			break;
-		if (r < 0)
+		if (r)
 			return r;
+		if (end)
+			break;
 		ret = file_sink_data(&fs, (uint64_t)off, buf, len);
 		lading_progress_update(t->ctx->params->progress,
 				       input_progress(t), path);
@@ -606,15 +612,12 @@ static int handle_entry(struct tar_reader *t, struct archive_entry *e)
 static int open_archive(struct tar_reader *t)
 {
 	const struct lading_source_params *p = t->ctx->params;
-	int ret = input_open(&t->in, p->path, p->read, p->read_ud,
+	int ret = input_open(&t->in, p->path, t->name, p->read, p->read_ud,
 			     p->expected_sha256 || p->want_sha256,
-			     p->expected_diff_id);
+			     p->expected_diff_id, t->ctx->err);
 
-	if (ret == -ENOMEM)
-		return ret;
 	if (ret)
-		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
-					input_error(t->in));
+		return ret;
 	t->a = archive_read_new();
 	if (!t->a)
 		return -ENOMEM;
@@ -638,11 +641,10 @@ static int finish_input(struct tar_reader *t, uint64_t q)
 	const struct lading_source_params *p = t->ctx->params;
 	struct lading_source_stats *st = t->ctx->stats;
 	const char *want = p->expected_sha256;
-	int ret = input_drain(t->in);
+	int ret = input_drain(t->in, t->ctx->err);
 
 	if (ret)
-		return lading_error_set(t->ctx->err, -ret, "%s: %s", t->name,
-					input_error(t->in));
+		return ret;
 	ret = input_raw_digest(t->in, st->raw_sha256);
 	if (!ret)
 		ret = input_out_digest(t->in, st->diff_sha256);

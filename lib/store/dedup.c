@@ -109,7 +109,7 @@ int lading_dedup_lookup(struct lading_dedup *d, const uint8_t *digest,
 	int ret;
 
 	if (!e->used)
-		return 0;
+		return -ENOENT;
 	if (e->dict != NO_DICT && !d->dicts[e->dict].device_id) {
 		ret = lading_dedup_alloc_device(d, &d->dicts[e->dict].device_id);
 		if (ret)
@@ -120,7 +120,7 @@ int lading_dedup_lookup(struct lading_dedup *d, const uint8_t *digest,
 		.device_id = e->dict != NO_DICT ? d->dicts[e->dict].device_id :
 						  e->device_id,
 	};
-	return 1;
+	return 0;
 }
 
 static int insert(struct lading_dedup *d, const uint8_t *digest, uint32_t len,

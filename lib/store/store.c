@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/store.h>
 
 /*
@@ -48,8 +47,7 @@ struct lading_store {
 	bool own_dedup;
 	uint16_t device_id;	/* assigned with the first stored chunk */
 
-	EVP_MD_CTX *chunk_md;
-	EVP_MD_CTX *blob_md;
+	struct lading_sha256_ctx blob_md;	/* of the whole artifact */
 
 	uint8_t (*digests)[LADING_SHA256_LEN];	/* digest_only */
 	uint32_t ndigests, digests_cap;
@@ -69,7 +67,7 @@ static const uint8_t zero_block[LADING_BLOCK_SIZE];
 
 static int artifact_append(struct lading_store *s, const void *buf, size_t len)
 {
-	if (EVP_DigestUpdate(s->blob_md, buf, len) != 1)
+	if (lading_sha256_update(&s->blob_md, buf, len))
 		return -EIO;
 	s->artifact_bytes += len;
 	return lading_write_full(s->out.fd, buf, len);
@@ -210,8 +208,6 @@ static int writer_start(struct lading_store *s)
 	if (ret)
 		return ret;
 	s->out_open = true;
-	if (EVP_DigestInit_ex(s->blob_md, EVP_sha256(), NULL) != 1)
-		return -EIO;
 	ret = pthread_create(&s->writer, NULL, blob_writer_main, s);
 	if (ret)
 		return -ret;
@@ -250,14 +246,12 @@ int lading_store_open(struct lading_store **out,
 	pthread_cond_init(&s->q.not_full, NULL);
 	s->params = *params;
 	s->out.fd = -1;
-	s->chunk_md = EVP_MD_CTX_new();
-	s->blob_md = EVP_MD_CTX_new();
 	if (params->dedup) {
 		s->dedup = params->dedup;
 	} else if (lading_dedup_new(&s->dedup) == 0) {
 		s->own_dedup = true;
 	}
-	if (!s->chunk_md || !s->blob_md || !s->dedup) {
+	if (!s->dedup || lading_sha256_init(&s->blob_md)) {
 		lading_store_free(s);
 		return -ENOMEM;
 	}
@@ -308,8 +302,8 @@ void lading_store_add_hole(struct lading_store *s, size_t len,
 int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 			   size_t len, struct lading_chunk_ref *ref)
 {
-	uint8_t digest[LADING_SHA256_LEN];
-	unsigned int dlen;
+	struct lading_digest d;
+	const uint8_t *digest = d.bytes;
 	size_t padded;
 	uint64_t blkaddr;
 	int ret;
@@ -320,17 +314,16 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 		lading_store_add_hole(s, len, ref);
 		return 0;
 	}
-	if (EVP_DigestInit_ex(s->chunk_md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(s->chunk_md, data, len) != 1 ||
-	    EVP_DigestFinal_ex(s->chunk_md, digest, &dlen) != 1)
-		return -EIO;
+	ret = lading_sha256(data, len, &d);
+	if (ret)
+		return ret;
 	s->stats.chunks++;
 	s->stats.bytes_in += len;
 
 	ret = lading_dedup_lookup(s->dedup, digest, (uint32_t)len, ref);
-	if (ret < 0)
+	if (ret && ret != -ENOENT)
 		return ret;
-	if (ret) {
+	if (!ret) {
 		s->stats.chunks_dedup++;
 		s->stats.bytes_dedup += len;
 		return 0;
@@ -378,12 +371,12 @@ static int write_toc(struct lading_store *s, struct lading_blob_info *info)
 		.chunk_size = lading_cpu_to_le32(s->params.chunk_size),
 		.entries = lading_cpu_to_le32((uint32_t)s->ntoc),
 	};
-	unsigned int dlen;
-	int ret;
+	struct lading_digest d;
+	int ret = lading_sha256(s->toc, toc_size, &d);
 
-	if (EVP_Digest(s->toc, toc_size, info->toc_digest, &dlen,
-		       EVP_sha256(), NULL) != 1)
-		return -EIO;
+	if (ret)
+		return ret;
+	memcpy(info->toc_digest, d.bytes, sizeof(info->toc_digest));
 	info->stored_bytes = s->artifact_bytes;
 	info->toc_offset = s->artifact_bytes;
 	info->toc_size = toc_size;
@@ -395,7 +388,7 @@ static int write_toc(struct lading_store *s, struct lading_blob_info *info)
 
 int lading_store_finish(struct lading_store *s, struct lading_blob_info *info)
 {
-	unsigned int dlen;
+	struct lading_digest d;
 	int ret;
 
 	memset(info, 0, sizeof(*info));
@@ -406,9 +399,11 @@ int lading_store_finish(struct lading_store *s, struct lading_blob_info *info)
 		ret = write_toc(s, info);
 	if (ret)
 		return ret;
-	if (EVP_DigestFinal_ex(s->blob_md, info->digest, &dlen) != 1)
-		return -EIO;
-	lading_hex_encode(info->id, info->digest, LADING_SHA256_LEN);
+	ret = lading_sha256_final(&s->blob_md, &d);
+	if (ret)
+		return ret;
+	memcpy(info->digest, d.bytes, sizeof(info->digest));
+	lading_digest_hex(&d, info->id);
 	info->size = s->artifact_bytes;
 	info->uncompressed_size = s->blob_bytes;
 	info->chunk_size = s->params.chunk_size;
@@ -446,8 +441,7 @@ void lading_store_free(struct lading_store *s)
 	pthread_mutex_destroy(&s->q.lock);
 	pthread_cond_destroy(&s->q.not_empty);
 	pthread_cond_destroy(&s->q.not_full);
-	EVP_MD_CTX_free(s->chunk_md);
-	EVP_MD_CTX_free(s->blob_md);
+	lading_sha256_free(&s->blob_md);
 	if (s->q.jobs) {
 		size_t i;
 

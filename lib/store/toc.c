@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
 #include <lading/store.h>
 
 static_assert(sizeof(((struct lading_blob_record *)0)->id) == LADING_SHA256_LEN &&
@@ -13,21 +12,17 @@ static_assert(sizeof(((struct lading_blob_record *)0)->id) == LADING_SHA256_LEN 
 
 #define TOC_MAX_ENTRIES (64u << 20)	/* 4 GiB of ToC: refuse beyond */
 
-static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int toc_bad(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
+/* The ToC does not agree with the record: the caller names the blob. */
+#define toc_bad(err, ...) lading_error_set(err, EUCLEAN, __VA_ARGS__)
 
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EUCLEAN;
+/* An I/O or memory error, with its message too. */
+static int toc_errno(struct lading_error *err, int ret)
+{
+	return lading_error_set(err, -ret, "%s", strerror(-ret));
 }
 
 static int check_footer(const struct lading_blob_footer *f,
-			const struct lading_blob_record *rec, char *why,
-			size_t whylen)
+			const struct lading_blob_record *rec, struct lading_error *err)
 {
 	uint64_t toc_offset = lading_le64_to_cpu(f->toc_offset);
 	uint64_t toc_size = lading_le64_to_cpu(f->toc_size);
@@ -35,24 +30,24 @@ static int check_footer(const struct lading_blob_footer *f,
 
 	if (lading_le64_to_cpu(f->magic) != LADING_TOC_MAGIC ||
 	    lading_le32_to_cpu(f->version) != LADING_TOC_VERSION)
-		return toc_bad(why, whylen, "no lading footer (magic/version)");
+		return toc_bad(err, "no lading footer (magic/version)");
 	if (toc_offset != lading_le64_to_cpu(rec->toc_offset) ||
 	    toc_size != lading_le64_to_cpu(rec->toc_size) ||
 	    lading_le64_to_cpu(f->uncompressed_size) !=
 		    lading_le64_to_cpu(rec->uncompressed_size) ||
 	    lading_le32_to_cpu(f->chunk_size) != lading_le32_to_cpu(rec->chunk_size) ||
 	    lading_le32_to_cpu(f->codec) != rec->codec)
-		return toc_bad(why, whylen, "footer disagrees with the bootstrap's "
+		return toc_bad(err, "footer disagrees with the bootstrap's "
 			       "blob table");
 	if (toc_size != (uint64_t)entries * sizeof(struct lading_toc_entry) ||
 	    entries > TOC_MAX_ENTRIES ||
 	    toc_offset + toc_size + sizeof(*f) != lading_le64_to_cpu(rec->artifact_size))
-		return toc_bad(why, whylen, "footer sizes are inconsistent");
+		return toc_bad(err, "footer sizes are inconsistent");
 	return 0;
 }
 
 /* Entries must tile [0, uncompressed_size) in order, inside the data area. */
-static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
+static int check_entries(const struct lading_toc *t, struct lading_error *err)
 {
 	uint64_t expect = 0, data_end = lading_le64_to_cpu(t->footer.toc_offset);
 	uint32_t chunk_size = lading_le32_to_cpu(t->footer.chunk_size);
@@ -66,20 +61,20 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 		uint32_t clen = lading_le32_to_cpu(e->clen);
 
 		if (uoff != expect || !ulen || ulen > chunk_size)
-			return toc_bad(why, whylen, "ToC entry %zu: uncompressed range "
+			return toc_bad(err, "ToC entry %zu: uncompressed range "
 				       "%llu+%u does not continue at %llu", i,
 				       (unsigned long long)uoff, ulen,
 				       (unsigned long long)expect);
 		if (e->codec > LADING_CODEC_ZSTD ||
 		    (e->codec == LADING_CODEC_NONE && clen != ulen) ||
 		    coff > data_end || clen > data_end - coff)
-			return toc_bad(why, whylen, "ToC entry %zu: stored range "
+			return toc_bad(err, "ToC entry %zu: stored range "
 				       "%llu+%u outside the data area", i,
 				       (unsigned long long)coff, clen);
 		expect += LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE);
 	}
 	if (expect != lading_le64_to_cpu(t->footer.uncompressed_size))
-		return toc_bad(why, whylen, "ToC covers %llu bytes, the blob has %llu",
+		return toc_bad(err, "ToC covers %llu bytes, the blob has %llu",
 			       (unsigned long long)expect,
 			       (unsigned long long)lading_le64_to_cpu(
 				       t->footer.uncompressed_size));
@@ -88,45 +83,44 @@ static int check_entries(const struct lading_toc *t, char *why, size_t whylen)
 
 int lading_toc_parse(const void *tail, size_t len,
 		     const struct lading_blob_record *rec, struct lading_toc *toc,
-		     char *why, size_t whylen)
+		     struct lading_error *err)
 {
 	uint64_t size = lading_le64_to_cpu(rec->artifact_size);
 	uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
-	uint8_t digest[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest digest;
 	size_t toc_size;
 	int ret;
 
 	memset(toc, 0, sizeof(*toc));
 	if (size < sizeof(toc->footer) || toc_offset > size ||
 	    len != size - toc_offset || len < sizeof(toc->footer))
-		return toc_bad(why, whylen, "ToC area of %zu bytes does not match "
+		return toc_bad(err, "ToC area of %zu bytes does not match "
 			       "the bootstrap", len);
 	memcpy(&toc->footer, (const uint8_t *)tail + len - sizeof(toc->footer),
 	       sizeof(toc->footer));
-	ret = check_footer(&toc->footer, rec, why, whylen);
+	ret = check_footer(&toc->footer, rec, err);
 	if (ret)
 		return ret;
 	toc->count = lading_le32_to_cpu(toc->footer.entries);
 	toc_size = (size_t)lading_le64_to_cpu(toc->footer.toc_size);
 	toc->entries = malloc(toc->count ? toc_size : 1);
 	if (!toc->entries)
-		return -ENOMEM;
+		return toc_errno(err, -ENOMEM);
 	memcpy(toc->entries, tail, toc_size);
-	if (EVP_Digest(toc->entries, toc_size, digest, &dl, EVP_sha256(),
-		       NULL) != 1)
-		ret = -EIO;
-	if (!ret && memcmp(digest, rec->toc_digest, sizeof(digest)))
-		ret = toc_bad(why, whylen, "ToC digest differs from the bootstrap's");
+	ret = lading_sha256(toc->entries, toc_size, &digest);
+	if (ret)
+		ret = toc_errno(err, ret);
+	if (!ret && memcmp(digest.bytes, rec->toc_digest, sizeof(digest.bytes)))
+		ret = toc_bad(err, "ToC digest differs from the bootstrap's");
 	if (!ret)
-		ret = check_entries(toc, why, whylen);
+		ret = check_entries(toc, err);
 	if (ret)
 		lading_toc_free(toc);
 	return ret;
 }
 
 int lading_toc_read(int fd, const struct lading_blob_record *rec,
-		    struct lading_toc *toc, char *why, size_t whylen)
+		    struct lading_toc *toc, struct lading_error *err)
 {
 	uint64_t size = lading_le64_to_cpu(rec->artifact_size);
 	uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
@@ -137,20 +131,22 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 
 	memset(toc, 0, sizeof(*toc));
 	if (fstat(fd, &st) < 0)
-		return -errno;
+		return toc_errno(err, -errno);
 	if ((uint64_t)st.st_size != size)
-		return toc_bad(why, whylen, "artifact is %llu bytes, the bootstrap "
+		return toc_bad(err, "artifact is %llu bytes, the bootstrap "
 			       "says %llu", (unsigned long long)st.st_size,
 			       (unsigned long long)size);
 	if (toc_offset > size || size - toc_offset > (64ull << 20) * 64 + 64)
-		return toc_bad(why, whylen, "ToC offset outside the artifact");
+		return toc_bad(err, "ToC offset outside the artifact");
 	len = (size_t)(size - toc_offset);
 	tail = malloc(len ? len : 1);
 	if (!tail)
-		return -ENOMEM;
+		return toc_errno(err, -ENOMEM);
 	ret = lading_pread_full(fd, tail, len, toc_offset);
-	if (!ret)
-		ret = lading_toc_parse(tail, len, rec, toc, why, whylen);
+	if (ret)
+		ret = toc_errno(err, ret);
+	else
+		ret = lading_toc_parse(tail, len, rec, toc, err);
 	free(tail);
 	return ret;
 }
@@ -203,19 +199,17 @@ int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
 int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 		      uint8_t *out)
 {
-	uint8_t digest[LADING_SHA256_LEN];
-	unsigned int dl;
-	int ret;
-
 	uint32_t ulen = lading_le32_to_cpu(e->ulen);
+	struct lading_digest digest;
+	int ret;
 
 	ret = lading_codec_decompress((enum lading_codec)e->codec, stored,
 				      lading_le32_to_cpu(e->clen), out, ulen);
+	if (!ret)
+		ret = lading_sha256(out, ulen, &digest);
 	if (ret)
 		return ret;
-	if (EVP_Digest(out, ulen, digest, &dl, EVP_sha256(), NULL) != 1)
-		return -EIO;
-	return memcmp(digest, e->digest, sizeof(digest)) ? -EBADMSG : 0;
+	return memcmp(digest.bytes, e->digest, sizeof(digest.bytes)) ? -EBADMSG : 0;
 }
 
 void lading_blob_record_from_info(struct lading_blob_record *rec,

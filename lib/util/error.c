@@ -68,3 +68,10 @@ void lading_error_clear(struct lading_error *err)
 	err->code = 0;
 	err->msg[0] = '\0';
 }
+
+const char *lading_error_message(const struct lading_error *err, int ret)
+{
+	if (err && err->msg[0])
+		return err->msg;
+	return strerror(ret < 0 ? -ret : ret ? ret : EIO);
+}

@@ -9,7 +9,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <lading/common.h>
 
 int lading_write_full(int fd, const void *buf, size_t len)
@@ -204,43 +203,6 @@ void lading_outfile_abort(struct lading_outfile *of)
 	free(of->dir);
 	of->tmp_path = NULL;
 	of->dir = NULL;
-}
-
-int lading_sha256_fd(int fd, uint8_t *out, uint64_t *bytes)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t bufsz = 4u << 20;
-	uint8_t *buf = malloc(bufsz);
-	unsigned int dl;
-	uint64_t off = 0;
-	int ret = 0;
-
-	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	for (;;) {
-		ssize_t n = pread(fd, buf, bufsz, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(md, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	if (!ret)
-		EVP_DigestFinal_ex(md, out, &dl);
-	*bytes += off;
-out:
-	EVP_MD_CTX_free(md);
-	free(buf);
-	return ret;
 }
 
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
 #include "internal.h"
 
 int compare_load_source(struct vctx *v)
@@ -20,13 +19,13 @@ int compare_load_source(struct vctx *v)
 	struct lading_source_params src = {
 		.path = p->source, .type = p->source_type,
 		.layer = p->source_is_layer ? 1 : 0,
-		.inline_max = 0,
-		.implicit_dir_mode = 0755,
-		.implicit_mtime = p->clamp_mtime ? p->mtime : 0,
 		.log = p->log,
 	};
 	struct lading_source_stats st;
 	int ret;
+
+	lading_build_options_source(&p->build, &src);
+	src.inline_max = 0;	/* every file's data is indexed */
 
 	v->src = lading_tree_new();
 	if (!v->src)
@@ -48,13 +47,15 @@ static void policy(const struct lading_verify_params *p,
 		   const struct lading_inode *s, uint32_t *uid, uint32_t *gid,
 		   int64_t *mtime, uint32_t *nsec)
 {
-	*uid = p->force_uid >= 0 ? (uint32_t)p->force_uid : s->uid;
-	*gid = p->force_gid >= 0 ? (uint32_t)p->force_gid : s->gid;
+	const struct lading_tree_policy *pol = &p->build.policy;
+
+	*uid = pol->force_uid >= 0 ? (uint32_t)pol->force_uid : s->uid;
+	*gid = pol->force_gid >= 0 ? (uint32_t)pol->force_gid : s->gid;
 	*mtime = s->mtime;
-	*nsec = p->compare_nsec ? s->mtime_nsec : 0;
-	if (p->clamp_mtime && (*mtime > p->mtime ||
-			       (*mtime == p->mtime && *nsec))) {
-		*mtime = p->mtime;
+	*nsec = pol->keep_nsec ? s->mtime_nsec : 0;
+	if (pol->clamp_mtime && (*mtime > pol->mtime ||
+				 (*mtime == pol->mtime && *nsec))) {
+		*mtime = pol->mtime;
 		*nsec = 0;
 	}
 }
@@ -124,8 +125,7 @@ static int compare_data(struct vctx *v, const struct lading_rentry *e,
 	uint64_t w, nwin = ino->size / VERIFY_WINDOW +
 			   (ino->size % VERIFY_WINDOW != 0);
 	uint64_t hole_end = 0;
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
 	int ret;
 
 	if (nwin != s->nchunks)
@@ -167,8 +167,10 @@ static int compare_data(struct vctx *v, const struct lading_rentry *e,
 		if (zero)
 			goto differ;
 		want = lading_store_chunk_digest(v->src_store, s->chunks[w].blkaddr);
-		EVP_Digest(v->window, n, d, &dl, EVP_sha256(), NULL);
-		if (!want || memcmp(want, d, sizeof(d)))
+		ret = lading_sha256(v->window, n, &d);
+		if (ret)
+			return ret;
+		if (!want || memcmp(want, d.bytes, sizeof(d.bytes)))
 			goto differ;
 		continue;
 differ:
@@ -195,7 +197,8 @@ static void compare_meta(struct vctx *v, const struct lading_rentry *e,
 	if (ino->uid != uid || ino->gid != gid)
 		verify_problem(v, "/%s: owner %u:%u, source %u:%u", path, ino->uid,
 			       ino->gid, uid, gid);
-	if (ino->mtime != mtime || (v->p->compare_nsec && ino->mtime_nsec != nsec))
+	if (ino->mtime != mtime || (v->p->build.policy.keep_nsec &&
+				     ino->mtime_nsec != nsec))
 		verify_problem(v, "/%s: mtime %lld.%09u, source %lld.%09u", path,
 			       (long long)ino->mtime, ino->mtime_nsec,
 			       (long long)mtime, nsec);

@@ -12,15 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include "internal.h"
 
 void lading_verify_params_init(struct lading_verify_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->blob_digest = true;
-	p->force_uid = -1;
-	p->force_gid = -1;
+	lading_build_options_init(&p->build);
 }
 
 void verify_problem(struct vctx *v, const char *fmt, ...)
@@ -95,16 +93,16 @@ static int load_chunk(struct vctx *v, uint16_t dev, size_t i)
 static int blob_trusted(struct vctx *v, uint16_t dev)
 {
 	struct lading_verify_blob *b = &v->r->blobs[dev - 1];
-	uint8_t d[LADING_SHA256_LEN];
+	struct lading_digest d;
 	char hex[LADING_DIGEST_HEX_LEN + 1];
 	int ret;
 
 	if (!v->blob_trust[dev - 1]) {
-		ret = lading_sha256_fd(v->blob_fds[dev - 1], d,
+		ret = lading_sha256_fd(v->blob_fds[dev - 1], &d,
 				       &v->r->blob_bytes_hashed);
 		if (ret)
 			return ret;
-		lading_hex_encode(hex, d, sizeof(d));
+		lading_digest_hex(&d, hex);
 		v->blob_trust[dev - 1] = strcmp(hex, b->id) ? -1 : 1;
 	}
 	return v->blob_trust[dev - 1] > 0 ? 0 : -EBADMSG;
@@ -454,14 +452,10 @@ static int extract_walk_entry(void *ud, const struct lading_rentry *e)
 
 /* ---- blobs ---------------------------------------------------------- */
 
+/* a bare hex digest: a "sha256:" prefix would not fit in a slot tag */
 static bool is_digest_hex(const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < LADING_DIGEST_HEX_LEN; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return s[i] == '\0';
+	return !lading_digest_parse(s, NULL);
 }
 
 /* Size against the blob table (or, without one, the slot), then the ToC. */
@@ -470,9 +464,8 @@ static void check_blob_size(struct vctx *v, uint16_t i)
 	struct lading_verify_blob *b = &v->r->blobs[i];
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(v->reader, i + 1);
-	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) :
-			      b->blocks * LADING_BLOCK_SIZE;
-	char why[256];
+	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) : b->blocks * LADING_BLOCK_SIZE;
+	struct lading_error terr = { 0 };
 	int ret;
 
 	if (b->size != want) {
@@ -484,14 +477,13 @@ static void check_blob_size(struct vctx *v, uint16_t i)
 	}
 	if (!rec)
 		return;
-	ret = lading_toc_read(v->blob_fds[i], rec, &v->tocs[i], why, sizeof(why));
+	ret = lading_toc_read(v->blob_fds[i], rec, &v->tocs[i], &terr);
 	if (ret == -EUCLEAN) {
 		b->status = LADING_BLOB_BAD_TOC;
-		verify_problem(v, "blob %s: %s", b->id, why);
+		verify_problem(v, "blob %s: %s", b->id, terr.msg);
 	} else if (ret) {
 		b->status = LADING_BLOB_IO_ERROR;
-		verify_problem(v, "blob %s: reading its ToC: %s", b->id,
-			       strerror(-ret));
+		verify_problem(v, "blob %s: reading its ToC: %s", b->id, terr.msg);
 	}
 }
 
@@ -573,8 +565,7 @@ static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 {
 	const struct lading_toc_entry *e = &v->tocs[slot].entries[k];
 	uint32_t clen = lading_le32_to_cpu(e->clen);
-	uint8_t d[LADING_SHA256_LEN];
-	unsigned int dl;
+	struct lading_digest d;
 	int ret;
 
 	if (e->codec != LADING_CODEC_NONE)
@@ -585,8 +576,10 @@ static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 					lading_le64_to_cpu(e->coff));
 	if (ret)
 		return ret;
-	EVP_Digest(v->stored_buf, clen, d, &dl, EVP_sha256(), NULL);
-	return memcmp(d, e->digest, sizeof(d)) ? -EIO : 0;
+	ret = lading_sha256(v->stored_buf, clen, &d);
+	if (ret)
+		return ret;
+	return memcmp(d.bytes, e->digest, sizeof(d.bytes)) ? -EIO : 0;
 }
 
 static void *chunk_check_main(void *arg)
@@ -646,7 +639,7 @@ static void check_blob_digests(struct vctx *v)
 
 	for (i = 0; i < v->r->nblobs; i++) {
 		struct lading_verify_blob *b = &v->r->blobs[i];
-		uint8_t d[LADING_SHA256_LEN];
+		struct lading_digest d;
 		char hex[LADING_DIGEST_HEX_LEN + 1];
 		bool bad_digest;
 		int ret, bad_chunks;
@@ -661,7 +654,7 @@ static void check_blob_digests(struct vctx *v)
 		threaded = pthread_create(&th, NULL, chunk_check_main, &cc) == 0;
 		if (!threaded)
 			chunk_check_main(&cc);
-		ret = lading_sha256_fd(v->blob_fds[i], d, &v->r->blob_bytes_hashed);
+		ret = lading_sha256_fd(v->blob_fds[i], &d, &v->r->blob_bytes_hashed);
 		if (threaded)
 			pthread_join(th, NULL);
 		bad_chunks = report_chunks(v, &cc);
@@ -671,7 +664,7 @@ static void check_blob_digests(struct vctx *v)
 				       strerror(-ret));
 			continue;
 		}
-		lading_hex_encode(hex, d, sizeof(d));
+		lading_digest_hex(&d, hex);
 		bad_digest = strcmp(hex, b->id) != 0;
 		if (bad_digest)
 			verify_problem(v, "blob %s: content digest is %s", b->id, hex);
@@ -708,8 +701,8 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 		verify_problem(v, "%s: %s", v->p->bootstrap, v->walk_err.msg);
 		ret = 0;
 	} else if (ret) {
-		return lading_error_set(outer, -ret, "%s", v->walk_err.msg[0] ?
-					v->walk_err.msg : strerror(-ret));
+		return lading_error_set(outer, -ret, "%s",
+					lading_error_message(&v->walk_err, ret));
 	} else {
 		v->r->structure_ok = true;
 	}
@@ -731,8 +724,7 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 			v->err = outer;
 			if (ret)
 				return lading_error_set(outer, -ret, "%s",
-					v->walk_err.msg[0] ? v->walk_err.msg :
-					strerror(-ret));
+					lading_error_message(&v->walk_err, ret));
 			ret = extract_finish(v);
 		}
 		if (ret)

@@ -16,9 +16,9 @@
 static void fuzz_cachefiles(const uint8_t *data, size_t size)
 {
 	struct lading_cachefiles_msg m;
-	char why[128];
+	struct lading_error why = { 0 };
 
-	if (lading_cachefiles_msg_parse(data, size, &m, why, sizeof(why)))
+	if (lading_cachefiles_msg_parse(data, size, &m, &why))
 		return;
 	FUZZ_CHECK(size >= 16 && size <= LADING_CACHEFILES_MSG_MAX);
 	if (m.opcode == LADING_CACHEFILES_OP_OPEN) {
@@ -38,11 +38,12 @@ static void fuzz_fanotify(const uint8_t *data, size_t size)
 {
 	struct lading_fanotify_event ev;
 	size_t at = 0, used;
-	char why[128];
+	struct lading_error why;
 
 	while (at < size) {
+		lading_error_clear(&why);
 		if (lading_fanotify_event_parse(data + at, size - at, &ev, &used,
-						why, sizeof(why)))
+						&why))
 			break;
 		FUZZ_CHECK(used >= 24 && used <= size - at);
 		at += used;

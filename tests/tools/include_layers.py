@@ -25,7 +25,8 @@ LAYERS = [
     ["tree"],
     ["format", "store"],
     ["source", "fetch"],
-    ["build", "verify", "cache", "image"],
+    ["build"],	# the build options verify --source shares
+    ["verify", "cache", "image"],
     ["convert", "fill"],
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

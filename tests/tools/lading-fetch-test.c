@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 		ret = -EINVAL;
 	}
 	if (ret)
-		fprintf(stderr, "lading-fetch-test: %s\n", err.msg[0] ? err.msg : strerror(-ret));
+		fprintf(stderr, "lading-fetch-test: %s\n", lading_error_message(&err, ret));
 	lading_registry_close(r);
 	return ret ? 1 : 0;
 }

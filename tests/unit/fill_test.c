@@ -51,15 +51,22 @@ static size_t make_open(uint8_t *buf, const char *vol, const char *cookie, int f
 	return n;
 }
 
+/* each parse reports into a cleared error: the first message set wins */
+static struct lading_error *fresh(struct lading_error *err)
+{
+	lading_error_clear(err);
+	return err;
+}
+
 static void test_cachefiles_good(void)
 {
 	struct lading_cachefiles_msg m;
 	uint8_t buf[2048];
-	char why[128];
+	struct lading_error why = { 0 };
 	size_t n;
 
 	n = make_open(buf, "erofs,dom", "0123abcd", 9);
-	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, fresh(&why)) == 0);
 	CHECK_EQ_U64(m.msg_id, 7);
 	CHECK_EQ_U64(m.object_id, 3);
 	CHECK_EQ_U64(m.fd, 9);
@@ -70,25 +77,25 @@ static void test_cachefiles_good(void)
 	n = msg_header(buf, 8, LADING_CACHEFILES_OP_READ, 32, 3);
 	n += put64(buf + n, 4096);
 	n += put64(buf + n, 131072);
-	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, fresh(&why)) == 0);
 	CHECK_EQ_U64(m.opcode, LADING_CACHEFILES_OP_READ);
 	CHECK_EQ_U64(m.off, 4096);
 	CHECK_EQ_U64(m.len, 131072);
 
 	n = msg_header(buf, 9, LADING_CACHEFILES_OP_CLOSE, 16, 3);
-	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == 0);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, fresh(&why)) == 0);
 	CHECK_EQ_U64(m.opcode, LADING_CACHEFILES_OP_CLOSE);
 }
 
 static void expect_bad(const uint8_t *buf, size_t n, const char *words)
 {
 	struct lading_cachefiles_msg m;
-	char why[128] = "";
+	struct lading_error why = { 0 };
 
-	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == -EBADMSG);
-	if (!strstr(why, words)) {
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, fresh(&why)) == -EBADMSG);
+	if (!strstr(why.msg, words)) {
 		check_failures++;
-		fprintf(stderr, "expected '%s' in '%s'\n", words, why);
+		fprintf(stderr, "expected '%s' in '%s'\n", words, why.msg);
 	}
 }
 
@@ -96,7 +103,7 @@ static void test_cachefiles_bad(void)
 {
 	struct lading_cachefiles_msg m;
 	uint8_t buf[2048] = { 0 };
-	char why[128];
+	struct lading_error why = { 0 };
 	size_t n;
 
 	expect_bad(buf, 0, "shorter");
@@ -123,7 +130,7 @@ static void test_cachefiles_bad(void)
 	/* key sizes that do not add up: fd still reported for closing */
 	n = make_open(buf, "erofs,x", "key", 5);
 	put32(buf + 16, 200);
-	CHECK(lading_cachefiles_msg_parse(buf, n, &m, why, sizeof(why)) == -EBADMSG);
+	CHECK(lading_cachefiles_msg_parse(buf, n, &m, fresh(&why)) == -EBADMSG);
 	CHECK_EQ_U64(m.fd, 5);
 	n = make_open(buf, "erofs,x", "key", 5);
 	put32(buf + 20, 4);
@@ -169,53 +176,53 @@ static void test_fanotify(void)
 {
 	struct lading_fanotify_event ev;
 	uint8_t buf[256] = { 0 };
-	char why[128];
+	struct lading_error why = { 0 };
 	size_t n, used;
 
 	n = make_event(buf, 11, 65536, 131072);
 	n += make_event(buf + n, 12, 0, 4096);
-	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == 0);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, fresh(&why)) == 0);
 	CHECK_EQ_U64(used, 48);
 	CHECK_EQ_U64(ev.fd, 11);
 	CHECK(ev.has_range);
 	CHECK_EQ_U64(ev.off, 65536);
 	CHECK_EQ_U64(ev.count, 131072);
-	CHECK(lading_fanotify_event_parse(buf + used, n - used, &ev, &used, why,
-					  sizeof(why)) == 0);
+	CHECK(lading_fanotify_event_parse(buf + used, n - used, &ev, &used,
+					  fresh(&why)) == 0);
 	CHECK_EQ_U64(ev.fd, 12);
 	CHECK_EQ_U64(ev.count, 4096);
 
 	/* no info records: no range */
 	n = make_event(buf, 3, 0, 1);
 	put32(buf, 24);
-	CHECK(lading_fanotify_event_parse(buf, 24, &ev, &used, why, sizeof(why)) == 0);
+	CHECK(lading_fanotify_event_parse(buf, 24, &ev, &used, fresh(&why)) == 0);
 	CHECK(!ev.has_range);
 
-	CHECK(lading_fanotify_event_parse(buf, 10, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(lading_fanotify_event_parse(buf, 10, &ev, &used, fresh(&why)) == -EBADMSG);
 	n = make_event(buf, 3, 0, 1);
-	CHECK(lading_fanotify_event_parse(buf, 40, &ev, &used, why, sizeof(why)) == -EBADMSG);
-	CHECK(strstr(why, "outside the buffer") != NULL);
+	CHECK(lading_fanotify_event_parse(buf, 40, &ev, &used, fresh(&why)) == -EBADMSG);
+	CHECK(strstr(why.msg, "outside the buffer") != NULL);
 	buf[4] = 2;
-	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
-	CHECK(strstr(why, "version") != NULL);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, fresh(&why)) == -EBADMSG);
+	CHECK(strstr(why.msg, "version") != NULL);
 	n = make_event(buf, 3, 0, 1);
 	buf[6] = 60;
-	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, fresh(&why)) == -EBADMSG);
 	n = make_event(buf, 3, 0, 1);
 	put32(buf, 8);
-	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, fresh(&why)) == -EBADMSG);
 	/* an info record of length 0 must not loop forever */
 	n = make_event(buf, 3, 0, 1);
 	buf[26] = 0;
-	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, why, sizeof(why)) == -EBADMSG);
+	CHECK(lading_fanotify_event_parse(buf, n, &ev, &used, fresh(&why)) == -EBADMSG);
 	/* a range record cut short */
 	n = make_event(buf, 3, 0, 1);
 	buf[26] = 8;
 	put32(buf, 32);
-	CHECK(lading_fanotify_event_parse(buf, 32, &ev, &used, why, sizeof(why)) == -EBADMSG);
-	CHECK(strstr(why, "range record") != NULL);
+	CHECK(lading_fanotify_event_parse(buf, 32, &ev, &used, fresh(&why)) == -EBADMSG);
+	CHECK(strstr(why.msg, "range record") != NULL);
 	/* no message buffer at all (the guardian's way) */
-	CHECK(lading_fanotify_event_parse(buf, 3, &ev, &used, NULL, 0) == -EBADMSG);
+	CHECK(lading_fanotify_event_parse(buf, 3, &ev, &used, NULL) == -EBADMSG);
 }
 
 int main(void)

@@ -78,13 +78,13 @@ static void test_dedup_and_blob(void)
 	{
 		struct lading_blob_record rec;
 		struct lading_toc toc;
-		char why[256];
+		struct lading_error err = { 0 };
 		size_t first, count;
 		uint8_t out[8192];
 		int fd = open(path, O_RDONLY);
 
 		lading_blob_record_from_info(&rec, &info);
-		CHECK(!lading_toc_read(fd, &rec, &toc, why, sizeof(why)));
+		CHECK(!lading_toc_read(fd, &rec, &toc, &err));
 		CHECK_EQ_U64(toc.count, 3);
 		CHECK_EQ_U64(lading_le64_to_cpu(toc.entries[1].uoff), 8192);
 		CHECK_EQ_U64(lading_le32_to_cpu(toc.entries[1].ulen), 100);
@@ -97,8 +97,8 @@ static void test_dedup_and_blob(void)
 		CHECK(lading_toc_decode(&toc.entries[1], blob + 8192, out) == -EBADMSG);
 		lading_toc_free(&toc);
 		rec.toc_digest[0] ^= 1;
-		CHECK(lading_toc_read(fd, &rec, &toc, why, sizeof(why)) == -EUCLEAN);
-		CHECK(strstr(why, "digest") != NULL);
+		CHECK(lading_toc_read(fd, &rec, &toc, &err) == -EUCLEAN);
+		CHECK(strstr(err.msg, "digest") != NULL);
 		close(fd);
 	}
 	unlink(path);

@@ -6,7 +6,8 @@
  * appears only at commit, an aborted one leaves nothing; an existing one
  * gains only merged files, which abort removes again), the sweep of dead
  * writers' temporaries (a live writer's flock keeps its file) and tree
- * removal without recursion.
+ * removal without recursion; digest.c: sha256 one-shot, incremental and
+ * of a file agree, a digest prints and parses back in both spellings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -333,8 +334,65 @@ static void test_deep_tree(void)
 	CHECK(!exists("deep"));
 }
 
+/* sha256("abc"), FIPS 180-2 */
+#define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+static void test_digest(void)
+{
+	struct lading_digest d, e, f;
+	struct lading_sha256_ctx c;
+	char hex[LADING_DIGEST_HEX_LEN + 1], str[LADING_DIGEST_STR_LEN + 1];
+	char path[] = "/tmp/lading-digest-test.XXXXXX";
+	uint64_t bytes = 0;
+	int fd;
+
+	CHECK(!lading_sha256("abc", 3, &d));
+	lading_digest_hex(&d, hex);
+	CHECK(!strcmp(hex, ABC_HEX));
+	lading_digest_format(&d, str);
+	CHECK(!strcmp(str, "sha256:" ABC_HEX));
+	/* both spellings parse back to the same bytes */
+	CHECK(!lading_digest_parse(str, &e) && !memcmp(&d, &e, sizeof(d)));
+	CHECK(!lading_digest_parse(hex, &e) && !memcmp(&d, &e, sizeof(d)));
+	CHECK(!lading_digest_parse(hex, NULL));
+	/* one spelling only: lowercase, 64 digits, nothing after */
+	CHECK(lading_digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A3"
+				  "96177A9CB410FF61F20015AD", &e) == -EINVAL);
+	CHECK(lading_digest_parse("sha256:" ABC_HEX "0", &e) == -EINVAL);
+	CHECK(lading_digest_parse("ba7816bf", &e) == -EINVAL);
+	CHECK(lading_digest_parse("sha512:" ABC_HEX, &e) == -EINVAL);
+	CHECK(lading_digest_parse("", &e) == -EINVAL);
+	/* incremental, twice on one context (final starts anew) */
+	CHECK(!lading_sha256_init(&c));
+	CHECK(!lading_sha256_update(&c, "a", 1) && !lading_sha256_update(&c, "bc", 2));
+	CHECK(!lading_sha256_final(&c, &e) && !memcmp(&d, &e, sizeof(d)));
+	CHECK(!lading_sha256_update(&c, "abc", 3));
+	CHECK(!lading_sha256_final(&c, &e) && !memcmp(&d, &e, sizeof(d)));
+	lading_sha256_free(&c);
+	/* a file */
+	fd = mkstemp(path);
+	CHECK(fd >= 0 && !lading_write_full(fd, "abc", 3));
+	CHECK(!lading_sha256_fd(fd, &f, &bytes));
+	CHECK(!memcmp(&d, &f, sizeof(d)) && bytes == 3);
+	close(fd);
+	unlink(path);
+}
+
+/* the message a failure prints: the library's, else strerror */
+static void test_error_message(void)
+{
+	struct lading_error err = { 0 };
+
+	CHECK(!strcmp(lading_error_message(&err, -ENOENT), strerror(ENOENT)));
+	CHECK(!strcmp(lading_error_message(NULL, -EIO), strerror(EIO)));
+	lading_error_set(&err, EINVAL, "%s: bad", "x");
+	CHECK(!strcmp(lading_error_message(&err, -ENOENT), "x: bad"));
+}
+
 int main(void)
 {
+	test_digest();
+	test_error_message();
 	test_escape();
 	test_json();
 	test_json_values();

@@ -10,27 +10,48 @@
 #include <lading/format.h>
 #include <lading/source.h>
 #include <lading/store.h>
+#include <lading/tree.h>
 
 #define LADING_INLINE_DEFAULT 2048u
 #define LADING_INLINE_MAX 3072u	/* leaves room for the inode and xattrs */
+/* mode of the directories a tar implies but never lists */
+#define LADING_IMPLICIT_DIR_MODE 0755u
+
+/*
+ * How a tree and its blob are built: what lading-mkimage and
+ * lading-convert build with, and what lading-verify --source applies to
+ * the source before comparing.  Defaults and bounds live in
+ * lading_build_options_init() and lading_build_options_check() only.
+ */
+struct lading_build_options {
+	uint32_t chunk_size;	/* power of two in [CHUNK_MIN, CHUNK_MAX] */
+	uint32_t inline_max;	/* at most LADING_INLINE_MAX */
+	enum lading_codec codec;	/* per-chunk compression of the blob */
+	int level;			/* -1: codec default */
+	/* clamp_mtime/mtime is also the mtime of implied directories */
+	struct lading_tree_policy policy;
+};
+
+void lading_build_options_init(struct lading_build_options *o);
+/* 0, or -EINVAL with err naming the option out of bounds. */
+int lading_build_options_check(const struct lading_build_options *o,
+			       struct lading_error *err);
+/* The store and source parameters the options set (other fields kept). */
+void lading_build_options_store(const struct lading_build_options *o,
+				struct lading_store_params *sp);
+void lading_build_options_source(const struct lading_build_options *o,
+				 struct lading_source_params *src);
 
 struct lading_build_params {
 	const char *bootstrap;	/* output path */
 	const char *source;	/* directory, tar file or "-" */
 	enum lading_source_type source_type;
 	const char *blob_dir;	/* NULL: the bootstrap's directory */
-	uint32_t chunk_size;
-	uint32_t inline_max;
-	enum lading_codec codec;	/* per-chunk compression of the blob */
-	int level;			/* -1: codec default */
+	struct lading_build_options build;
 
-	bool clamp_mtime;	/* mtimes above 'mtime' become 'mtime' */
-	int64_t mtime;		/* also the mtime of implied directories */
-	bool keep_nsec;
 	bool uuid_set;
 	uint8_t uuid[16];
 	char volume_name[16];
-	int64_t force_uid, force_gid;	/* -1: keep */
 
 	const struct lading_log *log;
 	bool progress;

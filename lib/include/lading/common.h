@@ -46,9 +46,12 @@ void lading_log_msg(const struct lading_log *log, enum lading_log_level lvl,
 /* ---- errors ----------------------------------------------------------- */
 
 /*
- * Library functions return a negative errno and, where the caller needs to
- * know *which* file or entry was at fault, also fill a lading_error.  The
- * first message set wins: the innermost cause names the culprit.
+ * The one error convention of the library: a function that can fail
+ * returns 0 (or a count) or a negative errno (no 1/0/-errno, no bool
+ * with a reason beside it), and one that takes a lading_error fills it
+ * with a message naming the file or entry at fault (no why/whylen
+ * buffers).  The first message set wins: the innermost cause names the
+ * culprit.
  */
 struct lading_error {
 	int code;		/* negative errno, 0 = none */
@@ -59,6 +62,11 @@ struct lading_error {
 int lading_error_set(struct lading_error *err, int errnum, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));
 void lading_error_clear(struct lading_error *err);
+/*
+ * The message to print for ret (a negative errno): err's, or strerror()
+ * when no message was set.  Callers need no fallback of their own.
+ */
+const char *lading_error_message(const struct lading_error *err, int ret);
 
 /* ---- atomic output files ---------------------------------------------- */
 
@@ -138,8 +146,42 @@ int lading_pread_full(int fd, void *buf, size_t len, uint64_t off);
  */
 bool lading_range_is_data(int fd, uint64_t off, uint64_t len);
 
+/* ---- digests ---------------------------------------------------------- */
+
+/* A sha256 digest: its bytes are the value, text only at the edges. */
+struct lading_digest {
+	uint8_t bytes[LADING_SHA256_LEN];
+};
+
+#define LADING_DIGEST_PREFIX "sha256:"
+#define LADING_DIGEST_STR_LEN (7 + LADING_DIGEST_HEX_LEN)	/* "sha256:<hex>" */
+
+/* sha256 of len bytes; 0 or -EIO. */
+int lading_sha256(const void *buf, size_t len, struct lading_digest *out);
+
+/* Incremental sha256; each returns 0 or -errno, final starts anew. */
+struct lading_sha256_ctx {
+	void *md;	/* EVP_MD_CTX */
+};
+
+int lading_sha256_init(struct lading_sha256_ctx *c);
+int lading_sha256_update(struct lading_sha256_ctx *c, const void *buf,
+			 size_t len);
+int lading_sha256_final(struct lading_sha256_ctx *c, struct lading_digest *out);
+void lading_sha256_free(struct lading_sha256_ctx *c);
+
 /* sha256 of a whole file from offset 0; adds the bytes read to *bytes. */
-int lading_sha256_fd(int fd, uint8_t *out, uint64_t *bytes);
+int lading_sha256_fd(int fd, struct lading_digest *out, uint64_t *bytes);
+
+/* Bare lowercase hex: out holds LADING_DIGEST_HEX_LEN + 1 bytes. */
+void lading_digest_hex(const struct lading_digest *d, char *out);
+/* "sha256:<hex>": out holds LADING_DIGEST_STR_LEN + 1 bytes. */
+void lading_digest_format(const struct lading_digest *d, char *out);
+/*
+ * Parses "sha256:<hex>" or bare <hex> (64 lowercase digits, nothing
+ * after); 0 or -EINVAL.  d may be NULL to only check.
+ */
+int lading_digest_parse(const char *s, struct lading_digest *d);
 
 /* ---- small helpers ---------------------------------------------------- */
 

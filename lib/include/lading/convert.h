@@ -9,6 +9,7 @@
 #ifndef LADING_CONVERT_H
 #define LADING_CONVERT_H
 
+#include <lading/build.h>
 #include <lading/common.h>
 #include <lading/fetch.h>
 #include <lading/store.h>
@@ -28,12 +29,8 @@ struct lading_convert_params {
 	const char *layer_bootstraps;
 	size_t nchunk_dicts;
 
-	uint32_t chunk_size;
-	uint32_t inline_max;
-	enum lading_codec codec;
-	int level;
-	bool clamp_mtime;
-	int64_t mtime;
+	/* no --nsec nor owner options: the policy only clamps mtimes */
+	struct lading_build_options build;
 
 	struct lading_registry_opts registry;	/* docker:// sources */
 

@@ -77,17 +77,20 @@ struct lading_fill_params {
 	void *ud;
 };
 
-/* True when this kernel has fanotify pre-content events (why if not). */
-bool lading_fill_fanotify_supported(char *why, size_t whylen);
-/* True when /dev/cachefiles can be bound in on-demand mode (why if not). */
-bool lading_fill_cachefiles_supported(char *why, size_t whylen);
+/*
+ * 0 when this kernel has fanotify pre-content events, else -ENOTSUP with
+ * why saying what is missing.
+ */
+int lading_fill_fanotify_supported(struct lading_error *why);
+/* The same for /dev/cachefiles (on-demand mode is known only at bind). */
+int lading_fill_cachefiles_supported(struct lading_error *why);
 /*
  * The back end auto picks on this kernel: fanotify when it has pre-content
- * events, else cachefiles when it has the on-demand mode; why says so.
- * -ENOTSUP when neither.
+ * events, else cachefiles when it has the on-demand mode; log (INFO) says
+ * which and why.  -ENOTSUP when neither, err saying why.
  */
-int lading_fill_pick_backend(enum lading_fill_backend *out, char *why,
-			     size_t whylen);
+int lading_fill_pick_backend(enum lading_fill_backend *out,
+			     const struct lading_log *log, struct lading_error *err);
 
 /*
  * Prepares the cache, starts serving, mounts, serves until *stop, then
@@ -132,13 +135,13 @@ struct lading_cachefiles_msg {
 };
 
 /*
- * Parses one message of n bytes (one read()).  -EBADMSG with why for a
+ * Parses one message of n bytes (one read()).  -EBADMSG with err for a
  * short, oversized, inconsistent or unknown message.  An OPEN's fd is
  * reported even when the rest is bad, so the caller can close it.
  */
 int lading_cachefiles_msg_parse(const void *buf, size_t n,
-				struct lading_cachefiles_msg *m, char *why,
-				size_t whylen);
+				struct lading_cachefiles_msg *m,
+				struct lading_error *err);
 
 /* One fanotify pre-content event from a read() buffer. */
 struct lading_fanotify_event {
@@ -151,11 +154,12 @@ struct lading_fanotify_event {
 
 /*
  * Parses the event at the start of buf[0, n): *used is its length (to step
- * to the next).  -EBADMSG with why when the metadata is malformed (then
- * nothing more in the buffer can be trusted); fd is set when known.
+ * to the next).  -EBADMSG with err when the metadata is malformed (then
+ * nothing more in the buffer can be trusted); fd is set when known.  A
+ * NULL err takes no message and allocates nothing (safe after fork()).
  */
 int lading_fanotify_event_parse(const void *buf, size_t n,
 				struct lading_fanotify_event *ev, size_t *used,
-				char *why, size_t whylen);
+				struct lading_error *err);
 
 #endif

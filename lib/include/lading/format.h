@@ -83,7 +83,7 @@ struct lading_image_stats {
 	uint64_t inline_bytes;		/* file/dir/symlink bytes in the bootstrap */
 	uint64_t blocks;		/* bootstrap size in blocks */
 	uint8_t uuid[16];
-	uint8_t digest[LADING_SHA256_LEN];	/* sha256 of the bootstrap */
+	struct lading_digest digest;	/* sha256 of the bootstrap */
 };
 
 /*

@@ -24,14 +24,15 @@ struct lading_toc {
 /*
  * Reads footer and ToC from the artifact (fd) and checks them against the
  * record: sizes, offsets, the ToC digest, and that the entries tile the
- * uncompressed view.  -EUCLEAN with the reason in why; -errno on I/O.
+ * uncompressed view.  -EUCLEAN with the reason in err; another -errno
+ * on I/O (err says strerror); the caller's message names the blob.
  */
 int lading_toc_read(int fd, const struct lading_blob_record *rec,
-		    struct lading_toc *toc, char *why, size_t whylen);
+		    struct lading_toc *toc, struct lading_error *err);
 /* The same from the artifact's bytes [toc_offset, end), e.g. one range. */
 int lading_toc_parse(const void *tail, size_t len,
 		     const struct lading_blob_record *rec, struct lading_toc *toc,
-		     char *why, size_t whylen);
+		     struct lading_error *err);
 void lading_toc_free(struct lading_toc *toc);
 /* Index of the entry covering uncompressed offset off, or -1. */
 ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off);
@@ -77,7 +78,10 @@ struct lading_dedup;
 int lading_dedup_new(struct lading_dedup **out);
 void lading_dedup_free(struct lading_dedup *d);
 int lading_dedup_alloc_device(struct lading_dedup *d, uint16_t *device_id);
-/* 1 and *ref when known (a dictionary blob gets its slot now), 0 if not. */
+/*
+ * 0 and *ref when known (a dictionary blob gets its slot now), -ENOENT
+ * when not, another -errno on failure.
+ */
 int lading_dedup_lookup(struct lading_dedup *d, const uint8_t *digest,
 			uint32_t len, struct lading_chunk_ref *ref);
 int lading_dedup_insert(struct lading_dedup *d, const uint8_t *digest,

@@ -8,6 +8,7 @@
 #define LADING_VERIFY_H
 
 #include <lading/common.h>
+#include <lading/build.h>
 #include <lading/source.h>
 
 #define LADING_VERIFY_MAX_LISTED 50
@@ -46,11 +47,11 @@ struct lading_verify_params {
 	const char *source;		/* NULL: no source comparison */
 	enum lading_source_type source_type;
 	bool source_is_layer;		/* a tar read as an image layer */
-	/* the build policy to apply to the source before comparing */
-	bool clamp_mtime;
-	int64_t mtime;
-	bool compare_nsec;
-	int64_t force_uid, force_gid;	/* -1: keep */
+	/*
+	 * the build's options: their policy is applied to the source before
+	 * comparing (keep_nsec: nanosecond mtimes are compared)
+	 */
+	struct lading_build_options build;
 
 	const char *extract_dir;	/* NULL: no extraction */
 
