@@ -556,11 +556,11 @@ static void complete_all(struct fill_request *done)
 /* ---- fetch workers ---------------------------------------------------- */
 
 /*
- * Runs the job through the chunk path and says what failed.  ok[i] says
- * which chunks are now present.
+ * Runs the job through the chunk path and says what failed; res[i] is
+ * LADING_CHUNK_OK for the chunks now present.
  */
 static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
-		    const struct fill_job *j, int fd, int *res, bool *ok)
+		    const struct fill_job *j, int fd, int *res)
 {
 	struct fill_blob *b = j->blob;
 	struct lading_error err = { 0 };
@@ -574,7 +574,8 @@ static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
 			       err.msg[0] ? err.msg : strerror(-ret));
-		memset(ok, 0, j->count * sizeof(*ok));
+		for (i = 0; i < j->count; i++)
+			res[i] = LADING_CHUNK_NOT_WRITTEN;
 		return;
 	}
 	for (i = 0; i < j->count; i++) {
@@ -592,12 +593,10 @@ static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 	if (ret)
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
 			       b->name, strerror(-ret));
-	for (i = 0; i < j->count; i++)
-		ok[i] = res[i] == LADING_CHUNK_OK;
 }
 
 static void finish_job(struct fill_engine *e, const struct fill_job *j,
-		       const bool *ok)
+		       const int *res)
 {
 	struct fill_blob *b = j->blob;
 	size_t i;
@@ -606,7 +605,7 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
 
 		b->late[j->first + i] = 0;
-		if (!ok || !ok[i]) {
+		if (!res || res[i] != LADING_CHUNK_OK) {
 			b->state[j->first + i] = FILL_CHUNK_FAILED;
 			continue;
 		}
@@ -640,7 +639,6 @@ static void *fetch_worker(void *arg)
 	for (;;) {
 		struct fill_request *done = NULL;
 		struct fill_job *j = queue_pop(&e->high);
-		bool *ok;
 		int *res;
 		size_t i;
 		int fd;
@@ -657,18 +655,16 @@ static void *fetch_worker(void *arg)
 		fd = j->blob->write_fd_closing ? j->blob->next_write_fd : j->blob->write_fd;
 		j->blob->jobs_running++;
 		pthread_mutex_unlock(&e->lock);
-		ok = calloc(j->count, sizeof(*ok));
-		res = calloc(j->count, sizeof(*res));
-		if (ok && res)
-			run_job(e, f, j, fd, res, ok);
-		free(res);
+		res = malloc(j->count * sizeof(*res));
+		if (res)
+			run_job(e, f, j, fd, res);
 		pthread_mutex_lock(&e->lock);
-		for (i = 0; ok && i < j->count && ok[i]; i++)
+		for (i = 0; res && i < j->count && res[i] == LADING_CHUNK_OK; i++)
 			;
 		if (i < j->count)
 			e->st.fetch_errors++;
-		finish_job(e, j, ok);
-		free(ok);
+		finish_job(e, j, res);
+		free(res);
 		free(j);
 		settle_waiting(e, fill_now_us(), &done);
 		pthread_mutex_unlock(&e->lock);
