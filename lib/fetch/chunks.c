@@ -122,6 +122,9 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 		uint8_t *dst = f->plain + (t->uoff - t0->uoff);
 
 		res[i] = lading_toc_decode(t, f->stored + (t->coff - t0->coff), dst);
+		/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
+		 * and on a file system with smaller blocks a hole there would
+		 * make cachefiles ask for the chunk again */
 		if (res[i] == LADING_CHUNK_OK)
 			memset(dst + t->ulen, 0, padded(t) - t->ulen);
 	}
