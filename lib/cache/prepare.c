@@ -8,7 +8,6 @@
  * re-verified, and a range that fails is punched out again.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,8 @@ struct prep {
 	struct lading_reader *reader;
 	struct lading_progress progress;
 	uint64_t done;
-	uint8_t *chunk, *stored;
-	size_t chunk_size, stored_size;
+	uint8_t *chunk;			/* present chunks are read into it */
+	size_t chunk_size;
 	struct lading_blob_sources *sources;
 };
 
@@ -183,7 +182,7 @@ static int place_bootstrap(struct prep *pp, const char *path, const char *id,
 
 /* ---- seeding -------------------------------------------------------- */
 
-/* true when [off, off + len) is all data (no hole) in fd */
+/* Back to a hole (whole blocks): a damaged or partial chunk does not stay. */
 static void punch(int fd, uint64_t off, uint64_t len)
 {
 	fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
@@ -211,183 +210,119 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	return false;
 }
 
-/* Decodes, checks and writes one chunk whose stored bytes are at hand. */
-static int write_chunk(int cfd, const struct lading_toc_entry *e,
-		       const uint8_t *stored, uint8_t *chunk, const char *id,
-		       size_t k, struct lading_error *err)
-{
-	int ret = lading_toc_decode(e, stored, chunk);
-
-	if (ret)
-		return lading_error_set(err, EUCLEAN,
-			"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
-			"not written", id, k, (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
-			ret == -EBADMSG ? "does not decode to its digest" :
-			strerror(-ret));
-	static const uint8_t zeros[LADING_BLOCK_SIZE];
-	size_t pad = LADING_ALIGN_UP((size_t)lading_le32_to_cpu(e->ulen), (size_t)LADING_BLOCK_SIZE) - lading_le32_to_cpu(e->ulen);
-
-	ret = lading_pwrite_full(cfd, chunk, lading_le32_to_cpu(e->ulen), lading_le64_to_cpu(e->uoff));
-	/* the zeros up to the next 4 KiB too: on a file system with smaller
-	 * blocks a hole there would make cachefiles ask for the chunk again */
-	if (!ret && pad)
-		ret = lading_pwrite_full(cfd, zeros, pad, lading_le64_to_cpu(e->uoff) + lading_le32_to_cpu(e->ulen));
-	if (ret) {
-		punch(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));	/* no partial chunk stays */
-		return lading_error_set(err, -ret, "cache file of blob %s: "
-					"write: %s", id, strerror(-ret));
-	}
-	return 0;
-}
-
-static int seed_chunk(struct prep *pp, const struct lading_blob_handle *a,
-		      int cfd, const struct lading_toc *toc, const char *id, size_t k)
-{
-	const struct lading_toc_entry *e = &toc->entries[k];
-	int ret;
-
-	ret = lading_blob_read(a, lading_le64_to_cpu(e->coff), lading_le32_to_cpu(e->clen), pp->stored, pp->err);
-	if (ret)
-		return ret;
-	return write_chunk(cfd, e, pp->stored, pp->chunk, id, k, pp->err);
-}
-
 /*
- * From a registry: the missing chunks are grouped into runs of adjacent
- * stored ranges (up to RUN_MAX), and a few threads, each with its own
- * connection, fetch, verify and write runs in parallel.
+ * The missing chunks go to the chunk engine in runs of adjacent stored
+ * ranges (up to RUN_MAX), fetched, verified and written by a few threads,
+ * each with its own connection to the source.
  */
 #define SEED_THREADS 4
 #define RUN_MAX (8u << 20)
 
-struct run {
-	size_t first, count;
-};
-
-struct parallel_seed {
+struct seed {
 	struct prep *pp;
-	const struct lading_blob_handle *a;
-	int cfd;
+	struct lading_prepare_blob *b;
 	const struct lading_toc *toc;
-	const char *id;
-	struct run *runs;
-	size_t nruns, next;
-	pthread_mutex_t lock;
-	uint64_t fetched;
+	int cfd;
+	const bool *missing;
 	int fatal, bad;		/* first I/O error, first bad chunk */
 	struct lading_error fatal_err, bad_err;
 };
 
-static void *seed_worker(void *arg)
+static bool seed_wants(const void *ud, size_t k)
 {
-	struct parallel_seed *ps = arg;
-	struct lading_registry_conn *conn = lading_registry_conn_open(ps->a->reg);
-	uint8_t *run_buf = NULL, *chunk = NULL;
-	size_t run_size = 0, chunk_size = 0;
-
-	for (;;) {
-		struct lading_error err = { 0 };
-		const struct lading_toc_entry *e;
-		struct run *r;
-		uint64_t len, got = 0;
-		size_t k;
-		int ret;
-
-		pthread_mutex_lock(&ps->lock);
-		r = ps->fatal || ps->next == ps->nruns ? NULL : &ps->runs[ps->next++];
-		pthread_mutex_unlock(&ps->lock);
-		if (!r)
-			break;
-		e = &ps->toc->entries[r->first];
-		len = lading_le64_to_cpu(ps->toc->entries[r->first + r->count - 1].coff) +
-		      lading_le32_to_cpu(ps->toc->entries[r->first + r->count - 1].clen) - lading_le64_to_cpu(e->coff);
-		ret = conn ? 0 : lading_error_set(&err, ENOMEM, "out of memory");
-		if (!ret)
-			ret = lading_grow_buffer(&run_buf, &run_size, (size_t)len);
-		if (!ret)
-			ret = lading_registry_conn_get_range(conn, ps->a->digest, lading_le64_to_cpu(e->coff),
-							     (size_t)len, run_buf, &err);
-		for (k = 0; !ret && k < r->count; k++) {
-			const struct lading_toc_entry *c = &ps->toc->entries[r->first + k];
-			int wr;
-
-			ret = lading_grow_buffer(&chunk, &chunk_size, lading_le32_to_cpu(c->ulen));
-			if (ret)
-				break;
-			wr = write_chunk(ps->cfd, c, run_buf + (lading_le64_to_cpu(c->coff) - lading_le64_to_cpu(e->coff)), chunk,
-					 ps->id, r->first + k, &err);
-			if (wr == -EUCLEAN) {
-				pthread_mutex_lock(&ps->lock);
-				if (!ps->bad) {
-					ps->bad = wr;
-					ps->bad_err = err;
-				}
-				pthread_mutex_unlock(&ps->lock);
-				lading_error_clear(&err);
-				continue;
-			}
-			ret = wr;
-			if (!ret)
-				got += lading_le32_to_cpu(c->ulen);
-		}
-		pthread_mutex_lock(&ps->lock);
-		ps->fetched += got;
-		ps->pp->done += got;
-		if (ret && !ps->fatal) {
-			ps->fatal = ret;
-			ps->fatal_err = err;
-		}
-		pthread_mutex_unlock(&ps->lock);
-	}
-	lading_registry_conn_close(conn);
-	free(run_buf);
-	free(chunk);
-	return NULL;
+	return ((const struct seed *)ud)->missing[k];
 }
 
-static int seed_parallel(struct prep *pp, const struct lading_blob_handle *a,
-			 int cfd,
-			 const struct lading_toc *toc, const bool *missing,
-			 struct lading_prepare_blob *b)
+static void seed_bad_chunk(struct seed *sd, size_t k, int why)
 {
-	struct parallel_seed ps = { .pp = pp, .a = a, .cfd = cfd, .toc = toc,
-				    .id = b->id };
-	pthread_t th[SEED_THREADS];
-	size_t k, started = 0;
+	const struct lading_toc_entry *e = &sd->toc->entries[k];
 
-	ps.runs = calloc(toc->count ? toc->count : 1, sizeof(*ps.runs));
-	if (!ps.runs)
-		return lading_error_set(pp->err, ENOMEM, "out of memory");
+	sd->bad = -EUCLEAN;
+	lading_error_set(&sd->bad_err, EUCLEAN,
+		"blob %s: chunk %zu (uncompressed bytes %llu+%u): %s; "
+		"not written", sd->b->id, k, (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen),
+		why == -EBADMSG ? "does not decode to its digest" : strerror(-why));
+}
+
+/* Under the engine's lock: one run's outcome; non-zero stops seeding. */
+static int seed_run_done(void *ud, const struct lading_chunk_run *run)
+{
+	struct seed *sd = ud;
+	uint64_t got = 0;
+	size_t i;
+
+	for (i = 0; i < run->count; i++) {
+		const struct lading_toc_entry *e = &sd->toc->entries[run->first + i];
+
+		if (run->res[i] == LADING_CHUNK_OK)
+			got += lading_le32_to_cpu(e->ulen);
+		else if (run->res[i] < 0)
+			seed_bad_chunk(sd, run->first + i, run->res[i]);
+		else if (run->write_error)
+			punch(sd->cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));	/* no partial chunk stays */
+	}
+	sd->b->fetched += got;
+	sd->pp->done += got;
+	lading_progress_update(&sd->pp->progress, sd->pp->done, sd->b->id);
+	if (run->read_error && !sd->fatal) {
+		sd->fatal = run->read_error;
+		sd->fatal_err = *run->err;
+	}
+	if (run->write_error && !sd->fatal) {
+		sd->fatal = run->write_error;
+		lading_error_set(&sd->fatal_err, -run->write_error, "cache file of "
+				 "blob %s: write: %s", sd->b->id,
+				 strerror(-run->write_error));
+	}
+	return sd->fatal;
+}
+
+/* Present and valid chunks are counted; the others marked missing. */
+static int seed_scan(struct prep *pp, int cfd, const struct lading_toc *toc,
+		     bool *missing, struct lading_prepare_blob *b)
+{
+	size_t k;
+
 	for (k = 0; k < toc->count; k++) {
-		struct run *last = ps.nruns ? &ps.runs[ps.nruns - 1] : NULL;
 		const struct lading_toc_entry *e = &toc->entries[k];
 
-		if (!missing[k])
-			continue;
-		if (last && last->first + last->count == k &&
-		    lading_le64_to_cpu(toc->entries[k - 1].coff) + lading_le32_to_cpu(toc->entries[k - 1].clen) == lading_le64_to_cpu(e->coff) &&
-		    lading_le64_to_cpu(e->coff) + lading_le32_to_cpu(e->clen) - lading_le64_to_cpu(toc->entries[last->first].coff) <= RUN_MAX) {
-			last->count++;
-			continue;
+		if (lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen)))
+			return lading_error_set(pp->err, ENOMEM, "out of memory");
+		if (present_and_valid(pp, cfd, e)) {
+			b->present_before += lading_le32_to_cpu(e->ulen);
+			pp->done += lading_le32_to_cpu(e->ulen);
+		} else {
+			missing[k] = true;
 		}
-		ps.runs[ps.nruns++] = (struct run){ k, 1 };
 	}
-	pthread_mutex_init(&ps.lock, NULL);
-	for (k = 0; k < SEED_THREADS && k < ps.nruns; k++)
-		if (!pthread_create(&th[k], NULL, seed_worker, &ps))
-			started++;
-	if (!started && ps.nruns)
-		seed_worker(&ps);	/* no threads: do it here */
-	for (k = 0; k < started; k++)
-		pthread_join(th[k], NULL);
-	pthread_mutex_destroy(&ps.lock);
-	free(ps.runs);
-	b->fetched += ps.fetched;
-	lading_progress_update(&pp->progress, pp->done, b->id);
-	if (ps.fatal)
-		return lading_error_set(pp->err, -ps.fatal, "%s", ps.fatal_err.msg);
-	if (ps.bad)
-		return lading_error_set(pp->err, EUCLEAN, "%s", ps.bad_err.msg);
+	return 0;
+}
+
+static int seed_chunks(struct prep *pp, const struct lading_blob_handle *a,
+		       int cfd, const struct lading_toc *toc,
+		       struct lading_prepare_blob *b)
+{
+	bool *missing = calloc(toc->count ? toc->count : 1, sizeof(*missing));
+	struct seed sd = { .pp = pp, .b = b, .toc = toc, .cfd = cfd,
+			   .missing = missing };
+	struct lading_chunk_batch batch = {
+		.blob = a, .toc = toc, .fd = cfd, .want = seed_wants,
+		.run_max = RUN_MAX, .threads = SEED_THREADS,
+		.done = seed_run_done, .ud = &sd,
+	};
+	int ret = missing ? 0 : lading_error_set(pp->err, ENOMEM, "out of memory");
+
+	if (!ret)
+		ret = seed_scan(pp, cfd, toc, missing, b);
+	if (!ret)
+		ret = lading_chunk_batch_run(&batch, pp->err);
+	free(missing);
+	if (ret && !sd.fatal)
+		return ret;	/* the engine's own: out of memory */
+	if (sd.fatal)
+		return lading_error_set(pp->err, -sd.fatal, "%s", sd.fatal_err.msg);
+	if (sd.bad)
+		return lading_error_set(pp->err, EUCLEAN, "%s", sd.bad_err.msg);
 	return 0;
 }
 
@@ -396,9 +331,8 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(pp->reader, slot + 1);
 	struct lading_toc toc = { 0 };
-	struct lading_blob_handle a;
-	int cfd, ret, first_bad = 0;
-	size_t k;
+	struct lading_blob_handle *a;
+	int cfd, ret, bad = 0;
 
 	if (!rec)
 		return lading_error_set(pp->err, EUCLEAN, "%s: no blob table: not "
@@ -408,69 +342,20 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 		ret = -EUCLEAN;	/* a missing blob is a failed check */
 	if (ret)
 		return ret;
-	ret = lading_blob_read_toc(&a, rec, &toc, pp->err);
-	if (ret) {
-		lading_blob_handle_close(&a);
-		return ret;
-	}
+	ret = lading_blob_read_toc(a, rec, &toc, pp->err);
+	if (ret)
+		goto out;
 	cfd = open(b->path, O_RDWR | O_CLOEXEC);
 	if (cfd < 0) {
 		ret = lading_error_set(pp->err, errno, "%s: %s", b->path,
 				       strerror(errno));
 		goto out;
 	}
-	if (a.reg) {
-		bool *missing = calloc(toc.count ? toc.count : 1, sizeof(*missing));
-
-		ret = missing ? 0 : lading_error_set(pp->err, ENOMEM, "out of memory");
-		for (k = 0; !ret && k < toc.count; k++) {
-			const struct lading_toc_entry *e = &toc.entries[k];
-
-			ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen));
-			if (!ret && present_and_valid(pp, cfd, e)) {
-				b->present_before += lading_le32_to_cpu(e->ulen);
-				pp->done += lading_le32_to_cpu(e->ulen);
-			} else if (!ret) {
-				missing[k] = true;
-			}
-		}
-		if (!ret)
-			ret = seed_parallel(pp, &a, cfd, &toc, missing, b);
-		if (ret == -EUCLEAN) {
-			first_bad = ret;
-			ret = 0;
-		}
-		free(missing);
-		k = toc.count;	/* done: skip the sequential loop */
-	} else {
-		k = 0;
-	}
-	for (; k < toc.count; k++) {
-		const struct lading_toc_entry *e = &toc.entries[k];
-
-		ret = lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen));
-		if (!ret)
-			ret = lading_grow_buffer(&pp->stored, &pp->stored_size, lading_le32_to_cpu(e->clen));
-		if (ret) {
-			lading_error_set(pp->err, ENOMEM, "out of memory");
-			break;
-		}
-		if (present_and_valid(pp, cfd, e)) {
-			b->present_before += lading_le32_to_cpu(e->ulen);
-		} else {
-			ret = seed_chunk(pp, &a, cfd, &toc, b->id, k);
-			if (ret == -EUCLEAN) {
-				/* a bad chunk stops that chunk, not the others */
-				first_bad = first_bad ? first_bad : ret;
-				ret = 0;
-				continue;
-			}
-			if (ret)
-				break;
-			b->fetched += lading_le32_to_cpu(e->ulen);
-		}
-		pp->done += lading_le32_to_cpu(e->ulen);
-		lading_progress_update(&pp->progress, pp->done, b->id);
+	ret = seed_chunks(pp, a, cfd, &toc, b);
+	if (ret == -EUCLEAN) {
+		/* a bad chunk stops that chunk, not the others */
+		bad = ret;
+		ret = 0;
 	}
 	b->present = b->present_before + b->fetched;
 	if (!ret && fsync(cfd) < 0)
@@ -478,10 +363,10 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 				       strerror(errno));
 	close(cfd);
 	if (!ret)
-		ret = first_bad;
+		ret = bad;
 out:
 	lading_toc_free(&toc);
-	lading_blob_handle_close(&a);
+	lading_blob_handle_close(a);
 	return ret;
 }
 
@@ -685,7 +570,6 @@ int lading_prepare(const struct lading_prepare_params *p,
 	lading_reader_close(pp.reader);
 	lading_blob_sources_close(pp.sources);
 	free(pp.chunk);
-	free(pp.stored);
 	return ret;
 }
 

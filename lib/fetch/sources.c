@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Blob sources: where blob artifacts are found by id, a local directory, a
- * registry repository or an http(s) base URL, tried in order.  Shared by seeding (prepare) and
- * on-demand filling.
+ * registry repository or an http(s) base URL, tried in order.  Each kind
+ * is an ops table; what is not in the table (the order, handles, a
+ * thread's connection) is common, so a new kind of source is one more
+ * table.  Shared by seeding (prepare) and on-demand filling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +13,209 @@
 #include <unistd.h>
 #include <lading/fetch.h>
 
-struct lading_blob_sources {
-	const char *const *specs;
-	size_t n;
-	struct lading_registry **regs;	/* per spec; NULL for directories */
+struct blob_source;
+
+struct blob_source_ops {
+	/* 0 with the kind's part of h filled, -ENOENT when not here */
+	int (*find)(struct blob_source *s, struct lading_blob_handle *h,
+		    struct lading_error *err);
+	void (*release)(struct lading_blob_handle *h);	/* optional */
+	/* conn: from conn_open, or NULL (the source's own) */
+	int (*read)(const struct lading_blob_handle *h, void *conn, uint64_t off,
+		    size_t len, uint8_t *buf, struct lading_error *err);
+	int (*read_toc)(const struct lading_blob_handle *h,
+			const struct lading_blob_record *rec, struct lading_toc *toc,
+			struct lading_error *err);
+	/* a connection for one thread; NULL op: reads need none */
+	void *(*conn_open)(struct blob_source *s);
+	void (*conn_close)(void *conn);
+	void (*close)(struct blob_source *s);		/* optional */
 };
+
+struct blob_source {
+	const struct blob_source_ops *ops;
+	const char *dir;			/* directories */
+	struct lading_registry *reg;		/* registries and base URLs */
+};
+
+struct lading_blob_sources {
+	struct blob_source *src;
+	size_t n;
+};
+
+struct lading_blob_handle {
+	struct blob_source *src;
+	char id[LADING_DIGEST_HEX_LEN + 1];
+	char digest[80];			/* "sha256:<id>" */
+	int fd;					/* directories: the artifact */
+};
+
+struct lading_blob_reader {
+	struct blob_source *src;		/* whose connection conn is */
+	void *conn;
+};
+
+/* A ToC that failed its checks, or could not be read, named by its blob. */
+static int toc_result(const struct lading_blob_handle *h, int ret,
+		      const struct lading_error *terr, struct lading_error *err)
+{
+	if (!ret)
+		return 0;
+	return lading_error_set(err, -ret, "blob %s: %s", h->id,
+				lading_error_message(terr, ret));
+}
+
+/* The ToC and the footer with one range read of the artifact's tail. */
+static int toc_by_range(const struct lading_blob_handle *h,
+			const struct lading_blob_record *rec, struct lading_toc *toc,
+			struct lading_error *err)
+{
+	struct lading_error terr = { 0 };
+	uint8_t *tail;
+	size_t len;
+	int ret;
+
+	if (lading_le64_to_cpu(rec->toc_offset) > lading_le64_to_cpu(rec->artifact_size) ||
+	    lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset) > (256u << 20))
+		return lading_error_set(err, EUCLEAN, "blob %s: ToC outside "
+					"the blob", h->digest);
+	len = (size_t)(lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset));
+	tail = malloc(len ? len : 1);
+	if (!tail)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = h->src->ops->read(h, NULL, lading_le64_to_cpu(rec->toc_offset), len, tail, err);
+	if (!ret)
+		ret = toc_result(h, lading_toc_parse(tail, len, rec, toc, &terr),
+				 &terr, err);
+	free(tail);
+	return ret;
+}
+
+/* ---- directories ------------------------------------------------------- */
+
+static int dir_find(struct blob_source *s, struct lading_blob_handle *h,
+		    struct lading_error *err)
+{
+	char *path = lading_path_join(s->dir, h->id);
+
+	if (!path)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	h->fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	return h->fd >= 0 ? 0 : -ENOENT;
+}
+
+static void dir_release(struct lading_blob_handle *h)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+}
+
+/* pread: threads share the file, no connection needed */
+static int dir_read(const struct lading_blob_handle *h, void *conn, uint64_t off,
+		    size_t len, uint8_t *buf, struct lading_error *err)
+{
+	int ret = lading_pread_full(h->fd, buf, len, off);
+
+	(void)conn;
+	return ret ? lading_error_set(err, -ret, "blob %s: read: %s", h->digest,
+				      strerror(-ret)) : 0;
+}
+
+/* The file's size is checked too: the whole artifact is at hand. */
+static int dir_read_toc(const struct lading_blob_handle *h,
+			const struct lading_blob_record *rec, struct lading_toc *toc,
+			struct lading_error *err)
+{
+	struct lading_error terr = { 0 };
+
+	return toc_result(h, lading_toc_read(h->fd, rec, toc, &terr), &terr, err);
+}
+
+static const struct blob_source_ops dir_ops = {
+	.find = dir_find,
+	.release = dir_release,
+	.read = dir_read,
+	.read_toc = dir_read_toc,
+};
+
+/* ---- registries and http base URLs ---------------------------------- */
+
+static int registry_find(struct blob_source *s, struct lading_blob_handle *h,
+			 struct lading_error *err)
+{
+	struct lading_error ignored = { 0 };
+	bool exists = false;
+
+	(void)err;	/* an unreachable registry is one that lacks it */
+	if (lading_registry_blob_exists(s->reg, h->digest, &exists, &ignored) ||
+	    !exists)
+		return -ENOENT;
+	return 0;
+}
+
+static int registry_read(const struct lading_blob_handle *h, void *conn,
+			 uint64_t off, size_t len, uint8_t *buf,
+			 struct lading_error *err)
+{
+	if (conn)
+		return lading_registry_conn_get_range(conn, h->digest, off, len,
+						      buf, err);
+	return lading_registry_get_range(h->src->reg, h->digest, off, len, buf, err);
+}
+
+static void *registry_conn_open(struct blob_source *s)
+{
+	return lading_registry_conn_open(s->reg);
+}
+
+static void registry_conn_close(void *conn)
+{
+	lading_registry_conn_close(conn);
+}
+
+static void registry_close(struct blob_source *s)
+{
+	lading_registry_close(s->reg);
+}
+
+static const struct blob_source_ops registry_ops = {
+	.find = registry_find,
+	.read = registry_read,
+	.read_toc = toc_by_range,
+	.conn_open = registry_conn_open,
+	.conn_close = registry_conn_close,
+	.close = registry_close,
+};
+
+/* ---- the list ---------------------------------------------------------- */
+
+static int source_open(struct blob_source *s, const char *spec,
+		       const struct lading_registry_opts *opts,
+		       struct lading_error *err)
+{
+	char *host, *repo, *ref;
+	int ret;
+
+	if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8)) {
+		s->ops = &registry_ops;
+		return lading_registry_open_url(spec, opts, &s->reg, err);
+	}
+	if (strncmp(spec, "docker://", 9)) {
+		s->ops = &dir_ops;
+		s->dir = spec;
+		return 0;
+	}
+	s->ops = &registry_ops;
+	ret = lading_docker_ref_parse(spec, &host, &repo, &ref, err);
+	if (!ret)
+		ret = lading_registry_open(host, repo, opts, &s->reg, err);
+	free(host);
+	free(repo);
+	free(ref);
+	return ret;
+}
 
 int lading_blob_sources_open(const char *const *specs, size_t n,
 			     const struct lading_registry_opts *opts,
@@ -23,32 +223,19 @@ int lading_blob_sources_open(const char *const *specs, size_t n,
 			     struct lading_error *err)
 {
 	struct lading_blob_sources *s = calloc(1, sizeof(*s));
-	size_t i;
 	int ret = 0;
 
 	if (s)
-		s->regs = calloc(n ? n : 1, sizeof(*s->regs));
-	if (!s || !s->regs) {
+		s->src = calloc(n ? n : 1, sizeof(*s->src));
+	if (!s || !s->src) {
 		free(s);
 		return lading_error_set(err, ENOMEM, "out of memory");
 	}
-	s->specs = specs;
-	s->n = n;
-	for (i = 0; !ret && i < n; i++) {
-		char *host, *repo, *ref;
-
-		if (!strncmp(specs[i], "http://", 7) || !strncmp(specs[i], "https://", 8)) {
-			ret = lading_registry_open_url(specs[i], opts, &s->regs[i], err);
-			continue;
-		}
-		if (strncmp(specs[i], "docker://", 9))
-			continue;
-		ret = lading_docker_ref_parse(specs[i], &host, &repo, &ref, err);
+	/* n counts the opened ones: close closes just those */
+	while (!ret && s->n < n) {
+		ret = source_open(&s->src[s->n], specs[s->n], opts, err);
 		if (!ret)
-			ret = lading_registry_open(host, repo, opts, &s->regs[i], err);
-		free(host);
-		free(repo);
-		free(ref);
+			s->n++;
 	}
 	if (ret) {
 		lading_blob_sources_close(s);
@@ -65,97 +252,90 @@ void lading_blob_sources_close(struct lading_blob_sources *s)
 	if (!s)
 		return;
 	for (i = 0; i < s->n; i++)
-		lading_registry_close(s->regs[i]);
-	free(s->regs);
+		if (s->src[i].ops->close)
+			s->src[i].ops->close(&s->src[i]);
+	free(s->src);
 	free(s);
 }
 
 int lading_blob_sources_find(struct lading_blob_sources *s, const char *id,
-			     struct lading_blob_handle *h,
+			     struct lading_blob_handle **out,
 			     struct lading_error *err)
 {
-	struct lading_error ignored = { 0 };
+	struct lading_blob_handle *h = calloc(1, sizeof(*h));
 	size_t i;
+	int ret = -ENOENT;
 
-	memset(h, 0, sizeof(*h));
+	if (!h)
+		return lading_error_set(err, ENOMEM, "out of memory");
 	h->fd = -1;
-	snprintf(h->digest, sizeof(h->digest), "sha256:%s", id);
-	for (i = 0; i < s->n; i++) {
-		char *path;
-
-		if (s->regs[i]) {
-			bool exists = false;
-
-			if (!lading_registry_blob_exists(s->regs[i], h->digest, &exists,
-							 &ignored) && exists) {
-				h->reg = s->regs[i];
-				return 0;
-			}
-			continue;
-		}
-		path = lading_path_join(s->specs[i], id);
-		if (!path)
-			return lading_error_set(err, ENOMEM, "out of memory");
-		h->fd = open(path, O_RDONLY | O_CLOEXEC);
-		free(path);
-		if (h->fd >= 0)
-			return 0;
+	snprintf(h->id, sizeof(h->id), "%s", id);
+	snprintf(h->digest, sizeof(h->digest), "sha256:%s", h->id);
+	for (i = 0; ret == -ENOENT && i < s->n; i++) {
+		ret = s->src[i].ops->find(&s->src[i], h, err);
+		if (!ret)
+			h->src = &s->src[i];
 	}
-	return lading_error_set(err, ENOENT, "blob %s: not found in the sources", id);
+	if (ret) {
+		free(h);
+		if (ret == -ENOENT)
+			lading_error_set(err, ENOENT, "blob %s: not found in the "
+					 "sources", id);
+		return ret;
+	}
+	*out = h;
+	return 0;
 }
 
 void lading_blob_handle_close(struct lading_blob_handle *h)
 {
-	if (h->fd >= 0)
-		close(h->fd);
-	h->fd = -1;
-	h->reg = NULL;
-}
-
-int lading_blob_read(const struct lading_blob_handle *h, uint64_t off, size_t len,
-		     uint8_t *buf, struct lading_error *err)
-{
-	int ret;
-
-	if (h->reg)
-		return lading_registry_get_range(h->reg, h->digest, off, len, buf, err);
-	ret = lading_pread_full(h->fd, buf, len, off);
-	return ret ? lading_error_set(err, -ret, "blob %s: read: %s", h->digest,
-				      strerror(-ret)) : 0;
+	if (!h)
+		return;
+	if (h->src->ops->release)
+		h->src->ops->release(h);
+	free(h);
 }
 
 int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err)
 {
-	struct lading_error terr = { 0 };
-	uint8_t *tail;
-	size_t len;
-	int ret;
+	return h->src->ops->read_toc(h, rec, toc, err);
+}
 
-	if (!h->reg) {
-		ret = lading_toc_read(h->fd, rec, toc, &terr);
-	} else {
-		uint64_t size = lading_le64_to_cpu(rec->artifact_size);
-		uint64_t toc_offset = lading_le64_to_cpu(rec->toc_offset);
+/* ---- a thread's reader ------------------------------------------------- */
 
-		if (toc_offset > size || size - toc_offset > (256u << 20))
-			return lading_error_set(err, EUCLEAN, "blob %s: ToC outside "
-						"the blob", h->digest);
-		/* one range: the ToC and the footer */
-		len = (size_t)(size - toc_offset);
-		tail = malloc(len ? len : 1);
-		if (!tail)
+struct lading_blob_reader *lading_blob_reader_new(void)
+{
+	return calloc(1, sizeof(struct lading_blob_reader));
+}
+
+void lading_blob_reader_free(struct lading_blob_reader *r)
+{
+	if (!r)
+		return;
+	if (r->conn)
+		r->src->ops->conn_close(r->conn);
+	free(r);
+}
+
+/*
+ * The reader keeps one connection, to the source it read last: a thread
+ * serving several blobs of one registry keeps its connection.
+ */
+int lading_blob_reader_read(struct lading_blob_reader *r,
+			    const struct lading_blob_handle *h, uint64_t off,
+			    size_t len, uint8_t *buf, struct lading_error *err)
+{
+	const struct blob_source_ops *ops = h->src->ops;
+
+	if (ops->conn_open && r->src != h->src) {
+		if (r->conn)
+			r->src->ops->conn_close(r->conn);
+		r->conn = ops->conn_open(h->src);
+		r->src = r->conn ? h->src : NULL;
+		if (!r->conn)
 			return lading_error_set(err, ENOMEM, "out of memory");
-		ret = lading_blob_read(h, toc_offset, len, tail, err);
-		if (!ret)
-			ret = lading_toc_parse(tail, len, rec, toc, &terr);
-		free(tail);
-		if (ret && !terr.code)
-			return ret;	/* the read's error, err set */
 	}
-	if (ret)
-		return lading_error_set(err, -ret, "blob %s: %s", h->digest + 7,
-					terr.msg);
-	return 0;
+	return ops->read(h, ops->conn_open ? r->conn : NULL, off, len, buf, err);
 }

@@ -73,7 +73,7 @@ static void blob_free(struct fill_blob *b)
 		close(b->write_fd);
 	if (b->next_write_fd >= 0)
 		close(b->next_write_fd);
-	lading_blob_handle_close(&b->src);
+	lading_blob_handle_close(b->src);
 	lading_toc_free(&b->toc);
 	free(b->state);
 	free(b->late);
@@ -154,7 +154,6 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 		return lading_error_set(err, ENOMEM, "out of memory");
 	b->write_fd = -1;
 	b->next_write_fd = -1;
-	b->src.fd = -1;
 	b->sources = src;
 	pthread_mutex_init(&b->src_lock, NULL);
 	snprintf(b->id, sizeof(b->id), "%s", id);
@@ -163,7 +162,7 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	if (!ret && toc_load_kept(toc_dir, id, rec, &b->toc)) {
 		ret = blob_locate(b, err);
 		if (!ret)
-			ret = lading_blob_read_toc(&b->src, rec, &b->toc, err);
+			ret = lading_blob_read_toc(b->src, rec, &b->toc, err);
 		if (!ret && toc_dir)
 			toc_keep(toc_dir, id, &b->toc, e->p.log);
 	}
@@ -381,14 +380,18 @@ static struct fill_job *queue_pop(struct job_queue *q)
  * read each, up to merge_bytes stored) and queues them.  -ENOMEM leaves
  * the unclaimed rest absent.
  */
+static bool want_missing(const void *ud, size_t k)
+{
+	return chunk_missing(ud, k);
+}
+
 static int claim_missing(struct fill_engine *e, struct fill_request *r)
 {
 	struct fill_blob *b = r->blob;
-	size_t k = r->first, end = r->first + r->count;
+	size_t i, k = r->first, end = r->first + r->count;
 
 	while (k < end) {
 		struct fill_job *j;
-		uint64_t stored = 0;
 
 		if (!chunk_missing(b, k)) {
 			k++;
@@ -399,12 +402,10 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 			return -ENOMEM;
 		j->blob = b;
 		j->first = k;
-		while (k < end && chunk_missing(b, k) &&
-		       (!j->count || stored + lading_le32_to_cpu(b->toc.entries[k].clen) <= e->p.merge_bytes)) {
-			stored += lading_le32_to_cpu(b->toc.entries[k].clen);
+		j->count = lading_chunk_run_len(&b->toc, k, end, e->p.merge_bytes,
+						want_missing, b);
+		for (i = 0; i < j->count; i++)
 			b->state[k++] = FILL_CHUNK_INFLIGHT;
-			j->count++;
-		}
 		queue_push(r->low_priority ? &e->low : &e->high, j);
 		pthread_cond_signal(&e->work);
 	}
@@ -554,123 +555,48 @@ static void complete_all(struct fill_request *done)
 
 /* ---- fetch workers ---------------------------------------------------- */
 
-
-struct worker_buffers {
-	uint8_t *stored;
-	size_t stored_size;
-	uint8_t *plain;		/* 4 KiB aligned: cachefiles anon fds are O_DIRECT */
-	size_t plain_size;
-	struct lading_registry_conn *conn;
-	struct lading_registry *conn_reg;
-};
-
-static int grow_aligned(uint8_t **buf, size_t *size, size_t need)
-{
-	void *n;
-
-	if (*size >= need)
-		return 0;
-	if (posix_memalign(&n, LADING_BLOCK_SIZE, need))
-		return -ENOMEM;
-	free(*buf);
-	*buf = n;
-	*size = need;
-	return 0;
-}
-
-static int read_stored(struct worker_buffers *w, struct fill_blob *b,
-		       uint64_t off, size_t len, struct lading_error *err)
-{
-	int ret = blob_locate(b, err);
-
-	if (ret)
-		return ret;
-	if (!b->src.reg)
-		return lading_blob_read(&b->src, off, len, w->stored, err);
-	/* each worker has its own connection: reads run in parallel */
-	if (w->conn_reg != b->src.reg) {
-		lading_registry_conn_close(w->conn);
-		w->conn = lading_registry_conn_open(b->src.reg);
-		w->conn_reg = w->conn ? b->src.reg : NULL;
-		if (!w->conn)
-			return lading_error_set(err, ENOMEM, "out of memory");
-	}
-	return lading_registry_conn_get_range(w->conn, b->src.digest, off, len,
-					      w->stored, err);
-}
-
 /*
- * Reads the job's stored bytes in one go, decodes and checks each chunk,
- * and writes each run of good chunks with one pwrite.  ok[i] says which
- * chunks are now present.
+ * Runs the job through the chunk path and says what failed; res[i] is
+ * LADING_CHUNK_OK for the chunks now present.
  */
-static void run_job(struct fill_engine *e, struct worker_buffers *w,
-		    const struct fill_job *j, int fd, bool *ok)
+static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
+		    const struct fill_job *j, int fd, int *res)
 {
-	const struct lading_toc_entry *t0 = &j->blob->toc.entries[j->first];
-	const struct lading_toc_entry *tn = &j->blob->toc.entries[j->first + j->count - 1];
 	struct fill_blob *b = j->blob;
-	uint64_t plain_len = lading_le64_to_cpu(tn->uoff) + LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(tn->ulen),
-							(uint64_t)LADING_BLOCK_SIZE) - lading_le64_to_cpu(t0->uoff);
-	uint64_t stored_len = lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff);
 	struct lading_error err = { 0 };
-	size_t i, run;
-	int ret;
+	size_t i;
+	int ret = blob_locate(b, &err);
 
-	memset(ok, 0, j->count * sizeof(*ok));
-	/* chunks of a blob are stored in order: neighbours are contiguous */
-	ret = lading_grow_buffer(&w->stored, &w->stored_size, stored_len);
 	if (!ret)
-		ret = grow_aligned(&w->plain, &w->plain_size, plain_len);
-	if (!ret)
-		ret = read_stored(w, b, lading_le64_to_cpu(t0->coff), stored_len, &err);
+		ret = lading_chunk_run_read(f, b->src, &b->toc, j->first, j->count,
+					    res, &err);
 	if (ret) {
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
-			       lading_error_message(&err, ret));
+			       err.msg[0] ? err.msg : strerror(-ret));
+		for (i = 0; i < j->count; i++)
+			res[i] = LADING_CHUNK_NOT_WRITTEN;
 		return;
 	}
 	for (i = 0; i < j->count; i++) {
-		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
-		uint8_t *dst = w->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
-		size_t padded = LADING_ALIGN_UP((size_t)lading_le32_to_cpu(t->ulen), (size_t)LADING_BLOCK_SIZE);
-
-		ret = lading_toc_decode(t, w->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
-		if (ret) {
-			lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
-				       "not served", b->id, j->first + i,
-				       ret == -EBADMSG ? "does not match its digest" :
-				       "cannot be decoded");
-			pthread_mutex_lock(&e->lock);
-			e->st.verify_failures++;
-			pthread_mutex_unlock(&e->lock);
+		if (res[i] >= 0)
 			continue;
-		}
-		memset(dst + lading_le32_to_cpu(t->ulen), 0, padded - lading_le32_to_cpu(t->ulen));
-		ok[i] = true;
+		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
+			       "not served", b->id, j->first + i,
+			       res[i] == -EBADMSG ? "does not match its digest" :
+			       "cannot be decoded");
+		pthread_mutex_lock(&e->lock);
+		e->st.verify_failures++;
+		pthread_mutex_unlock(&e->lock);
 	}
-	/* whole 4 KiB blocks: the cachefiles anon fd writes with O_DIRECT */
-	for (i = 0; i < j->count; i += run) {
-		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
-		uint64_t len = 0;
-
-		for (run = 0; i + run < j->count && ok[i + run] == ok[i]; run++)
-			len += LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(b->toc.entries[j->first + i + run].ulen),
-					       (uint64_t)LADING_BLOCK_SIZE);
-		if (!ok[i])
-			continue;
-		ret = fd < 0 ? -EBADF :
-		      lading_pwrite_full(fd, w->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff)), len, lading_le64_to_cpu(t->uoff));
-		if (ret) {
-			lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
-				       b->name, strerror(-ret));
-			memset(ok + i, 0, run * sizeof(*ok));
-		}
-	}
+	ret = lading_chunk_run_write(f, fd, res);
+	if (ret)
+		lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
+			       b->name, strerror(-ret));
 }
 
 static void finish_job(struct fill_engine *e, const struct fill_job *j,
-		       const bool *ok)
+		       const int *res)
 {
 	struct fill_blob *b = j->blob;
 	size_t i;
@@ -679,7 +605,7 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
 
 		b->late[j->first + i] = 0;
-		if (!ok || !ok[i]) {
+		if (!res || res[i] != LADING_CHUNK_OK) {
 			b->state[j->first + i] = FILL_CHUNK_FAILED;
 			continue;
 		}
@@ -706,13 +632,14 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 static void *fetch_worker(void *arg)
 {
 	struct fill_engine *e = arg;
-	struct worker_buffers w = { 0 };
+	/* its own connections: workers read in parallel */
+	struct lading_chunk_fetcher *f = lading_chunk_fetcher_new();
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
 		struct fill_request *done = NULL;
 		struct fill_job *j = queue_pop(&e->high);
-		bool *ok;
+		int *res;
 		size_t i;
 		int fd;
 
@@ -728,16 +655,16 @@ static void *fetch_worker(void *arg)
 		fd = j->blob->write_fd_closing ? j->blob->next_write_fd : j->blob->write_fd;
 		j->blob->jobs_running++;
 		pthread_mutex_unlock(&e->lock);
-		ok = calloc(j->count, sizeof(*ok));
-		if (ok)
-			run_job(e, &w, j, fd, ok);
+		res = malloc(j->count * sizeof(*res));
+		if (res)
+			run_job(e, f, j, fd, res);
 		pthread_mutex_lock(&e->lock);
-		for (i = 0; ok && i < j->count && ok[i]; i++)
+		for (i = 0; res && i < j->count && res[i] == LADING_CHUNK_OK; i++)
 			;
 		if (i < j->count)
 			e->st.fetch_errors++;
-		finish_job(e, j, ok);
-		free(ok);
+		finish_job(e, j, res);
+		free(res);
 		free(j);
 		settle_waiting(e, fill_now_us(), &done);
 		pthread_mutex_unlock(&e->lock);
@@ -745,9 +672,7 @@ static void *fetch_worker(void *arg)
 		pthread_mutex_lock(&e->lock);
 	}
 	pthread_mutex_unlock(&e->lock);
-	lading_registry_conn_close(w.conn);
-	free(w.stored);
-	free(w.plain);
+	lading_chunk_fetcher_free(f);
 	return NULL;
 }
 

@@ -2,9 +2,10 @@
 /*
  * The fill engine, shared by both kernel back ends (private to lib/fill).
  * A back end turns a kernel request into a chunk range of one blob and
- * submits it; fetch workers read the missing chunks from the source
- * (merging neighbours into one read), decode them, check each sha256
- * against the ToC and write the good ones through the blob's write fd.
+ * submits it; fetch workers hand runs of missing chunks (neighbours
+ * merged into one read) to the chunk path of lib/fetch, which reads,
+ * decodes, checks each sha256 against the ToC and writes the good ones
+ * through the blob's write fd.
  * Every request completes exactly once: with 0 when its chunks are
  * present, or a negative errno when one failed or its deadline passed.
  */
@@ -29,7 +30,7 @@ struct fill_blob {
 	char id[LADING_DIGEST_HEX_LEN + 1];
 	char *name;			/* for messages: the cache file */
 	struct lading_toc toc;
-	struct lading_blob_handle src;
+	struct lading_blob_handle *src;	/* NULL until located */
 	/* the source is located at the first fetch: a filler whose ToCs are
 	 * cached starts (and serves what is present) while the source is down */
 	struct lading_blob_sources *sources;

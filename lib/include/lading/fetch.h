@@ -117,30 +117,117 @@ int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 /*
  * Blob artifacts found by id in a list of sources, each a directory,
  * docker://HOST/REPO or an http(s):// base URL (BASE/<id>), tried in order.
+ * Each kind of source is an ops table in sources.c; callers hold handles
+ * and readers and never learn which kind answered.
  */
 struct lading_blob_sources;
-
-struct lading_blob_handle {
-	int fd;				/* a directory's file, or -1 */
-	struct lading_registry *reg;	/* else the registry holding it */
-	char digest[80];		/* "sha256:<id>" */
-};
+/* One blob, in the first source that has it. */
+struct lading_blob_handle;
+/*
+ * One thread's connections to the sources, so that threads read ranges
+ * in parallel; used by one thread at a time, closed before the sources.
+ */
+struct lading_blob_reader;
 
 int lading_blob_sources_open(const char *const *specs, size_t n,
 			     const struct lading_registry_opts *opts,
 			     struct lading_blob_sources **out,
 			     struct lading_error *err);
 void lading_blob_sources_close(struct lading_blob_sources *s);
-/* -ENOENT when no source has it. */
+/* *out is the caller's (lading_blob_handle_close); -ENOENT when no source has it. */
 int lading_blob_sources_find(struct lading_blob_sources *s, const char *id,
-			     struct lading_blob_handle *h, struct lading_error *err);
+			     struct lading_blob_handle **out, struct lading_error *err);
 void lading_blob_handle_close(struct lading_blob_handle *h);
-/* Bytes of the artifact (stored form). */
-int lading_blob_read(const struct lading_blob_handle *h, uint64_t off, size_t len,
-		     uint8_t *buf, struct lading_error *err);
 /* The blob's ToC, checked against its record; -EUCLEAN with err's reason. */
 int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err);
+
+struct lading_blob_reader *lading_blob_reader_new(void);
+void lading_blob_reader_free(struct lading_blob_reader *r);
+/* Bytes [off, off + len) of the artifact (stored form), over r's connection. */
+int lading_blob_reader_read(struct lading_blob_reader *r,
+			    const struct lading_blob_handle *h, uint64_t off,
+			    size_t len, uint8_t *buf, struct lading_error *err);
+
+/* ---- chunk runs --------------------------------------------------------- */
+
+/*
+ * The one chunk path, for lading-prepare --seed-from and lading-fill: a
+ * run of chunks of one blob, stored back to back, is read with one range
+ * read; each chunk is decoded and its sha256 checked against the ToC, and
+ * only the good ones are written to the cache file, each padded with zeros
+ * to 4 KiB, from 4 KiB aligned buffers in whole blocks (cachefiles' anon
+ * fds are O_DIRECT).  A bad chunk never stops the others.
+ */
+
+/*
+ * How many chunks the run starting at first takes: first itself, then the
+ * chunks before end that want(ud, k) and are stored right after the one
+ * before, while the run's stored bytes stay within max_stored.
+ */
+size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t end,
+			    uint64_t max_stored,
+			    bool (*want)(const void *ud, size_t k), const void *ud);
+
+/*
+ * What became of each chunk of a run, in the caller's array of count
+ * ints: LADING_CHUNK_OK (after lading_chunk_run_read: verified; after
+ * lading_chunk_run_write: written), a negative errno when the chunk is bad
+ * (-EBADMSG: it does not match its digest, else it does not decode), or
+ * LADING_CHUNK_NOT_WRITTEN when it is good but its read or write failed.
+ */
+#define LADING_CHUNK_OK 0
+#define LADING_CHUNK_NOT_WRITTEN 1
+
+/* One thread's: a blob reader and the run's buffers. */
+struct lading_chunk_fetcher;
+
+struct lading_chunk_fetcher *lading_chunk_fetcher_new(void);
+void lading_chunk_fetcher_free(struct lading_chunk_fetcher *f);
+/*
+ * Reads chunks [first, first + count) of h and checks them into res.  0,
+ * or the read's error (err says why; every res is NOT_WRITTEN).  f NULL
+ * (a fetcher that could not be made) fails with -ENOMEM.
+ */
+int lading_chunk_run_read(struct lading_chunk_fetcher *f,
+			  const struct lading_blob_handle *h,
+			  const struct lading_toc *toc, size_t first, size_t count,
+			  int *res, struct lading_error *err);
+/*
+ * Writes the good chunks of the run just read to fd (-1: -EBADF), one
+ * pwrite per stretch of good chunks; those of a failed write become
+ * NOT_WRITTEN (they may be partly written).  0 or the first write error.
+ */
+int lading_chunk_run_write(struct lading_chunk_fetcher *f, int fd, int *res);
+
+/* A finished run, as lading_chunk_batch reports it. */
+struct lading_chunk_run {
+	size_t first, count;
+	const int *res;
+	int read_error;			/* 0, or the read's error (see err) */
+	int write_error;		/* 0, or the first write's error */
+	const struct lading_error *err;
+};
+
+/*
+ * The wanted chunks of one blob, in runs of up to run_max stored bytes,
+ * fetched into fd by a few threads, each with a fetcher of its own.
+ */
+struct lading_chunk_batch {
+	const struct lading_blob_handle *blob;
+	const struct lading_toc *toc;
+	int fd;
+	bool (*want)(const void *ud, size_t k);
+	uint64_t run_max;
+	unsigned threads;		/* 0: 1 */
+	/* after each run, one at a time; non-zero: no further run starts */
+	int (*done)(void *ud, const struct lading_chunk_run *run);
+	void *ud;
+};
+
+/* 0, the first non-zero done(), or -ENOMEM (err says). */
+int lading_chunk_batch_run(const struct lading_chunk_batch *b,
+			   struct lading_error *err);
 
 #endif
