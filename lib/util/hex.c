@@ -133,7 +133,8 @@ int lading_grow_buffer(uint8_t **buf, size_t *size, size_t want)
 	return 0;
 }
 
-int lading_mkdir_p(const char *path)
+int lading_mkdir_p_noting(const char *path,
+			  int (*made)(void *ud, const char *dir), void *ud)
 {
 	char *p = strdup(path), *s;
 	int ret = 0;
@@ -145,7 +146,9 @@ int lading_mkdir_p(const char *path)
 			char c = *s;
 
 			*s = '\0';
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			if (mkdir(p, 0755) == 0)
+				ret = made ? made(ud, p) : 0;
+			else if (errno != EEXIST)
 				ret = -errno;
 			*s = c;
 			if (ret || !c)
@@ -154,4 +157,9 @@ int lading_mkdir_p(const char *path)
 	}
 	free(p);
 	return ret;
+}
+
+int lading_mkdir_p(const char *path)
+{
+	return lading_mkdir_p_noting(path, NULL, NULL);
 }

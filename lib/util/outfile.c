@@ -318,30 +318,15 @@ static int note_added(struct lading_outdir *od, const char *path)
 	return 0;
 }
 
+static int note_made(void *ud, const char *dir)
+{
+	return note_added(ud, dir);
+}
+
 /* mkdir -p, each directory made noted (so abort removes it again). */
 static int make_dirs(struct lading_outdir *od, const char *path)
 {
-	char *p = strdup(path), *s;
-	int ret = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; ; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, 0755) == 0)
-				ret = note_added(od, p);
-			else if (errno != EEXIST)
-				ret = -errno;
-			*s = c;
-			if (ret || !c)
-				break;
-		}
-	}
-	free(p);
-	return ret;
+	return lading_mkdir_p_noting(path, note_made, od);
 }
 
 int lading_outdir_open(struct lading_outdir *od, const char *final)

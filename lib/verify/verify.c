@@ -107,6 +107,32 @@ static int blob_trusted(struct vctx *v, uint16_t dev)
 	}
 	return v->blob_trust[dev - 1] > 0 ? 0 : -EBADMSG;
 }
+/*
+ * Copies what lies at pos of the decoded chunk e (in v->chunk_buf), up to
+ * n bytes and the chunk's end padded with zeros to 4 KiB; returns the
+ * bytes copied.
+ */
+static uint64_t copy_chunk_bytes(const struct vctx *v,
+				 const struct lading_toc_entry *e, uint64_t pos,
+				 uint8_t *buf, uint64_t n)
+{
+	uint32_t ulen = lading_le32_to_cpu(e->ulen);
+	uint64_t at = pos - lading_le64_to_cpu(e->uoff);
+	uint64_t take = LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE) - at;
+
+	if (take > n)
+		take = n;
+	if (at < ulen) {
+		uint64_t data = ulen - at < take ? ulen - at : take;
+
+		memcpy(buf, v->chunk_buf + at, data);
+		memset(buf + data, 0, take - data);
+	} else {
+		memset(buf, 0, take);	/* the zero padding to 4 KiB */
+	}
+	return take;
+}
+
 
 int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 			uint64_t in, uint8_t *buf, size_t n,
@@ -144,8 +170,7 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 	while (n) {
 		ssize_t i = lading_toc_find(toc, pos);
 		const struct lading_toc_entry *e;
-		uint64_t at, take;
-		uint32_t ulen;
+		uint64_t take;
 
 		if (i < 0)
 			return -ERANGE;
@@ -154,20 +179,7 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 		ret = load_chunk_checked(v, dev, (size_t)i);
 		if (ret)
 			return ret;
-		ulen = lading_le32_to_cpu(e->ulen);
-		at = pos - lading_le64_to_cpu(e->uoff);
-		take = LADING_ALIGN_UP((uint64_t)ulen,
-				       (uint64_t)LADING_BLOCK_SIZE) - at;
-		if (take > n)
-			take = n;
-		if (at < ulen) {
-			uint64_t data = ulen - at < take ? ulen - at : take;
-
-			memcpy(buf, v->chunk_buf + at, data);
-			memset(buf + data, 0, take - data);
-		} else {
-			memset(buf, 0, take);	/* the zero padding to 4 KiB */
-		}
+		take = copy_chunk_bytes(v, e, pos, buf, n);
 		buf += take;
 		pos += take;
 		n -= take;
@@ -201,8 +213,7 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 	while (n) {
 		ssize_t i = lading_toc_find(toc, pos);
 		const struct lading_toc_entry *e;
-		uint64_t in, take;
-		uint32_t ulen;
+		uint64_t take;
 		int ret;
 
 		if (i < 0)
@@ -211,19 +222,7 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 		ret = load_chunk(v, dev, (size_t)i);
 		if (ret)
 			return ret;
-		ulen = lading_le32_to_cpu(e->ulen);
-		in = pos - lading_le64_to_cpu(e->uoff);
-		take = LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE) - in;
-		if (take > n)
-			take = n;
-		if (in < ulen) {
-			uint64_t data = ulen - in < take ? ulen - in : take;
-
-			memcpy(buf, v->chunk_buf + in, data);
-			memset(buf + data, 0, take - data);
-		} else {
-			memset(buf, 0, take);	/* the zero padding to 4 KiB */
-		}
+		take = copy_chunk_bytes(v, e, pos, buf, n);
 		buf += take;
 		pos += take;
 		n -= take;

@@ -197,6 +197,9 @@ int lading_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 int lading_grow_buffer(uint8_t **buf, size_t *size, size_t want);
 /* mkdir -p with mode 0755; 0 or -errno. */
 int lading_mkdir_p(const char *path);
+/* The same, calling made() for each directory it created (0 to go on). */
+int lading_mkdir_p_noting(const char *path,
+			  int (*made)(void *ud, const char *dir), void *ud);
 /* Joins dir and name with one '/'; malloc'ed, NULL on ENOMEM. */
 char *lading_path_join(const char *dir, const char *name);
 /* The directory part of path ("." if none); malloc'ed. */
