@@ -50,7 +50,10 @@ void fill_lifeline_stop(struct fill_lifeline *lf);
 /* Leaves the child running with on_orphan(FILL_ORPHAN_RELEASED). */
 void fill_lifeline_release(struct fill_lifeline *lf);
 
-/* One fd over a unix socket (SCM_RIGHTS, one byte): 0 / -1; the fd / -1. */
+/*
+ * One fd over a unix socket (SCM_RIGHTS, one byte): 0 / -1; the fd / -1.
+ * Both refuse a peer of another user (SO_PEERCRED).
+ */
 int fill_send_fd(int sock, int fd);
 int fill_recv_fd(int sock);
 

@@ -423,13 +423,16 @@ static void keeper_hand_over(const void *unused, enum fill_orphan_cause cause)
 
 	(void)unused;
 	(void)cause;
-	if (poll(&lsn, 1, KEEPER_WAIT_MS) <= 0)
-		return;		/* nobody came: the cache is withdrawn */
-	conn = accept(KEEPER_SOCK_FD, NULL, NULL);
-	if (conn < 0)
-		return;
-	if (fill_send_fd(conn, KEEPER_DEV_FD)) {
-		/* the successor times out and binds anew */
+	for (;;) {
+		if (poll(&lsn, 1, KEEPER_WAIT_MS) <= 0)
+			return;		/* nobody came: the cache is withdrawn */
+		conn = accept(KEEPER_SOCK_FD, NULL, NULL);
+		if (conn < 0)
+			return;
+		/* a peer of another user gets nothing: wait on for ours */
+		if (!fill_send_fd(conn, KEEPER_DEV_FD))
+			return;
+		close(conn);
 	}
 }
 

@@ -118,6 +118,21 @@ static void fd_message(struct msghdr *msg, struct iovec *iov, char *byte,
 	msg->msg_controllen = ctllen;
 }
 
+/*
+ * The hand-over sockets are abstract, so any local user can connect to one
+ * or bind its name first: an fd goes only to, and comes only from, a peer
+ * of our own user (a stranger holding the fanotify group could allow reads
+ * of holes; one handing us a fake group could too).
+ */
+static bool peer_is_us(int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	       len == sizeof(cred) && cred.uid == geteuid();
+}
+
 int fill_send_fd(int sock, int fd)
 {
 	union {
@@ -129,6 +144,8 @@ int fill_send_fd(int sock, int fd)
 	struct cmsghdr *c;
 	char one = 1;
 
+	if (!peer_is_us(sock))
+		return -1;
 	memset(&u, 0, sizeof(u));
 	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
 	c = CMSG_FIRSTHDR(&msg);
@@ -151,6 +168,8 @@ int fill_recv_fd(int sock)
 	char one;
 	int fd = -1;
 
+	if (!peer_is_us(sock))
+		return -1;
 	fd_message(&msg, &iov, &one, u.buf, sizeof(u.buf));
 	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) == 1 && (c = CMSG_FIRSTHDR(&msg)) &&
 	    c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&

@@ -143,6 +143,22 @@ killed_at=$(date +%s)
 wait_unmounted "$WORK/mnt1"
 expect a 1 eio sigbus
 log "ok: filler killed: the mount is detached, its readers get EIO / SIGBUS; waiting $IDLE s"
+# the guardian's socket is abstract: a user other than ours who connects
+# gets no fanotify group (it could allow reads of holes); the guardian
+# goes on holding it (the readers still get EIO at the end of 1.)
+python3 - "$WORK/cache1" <<'PYEOF' || fail "another user was handed the fanotify group"
+import os, socket, sys
+st = os.stat(sys.argv[1])
+name = "\0lading-fill-fanotify-%x-%x" % (st.st_dev, st.st_ino)
+os.setgid(65534)
+os.setuid(65534)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(name)
+msg, anc, flags, addr = s.recvmsg(1, socket.CMSG_LEN(4))
+sys.exit(1 if any(a[1] == socket.SCM_RIGHTS for a in anc) else 0)
+PYEOF
+log "ok: a stranger connecting to the guardian gets nothing"
 
 # 2. a restarted filler on the same cache and mount point takes the group
 #    over and serves the old readers; then nothing is left
