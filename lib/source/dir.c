@@ -158,7 +158,7 @@ static int read_xattrs(struct source_ctx *ctx, struct lading_inode *ino,
 					       n, strerror(errno));
 			break;
 		}
-		ret = source_add_xattr(ctx, ino, n, val, (size_t)vlen, path);
+		ret = source_add_xattr(ctx, ino, n, val, (size_t)vlen, NULL, path);
 	}
 out:
 	free(val);

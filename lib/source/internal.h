@@ -35,10 +35,14 @@ int file_sink_buffer(struct file_sink *fs, uint8_t **ptr, size_t *room);
 int file_sink_commit(struct file_sink *fs, size_t len);
 int file_sink_end(struct file_sink *fs);
 
-/* Adds an xattr, skipping (with a warning) names EROFS cannot store. */
+/*
+ * Adds an xattr, skipping (with a warning) names EROFS cannot store;
+ * a value setxattr(2) would refuse is an error naming FILE (a tar, or
+ * NULL) and the entry WHERE.
+ */
 int source_add_xattr(struct source_ctx *ctx, struct lading_inode *ino,
 		     const char *name, const void *value, size_t len,
-		     const char *where);
+		     const char *file, const char *where);
 
 void source_count_type(struct source_ctx *ctx, uint32_t mode);
 

@@ -100,9 +100,9 @@ int file_sink_end(struct file_sink *fs)
 
 int source_add_xattr(struct source_ctx *ctx, struct lading_inode *ino,
 		     const char *name, const void *value, size_t len,
-		     const char *where)
+		     const char *file, const char *where)
 {
-	const char *suffix;
+	const char *suffix, *why;
 	uint8_t index;
 
 	if (erofs_xattr_split_name(name, &index, &suffix) ||
@@ -113,6 +113,13 @@ int source_add_xattr(struct source_ctx *ctx, struct lading_inode *ino,
 		ctx->stats->xattrs_skipped++;
 		return 0;
 	}
+	why = lading_xattr_value_problem(name, value, len, S_ISDIR(ino->mode));
+	if (why && file)
+		return lading_error_set(ctx->err, EINVAL, "%s: entry '%s': xattr "
+					"%s %s", file, where, name, why);
+	if (why)
+		return lading_error_set(ctx->err, EINVAL, "%s: xattr %s %s", where,
+					name, why);
 	return lading_inode_set_xattr(ino, name, value, (uint32_t)len);
 }
 

@@ -273,7 +273,7 @@ static int add_acl_xattr(struct tar_reader *t, struct archive_entry *e,
 		memcpy(at + 2, &le_perm, sizeof(le_perm));
 		memcpy(at + 4, &le_id, sizeof(le_id));
 	}
-	ret = n ? source_add_xattr(t->ctx, ino, xname, buf, len, path) : 0;
+	ret = n ? source_add_xattr(t->ctx, ino, xname, buf, len, t->name, path) : 0;
 	free(buf);
 	free(ents);
 	return ret;
@@ -297,7 +297,7 @@ static int read_entry_xattrs(struct tar_reader *t, struct archive_entry *e,
 	/* explicit xattrs come last so they win over a parsed ACL */
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-		ret = source_add_xattr(t->ctx, ino, name, value, size, path);
+		ret = source_add_xattr(t->ctx, ino, name, value, size, t->name, path);
 		if (ret)
 			return ret;
 	}

@@ -634,3 +634,93 @@ int lading_tree_apply_policy(struct lading_tree *tree,
 	apply_policy(tree->root, policy);
 	return lading_tree_visit(tree, policy_visit, (void *)policy);
 }
+
+/* ---- xattr values the kernel takes ------------------------------------ */
+
+/*
+ * A POSIX ACL value the kernel takes (posix_acl_from_xattr, then
+ * posix_acl_valid): version 2, 8-byte entries in the order owner, named
+ * users, owning group, named groups, mask (required with named entries),
+ * other; permissions rwx only; no id -1.  NULL when valid.
+ */
+static const char *acl_problem(const uint8_t *val, size_t len, bool dir,
+			       bool dflt)
+{
+	enum { U_OBJ = 1, USER = 2, G_OBJ = 4, GROUP = 8, MASK = 0x10,
+	       OTHER = 0x20 };
+	int state = U_OBJ;
+	bool needs_mask = false;
+	uint32_t version;
+	size_t i;
+
+	if (len < 4 || (len - 4) % 8)
+		return "is not a header and 8-byte entries";
+	version = lading_get_le32(val);	/* the kernel's form is little-endian */
+	if (version != 2)
+		return "has a version other than 2";
+	if (dflt && !dir && len > 4)
+		return "is a default ACL on a non-directory";
+	for (i = 4; i < len; i += 8) {
+		uint16_t tag = lading_get_le16(val + i);
+		uint16_t perm = lading_get_le16(val + i + 2);
+		uint32_t id = lading_get_le32(val + i + 4);
+
+		if (perm & ~7u)
+			return "has permission bits beyond rwx";
+		if ((tag == USER || tag == GROUP) && id == UINT32_MAX)
+			return "names id -1";
+		if (tag == U_OBJ && state == U_OBJ)
+			state = USER;
+		else if (tag == USER && state == USER)
+			needs_mask = true;
+		else if (tag == G_OBJ && state == USER)
+			state = GROUP;
+		else if (tag == GROUP && state == GROUP)
+			needs_mask = true;
+		else if (tag == MASK && state == GROUP)
+			state = OTHER;
+		else if (tag == OTHER && (state == OTHER ||
+					  (state == GROUP && !needs_mask)))
+			state = 0;
+		else
+			return "has entries out of order, repeated or unknown";
+	}
+	if (len > 4 && state != 0)
+		return "lacks the owner, group, other or mask entry";
+	return NULL;
+}
+
+/* What setxattr(2) takes for security.capability (cap_convert_nscap). */
+static const char *caps_problem(const uint8_t *val, size_t len)
+{
+	uint32_t magic, rootid;
+
+	if (len != 20 && len != 24)
+		return "is neither a v2 (20 bytes) nor a v3 (24 bytes) capability set";
+	magic = lading_get_le32(val);	/* struct vfs_ns_cap_data: __le32 */
+	magic &= ~1u;			/* VFS_CAP_FLAGS_EFFECTIVE */
+	if (magic != (len == 20 ? 0x02000000u : 0x03000000u))
+		return "has a revision that does not match its size";
+	if (len == 24) {
+		rootid = lading_get_le32(val + 20);
+		if (rootid == UINT32_MAX)
+			return "names root id -1";
+	}
+	return NULL;
+}
+
+/*
+ * Why setxattr(2) would refuse the value (so an extract could not set
+ * it), or NULL.  mkimage refuses such a value and verify rejects it.
+ */
+const char *lading_xattr_value_problem(const char *name, const void *value,
+				       size_t len, bool dir)
+{
+	if (!strcmp(name, "system.posix_acl_access"))
+		return acl_problem(value, len, dir, false);
+	if (!strcmp(name, "system.posix_acl_default"))
+		return acl_problem(value, len, dir, true);
+	if (!strcmp(name, "security.capability"))
+		return caps_problem(value, len);
+	return NULL;
+}

@@ -115,21 +115,57 @@ $POKE "$WORK/big/boot.img" file-size data.bin 9223372036854775808	# 2^63
 expect_verify 1 "size 9223372036854775808 beyond the largest file Linux can hold" \
 	"$WORK/big/boot.img"
 
-# xattrs an image holds but setxattr(2) refuses: verify names them
+# xattrs setxattr(2) refuses: mkimage refuses them in a tar (one line
+# naming the tar, the entry and why, nothing written) ...
 XT="python3 $(dirname "$0")/../tools/bad_xattrs_tar.py"
 for c in acl-garbage:"posix_acl_access is not a header" \
 	 acl-no-other:"posix_acl_access lacks the owner, group, other" \
-	 cap-v1:"security.capability is neither a v2" \
-	 long-name:"xattr name of 256 bytes"; do
+	 cap-v1:"security.capability is neither a v2"; do
 	name=${c%%:*} pat=${c#*:}
 	$XT "$WORK/$name.tar" "$name"
 	mkdir -p "$WORK/x-$name"
-	"$LADING_MKIMAGE" -q "$WORK/x-$name/boot.img" "$WORK/$name.tar"
-	expect_verify 1 "(/f): xattr .*$pat\|nid [0-9]*: $pat" \
-		--extract "$WORK/x-$name/out" "$WORK/x-$name/boot.img"
+	rc=0
+	"$LADING_MKIMAGE" -q "$WORK/x-$name/boot.img" "$WORK/$name.tar" 2>"$WORK/x-$name/err" || rc=$?
+	[ $rc = 1 ] || fail "$name: mkimage exit $rc (want 1): $(cat "$WORK/x-$name/err")"
+	[ "$(wc -l <"$WORK/x-$name/err")" = 1 ] &&
+		grep -q "$name.tar: entry 'f': xattr .*$pat" "$WORK/x-$name/err" ||
+		fail "$name: mkimage says: $(cat "$WORK/x-$name/err")"
+	[ -z "$(ls -A "$WORK/x-$name" | grep -v '^err$')" ] || fail "$name: mkimage left output"
+	log "ok: mkimage refuses $name: $(cat "$WORK/x-$name/err")"
+done
+# ... and verify names them in an image (a name over 255 bytes, and the
+# valid ACL and capability set of ok.tar patched in place in the bootstrap)
+$XT "$WORK/long-name.tar" long-name
+mkdir -p "$WORK/x-long-name"
+"$LADING_MKIMAGE" -q "$WORK/x-long-name/boot.img" "$WORK/long-name.tar"
+expect_verify 1 "(/f): xattr .*xattr name of 256 bytes\|nid [0-9]*: xattr name of 256 bytes" \
+	--extract "$WORK/x-long-name/out" "$WORK/x-long-name/boot.img"
+[ ! -e "$WORK/x-long-name/out" ] || fail "long-name: a broken image was extracted"
+$XT "$WORK/ok.tar" ok
+for c in acl-unknown-tag:"posix_acl_access has entries out of order, repeated or unknown" \
+	 cap-revision:"security.capability has a revision that does not match its size"; do
+	name=${c%%:*} pat=${c#*:}
+	mkdir -p "$WORK/x-$name"
+	"$LADING_MKIMAGE" -q "$WORK/x-$name/boot.img" "$WORK/ok.tar"
+	python3 - "$WORK/x-$name/boot.img" "$name" <<'PYEOF' || fail "$name: cannot patch the bootstrap"
+import struct, sys
+path, case = sys.argv[1], sys.argv[2]
+img = bytearray(open(path, "rb").read())
+if case == "acl-unknown-tag":	# other:: (0x20) becomes tag 0x40
+    old = struct.pack("<HHI", 0x20, 4, 0xFFFFFFFF)
+    new = struct.pack("<HHI", 0x40, 4, 0xFFFFFFFF)
+else:				# a v2-sized set that says revision 1
+    old = struct.pack("<II", 0x02000001, 1 << 10)
+    new = struct.pack("<II", 0x01000001, 1 << 10)
+at = img.find(old)
+assert at >= 0 and img.find(old, at + 1) < 0
+img[at:at + len(old)] = new
+open(path, "wb").write(img)
+PYEOF
+	expect_verify 1 "(/f): xattr .*$pat" --extract "$WORK/x-$name/out" "$WORK/x-$name/boot.img"
 	[ ! -e "$WORK/x-$name/out" ] || fail "$name: a broken image was extracted"
 done
-$XT "$WORK/ok.tar" ok	# a valid ACL and capability set pass and extract
+# a valid ACL and capability set pass and extract
 build_image "$WORK/ok.tar"
 expect_verify 0 "" --extract "$WORK/ok-out" "$IMG_BOOT"
 cmp "$WORK/ok-out/f" <(printf 'data\n') || fail "ok.tar: f not extracted"

@@ -79,6 +79,13 @@ void lading_tree_inode_put(struct lading_tree *tree, struct lading_inode *ino);
 /* Sets (replacing) an xattr; copies name and value. */
 int lading_inode_set_xattr(struct lading_inode *ino, const char *name,
 			   const void *value, uint32_t len);
+/*
+ * Why setxattr(2) would refuse this value on an inode (a malformed POSIX
+ * ACL, a default ACL on a non-directory, a capability set neither v2 nor
+ * v3), or NULL: an image holds only values an extract can set.
+ */
+const char *lading_xattr_value_problem(const char *name, const void *value,
+				       size_t len, bool dir);
 /* Sorts xattrs by name so writers are deterministic. */
 void lading_inode_sort_xattrs(struct lading_inode *ino);
 
