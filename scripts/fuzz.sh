@@ -2,7 +2,8 @@
 # Bounded libFuzzer runs (clang, ASan+UBSan): the bootstrap reader, seeded
 # from images lading-mkimage builds, then the filler's kernel message
 # parsers, seeded with well-formed messages, then tar ingest, seeded with
-# tars from the writers at hand.  CI runs each for 60 s.
+# tars from the writers at hand, then OCI index/manifest/config parsing,
+# seeded with the documents image builders write.  CI runs each for 60 s.
 #   scripts/fuzz.sh [SECONDS]
 set -eu
 cd "$(dirname "$0")/.."
