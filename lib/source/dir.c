@@ -438,14 +438,11 @@ static int walk_push(struct dir_walk *w, struct lading_inode *dir, int fd,
 static int walk_pop(struct dir_walk *w)
 {
 	struct walk_frame *f = &w->stack[w->depth - 1], *up = f - 1;
-	struct stat st;
 	int ret = 0;
 
 	if (w->depth > 1 && up->fd < 0) {
-		up->fd = openat(f->fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				O_CLOEXEC);
-		if (up->fd < 0 || fstat(up->fd, &st) < 0 ||
-		    st.st_dev != up->dev || st.st_ino != up->ino) {
+		up->fd = lading_reopen_parent(f->fd, up->dev, up->ino);
+		if (up->fd < 0) {
 			w->path[up->path_len] = '\0';
 			ret = lading_error_set(w->ctx->err, ESTALE, "%s: moved "
 					       "while being read", w->path);

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <lading/common.h>
 
 void lading_hex_encode(char *out, const uint8_t *in, size_t len)
@@ -162,4 +164,19 @@ int lading_mkdir_p_noting(const char *path,
 int lading_mkdir_p(const char *path)
 {
 	return lading_mkdir_p_noting(path, NULL, NULL);
+}
+
+int lading_reopen_parent(int child_fd, dev_t dev, ino_t ino)
+{
+	int fd = openat(child_fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
 }

@@ -145,18 +145,13 @@ static int xdir_push(struct extract_state *x, const struct lading_rentry *e,
 static int xdir_reopen_parent(struct extract_state *x)
 {
 	struct xdir *top = &x->stack[x->depth - 1], *up = top - 1;
-	struct stat st;
 	int fd;
 
 	if (up->fd >= 0)
 		return 0;
-	fd = openat(top->fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = lading_reopen_parent(top->fd, up->dev, up->ino);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_dev != up->dev || st.st_ino != up->ino) {
-		close(fd);
-		return -ESTALE;	/* moved while we were inside */
-	}
+		return fd;	/* -ESTALE: moved while we were inside */
 	up->fd = fd;
 	return 0;
 }

@@ -18,18 +18,9 @@
 #include <lading/convert.h>
 #include <lading/verify.h>
 #include "check.h"
+#include "scratch.h"
 
-static char root[] = "/tmp/lading-convert-test-XXXXXX";
 
-static char *at(const char *name)
-{
-	static char buf[4][512];
-	static int n;
-
-	n = (n + 1) % 4;
-	snprintf(buf[n], sizeof(buf[n]), "%s/%s", root, name);
-	return buf[n];
-}
 
 static void write_file(const char *path, const void *data, size_t len)
 {
@@ -151,11 +142,11 @@ int main(void)
 	struct lading_error err = { 0 };
 	struct lading_verify_params vp;
 	struct lading_verify_report vr;
-	char src[600], dst[600], cmd[1200];
+	char src[600], dst[600];
 	const char *dirs[1];
 	struct stat st;
 
-	CHECK(mkdtemp(root) != NULL);
+	CHECK(scratch_make("convert") == 0);
 	make_layout(at("img"), NULL);
 	snprintf(src, sizeof(src), "oci:%s:v1", at("img"));
 	snprintf(dst, sizeof(dst), "dir:%s", at("out"));
@@ -194,7 +185,6 @@ int main(void)
 	CHECK(stat(at("out2"), &st) < 0 && errno == ENOENT);
 	lading_convert_report_free(&r);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	CHECK(system(cmd) == 0);
+	CHECK(scratch_remove() == 0);
 	return check_summary("convert");
 }

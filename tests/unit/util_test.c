@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <lading/common.h>
 #include "check.h"
+#include "scratch.h"
 
 static const char *escaped(const char *in)
 {
@@ -194,17 +195,7 @@ static void test_long_message(void)
 	}
 }
 
-static char root[256];
 
-static char *at(const char *name)
-{
-	static char buf[4][4096];
-	static int n;
-
-	n = (n + 1) % 4;
-	snprintf(buf[n], sizeof(buf[n]), "%s/%s", root, name);
-	return buf[n];
-}
 
 static bool exists(const char *name)
 {
@@ -397,14 +388,12 @@ int main(void)
 	test_json();
 	test_json_values();
 	test_long_message();
-	snprintf(root, sizeof(root), "%s/lading-util-test.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(root))
+	if (scratch_make("util"))
 		return 1;
 	test_new_dir();
 	test_existing_dir();
 	test_sweep();
 	test_deep_tree();
-	lading_remove_tree(root);
+	scratch_remove();
 	return check_summary("util");
 }

@@ -14,18 +14,9 @@
 #include <lading/build.h>
 #include <lading/verify.h>
 #include "check.h"
+#include "scratch.h"
 
-static char root[] = "/tmp/lading-verify-test-XXXXXX";
 
-static char *at(const char *name)
-{
-	static char buf[4][512];
-	static int n;
-
-	n = (n + 1) % 4;
-	snprintf(buf[n], sizeof(buf[n]), "%s/%s", root, name);
-	return buf[n];
-}
 
 static void put(const char *name, const char *data, size_t len)
 {
@@ -70,11 +61,11 @@ int main(void)
 	struct lading_build_report *br = calloc(1, sizeof(*br));
 	struct lading_verify_report r;
 	struct lading_error err = { 0 };
-	char blob[512], cmd[1200];
+	char blob[512];
 	uint8_t c = 0;
 	int fd;
 
-	CHECK(br && mkdtemp(root) != NULL);
+	CHECK(br && scratch_make("verify") == 0);
 	CHECK(!mkdir(at("src"), 0755) && !mkdir(at("src/d"), 0755) &&
 	      !mkdir(at("out"), 0755));
 	memset(big, 'b', sizeof(big));
@@ -139,7 +130,6 @@ int main(void)
 	CHECK(!strcmp(lading_blob_status_name(LADING_BLOB_BAD_CHUNK), "bad-chunk"));
 
 	free(br);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	CHECK(system(cmd) == 0);
+	CHECK(scratch_remove() == 0);
 	return check_summary("verify");
 }

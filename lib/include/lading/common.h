@@ -200,6 +200,13 @@ int lading_mkdir_p(const char *path);
 /* The same, calling made() for each directory it created (0 to go on). */
 int lading_mkdir_p_noting(const char *path,
 			  int (*made)(void *ud, const char *dir), void *ud);
+/*
+ * A deep walk closes the fds of directories far above it: this reopens
+ * the parent of the directory at child_fd by ".." and checks that it is
+ * still the directory (dev, ino) it left.  The fd, -errno, or -ESTALE
+ * when it moved meanwhile.
+ */
+int lading_reopen_parent(int child_fd, dev_t dev, ino_t ino);
 /* Joins dir and name with one '/'; malloc'ed, NULL on ENOMEM. */
 char *lading_path_join(const char *dir, const char *name);
 /* The directory part of path ("." if none); malloc'ed. */
