@@ -322,37 +322,19 @@ static int daemonize(struct daemon_state *d)
 	return 0;
 }
 
-/* Whole or not at all, like every file the tools publish. */
-static int write_pid_file(const char *path)
-{
-	struct lading_outfile of;
-	char *dir = lading_path_dirname(path), buf[32];
-	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	int n, ret;
-
-	if (!dir)
-		return -ENOMEM;
-	ret = lading_outfile_open(&of, dir);
-	free(dir);
-	if (ret)
-		return ret;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	ret = lading_write_full(of.fd, buf, (size_t)n);
-	if (!ret)
-		ret = lading_outfile_commit(&of, name);
-	lading_outfile_abort(&of);
-	return ret;
-}
-
 static void on_ready(void *ud)
 {
 	struct daemon_state *d = ud;
-	char ok = 0;
-	int ret;
+	struct lading_error err = { 0 };
+	char ok = 0, pid[32];
+	int n;
 
-	if (d->pid_file && (ret = write_pid_file(d->pid_file)))
-		lading_log_msg(d->log, LADING_LOG_WARN, "%s: %s", d->pid_file,
-			       strerror(-ret));
+	/* whole or not at all, like every file the tools publish */
+	if (d->pid_file) {
+		n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (lading_write_file_atomic(d->pid_file, pid, (size_t)n, &err))
+			lading_log_msg(d->log, LADING_LOG_WARN, "%s", err.msg);
+	}
 	if (d->ready_fd >= 0) {
 		if (write(d->ready_fd, &ok, 1) != 1)
 			lading_log_msg(d->log, LADING_LOG_WARN, "cannot tell the parent");

@@ -92,7 +92,7 @@ static int print_json(const struct lading_build_report *r)
 	char uuid[33], toc[LADING_DIGEST_HEX_LEN + 1];
 	json_t *o = json_object();
 
-	lading_hex_encode(uuid, r->image.uuid, 16);
+	lading_hex_encode(uuid, r->erofs.uuid, 16);
 	lading_hex_encode(toc, r->blob.toc_digest, LADING_SHA256_LEN);
 	if (!o)
 		return -ENOMEM;
@@ -109,10 +109,10 @@ static int print_json(const struct lading_build_report *r)
 	if (r->blob.present)
 		json_object_set_new(o, "toc_sha256", json_string(toc));
 	json_object_set_new(o, "uuid", json_string(uuid));
-	json_object_set_new(o, "inodes", lading_json_u64(r->image.inodes));
-	json_object_set_new(o, "compact_inodes", lading_json_u64(r->image.compact_inodes));
+	json_object_set_new(o, "inodes", lading_json_u64(r->erofs.inodes));
+	json_object_set_new(o, "compact_inodes", lading_json_u64(r->erofs.compact_inodes));
 	json_object_set_new(o, "extended_inodes",
-			    lading_json_u64(r->image.extended_inodes));
+			    lading_json_u64(r->erofs.extended_inodes));
 	json_object_set_new(o, "entries", lading_json_u64(s->entries));
 	json_object_set_new(o, "files", lading_json_u64(s->regular));
 	json_object_set_new(o, "directories", lading_json_u64(s->directories));
@@ -141,7 +141,7 @@ static void print_summary(const struct lading_build_report *r)
 
 	printf("bootstrap %s (%llu bytes, %llu inodes, sha256 %s)\n",
 	       r->bootstrap, (unsigned long long)r->bootstrap_size,
-	       (unsigned long long)r->image.inodes, r->bootstrap_digest);
+	       (unsigned long long)r->erofs.inodes, r->bootstrap_digest);
 	if (r->blob.present)
 		printf("blob      %s/%s (%llu bytes, %s, %llu uncompressed)\n",
 		       r->blob_dir, r->blob.id, (unsigned long long)r->blob.size,

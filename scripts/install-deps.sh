@@ -7,9 +7,11 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config
   zlib1g-dev liblz4-dev liblzma-dev libssl-dev libarchive-dev libzstd-dev
   libjansson-dev libisal-dev libcurl4-openssl-dev"
+# gcc-s390x-linux-gnu, qemu-user: tests/unit/ondisk_big_endian.sh (a big-endian host)
 TEST_PKGS="erofs-utils attr acl libcap2-bin libarchive-tools tar gzip xz-utils
   zstd lz4 bzip2 python3 util-linux clang libclang-rt-14-dev umoci skopeo
   docker-registry apache2-utils isal curl pigz
+  gcc-s390x-linux-gnu qemu-user
   linux-source-6.1 flex bison bc libelf-dev qemu-system-x86 busybox-static
   e2fsprogs cpio"	# tests/vm: build and boot a kernel with cachefiles on-demand
 

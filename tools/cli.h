@@ -8,8 +8,7 @@
 #include <stdio.h>
 #include <lading/build.h>
 #include <lading/common.h>
-#include <lading/fetch.h>
-#include <lading/source.h>
+#include <lading/types.h>
 
 /*
  * Tar member names are bytes; libarchive converts PAX (UTF-8) names to the

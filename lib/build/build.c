@@ -7,6 +7,10 @@
 #include <unistd.h>
 #include <lading/build.h>
 #include <lading/tree.h>
+#include <lading/build_options.h>
+#include <lading/format.h>
+#include <lading/source.h>
+#include <lading/store.h>
 
 void lading_build_params_init(struct lading_build_params *p)
 {
@@ -42,7 +46,7 @@ static int write_bootstrap(struct lading_tree *tree,
 {
 	struct lading_image_slot slot;
 	struct lading_blob_record rec;
-	struct lading_image_params ip = {
+	struct lading_bootstrap_params ip = {
 		.chunk_size = p->build.chunk_size,
 		.keep_nsec = p->build.policy.keep_nsec,
 		.uuid_set = p->uuid_set,
@@ -63,11 +67,11 @@ static int write_bootstrap(struct lading_tree *tree,
 	if (ret)
 		return lading_error_set(err, -ret, "%s: cannot create a file: %s",
 					dir, strerror(-ret));
-	ret = lading_image_write(tree, &ip, out->fd, &r->image, err);
+	ret = lading_bootstrap_write(tree, &ip, out->fd, &r->erofs, err);
 	if (ret)
 		return ret;
-	r->bootstrap_size = r->image.blocks * LADING_BLOCK_SIZE;
-	lading_digest_hex(&r->image.digest, r->bootstrap_digest);
+	r->bootstrap_size = r->erofs.blocks * LADING_BLOCK_SIZE;
+	lading_digest_hex(&r->erofs.digest, r->bootstrap_digest);
 	return 0;
 }
 

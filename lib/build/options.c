@@ -3,6 +3,11 @@
 #include <errno.h>
 #include <string.h>
 #include <lading/build.h>
+#include <lading/build_options.h>
+#include <lading/format.h>
+#include <lading/source.h>
+#include <lading/store.h>
+#include <lading/tree.h>
 
 void lading_build_options_init(struct lading_build_options *o)
 {

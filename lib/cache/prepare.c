@@ -18,6 +18,7 @@
 #include <lading/fetch.h>
 #include <lading/format.h>
 #include <lading/store.h>
+#include <lading/cachefiles.h>
 
 struct prep {
 	const struct lading_prepare_params *p;

@@ -22,6 +22,8 @@
 #include <lading/image.h>
 #include <lading/source.h>
 #include <lading/tree.h>
+#include <lading/build_options.h>
+#include <lading/store.h>
 
 struct slot {
 	struct lading_blob_record rec;
@@ -278,8 +280,8 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 {
 	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
 	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
-	struct lading_image_params ip = { .chunk_size = c->p->build.chunk_size };
-	struct lading_image_stats st;
+	struct lading_bootstrap_params ip = { .chunk_size = c->p->build.chunk_size };
+	struct lading_bootstrap_stats st;
 	struct lading_outfile of = { .fd = -1 };
 	char hex[LADING_DIGEST_HEX_LEN + 1];
 	size_t i;
@@ -303,7 +305,7 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 		lading_error_set(c->err, -ret, "%s: %s", dir, strerror(-ret));
 		goto out;
 	}
-	ret = lading_image_write(tree, &ip, of.fd, &st, c->err);
+	ret = lading_bootstrap_write(tree, &ip, of.fd, &st, c->err);
 	if (ret)
 		goto out;
 	lading_digest_hex(&st.digest, hex);

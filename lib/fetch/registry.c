@@ -654,7 +654,7 @@ int lading_registry_open(const char *host, const char *repo,
 	return 0;
 }
 
-int lading_registry_open_url(const char *base_url,
+int lading_registry_open_base_url(const char *base_url,
 			     const struct lading_registry_opts *opts,
 			     struct lading_registry **out, struct lading_error *err)
 {

@@ -200,7 +200,7 @@ static int source_open(struct blob_source *s, const char *spec,
 
 	if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8)) {
 		s->ops = &registry_ops;
-		return lading_registry_open_url(spec, opts, &s->reg, err);
+		return lading_registry_open_base_url(spec, opts, &s->reg, err);
 	}
 	if (strncmp(spec, "docker://", 9)) {
 		s->ops = &dir_ops;

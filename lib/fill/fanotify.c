@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <lading/format.h>
+#include <lading/fill_events.h>
 #include "backends.h"
 
 /* Debian's 6.1 headers predate pre-content events (Linux 6.14). */

@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <string.h>
 #include <lading/fill.h>
+#include <lading/cachefiles.h>
+#include <lading/fill_events.h>
+#include <lading/fetch.h>
 
 struct cf_msg_hdr {
 	uint32_t msg_id;

@@ -35,7 +35,7 @@ struct inode_plan {
 };
 
 struct image_plan {
-	const struct lading_image_params *params;
+	const struct lading_bootstrap_params *params;
 	struct inode_plan *inodes;
 	size_t count, cap;
 	int64_t epoch;
@@ -472,7 +472,7 @@ static size_t blob_table_offset(uint16_t nslots)
 	return DEVT_SLOT_START + (size_t)nslots * EROFS_DEVT_SLOT_SIZE;
 }
 
-static size_t blob_table_size(const struct lading_image_params *prm)
+static size_t blob_table_size(const struct lading_bootstrap_params *prm)
 {
 	if (!prm->records || !prm->nslots)
 		return 0;
@@ -480,7 +480,7 @@ static size_t blob_table_size(const struct lading_image_params *prm)
 	       (size_t)prm->nslots * sizeof(struct lading_blob_record);
 }
 
-static void write_blob_table(const struct lading_image_params *prm,
+static void write_blob_table(const struct lading_bootstrap_params *prm,
 			     uint8_t *img)
 {
 	struct lading_blob_table_header h = {
@@ -502,7 +502,7 @@ static void write_blob_table(const struct lading_image_params *prm,
 
 static void write_superblock(const struct image_plan *ip, uint8_t *img)
 {
-	const struct lading_image_params *prm = ip->params;
+	const struct lading_bootstrap_params *prm = ip->params;
 	uint32_t incompat = (ip->has_chunked ? EROFS_INCOMPAT_CHUNKED_FILE : 0) |
 			    (prm->nslots ? EROFS_INCOMPAT_DEVICE_TABLE : 0);
 	struct erofs_super_block sb = {
@@ -608,9 +608,9 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 	return place_inodes(ip);
 }
 
-int lading_image_write(struct lading_tree *tree,
-		       const struct lading_image_params *params, int fd,
-		       struct lading_image_stats *stats,
+int lading_bootstrap_write(struct lading_tree *tree,
+		       const struct lading_bootstrap_params *params, int fd,
+		       struct lading_bootstrap_stats *stats,
 		       struct lading_error *err)
 {
 	struct image_plan ip = { .params = params, .err = err };

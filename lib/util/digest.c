@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 int lading_sha256(const void *buf, size_t len, struct lading_digest *out)
 {

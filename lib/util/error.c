@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 /* Start of the UTF-8 character holding byte i (never inside a sequence). */
 static size_t char_start(const char *s, size_t i)

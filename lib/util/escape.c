@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 size_t lading_utf8_char_len(const char *str)
 {

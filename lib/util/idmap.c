@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdlib.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 /*
  * Open addressing, linear probing, power-of-two capacity kept at most

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 char *lading_json_text(const char *s)
 {

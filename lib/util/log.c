@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdlib.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 /* One line per message: names inside it are escaped (lading_fputs_escaped). */
 void lading_log_msg(const struct lading_log *log, enum lading_log_level lvl,

@@ -2,7 +2,7 @@
 /* Enum <-> name tables: the one lookup both directions use. */
 #include <errno.h>
 #include <string.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 const char *lading_enum_name(const struct lading_enum_name *t, int value)
 {

@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 int lading_write_full(int fd, const void *buf, size_t len)
 {
@@ -207,6 +207,28 @@ void lading_outfile_abort(struct lading_outfile *of)
 
 
 /* ---- leftovers of dead writers ---------------------------------------- */
+
+int lading_write_file_atomic(const char *path, const void *buf, size_t len,
+			     struct lading_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = lading_path_dirname(path);
+	struct lading_outfile of;
+	int ret;
+
+	if (!dir)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = lading_outfile_open(&of, dir);
+	free(dir);
+	if (!ret)
+		ret = lading_write_full(of.fd, buf, len);
+	if (!ret)
+		ret = lading_outfile_commit(&of, slash ? slash + 1 : path);
+	lading_outfile_abort(&of);
+	if (ret)
+		return lading_error_set(err, -ret, "%s: %s", path, strerror(-ret));
+	return 0;
+}
 
 int lading_remove_tree(const char *path)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <time.h>
 #include <unistd.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 static uint64_t now_ns(void)
 {

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lading/fill.h>
+#include <lading/cachefiles.h>
+#include <lading/fill_events.h>
+#include <lading/fetch.h>
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
 

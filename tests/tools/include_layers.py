@@ -5,8 +5,9 @@
 Usage: include_layers.py LIBDIR [--graph]
 
 A file belongs to the module of its directory (lib/format/reader.c:
-format); an installed header lib/include/lading/NAME.h to module NAME
-(common.h: util).  Every #include of another module's header is an arrow,
+format); a header lib/include/lading/NAME.h (installed) or
+lib/private/lading/NAME.h to module NAME (common.h: util; see ALIAS).
+An installed header includes only installed headers.  Every #include of another module's header is an arrow,
 and every arrow must point to a module of a lower layer: two modules of
 one layer do not include each other, so no arrow runs back up and the
 graph has no loop.  lading/ondisk.h includes no lading header at all.
@@ -22,6 +23,7 @@ from collections import defaultdict
 LAYERS = [
     ["util"],
     ["ondisk"],
+    ["types"],	# the plain types of the public API
     ["tree"],
     ["format", "store"],
     ["source", "fetch"],
@@ -29,15 +31,18 @@ LAYERS = [
     ["verify", "cache", "image"],
     ["convert", "fill"],
 ]
+# headers named for something other than their module
+ALIAS = {"common": "util", "cachefiles": "cache", "fill_events": "fill",
+         "build_options": "build"}
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 
 
 def module_of(rel):
     parts = rel.split("/")
-    if parts[0] == "include":
+    if parts[0] in ("include", "private"):
         name = parts[-1][:-2]
-        return "util" if name == "common" else name
+        return ALIAS.get(name, name)
     return parts[0]
 
 
@@ -45,6 +50,7 @@ def main():
     libdir = sys.argv[1]
     graph = "--graph" in sys.argv[2:]
     edges = defaultdict(list)
+    bad_public = []
     for d, _, names in os.walk(libdir):
         for n in sorted(names):
             if not n.endswith((".c", ".h")):
@@ -56,6 +62,10 @@ def main():
             for q, inc in INCLUDE.findall(text):
                 if inc.startswith("lading/"):
                     target = module_of("include/" + inc)
+                    if (rel.startswith("include/") and not os.path.exists(
+                            os.path.join(libdir, "include", inc))):
+                        bad_public.append(f"{rel}: an installed header "
+                                          f"includes the private {inc}")
                 elif q == '"' and os.path.exists(os.path.join(d, inc)):
                     target = module_of(os.path.relpath(
                         os.path.join(d, inc), libdir))
@@ -64,7 +74,7 @@ def main():
                 src = module_of(rel)
                 if target != src:
                     edges[(src, target)].append(rel)
-    bad = []
+    bad = list(bad_public)
     for (src, target), files in sorted(edges.items()):
         for m in (src, target):
             if m not in RANK:

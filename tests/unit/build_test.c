@@ -10,6 +10,12 @@
 #include <lading/build.h>
 #include <lading/convert.h>
 #include <lading/verify.h>
+#include <lading/build_options.h>
+#include <lading/format.h>
+#include <lading/source.h>
+#include <lading/store.h>
+#include <lading/tree.h>
+#include <lading/fetch.h>
 #include "check.h"
 
 static void test_defaults(void)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lading/cache.h>
+#include <lading/cachefiles.h>
+#include <lading/fetch.h>
 #include "check.h"
 
 /* The reference vectors ship with the tests (tests/unit/data). */

@@ -17,6 +17,11 @@
 #include <openssl/evp.h>
 #include <lading/convert.h>
 #include <lading/verify.h>
+#include <lading/format.h>
+#include <lading/source.h>
+#include <lading/store.h>
+#include <lading/tree.h>
+#include <lading/fetch.h>
 #include "check.h"
 #include "scratch.h"
 

@@ -261,7 +261,7 @@ static void test_bearer_auth(void)
 	memset(&sv.token_auth, 0, sizeof(sv.token_auth));
 	sv.blob_with_bearer = sv.basic_to_blob = false;
 	snprintf(host, sizeof(host), "http://u:p@127.0.0.1:%u/base/", sv.port);
-	CHECK(!lading_registry_open_url(host, &opts, &r, &err));
+	CHECK(!lading_registry_open_base_url(host, &opts, &r, &err));
 	CHECK(!lading_registry_get_blob(r, "sha256:" ID, 1024, &body, &len, &err) ||
 	      strstr(err.msg, "hash to") != NULL);	/* BODY is not ID's data */
 	CHECK(!strcmp(sv.token_auth, "Basic dTpw"));

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <lading/fill.h>
+#include <lading/cachefiles.h>
+#include <lading/fill_events.h>
+#include <lading/fetch.h>
 #include "check.h"
 
 static size_t put32(uint8_t *p, uint32_t v)

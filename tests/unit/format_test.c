@@ -163,9 +163,9 @@ static void test_image_writer(void)
 {
 	struct lading_tree *t = lading_tree_new();
 	struct lading_image_slot slot = { .blocks = 3 };
-	struct lading_image_params prm = { .chunk_size = 4096, .slots = &slot,
+	struct lading_bootstrap_params prm = { .chunk_size = 4096, .slots = &slot,
 					   .nslots = 1 };
-	struct lading_image_stats st;
+	struct lading_bootstrap_stats st;
 	struct lading_error err = { 0 };
 	struct lading_inode *f, *big, *inl;
 	struct erofs_super_block sb;
@@ -189,7 +189,7 @@ static void test_image_writer(void)
 	CHECK(!lading_tree_link(t, lading_tree_root(t), "link", 4, big));
 
 	CHECK(fd >= 0);
-	CHECK(!lading_image_write(t, &prm, fd, &st, &err));
+	CHECK(!lading_bootstrap_write(t, &prm, fd, &st, &err));
 	CHECK_EQ_U64(st.inodes, 4);
 	CHECK_EQ_U64(st.extended_inodes, 1);
 	CHECK_EQ_U64(st.compact_inodes, 3);
@@ -255,9 +255,9 @@ static void test_reader_roundtrip(void)
 {
 	struct lading_tree *t = lading_tree_new();
 	struct lading_image_slot slot = { .blocks = 3 };
-	struct lading_image_params prm = { .chunk_size = 4096, .slots = &slot,
+	struct lading_bootstrap_params prm = { .chunk_size = 4096, .slots = &slot,
 					   .nslots = 1 };
-	struct lading_image_stats st;
+	struct lading_bootstrap_stats st;
 	struct lading_error err = { 0 };
 	struct lading_reader *r = NULL;
 	struct lading_rinode ino;
@@ -284,7 +284,7 @@ static void test_reader_roundtrip(void)
 	big->chunks[1] = (struct lading_chunk_ref){ LADING_CHUNK_HOLE, 0, 0 };
 	CHECK(!lading_inode_set_xattr(big, "user.k", "v", 1));
 	CHECK(!lading_tree_link(t, lading_tree_root(t), "link", 4, big));
-	CHECK(!lading_image_write(t, &prm, fd, &st, &err));
+	CHECK(!lading_bootstrap_write(t, &prm, fd, &st, &err));
 	n = pread(fd, img, sizeof(img), 0);
 	CHECK(n > 0);
 	CHECK(!lading_reader_open_mem(&r, img, (size_t)n, &err));

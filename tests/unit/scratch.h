@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <lading/common.h>
+#include <lading/util.h>
 
 static char root[512];
 

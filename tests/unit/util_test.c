@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
-#include <lading/common.h>
+#include <lading/util.h>
 #include "check.h"
 #include "scratch.h"
 

@@ -13,6 +13,10 @@
 #include <unistd.h>
 #include <lading/build.h>
 #include <lading/verify.h>
+#include <lading/format.h>
+#include <lading/source.h>
+#include <lading/store.h>
+#include <lading/tree.h>
 #include "check.h"
 #include "scratch.h"
 

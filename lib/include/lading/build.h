@@ -7,10 +7,7 @@
 #define LADING_BUILD_H
 
 #include <lading/common.h>
-#include <lading/format.h>
-#include <lading/source.h>
-#include <lading/store.h>
-#include <lading/tree.h>
+#include <lading/types.h>
 
 #define LADING_INLINE_DEFAULT 2048u
 #define LADING_INLINE_MAX 3072u	/* leaves room for the inode and xattrs */
@@ -32,15 +29,10 @@ struct lading_build_options {
 	struct lading_tree_policy policy;
 };
 
-void lading_build_options_init(struct lading_build_options *o);
+LADING_API void lading_build_options_init(struct lading_build_options *o);
 /* 0, or -EINVAL with err naming the option out of bounds. */
-int lading_build_options_check(const struct lading_build_options *o,
+LADING_API int lading_build_options_check(const struct lading_build_options *o,
 			       struct lading_error *err);
-/* The store and source parameters the options set (other fields kept). */
-void lading_build_options_store(const struct lading_build_options *o,
-				struct lading_store_params *sp);
-void lading_build_options_source(const struct lading_build_options *o,
-				 struct lading_source_params *src);
 
 struct lading_build_params {
 	const char *bootstrap;	/* output path */
@@ -64,12 +56,12 @@ struct lading_build_report {
 	struct lading_blob_info blob;
 	struct lading_source_stats source;
 	struct lading_store_stats store;
-	struct lading_image_stats image;
+	struct lading_bootstrap_stats erofs;	/* the bootstrap written */
 	uint64_t bootstrap_size;
 };
 
-void lading_build_params_init(struct lading_build_params *p);
-int lading_build(const struct lading_build_params *params,
+LADING_API void lading_build_params_init(struct lading_build_params *p);
+LADING_API int lading_build(const struct lading_build_params *params,
 		 struct lading_build_report *report, struct lading_error *err);
 
 #endif

@@ -11,8 +11,7 @@
 
 #include <lading/build.h>
 #include <lading/common.h>
-#include <lading/fetch.h>
-#include <lading/store.h>
+#include <lading/types.h>
 
 struct lading_convert_params {
 	const char *src;		/* oci:, oci-archive:, docker-archive:, dir: */
@@ -64,9 +63,9 @@ struct lading_convert_report {
 	double elapsed;
 };
 
-void lading_convert_params_init(struct lading_convert_params *p);
-int lading_convert(const struct lading_convert_params *p,
+LADING_API void lading_convert_params_init(struct lading_convert_params *p);
+LADING_API int lading_convert(const struct lading_convert_params *p,
 		   struct lading_convert_report *r, struct lading_error *err);
-void lading_convert_report_free(struct lading_convert_report *r);
+LADING_API void lading_convert_report_free(struct lading_convert_report *r);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include <signal.h>
 #include <lading/common.h>
-#include <lading/fetch.h>
+#include <lading/types.h>
 
 enum lading_fill_backend {
 	LADING_FILL_AUTO,
@@ -22,9 +22,9 @@ enum lading_fill_backend {
 };
 
 /* "auto", "fanotify" or "cachefiles" */
-const char *lading_fill_backend_name(enum lading_fill_backend b);
+LADING_API const char *lading_fill_backend_name(enum lading_fill_backend b);
 /* 0, or -EINVAL for an unknown name */
-int lading_fill_backend_parse(const char *s, enum lading_fill_backend *b);
+LADING_API int lading_fill_backend_parse(const char *s, enum lading_fill_backend *b);
 
 /* One image served by the cachefiles back end. */
 struct lading_fill_image {
@@ -81,15 +81,15 @@ struct lading_fill_params {
  * 0 when this kernel has fanotify pre-content events, else -ENOTSUP with
  * why saying what is missing.
  */
-int lading_fill_fanotify_supported(struct lading_error *why);
+LADING_API int lading_fill_fanotify_supported(struct lading_error *why);
 /* The same for /dev/cachefiles (on-demand mode is known only at bind). */
-int lading_fill_cachefiles_supported(struct lading_error *why);
+LADING_API int lading_fill_cachefiles_supported(struct lading_error *why);
 /*
  * The back end auto picks on this kernel: fanotify when it has pre-content
  * events, else cachefiles when it has the on-demand mode; log (INFO) says
  * which and why.  -ENOTSUP when neither, err saying why.
  */
-int lading_fill_pick_backend(enum lading_fill_backend *out,
+LADING_API int lading_fill_pick_backend(enum lading_fill_backend *out,
 			     const struct lading_log *log, struct lading_error *err);
 
 /*
@@ -100,66 +100,14 @@ int lading_fill_pick_backend(enum lading_fill_backend *out,
  * lading-fill(1)); the caller should ignore SIGIO, which the write lease
  * testing for them raises when an open breaks it.
  */
-int lading_fill_mount(const struct lading_fill_params *p,
+LADING_API int lading_fill_mount(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err);
 /*
  * cachefiles back end for several images: prepares their cachefiles
  * layouts, binds /dev/cachefiles and serves until *stop; mounts are made
  * by others (mount -t erofs none -o fsid=ID[,domain_id=D] DIR).
  */
-int lading_fill_serve(const struct lading_fill_params *p,
+LADING_API int lading_fill_serve(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err);
-
-/* ---- kernel message parsing (exposed for tests and fuzzing) ---------- */
-
-enum lading_cachefiles_opcode {
-	LADING_CACHEFILES_OP_OPEN = 0,
-	LADING_CACHEFILES_OP_CLOSE = 1,
-	LADING_CACHEFILES_OP_READ = 2,
-};
-
-#define LADING_CACHEFILES_MSG_MAX 1024	/* CACHEFILES_MSG_MAX_SIZE */
-
-/* One message read from /dev/cachefiles; pointers point into the buffer. */
-struct lading_cachefiles_msg {
-	uint32_t msg_id, opcode, object_id;
-	/* OPEN */
-	const char *volume_key;		/* NUL-terminated in the message */
-	size_t volume_key_len;		/* without the NUL */
-	const uint8_t *cookie_key;	/* not terminated */
-	size_t cookie_key_len;
-	int fd;				/* anon fd installed in this process */
-	uint32_t flags;
-	/* READ */
-	uint64_t off, len;
-};
-
-/*
- * Parses one message of n bytes (one read()).  -EBADMSG with err for a
- * short, oversized, inconsistent or unknown message.  An OPEN's fd is
- * reported even when the rest is bad, so the caller can close it.
- */
-int lading_cachefiles_msg_parse(const void *buf, size_t n,
-				struct lading_cachefiles_msg *m,
-				struct lading_error *err);
-
-/* One fanotify pre-content event from a read() buffer. */
-struct lading_fanotify_event {
-	uint64_t mask;
-	int fd;				/* -1 (FAN_NOFD) or the event's fd */
-	int pid;
-	bool has_range;
-	uint64_t off, count;		/* the range info record */
-};
-
-/*
- * Parses the event at the start of buf[0, n): *used is its length (to step
- * to the next).  -EBADMSG with err when the metadata is malformed (then
- * nothing more in the buffer can be trusted); fd is set when known.  A
- * NULL err takes no message and allocates nothing (safe after fork()).
- */
-int lading_fanotify_event_parse(const void *buf, size_t n,
-				struct lading_fanotify_event *ev, size_t *used,
-				struct lading_error *err);
 
 #endif

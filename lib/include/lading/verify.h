@@ -8,8 +8,8 @@
 #define LADING_VERIFY_H
 
 #include <lading/common.h>
+#include <lading/types.h>
 #include <lading/build.h>
-#include <lading/source.h>
 
 #define LADING_VERIFY_MAX_LISTED 50
 
@@ -27,7 +27,7 @@ enum lading_blob_status {
 };
 
 /* "ok", "unchecked", "missing", "bad-tag", ... (the reports' names) */
-const char *lading_blob_status_name(enum lading_blob_status s);
+LADING_API const char *lading_blob_status_name(enum lading_blob_status s);
 
 struct lading_verify_blob {
 	char id[LADING_DIGEST_HEX_LEN + 1];
@@ -77,14 +77,14 @@ struct lading_verify_report {
 	uint64_t blob_bytes_hashed;
 };
 
-void lading_verify_params_init(struct lading_verify_params *p);
+LADING_API void lading_verify_params_init(struct lading_verify_params *p);
 /*
  * Returns 0 when every check passed, -EUCLEAN when a check failed (the
  * report lists why), another negative errno for usage or I/O errors (err
  * says which).
  */
-int lading_verify(const struct lading_verify_params *p,
+LADING_API int lading_verify(const struct lading_verify_params *p,
 		  struct lading_verify_report *r, struct lading_error *err);
-void lading_verify_report_free(struct lading_verify_report *r);
+LADING_API void lading_verify_report_free(struct lading_verify_report *r);
 
 #endif

@@ -10,31 +10,10 @@
 #define LADING_FETCH_H
 
 #include <signal.h>
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 #include <lading/store.h>
 
-struct lading_registry_opts {
-	bool plain_http;	/* http:// (loopback tests) instead of https:// */
-	bool insecure;		/* https without certificate verification */
-	const char *creds;	/* "user:pass"; NULL: docker config, else none */
-	const struct lading_log *log;
-	int max_retries;	/* 0: the default (4) */
-	const char *mount_from;	/* push: try a cross-repository mount first */
-	/* when set and non-zero: transfers stop, -ECANCELED (a shutdown) */
-	volatile sig_atomic_t *cancel;
-	/*
-	 * Every read (a document, a range, a whole blob stream with its
-	 * resumes) must end within timeout seconds, and a transfer slower
-	 * than min_rate bytes/s over min_rate_time seconds is abandoned
-	 * (neither is retried).  0: the defaults below.
-	 */
-	unsigned timeout;
-	unsigned min_rate, min_rate_time;
-};
-
-#define LADING_REGISTRY_TIMEOUT_DEFAULT 3600		/* seconds */
-#define LADING_REGISTRY_MIN_RATE_DEFAULT 1024		/* bytes/s ... */
-#define LADING_REGISTRY_MIN_RATE_TIME_DEFAULT 30	/* ... over seconds */
 
 /* "docker://HOST[:PORT]/REPO[:TAG|@DIGEST]" -> parts (malloc'ed). */
 int lading_docker_ref_parse(const char *s, char **host, char **repo,
@@ -50,7 +29,7 @@ int lading_registry_open(const char *host, const char *repo,
  * from BASE/<id> (a blob directory served over HTTP), with the same
  * ranges, retries and auth; no manifests.
  */
-int lading_registry_open_url(const char *base_url,
+int lading_registry_open_base_url(const char *base_url,
 			     const struct lading_registry_opts *opts,
 			     struct lading_registry **out, struct lading_error *err);
 void lading_registry_close(struct lading_registry *r);

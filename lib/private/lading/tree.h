@@ -7,7 +7,8 @@
 #ifndef LADING_TREE_H
 #define LADING_TREE_H
 
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 
 /* Where one chunk of a regular file lives; blkaddr == NULL_ADDR: a hole. */
 struct lading_chunk_ref {
@@ -142,12 +143,6 @@ int lading_tree_sort(struct lading_tree *tree);
 int lading_tree_count_links(struct lading_tree *tree);
 
 /* Ownership and time policy of a build, applied once the tree is whole. */
-struct lading_tree_policy {
-	bool clamp_mtime;	/* mtimes after 'mtime' become 'mtime' */
-	int64_t mtime;
-	bool keep_nsec;		/* else nanoseconds are dropped */
-	int64_t force_uid, force_gid;	/* -1: keep */
-};
 
 int lading_tree_apply_policy(struct lading_tree *tree,
 			     const struct lading_tree_policy *policy);

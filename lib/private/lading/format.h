@@ -6,7 +6,8 @@
 #ifndef LADING_FORMAT_H
 #define LADING_FORMAT_H
 
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 #include <lading/ondisk.h>
 
 /* ---- encoders (pure functions, unit-tested) --------------------------- */
@@ -65,7 +66,7 @@ struct lading_image_slot {
 	uint64_t blocks;			/* uncompressed 4 KiB blocks */
 };
 
-struct lading_image_params {
+struct lading_bootstrap_params {
 	uint32_t chunk_size;		/* power of two >= 4 KiB */
 	bool keep_nsec;			/* extended inodes for nsec mtimes */
 	bool uuid_set;			/* else derived from the content */
@@ -77,22 +78,14 @@ struct lading_image_params {
 	const struct lading_blob_record *records;
 };
 
-struct lading_image_stats {
-	uint64_t inodes;
-	uint64_t compact_inodes, extended_inodes;
-	uint64_t inline_bytes;		/* file/dir/symlink bytes in the bootstrap */
-	uint64_t blocks;		/* bootstrap size in blocks */
-	uint8_t uuid[16];
-	struct lading_digest digest;	/* sha256 of the bootstrap */
-};
 
 /*
  * Lays the tree out and writes a complete EROFS image to fd (from offset
  * 0).  Sorts directories and computes link counts as a side effect.
  */
-int lading_image_write(struct lading_tree *tree,
-		       const struct lading_image_params *params, int fd,
-		       struct lading_image_stats *stats,
+int lading_bootstrap_write(struct lading_tree *tree,
+		       const struct lading_bootstrap_params *params, int fd,
+		       struct lading_bootstrap_stats *stats,
 		       struct lading_error *err);
 
 /* ---- bounds-checked reader ------------------------------------------ */

@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <lading/cache.h>
+#include <lading/cachefiles.h>
+#include <lading/fetch.h>
 
 #define GOLDEN_RATIO_32 0x61C88647u
 

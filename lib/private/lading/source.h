@@ -7,18 +7,11 @@
 #define LADING_SOURCE_H
 
 #include <sys/types.h>
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 #include <lading/store.h>
 #include <lading/tree.h>
 
-enum lading_source_type {
-	LADING_SOURCE_AUTO = 0,	/* a directory if it is one, else a tar */
-	LADING_SOURCE_DIR,
-	LADING_SOURCE_TAR,
-};
-
-/* "auto", "dir" or "tar": 0, or -EINVAL */
-int lading_source_type_parse(const char *s, enum lading_source_type *type);
 
 struct lading_source_params {
 	const char *path;	/* "-" is standard input (tar only) */
@@ -52,21 +45,6 @@ struct lading_source_params {
 	struct lading_progress *progress;
 };
 
-struct lading_source_stats {
-	uint64_t entries;	/* archive entries / directory entries read */
-	uint64_t regular, directories, symlinks, devices, fifos, sockets;
-	uint64_t hardlinks;	/* extra names for an inode already seen */
-	uint64_t bytes;		/* regular file bytes (logical sizes) */
-	uint64_t inline_files;
-	uint64_t replaced;	/* tar entries that replaced an earlier one */
-	uint64_t xattrs_skipped;
-	uint64_t whiteouts;	/* .wh.NAME entries applied */
-	uint64_t opaque_dirs;	/* .wh..wh..opq entries applied */
-	char raw_sha256[LADING_DIGEST_HEX_LEN + 1];	/* tar input, if hashed */
-	uint64_t raw_bytes;
-	char diff_sha256[LADING_DIGEST_HEX_LEN + 1];	/* decompressed, if hashed */
-	uint64_t tar_bytes;	/* the decompressed stream's length */
-};
 
 /*
  * Reads the source into tree, storing file data in store.  On failure

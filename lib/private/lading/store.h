@@ -8,7 +8,8 @@
 #define LADING_STORE_H
 
 #include <sys/types.h>
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 #include <lading/ondisk.h>
 #include <lading/tree.h>
 
@@ -49,10 +50,6 @@ int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 void lading_blob_record_from_info(struct lading_blob_record *rec,
 				  const struct lading_blob_info *info);
 
-const char *lading_codec_name(enum lading_codec c);
-bool lading_codec_available(enum lading_codec c);
-/* "lz4", "zstd:19", ...; -EINVAL unknown, -ENOTSUP not built in. */
-int lading_codec_parse(const char *s, enum lading_codec *codec, int *level);
 size_t lading_codec_bound(enum lading_codec c, size_t len);
 /* -ENOSPC when the result would not fit in cap. */
 int lading_codec_compress(enum lading_codec c, int level, const uint8_t *in,
@@ -63,9 +60,6 @@ int lading_codec_decompress(enum lading_codec c, const uint8_t *in, size_t len,
 
 /* ---- chunk store ------------------------------------------------------ */
 
-#define LADING_CHUNK_MIN (4u << 10)
-#define LADING_CHUNK_MAX (64u << 20)
-#define LADING_CHUNK_DEFAULT (1u << 20)
 
 /*
  * The dedup index: sha256 + length -> where the chunk already lives.  One
@@ -110,33 +104,10 @@ struct lading_store_params {
 	int level;		/* -1: the codec's default */
 };
 
-struct lading_store_stats {
-	uint64_t chunks;	/* chunks seen (incl. holes and duplicates) */
-	uint64_t chunks_stored;
-	uint64_t chunks_dedup;
-	uint64_t chunks_hole;
-	uint64_t bytes_in;	/* logical file bytes seen */
-	uint64_t bytes_dedup;	/* bytes not stored thanks to dedup */
-	uint64_t bytes_hole;	/* bytes not stored as zero/holes */
-};
 
-struct lading_blob_info {
-	bool present;		/* false: no data, no blob written */
-	char id[LADING_DIGEST_HEX_LEN + 1];
-	uint8_t digest[LADING_SHA256_LEN];	/* of the whole artifact */
-	uint64_t size;		/* artifact bytes */
-	uint64_t uncompressed_size;	/* blocks * 4096 */
-	uint32_t chunk_size;
-	enum lading_codec codec;
-	uint64_t toc_offset, toc_size;
-	uint8_t toc_digest[LADING_SHA256_LEN];
-	uint64_t stored_bytes;	/* chunk bytes in the artifact */
-	uint16_t device_id;	/* the slot its chunks reference */
-};
 
 struct lading_store;
 
-bool lading_chunk_size_valid(uint64_t size);
 
 int lading_store_open(struct lading_store **out,
 		      const struct lading_store_params *params);

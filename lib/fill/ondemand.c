@@ -24,6 +24,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <lading/format.h>
+#include <lading/cachefiles.h>
+#include <lading/fill_events.h>
 #include "backends.h"
 
 /* <linux/cachefiles.h>: _IOW(0x98, 1, int) */

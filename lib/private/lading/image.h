@@ -8,7 +8,8 @@
 #ifndef LADING_IMAGE_H
 #define LADING_IMAGE_H
 
-#include <lading/common.h>
+#include <lading/types.h>
+#include <lading/util.h>
 #include <lading/fetch.h>
 #include <lading/source.h>
 
