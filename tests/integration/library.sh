@@ -69,7 +69,8 @@ C
 PKG_CONFIG_PATH=$pcdir "$cc" -std=c11 -Wall -Werror "${flags[@]}" "$WORK/prog.c" \
 	-o "$WORK/prog" $(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs lading) ||
 	fail "an outside program does not compile or link against the installed API"
-ldd "$WORK/prog" | grep -q 'liblading.so.0' || fail "prog is not linked to liblading.so.0"
+deps=$(ldd "$WORK/prog" || true)
+grep -q "liblading.so.0" <<<"$deps" || fail "prog is not linked to liblading.so.0"
 
 src=$WORK/src
 mkdir -p "$src/d"
