@@ -102,8 +102,48 @@ const char *lading_layout_name(enum lading_cache_layout layout);
 /* 0, or -EINVAL for an unknown name */
 int lading_layout_parse(const char *s, enum lading_cache_layout *layout);
 
+/* ---- image references ------------------------------------------------ */
+
+/*
+ * What a node's image reference resolved to (lading_resolve): the tools
+ * take REF wherever they took a bootstrap path, and report this.
+ */
+struct lading_resolution {
+	char *reference;		/* as given */
+	char *platform;			/* "os/arch[/variant]"; NULL: a path */
+	char *manifest_digest;		/* the lading manifest; NULL: a path */
+	char *subject_digest;		/* the ordinary manifest it was found for */
+	const char *found_by;		/* "manifest", "referrers-api", "tag-schema",
+					   "index"; NULL: a bootstrap path */
+	char *bootstrap_digest;		/* "sha256:<hex>"; NULL: a path */
+	uint64_t bootstrap_size;
+	char **blob_ids;		/* bare hex, as the manifest lists them */
+	size_t nblobs;
+	char *repository;		/* docker://HOST/REPO or DIR/blobs/sha256 */
+	char *bootstrap_path;		/* the local file (NULL: bootstrap_data) */
+	void *bootstrap_data;		/* without a cache dir */
+	size_t bootstrap_len;
+	bool cached;			/* the cache's record (source unreachable) */
+};
+
+/* true for docker://... and oci:..., false for a bootstrap path */
+bool lading_is_image_ref(const char *s);
+void lading_resolution_free(struct lading_resolution *r);
+
+/*
+ * The blob sources for an image: the given ones first (mirrors, blob
+ * directories), then the image's repository when it has one.  *out is
+ * malloc'ed (the strings are borrowed).
+ */
+int lading_resolution_sources(const struct lading_resolution *r,
+			      const char *const *given, size_t ngiven,
+			      const char ***out, size_t *n);
+
 struct lading_prepare_params {
+	/* a bootstrap path or an image reference (see lading_resolve) */
 	const char *bootstrap;
+	const char *platform;		/* image references: NULL: the host's */
+	bool seed;			/* seed from the image's repository too */
 	const char *cache_dir;
 	enum lading_cache_layout layout;
 	const char *fsid;		/* cachefiles: required */
@@ -127,6 +167,7 @@ struct lading_prepare_blob {
 };
 
 struct lading_prepare_report {
+	struct lading_resolution resolved;
 	char bootstrap_id[LADING_DIGEST_HEX_LEN + 1];
 	char *bootstrap_path;		/* the bootstrap in the cache */
 	char *volume_key;		/* cachefiles layout */
@@ -145,5 +186,47 @@ void lading_prepare_params_init(struct lading_prepare_params *p);
 int lading_prepare(const struct lading_prepare_params *p,
 		   struct lading_prepare_report *r, struct lading_error *err);
 void lading_prepare_report_free(struct lading_prepare_report *r);
+
+/* ---- listing a cache directory ------------------------------------------ */
+
+struct lading_cache_blob_info {
+	char id[LADING_DIGEST_HEX_LEN + 1];
+	char *path;			/* NULL: not in the cache */
+	uint64_t size;			/* apparent (st_size) */
+	uint64_t allocated;		/* st_blocks * 512 */
+	bool toc_known;			/* the filler kept its ToC: present counted */
+	uint64_t chunks, chunks_present;	/* toc_known */
+	uint64_t present;		/* bytes of the chunks present (toc_known) */
+	bool complete;			/* every chunk (else: every block) present */
+};
+
+struct lading_cache_image_info {
+	char bootstrap_id[LADING_DIGEST_HEX_LEN + 1];
+	char *bootstrap_path;
+	uint64_t size, allocated;
+	char **refs;			/* references recorded for it */
+	size_t nrefs;
+	size_t *blobs;			/* indexes into the listing's blobs */
+	size_t nblobs;
+	bool complete;			/* every blob complete */
+};
+
+struct lading_cache_listing {
+	enum lading_cache_layout layout;
+	struct lading_cache_image_info *images;
+	size_t nimages;
+	struct lading_cache_blob_info *blobs;	/* each once, shared or not */
+	size_t nblobs;
+};
+
+/*
+ * The images of a cache directory (the bootstraps in it, with the
+ * references recorded for them) and their blobs.  A chunk counts as
+ * present as the filler decides it: its whole range is data (the filler
+ * and lading-prepare write only verified chunks).
+ */
+int lading_cache_list(const char *cache_dir, struct lading_cache_listing *out,
+		      struct lading_error *err);
+void lading_cache_listing_free(struct lading_cache_listing *l);
 
 #endif
