@@ -941,8 +941,16 @@ static int open_source(struct rctx *c)
 		ret = lading_image_ref_parse(s, &ir, c->err);
 		if (ret)
 			return ret;
-		c->dir = ir.path;
+		/* absolute: the record must hold wherever the filler restarts */
+		c->dir = realpath(ir.path, NULL);
 		c->tag = ir.ref;
+		if (!c->dir) {
+			ret = lading_error_set(c->err, errno, "%s: %s", ir.path,
+					       strerror(errno));
+			free(ir.path);
+			return ret;
+		}
+		free(ir.path);
 		c->r->repository = malloc(strlen(c->dir) + 14);
 		if (!c->r->repository)
 			return lading_error_set(c->err, ENOMEM, "out of memory");

@@ -91,6 +91,21 @@ now=sha256:$(skopeo inspect --raw --tls-verify=false "docker://$R/app:1.0" | sha
 [ "$now" = "$subject" ] || fail "app:1.0 changed"
 log "ok: ordinary image via its tag-schema referrer, newest chosen ($new)"
 
+# 2b. a registry with the referrers API (a proxy in front): it goes first,
+#     and an entry of another artifactType is filtered out
+python3 "$here/referrers_proxy.py" "$REG_PORT" proxy.port &
+proxy=$!
+for _ in $(seq 1 50); do [ -s proxy.port ] && break; sleep 0.1; done
+"$LADING_VERIFY" --json $REG "docker://127.0.0.1:$(cat proxy.port)/app:1.0" >vp.json 2>vp.err ||
+	{ kill $proxy; fail "verify through the referrers API: $(cat vp.err)"; }
+kill $proxy
+wait $proxy 2>/dev/null || true
+python3 -c "
+import json; v = json.load(open('vp.json'))
+assert v['found_by'] == 'referrers-api' and v['manifest_digest'] == '$new', v" ||
+	fail "referrers API not used: $(cat vp.json)"
+log "ok: referrers API first, other artifact types filtered"
+
 # 3. an index alternative: idx:merged holds the original and the lading one
 convert_ok oci:img:v1 "docker://$R/idx:lading" $REG
 push idx:1.0
@@ -136,7 +151,11 @@ python3 -c "
 import json; v = json.load(open('v2.json'))
 assert v['found_by'] == 'manifest' and v['blobs_checked'], v
 assert all(b['status'] == 'ok' for b in v['blobs']), v['blobs']" || fail "verify oci: report"
-log "ok: lading-verify docker://… and oci:…"
+start_filler oci:lay:lading c-oci
+treecmp ref/rootfs "$MNT"
+stop_filler
+[ "$(sget repository)" = "$(realpath lay)/blobs/sha256" ] || fail "oci: repository $(sget repository)"
+log "ok: lading-verify docker://… and oci:…; lading-fill mount oci:…"
 
 # 6. prepare REF; the offline restart.  The filler reads one file, the
 #    registry stops, a new filler mounts from the cache: cached data reads
