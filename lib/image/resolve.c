@@ -881,6 +881,7 @@ static int read_record(struct rctx *c)
 	int ret = -EINVAL;
 
 	sz = json_object_get(o, "bootstrap_size");
+	free(r->repository);	/* the recorded one is what was used */
 	r->manifest_digest = dup_field(o, "manifest_digest");
 	r->subject_digest = dup_field(o, "subject_digest");
 	r->bootstrap_digest = dup_field(o, "bootstrap_digest");
