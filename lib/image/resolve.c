@@ -688,8 +688,10 @@ static int check_sink(struct rctx *c, struct sink *s)
 {
 	struct lading_digest d;
 	char got[LADING_DIGEST_STR_LEN + 1];
+	int ret = lading_sha256_final(&s->sha, &d);
 
-	if (lading_sha256_final(&s->sha, &d))
+	lading_sha256_free(&s->sha);
+	if (ret)
 		return lading_error_set(c->err, ENOMEM, "out of memory");
 	lading_digest_format(&d, got);
 	if (s->len != c->r->bootstrap_size || strcmp(got, c->r->bootstrap_digest))
