@@ -165,16 +165,74 @@ static int scan_bootstraps(struct lister *ls)
 	return ret;
 }
 
+/*
+ * cachefiles: a bootstrap object (cookie key = the fsid) is found by its
+ * EROFS magic among a volume's objects, and named by its sha256.
+ */
+static int scan_volume_objects(struct lister *ls, const char *vdir)
+{
+	DIR *d = opendir(vdir), *sub;
+	struct dirent *de, *oe;
+	int ret = 0;
+
+	while (!ret && d && (de = readdir(d))) {
+		char *fan;
+
+		if (de->d_name[0] != '@')
+			continue;
+		fan = lading_path_join(vdir, de->d_name);
+		sub = fan ? opendir(fan) : NULL;
+		while (!ret && sub && (oe = readdir(sub))) {
+			struct lading_cache_image_info *im;
+			struct lading_digest dg;
+			char hex[LADING_DIGEST_HEX_LEN + 1], *path;
+			uint64_t bytes = 0;
+			int fd;
+
+			if (oe->d_name[0] == '.')
+				continue;
+			path = lading_path_join(fan, oe->d_name);
+			if (!path) {
+				ret = -ENOMEM;
+				break;
+			}
+			fd = looks_like_bootstrap(path) ?
+			     open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+			if (fd >= 0 && !lading_sha256_fd(fd, &dg, &bytes)) {
+				lading_digest_hex(&dg, hex);
+				im = image_for(ls, hex);
+				if (!im)
+					ret = -ENOMEM;
+				else if (!im->bootstrap_path) {
+					im->bootstrap_path = path;
+					path = NULL;
+				}
+			}
+			if (fd >= 0)
+				close(fd);
+			free(path);
+		}
+		if (sub)
+			closedir(sub);
+		free(fan);
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
 static int scan_volumes(struct lister *ls)
 {
 	char *cache = lading_path_join(ls->dir, LADING_CACHEFILES_CACHE_DIR);
 	DIR *d = cache ? opendir(cache) : NULL;
 	struct dirent *de;
+	char *vdir;
 	int ret = cache ? 0 : -ENOMEM;
 
-	free(cache);
-	if (!d)
+	if (!d) {
+		free(cache);
 		return ret;
+	}
 	ls->l->layout = LADING_LAYOUT_CACHEFILES;
 	while (!ret && (de = readdir(d))) {
 		char **n;
@@ -188,10 +246,16 @@ static int scan_volumes(struct lister *ls)
 		}
 		ls->volumes = n;
 		ls->volumes[ls->nvolumes] = strdup(de->d_name + 1);
-		if (!ls->volumes[ls->nvolumes++])
+		if (!ls->volumes[ls->nvolumes++]) {
 			ret = -ENOMEM;
+			break;
+		}
+		vdir = lading_path_join(cache, de->d_name);
+		ret = vdir ? scan_volume_objects(ls, vdir) : -ENOMEM;
+		free(vdir);
 	}
 	closedir(d);
+	free(cache);
 	return ret;
 }
 
@@ -313,12 +377,20 @@ static int measure_image(struct lister *ls, struct lading_cache_image_info *im)
 	struct lading_reader *rd = NULL;
 	struct lading_error e = { 0 };
 	struct stat st;
+	char *path;
 	uint16_t i, n;
 	int ret = 0;
 
-	im->bootstrap_path = lading_path_join(ls->dir, im->bootstrap_id);
-	if (!im->bootstrap_path)
+	/* plain: CACHEDIR/<id>; cachefiles: the object found, if not there */
+	path = lading_path_join(ls->dir, im->bootstrap_id);
+	if (!path)
 		return -ENOMEM;
+	if (!im->bootstrap_path || !lstat(path, &st)) {
+		free(im->bootstrap_path);
+		im->bootstrap_path = path;
+	} else {
+		free(path);
+	}
 	if (lstat(im->bootstrap_path, &st) || !S_ISREG(st.st_mode) ||
 	    lading_reader_open_file(&rd, im->bootstrap_path, &e)) {
 		free(im->bootstrap_path);

@@ -83,14 +83,32 @@ vjson v5.json --platform linux/s390x oci:merged:both
 	fail "another platform: exit $vrc: $(cat v5.json.err)"
 log "ok: index alternative, platform checked"
 
-# 7. a damaged bootstrap blob is refused against its descriptor, and
-#    nothing lands in the cache under its name
+# 7. --list of cachefiles layouts: a reference's bootstrap kept beside the
+#    tree, and a bootstrap path's found among the volume's objects
 boot=$(python3 -c "
 import json
 m = json.load(open('img/index.json'))['manifests']
 d = [x for x in m if x.get('annotations', {}).get('org.opencontainers.image.ref.name') == 'lading'][0]
 man = json.load(open('img/blobs/sha256/' + d['digest'][7:]))
 print([l for l in man['layers'] if l['mediaType'].endswith('bootstrap.v1.erofs')][0]['digest'][7:])")
+"$LADING_PREPARE" -q --layout cachefiles --fsid t1 --seed oci:img:lading cf1 || fail "prepare cachefiles REF"
+"$LADING_PREPARE" -q --layout cachefiles --fsid t2 --seed-from img/blobs/sha256 \
+	"img/blobs/sha256/$boot" cf2 || fail "prepare cachefiles path"
+for d in cf1 cf2; do
+	"$LADING_PREPARE" --list --json $d >$d.json || fail "--list $d"
+	python3 - $d.json "$boot" <<'PY' || fail "--list $d: $(cat $d.json)"
+import json, sys
+l = json.load(open(sys.argv[1]))
+assert l["layout"] == "cachefiles", l
+(im,) = l["images"]
+assert im["bootstrap_id"] == sys.argv[2] and im["complete"] and im["bootstrap_path"], im
+assert all(b["path"] and "/cache/I" in b["path"] and b["complete"] for b in l["blobs"]), l
+PY
+done
+log "ok: --list of cachefiles layouts"
+
+# 8. a damaged bootstrap blob is refused against its descriptor, and
+#    nothing lands in the cache under its name
 cp -a img dmg
 flip_bytes "dmg/blobs/sha256/$boot" 2000 1
 if "$LADING_PREPARE" oci:dmg:lading cache2 2>dmg.err; then fail "a damaged bootstrap was accepted"; fi
