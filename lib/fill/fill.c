@@ -247,9 +247,6 @@ static int start_engine(struct filler *f)
 	int ret;
 
 	ro.cancel = &f->cancel;
-	if (!f->nsrcs)
-		return lading_error_set(f->err, EINVAL, "no blob source: give --source "
-					"(a bootstrap path has no repository)");
 	ret = lading_blob_sources_open(f->srcs, f->nsrcs, &ro, &f->sources, f->err);
 	if (ret)
 		return ret;
@@ -513,6 +510,10 @@ static int resolve_images(struct filler *f, struct lading_fill_image *ims,
 		if (p->resolved_fn)
 			p->resolved_fn(&res[i], p->ud);
 	}
+	if (!ret && !f->nsrcs)
+		ret = lading_error_set(f->err, EINVAL, "%s: no blob source: give "
+				       "--source (a bootstrap path has no repository)",
+				       ims[0].bootstrap);
 	return ret;
 }
 

@@ -134,6 +134,13 @@ fi
 [ "$(grep -c . plain.err)" = 1 ] || fail "not one line: $(cat plain.err)"
 grep -q "docker://$R/plain:1.0: no lading form" plain.err || fail "unclear: $(cat plain.err)"
 ! grep -q " $WORK/mnt.bad " /proc/mounts || fail "mounted after a refusal"
+# a bootstrap path has no repository: --source is needed, and nothing is laid out
+boot=c-tag/${boot_digest#sha256:}
+if "$LADING_FILL" mount --backend fanotify "$boot" mnt.bad --cache c-nosrc 2>nosrc.err; then
+	fail "a bootstrap path mounted without --source"
+fi
+grep -q "no blob source: give --source" nosrc.err || fail "unclear: $(cat nosrc.err)"
+[ ! -e c-nosrc ] || fail "c-nosrc laid out without a source"
 log "ok: refused: $(cat plain.err)"
 
 # 5. verify REF: the registry (structure; blobs stay remote) and oci:
@@ -205,7 +212,22 @@ print("A fetched %d, B fetched %d (shared %d bytes not fetched again)" % (
     a["bytes_fetched"], b["bytes_fetched"], sum(x["present"] for x in shared)),
     file=sys.stderr)
 PY
-log "ok: shared blobs fetched once"
+# the same through the filler: B's reads of what A's blob holds fetch nothing
+start_filler oci:sa:v1 c-fshared
+cmp src/rand "$MNT/rand" || fail "A: rand differs"
+stop_filler
+a_fetched=$(sget bytes_fetched)
+start_filler oci:sb:v1 c-fshared
+cmp srcb/rand "$MNT/rand" || fail "B: rand differs"
+stop_filler
+[ "$(sget bytes_fetched)" = 0 ] || fail "B fetched $(sget bytes_fetched) bytes of a blob A had filled"
+start_filler oci:sb:v1 c-fshared
+cmp srcb/own "$MNT/own" || fail "B: own differs"
+stop_filler
+b_fetched=$(sget bytes_fetched)
+[ "$b_fetched" -ge 300000 ] && [ "$b_fetched" -le $((300000 + 65536)) ] ||
+	fail "B's own file: $b_fetched bytes fetched"
+log "ok: shared blobs fetched once (prepare; filler: A $a_fetched, B 0 for the shared file, $b_fetched for its own)"
 
 # 8. --list: each image with its references, each blob once, sizes, complete
 "$LADING_PREPARE" --list --json c-shared >l.json || fail "--list"

@@ -26,7 +26,8 @@ LAYERS = [
     ["format", "store"],
     ["source", "fetch"],
     ["build"],	# the build options verify --source shares
-    ["verify", "cache", "image"],
+    ["image"],	# image references: verify and cache resolve them
+    ["verify", "cache"],
     ["convert", "fill"],
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

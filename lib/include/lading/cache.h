@@ -91,6 +91,7 @@ int lading_cachefiles_volume_xattr(uint8_t *out, size_t outlen);
 
 #include <lading/common.h>
 #include <lading/fetch.h>
+#include <lading/image.h>	/* struct lading_resolution */
 
 enum lading_cache_layout {
 	LADING_LAYOUT_PLAIN = 0,	/* CACHEDIR/<blob-id>, CACHEDIR/<boot-sha> */
@@ -101,43 +102,6 @@ enum lading_cache_layout {
 const char *lading_layout_name(enum lading_cache_layout layout);
 /* 0, or -EINVAL for an unknown name */
 int lading_layout_parse(const char *s, enum lading_cache_layout *layout);
-
-/* ---- image references ------------------------------------------------ */
-
-/*
- * What a node's image reference resolved to (lading_resolve): the tools
- * take REF wherever they took a bootstrap path, and report this.
- */
-struct lading_resolution {
-	char *reference;		/* as given */
-	char *platform;			/* "os/arch[/variant]"; NULL: a path */
-	char *manifest_digest;		/* the lading manifest; NULL: a path */
-	char *subject_digest;		/* the ordinary manifest it was found for */
-	const char *found_by;		/* "manifest", "referrers-api", "tag-schema",
-					   "index"; NULL: a bootstrap path */
-	char *bootstrap_digest;		/* "sha256:<hex>"; NULL: a path */
-	uint64_t bootstrap_size;
-	char **blob_ids;		/* bare hex, as the manifest lists them */
-	size_t nblobs;
-	char *repository;		/* docker://HOST/REPO or DIR/blobs/sha256 */
-	char *bootstrap_path;		/* the local file (NULL: bootstrap_data) */
-	void *bootstrap_data;		/* without a cache dir */
-	size_t bootstrap_len;
-	bool cached;			/* the cache's record (source unreachable) */
-};
-
-/* true for docker://... and oci:..., false for a bootstrap path */
-bool lading_is_image_ref(const char *s);
-void lading_resolution_free(struct lading_resolution *r);
-
-/*
- * The blob sources for an image: the given ones first (mirrors, blob
- * directories), then the image's repository when it has one.  *out is
- * malloc'ed (the strings are borrowed).
- */
-int lading_resolution_sources(const struct lading_resolution *r,
-			      const char *const *given, size_t ngiven,
-			      const char ***out, size_t *n);
 
 struct lading_prepare_params {
 	/* a bootstrap path or an image reference (see lading_resolve) */

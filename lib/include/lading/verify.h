@@ -11,7 +11,7 @@
 #include <lading/build.h>
 #include <lading/source.h>
 #include <lading/fetch.h>
-#include <lading/cache.h>
+#include <lading/image.h>	/* struct lading_resolution */
 
 #define LADING_VERIFY_MAX_LISTED 50
 
