@@ -1036,6 +1036,14 @@ int lading_resolve(const struct lading_resolve_params *p,
 	json_decref(c.layout_index);
 	free(c.dir);
 	free(c.tag);
+	if (ret && strncmp(err->msg, p->ref, strlen(p->ref))) {
+		/* every failure names the reference (the URL or file says where) */
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", lading_error_message(err, ret));
+		lading_error_clear(err);
+		lading_error_set(err, -ret, "%s: %s", p->ref, why);
+	}
 	if (ret)
 		lading_resolution_free(r);
 	return ret;
