@@ -52,6 +52,7 @@ static const struct option long_options[] = {
 	{ "prefetch-list", required_argument, NULL, OPT_PREFETCH_LIST },
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
+	CLI_REF_LONG_OPTIONS,
 	CLI_REGISTRY_LONG_OPTIONS,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -74,9 +75,9 @@ static void on_report(int sig)
 static void usage(FILE *out)
 {
 	fputs(
-"Usage: " PROG " mount [OPTIONS] BOOTSTRAP MOUNTPOINT --source SRC --cache DIR\n"
-"       " PROG " serve [OPTIONS] --image BOOTSTRAP,fsid=ID[,domain_id=D]...\n"
-"                          --source SRC --cache DIR\n"
+"Usage: " PROG " mount [OPTIONS] REF MOUNTPOINT --cache DIR [--source SRC]\n"
+"       " PROG " serve [OPTIONS] --image REF,fsid=ID[,domain_id=D]...\n"
+"                          --cache DIR [--source SRC]\n"
 "Serve a lading image before its data is local: reads wait while the filler\n"
 "fetches, verifies and writes the chunks they need.\n"
 "\n"
@@ -84,8 +85,13 @@ static void usage(FILE *out)
 "serve: cachefiles back end for several images; mount each yourself with\n"
 "       mount -t erofs none -o fsid=ID[,domain_id=D] DIR\n"
 "\n"
+CLI_REF_HELP
+"                           (its bootstrap is fetched, checked and kept in\n"
+"                           the cache with the resolution: a restart with\n"
+"                           the registry unreachable uses them)\n"
 "      --source SRC         a blob directory or docker://HOST/REPO\n"
-"                           (repeatable, searched in order)\n"
+"                           (repeatable, searched in order, before REF's\n"
+"                           own repository; required for a bootstrap path)\n"
 "      --cache DIR          cache directory, made if missing (plain layout\n"
 "                           for fanotify, cachefiles layout for cachefiles);\n"
 "                           pre-seeded data is used, never fetched again\n"
@@ -97,10 +103,10 @@ static void usage(FILE *out)
 "      --fsid ID            mount, cachefiles: the fsid (default: from the\n"
 "                           bootstrap's digest)\n"
 "      --domain-id D        mount, cachefiles: share blobs within domain D\n"
-"      --image BOOTSTRAP,fsid=ID[,domain_id=D]\n"
+"      --image REF,fsid=ID[,domain_id=D]\n"
 "                           serve: an image (repeatable)\n"
 "      --config FILE        serve: images, one per line:\n"
-"                           BOOTSTRAP fsid=ID [domain_id=D]\n"
+"                           REF fsid=ID [domain_id=D]\n"
 "      --tag TAG            cachefiles: the cache's tag\n"
 "      --jobs N             parallel fetches (default 4)\n"
 "      --timeout SECS       fail a kernel request with EIO after SECS\n"
@@ -135,10 +141,17 @@ static const struct {
 #undef STAT
 
 /* One line per report: SIGUSR1 prints one each time (man/lading-fill.1). */
-static void print_json_stats(FILE *out, const struct lading_fill_stats *s)
+static void print_json_stats(FILE *out, const struct lading_fill_stats *s,
+			     json_t *resolved)
 {
 	json_t *o = json_object();
 	size_t i;
+
+	/* mount: the image's keys at the top; serve: one object per image */
+	if (o && json_array_size(resolved) == 1)
+		json_object_update(o, json_array_get(resolved, 0));
+	if (o && json_array_size(resolved) > 1)
+		json_object_set(o, "images", resolved);
 
 	for (i = 0; o && i < LADING_ARRAY_SIZE(stat_fields); i++) {
 		uint64_t v;
@@ -149,10 +162,11 @@ static void print_json_stats(FILE *out, const struct lading_fill_stats *s)
 	lading_json_print(out, o, true);
 }
 
-static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json)
+static void print_stats(FILE *out, const struct lading_fill_stats *s, bool json,
+			json_t *resolved)
 {
 	if (json) {
-		print_json_stats(out, s);
+		print_json_stats(out, s, resolved);
 	} else {
 		fprintf(out, "%llu requests (%llu from the cache), %llu chunks / %llu "
 			"bytes fetched, %llu verification failures, %llu denied (%llu "
@@ -227,7 +241,7 @@ static int parse_image_option(struct image_list *l, const char *arg)
 		return EXIT_FAILED;
 	opts = strstr(s, ",fsid=");
 	if (!opts)
-		return usage_error("--image %s: expected BOOTSTRAP,fsid=ID"
+		return usage_error("--image %s: expected REF,fsid=ID"
 				   "[,domain_id=D]", arg);
 	*opts++ = '\0';
 	return add_image(l, s, opts, "--image");
@@ -275,6 +289,7 @@ static void image_list_free(struct image_list *l)
 /* ---- daemon ----------------------------------------------------------- */
 
 struct daemon_state {
+	json_t *resolved;		/* --json: what each REF resolved to */
 	int ready_fd;			/* write end of the parent's pipe, or -1 */
 	const char *pid_file;
 	const struct lading_log *log;
@@ -343,11 +358,25 @@ static void on_ready(void *ud)
 	}
 }
 
+static void on_resolved(const struct lading_resolution *r, void *ud)
+{
+	struct daemon_state *d = ud;
+	json_t *o = json_object();
+
+	cli_resolution_log(d->log, r);
+	if (!o || !d->resolved) {
+		json_decref(o);
+		return;
+	}
+	cli_resolution_json(o, r);
+	json_array_append_new(d->resolved, o);
+}
+
 static void on_report_stats(const struct lading_fill_stats *st, void *ud)
 {
 	const struct daemon_state *d = ud;
 
-	print_stats(stderr, st, d->json);
+	print_stats(stderr, st, d->json, d->resolved);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -445,6 +474,9 @@ int main(int argc, char **argv)
 		case OPT_PID_FILE:
 			d.pid_file = optarg;
 			break;
+		case CLI_OPT_PLATFORM:
+			p.platform = optarg;
+			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
@@ -462,12 +494,12 @@ int main(int argc, char **argv)
 	serve = optind < argc && !strcmp(argv[optind], "serve");
 	if (serve ? argc - optind != 1 || !images.n :
 	    argc - optind != 3 || strcmp(argv[optind], "mount") || images.n) {
-		ret = usage_error("expected: mount BOOTSTRAP MOUNTPOINT, or serve "
-				  "--image BOOTSTRAP,fsid=ID...");
+		ret = usage_error("expected: mount REF MOUNTPOINT, or serve "
+				  "--image REF,fsid=ID...");
 		goto out;
 	}
-	if (!p.cache_dir || !nsources) {
-		ret = usage_error("--cache DIR and --source SRC are required");
+	if (!p.cache_dir) {
+		ret = usage_error("--cache DIR is required");
 		goto out;
 	}
 	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list)) {
@@ -491,6 +523,8 @@ int main(int argc, char **argv)
 	p.log = &log;
 	p.registry.log = &log;
 	p.ready_fn = on_ready;
+	p.resolved_fn = on_resolved;
+	d.resolved = json_array();
 	p.report_fn = on_report_stats;
 	p.ud = &d;
 	sigaction(SIGINT, &sa, NULL);
@@ -520,11 +554,12 @@ int main(int argc, char **argv)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
 			       lading_error_message(&err, ret));
 	else if (d.json || log.level >= LADING_LOG_INFO)
-		print_stats(daemon ? stderr : stdout, &st, d.json);
+		print_stats(daemon ? stderr : stdout, &st, d.json, d.resolved);
 	if (d.pid_file && !ret)
 		unlink(d.pid_file);
 	ret = ret ? EXIT_FAILED : EXIT_OK;
 out:
+	json_decref(d.resolved);
 	image_list_free(&images);
 	free(sources);
 	return ret;

@@ -18,6 +18,8 @@ enum {
 	OPT_FSID,
 	OPT_DOMAIN_ID,
 	OPT_SEED_FROM,
+	OPT_SEED,
+	OPT_LIST,
 };
 
 static const struct option long_options[] = {
@@ -25,6 +27,9 @@ static const struct option long_options[] = {
 	{ "fsid", required_argument, NULL, OPT_FSID },
 	{ "domain-id", required_argument, NULL, OPT_DOMAIN_ID },
 	{ "seed-from", required_argument, NULL, OPT_SEED_FROM },
+	{ "seed", no_argument, NULL, OPT_SEED },
+	{ "list", no_argument, NULL, OPT_LIST },
+	CLI_REF_LONG_OPTIONS,
 	CLI_REGISTRY_LONG_OPTIONS,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -33,10 +38,14 @@ static const struct option long_options[] = {
 static void usage(FILE *out)
 {
 	fputs(
-"Usage: " PROG " [OPTIONS] BOOTSTRAP CACHEDIR\n"
+"Usage: " PROG " [OPTIONS] REF CACHEDIR\n"
+"       " PROG " --list CACHEDIR [--json]\n"
 "Lay out a cache directory for a lading image: one sparse file per blob of\n"
 "its exact uncompressed size, optionally seeded with verified data.\n"
 "\n"
+CLI_REF_HELP
+"                           (its bootstrap is fetched, checked and kept in\n"
+"                           CACHEDIR, with the resolution)\n"
 "      --layout plain       CACHEDIR/<blob-id> and CACHEDIR/<bootstrap-sha256>,\n"
 "                           the files a file-backed mount takes (default)\n"
 "      --layout cachefiles  the Linux cachefiles tree for EROFS on-demand mode\n"
@@ -47,6 +56,10 @@ static void usage(FILE *out)
 "                           adjacent chunks merged); repeatable; every chunk\n"
 "                           is decoded and checked against its sha256\n"
 "                           before it is written\n"
+"      --seed               seed from REF's repository (after the\n"
+"                           --seed-from sources, tried first)\n"
+"      --list               list the images and blobs in CACHEDIR: apparent\n"
+"                           and allocated sizes, complete or not\n"
 CLI_REGISTRY_HELP
 "      --json               print a JSON report on stdout\n"
 "      --no-progress        no progress line, even on a terminal\n"
@@ -77,6 +90,7 @@ static int print_json(const struct lading_prepare_params *p,
 		      const struct lading_prepare_report *r, int status)
 {
 	json_t *o = json_object(), *blobs = json_array();
+	uint64_t fetched = 0;
 	uint16_t i;
 
 	if (!o || !blobs) {
@@ -85,13 +99,17 @@ static int print_json(const struct lading_prepare_params *p,
 		return -ENOMEM;
 	}
 	json_object_set_new(o, "status", json_string(status ? "failed" : "ok"));
+	cli_resolution_json(o, &r->resolved);
 	json_object_set_new(o, "layout", json_string(lading_layout_name(p->layout)));
 	json_object_set_new(o, "bootstrap_id", lading_json_str(r->bootstrap_id));
 	json_object_set_new(o, "bootstrap_path", lading_json_str_or_null(r->bootstrap_path));
 	json_object_set_new(o, "volume_key", lading_json_str_or_null(r->volume_key));
 	json_object_set_new(o, "seeded", json_boolean(r->seeded));
-	for (i = 0; i < r->nblobs; i++)
+	for (i = 0; i < r->nblobs; i++) {
+		fetched += r->blobs[i].fetched;
 		json_array_append_new(blobs, blob_json(&r->blobs[i]));
+	}
+	json_object_set_new(o, "bytes_fetched", lading_json_u64(fetched));
 	json_object_set_new(o, "blobs", blobs);
 	return lading_json_print(stdout, o, false);
 }
@@ -112,6 +130,101 @@ static void print_human(const struct lading_prepare_report *r)
 	}
 }
 
+/* --list: one entry per image and per blob (shared blobs listed once). */
+static int print_list_json(const struct lading_cache_listing *l)
+{
+	json_t *o = json_object(), *ims = json_array(), *blobs = json_array();
+	size_t i, j;
+
+	for (i = 0; i < l->nimages; i++) {
+		const struct lading_cache_image_info *im = &l->images[i];
+		json_t *refs = json_array(), *ids = json_array();
+
+		for (j = 0; j < im->nrefs; j++)
+			json_array_append_new(refs, lading_json_str(im->refs[j]));
+		for (j = 0; j < im->nblobs; j++)
+			json_array_append_new(ids, lading_json_str(l->blobs[im->blobs[j]].id));
+		json_array_append_new(ims, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+			"bootstrap_id", lading_json_str(im->bootstrap_id),
+			"bootstrap_path", lading_json_str_or_null(im->bootstrap_path),
+			"size", lading_json_u64(im->size),
+			"allocated", lading_json_u64(im->allocated),
+			"references", refs, "blob_ids", ids, "complete", (int)im->complete));
+	}
+	for (i = 0; i < l->nblobs; i++) {
+		const struct lading_cache_blob_info *b = &l->blobs[i];
+		json_t *bo = json_pack("{s:o, s:o, s:o, s:o, s:b}",
+			"id", lading_json_str(b->id),
+			"path", lading_json_str_or_null(b->path),
+			"size", lading_json_u64(b->size),
+			"allocated", lading_json_u64(b->allocated),
+			"complete", (int)b->complete);
+
+		if (b->toc_known) {
+			json_object_set_new(bo, "chunks", lading_json_u64(b->chunks));
+			json_object_set_new(bo, "chunks_present", lading_json_u64(b->chunks_present));
+			json_object_set_new(bo, "present", lading_json_u64(b->present));
+		}
+		json_array_append_new(blobs, bo);
+	}
+	json_object_set_new(o, "layout", json_string(lading_layout_name(l->layout)));
+	json_object_set_new(o, "images", ims);
+	json_object_set_new(o, "blobs", blobs);
+	return lading_json_print(stdout, o, false);
+}
+
+static void print_list_human(const struct lading_cache_listing *l)
+{
+	size_t i, j;
+
+	for (i = 0; i < l->nimages; i++) {
+		const struct lading_cache_image_info *im = &l->images[i];
+
+		printf("image %s: %llu bytes, %llu allocated, %zu blobs, %s\n",
+		       im->bootstrap_id, (unsigned long long)im->size,
+		       (unsigned long long)im->allocated, im->nblobs,
+		       !im->bootstrap_path ? "bootstrap missing" :
+		       im->complete ? "complete" : "incomplete");
+		for (j = 0; j < im->nrefs; j++) {
+			fputs("  ref ", stdout);
+			lading_fputs_escaped(stdout, im->refs[j]);
+			putchar('\n');
+		}
+		for (j = 0; j < im->nblobs; j++)
+			printf("  blob %s\n", l->blobs[im->blobs[j]].id);
+	}
+	for (i = 0; i < l->nblobs; i++) {
+		const struct lading_cache_blob_info *b = &l->blobs[i];
+
+		printf("blob %s: %llu bytes, %llu allocated, %s", b->id,
+		       (unsigned long long)b->size, (unsigned long long)b->allocated,
+		       !b->path ? "missing" : b->complete ? "complete" : "incomplete");
+		if (b->toc_known)
+			printf(" (%llu of %llu chunks)", (unsigned long long)b->chunks_present,
+			       (unsigned long long)b->chunks);
+		putchar('\n');
+	}
+}
+
+static int list_cache(const char *dir, const struct cli_output *out,
+		      const struct lading_log *log)
+{
+	struct lading_cache_listing l;
+	struct lading_error err = { 0 };
+	int ret = lading_cache_list(dir, &l, &err);
+
+	if (ret) {
+		lading_log_msg(log, LADING_LOG_ERROR, "%s", lading_error_message(&err, ret));
+		return EXIT_FAILED;
+	}
+	if (out->json)
+		ret = print_list_json(&l);
+	else
+		print_list_human(&l);
+	lading_cache_listing_free(&l);
+	return ret ? EXIT_FAILED : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
@@ -121,6 +234,7 @@ int main(int argc, char **argv)
 	const char **seeds;
 	struct cli_output out = { .progress = true };
 	size_t nseeds = 0;
+	bool list = false;
 	int c, ret;
 
 	cli_init_locale();
@@ -145,6 +259,15 @@ int main(int argc, char **argv)
 		case OPT_SEED_FROM:
 			seeds[nseeds++] = optarg;
 			break;
+		case OPT_SEED:
+			p.seed = true;
+			break;
+		case OPT_LIST:
+			list = true;
+			break;
+		case CLI_OPT_PLATFORM:
+			p.platform = optarg;
+			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
@@ -153,8 +276,13 @@ int main(int argc, char **argv)
 				goto out;
 		}
 	}
+	if (list) {
+		ret = argc - optind != 1 ? usage_error("--list takes one CACHEDIR") :
+		      list_cache(argv[optind], &out, &log);
+		goto out;
+	}
 	ret = argc - optind != 2 ?
-		usage_error("expected BOOTSTRAP and CACHEDIR") :
+		usage_error("expected REF and CACHEDIR") :
 	      p.layout == LADING_LAYOUT_CACHEFILES && !p.fsid ?
 		usage_error("--layout cachefiles needs --fsid") :
 	      p.layout == LADING_LAYOUT_PLAIN && (p.fsid || p.domain_id) ?
@@ -174,6 +302,8 @@ int main(int argc, char **argv)
 		ret = lading_error_set(&err, EIO, "cannot print the report");
 	else if (!out.json && log.level >= LADING_LOG_INFO)
 		print_human(&r);
+	if (!out.json)
+		cli_resolution_log(&log, &r.resolved);
 	if (ret)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
 			       lading_error_message(&err, ret));

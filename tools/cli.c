@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <lading/build.h>
 #include <lading/common.h>
 #include "cli.h"
@@ -202,4 +203,38 @@ int cli_build_option(int c, const char *prog, const char *arg,
 	default:
 		return CLI_UNHANDLED;
 	}
+}
+
+void cli_resolution_json(struct json_t *o, const struct lading_resolution *r)
+{
+	json_t *ids = json_array();
+	size_t i;
+
+	for (i = 0; ids && i < r->nblobs; i++)
+		json_array_append_new(ids, json_string(r->blob_ids[i]));
+	json_object_set_new(o, "reference", lading_json_str_or_null(r->reference));
+	if (!r->manifest_digest) {
+		json_decref(ids);
+		return;
+	}
+	json_object_set_new(o, "platform", lading_json_str_or_null(r->platform));
+	json_object_set_new(o, "manifest_digest", lading_json_str_or_null(r->manifest_digest));
+	json_object_set_new(o, "subject_digest", lading_json_str_or_null(r->subject_digest));
+	json_object_set_new(o, "found_by", lading_json_str_or_null(r->found_by));
+	json_object_set_new(o, "bootstrap_digest", lading_json_str_or_null(r->bootstrap_digest));
+	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "repository", lading_json_str_or_null(r->repository));
+	json_object_set_new(o, "blob_ids", ids);
+	json_object_set_new(o, "resolution_cached", json_boolean(r->cached));
+}
+
+void cli_resolution_log(const struct lading_log *log,
+			const struct lading_resolution *r)
+{
+	if (!r->manifest_digest)
+		return;
+	lading_log_msg(log, LADING_LOG_INFO, "%s: manifest %s (found by %s%s), "
+		       "bootstrap %s, %zu blob%s", r->reference, r->manifest_digest,
+		       r->found_by, r->cached ? ", cached" : "", r->bootstrap_digest,
+		       r->nblobs, r->nblobs == 1 ? "" : "s");
 }

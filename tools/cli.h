@@ -9,6 +9,7 @@
 #include <lading/build.h>
 #include <lading/common.h>
 #include <lading/types.h>
+#include <lading/cache.h>
 
 /*
  * Tar member names are bytes; libarchive converts PAX (UTF-8) names to the
@@ -72,6 +73,30 @@ enum {
 "      --registry-min-rate BYTES[:SECONDS]\n" \
 "                           a registry transfer slower than BYTES/s for\n" \
 "                           SECONDS is abandoned (default 1024:30)\n"
+
+/* Image references: lading-fill, lading-prepare and lading-verify. */
+enum { CLI_OPT_PLATFORM = 1010 };
+
+#define CLI_REF_LONG_OPTIONS \
+	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM }
+
+#define CLI_REF_HELP \
+"REF is a bootstrap path, docker://HOST/REPO[:TAG|@DIGEST] or oci:DIR[:REF]\n" \
+"(a lading image, or an ordinary image whose lading form is attached)\n" \
+"      --platform OS/ARCH[/VARIANT]\n" \
+"                           the image of a multi-platform REF (default: the\n" \
+"                           host's)\n"
+
+/*
+ * Adds what REF resolved to (reference, manifest_digest, bootstrap_digest,
+ * blob_ids, found_by, ...) to a JSON report; nothing for a bootstrap path
+ * but the reference.
+ */
+struct json_t;
+void cli_resolution_json(struct json_t *o, const struct lading_resolution *r);
+/* One line on stderr (INFO): what REF resolved to. */
+void cli_resolution_log(const struct lading_log *log,
+			const struct lading_resolution *r);
 
 /*
  * true when c was a registry option (stored in opts); an invalid value

@@ -28,6 +28,8 @@ static const struct option long_options[] = {
 	CLI_MTIME_LONG_OPTION,
 	CLI_POLICY_LONG_OPTIONS,
 	{ "extract", required_argument, NULL, 'x' },
+	CLI_REF_LONG_OPTIONS,
+	CLI_REGISTRY_LONG_OPTIONS,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -35,11 +37,13 @@ static const struct option long_options[] = {
 static void usage(FILE *out)
 {
 	fputs(
-"Usage: " PROG " [OPTIONS] BOOTSTRAP\n"
+"Usage: " PROG " [OPTIONS] REF\n"
 "Check a lading bootstrap, its blobs and, optionally, its source.\n"
 "\n"
-"  -b, --blob-dir DIR     look for blobs in DIR (repeatable; default:\n"
-"                         BOOTSTRAP's directory)\n"
+CLI_REF_HELP
+"  -b, --blob-dir DIR     look for blobs in DIR (repeatable; default: the\n"
+"                         bootstrap's directory, oci:DIR's blobs/sha256;\n"
+"                         a docker:// REF's blobs are not checked)\n"
 "      --no-blob-digest   skip hashing whole blobs (structure, sizes and\n"
 "                         chunk ranges are still checked)\n"
 "  -s, --source PATH      compare with a directory or a tar (any compression\n"
@@ -54,6 +58,7 @@ static void usage(FILE *out)
 "                         the build's ownership policy\n"
 "  -x, --extract DIR      write the image's tree into DIR (owners, xattrs\n"
 "                         and devices when run as root)\n"
+CLI_REGISTRY_HELP
 "      --json             print a JSON report on stdout\n"
 "  -v, --verbose          more messages\n"
 "  -q, --quiet            print nothing but errors\n"
@@ -92,6 +97,8 @@ static int print_json(const struct lading_verify_report *r, int status)
 		return -ENOMEM;
 	}
 	json_object_set_new(o, "status", json_string(status_names[status]));
+	cli_resolution_json(o, &r->resolved);
+	json_object_set_new(o, "blobs_checked", json_boolean(!r->blobs_remote));
 	json_object_set_new(o, "structure_ok", json_boolean(r->structure_ok));
 	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
 	json_object_set_new(o, "files", lading_json_u64(r->regular));
@@ -188,7 +195,12 @@ int main(int argc, char **argv)
 		case 'x':
 			p.extract_dir = optarg;
 			break;
+		case CLI_OPT_PLATFORM:
+			p.platform = optarg;
+			break;
 		default:
+			if (cli_registry_option(c, optarg, &p.registry))
+				break;
 			status = cli_build_option(c, PROG, optarg, &p.build);
 			if (status == CLI_UNHANDLED)
 				status = cli_common_option(c, PROG, &log, &out, usage);
@@ -197,15 +209,22 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		status = usage_error("expected one BOOTSTRAP");
+		status = usage_error("expected one REF (a bootstrap path or an image "
+				     "reference)");
 		goto out;
 	}
 	p.bootstrap = argv[optind];
 	p.blob_dirs = dirs;
 	p.nblob_dirs = ndirs;
 	p.log = &log;
+	p.registry.log = &log;
 
 	ret = lading_verify(&p, &r, &err);
+	if (!out.json)
+		cli_resolution_log(&log, &r.resolved);
+	if (r.blobs_remote)
+		lading_log_msg(&log, LADING_LOG_INFO, "%s: blobs in %s not checked "
+			       "(give --blob-dir)", p.bootstrap, r.resolved.repository);
 	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
 	if (out.json && print_json(&r, status)) {
 		lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");

@@ -17,6 +17,7 @@
 #include <lading/cache.h>
 #include <lading/fetch.h>
 #include <lading/format.h>
+#include <lading/image.h>
 #include <lading/store.h>
 #include <lading/cachefiles.h>
 
@@ -30,6 +31,7 @@ struct prep {
 	uint8_t *chunk;			/* present chunks are read into it */
 	size_t chunk_size;
 	struct lading_blob_sources *sources;
+	const char *boot;		/* the bootstrap file (REF resolved) */
 };
 
 void lading_prepare_params_init(struct lading_prepare_params *p)
@@ -44,6 +46,7 @@ void lading_prepare_report_free(struct lading_prepare_report *r)
 	for (i = 0; i < r->nblobs; i++)
 		free(r->blobs[i].path);
 	free(r->blobs);
+	lading_resolution_free(&r->resolved);
 	free(r->bootstrap_path);
 	free(r->volume_key);
 	memset(r, 0, sizeof(*r));
@@ -337,7 +340,7 @@ static int seed_blob(struct prep *pp, uint16_t slot, struct lading_prepare_blob 
 
 	if (!rec)
 		return lading_error_set(pp->err, EUCLEAN, "%s: no blob table: not "
-					"built by lading", pp->p->bootstrap);
+					"built by lading", pp->boot);
 	ret = lading_blob_sources_find(pp->sources, b->id, &a, pp->err);
 	if (ret == -ENOENT)
 		ret = -EUCLEAN;	/* a missing blob is a failed check */
@@ -499,7 +502,7 @@ static int load_bootstrap(struct prep *pp)
 	uint16_t i;
 	int ret;
 
-	ret = lading_reader_open_file(&pp->reader, pp->p->bootstrap, pp->err);
+	ret = lading_reader_open_file(&pp->reader, pp->boot, pp->err);
 	if (!ret)
 		ret = lading_reader_walk(pp->reader, NULL, NULL, pp->err);
 	if (ret == -EUCLEAN) {
@@ -508,7 +511,7 @@ static int load_bootstrap(struct prep *pp)
 		snprintf(why, sizeof(why), "%s", pp->err->msg);
 		lading_error_clear(pp->err);
 		return lading_error_set(pp->err, EUCLEAN, "%s: does not verify: %s",
-					pp->p->bootstrap, why);
+					pp->boot, why);
 	}
 	if (ret)
 		return ret;
@@ -516,7 +519,7 @@ static int load_bootstrap(struct prep *pp)
 	ret = lading_sha256(img, len, &d);
 	if (ret)
 		return lading_error_set(pp->err, -ret, "%s: hashing it: %s",
-					pp->p->bootstrap, strerror(-ret));
+					pp->boot, strerror(-ret));
 	lading_digest_hex(&d, r->bootstrap_id);
 	r->nblobs = lading_reader_nslots(pp->reader);
 	r->blobs = calloc(r->nblobs ? r->nblobs : 1, sizeof(*r->blobs));
@@ -529,7 +532,7 @@ static int load_bootstrap(struct prep *pp)
 		if (lading_digest_parse(s->tag, NULL))
 			return lading_error_set(pp->err, EUCLEAN,
 				"%s: slot %u tag is not a blob id",
-				pp->p->bootstrap, i + 1);
+				pp->boot, i + 1);
 		memcpy(r->blobs[i].id, s->tag, sizeof(r->blobs[i].id));
 		r->blobs[i].size = s->blocks * LADING_BLOCK_SIZE;
 	}
@@ -544,14 +547,34 @@ int lading_prepare(const struct lading_prepare_params *p,
 	uint16_t i;
 	int ret, first_bad = 0;
 
+	struct lading_resolve_params rp = {
+		.ref = p->bootstrap, .platform = p->platform, .cache_dir = p->cache_dir,
+		.registry = &p->registry, .log = p->log,
+	};
+	const char **seeds = NULL;
+	size_t nseeds = 0;
+
 	memset(r, 0, sizeof(*r));
+	ret = lading_resolve(&rp, &r->resolved, err);
+	if (ret)
+		return ret;
+	pp.boot = r->resolved.bootstrap_path;
 	ret = load_bootstrap(&pp);
 	if (!ret)
 		ret = p->layout == LADING_LAYOUT_CACHEFILES ? layout_cachefiles(&pp) :
 							      layout_plain(&pp);
-	if (!ret && p->nseed_dirs) {
-		ret = lading_blob_sources_open(p->seed_dirs, p->nseed_dirs,
-					       &p->registry, &pp.sources, err);
+	if (!ret && (p->nseed_dirs || p->seed)) {
+		/* --seed-from first (mirrors, blob directories), then the repository */
+		ret = lading_resolution_sources(p->seed ? &r->resolved : NULL,
+						p->seed_dirs, p->nseed_dirs, &seeds, &nseeds);
+		if (ret)
+			ret = lading_error_set(err, -ret, "out of memory");
+		else if (!nseeds)
+			ret = lading_error_set(err, EINVAL, "%s: no repository to seed "
+					       "from: give --seed-from", p->bootstrap);
+		else
+			ret = lading_blob_sources_open(seeds, nseeds, &p->registry,
+						       &pp.sources, err);
 		for (i = 0; i < r->nblobs; i++)
 			total += r->blobs[i].size;
 		lading_progress_init(&pp.progress, p->progress, "seeding", total);
@@ -570,6 +593,7 @@ int lading_prepare(const struct lading_prepare_params *p,
 	}
 	lading_reader_close(pp.reader);
 	lading_blob_sources_close(pp.sources);
+	free(seeds);
 	free(pp.chunk);
 	return ret;
 }

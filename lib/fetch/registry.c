@@ -758,6 +758,31 @@ int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 	return 0;
 }
 
+int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
+				  char **body, size_t *len, struct lading_error *err)
+{
+	struct membuf m = { .max = MANIFEST_MAX };
+	struct response resp = { .sink = mem_sink, .reset = mem_reset, .sink_ud = &m };
+	char *url = url_for(r, "referrers", digest);
+	int ret;
+
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url, "Accept: application/vnd.oci.image.index.v1+json",
+		      NULL, false, &resp, err);
+	if (!ret && (m.overflow || !m.data))
+		ret = lading_error_set(err, EFBIG, "%s: answer empty or larger than "
+				       "4 MiB", url);
+	free(url);
+	if (ret) {
+		free(m.data);
+		return ret;
+	}
+	*body = m.data;
+	*len = m.len;
+	return 0;
+}
+
 int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 			     size_t max, char **body, size_t *len,
 			     struct lading_error *err)

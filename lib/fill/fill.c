@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 #include <lading/format.h>
+#include <lading/image.h>
 #include "backends.h"
 
 #define PREFETCH_CHUNKS 16	/* per low-priority request */
@@ -45,11 +46,14 @@ struct filler {
 	struct fan_backend *fan;
 	struct cf_backend *cf;
 	struct lading_blob_sources *sources;
+	const char **srcs;		/* --source ones, then the repositories */
+	size_t nsrcs;
 	pthread_t prefetcher;
 	bool prefetching;
 	volatile sig_atomic_t cancel;	/* stops registry transfers at teardown */
 	char *toc_dir;			/* <cache>/.lading-toc */
 	volatile bool prefetch_stop;
+	struct lading_fill_stats *stats;
 };
 
 /* ---- prefetch --------------------------------------------------------- */
@@ -243,8 +247,7 @@ static int start_engine(struct filler *f)
 	int ret;
 
 	ro.cancel = &f->cancel;
-	ret = lading_blob_sources_open(p->sources, p->nsources, &ro, &f->sources,
-				       f->err);
+	ret = lading_blob_sources_open(f->srcs, f->nsrcs, &ro, &f->sources, f->err);
 	if (ret)
 		return ret;
 	if (f->backend == LADING_FILL_FANOTIFY) {
@@ -471,32 +474,106 @@ static int pick(struct filler *f)
 	return 0;
 }
 
+/*
+ * Each image's REF resolved (bootstrap fetched into the cache), and the
+ * blob sources: the given ones first (mirrors, blob directories), then
+ * each image's repository once.
+ */
+static int resolve_images(struct filler *f, struct lading_fill_image *ims,
+			  size_t n, struct lading_resolution *res)
+{
+	const struct lading_fill_params *p = f->p;
+	size_t i, j;
+	int ret = 0;
+
+	f->srcs = calloc(p->nsources + n + 1, sizeof(*f->srcs));
+	if (!f->srcs)
+		return lading_error_set(f->err, ENOMEM, "out of memory");
+	for (i = 0; i < p->nsources; i++)
+		f->srcs[f->nsrcs++] = p->sources[i];
+	for (i = 0; !ret && i < n; i++) {
+		struct lading_resolve_params rp = {
+			.ref = ims[i].bootstrap, .platform = p->platform,
+			.cache_dir = p->cache_dir, .registry = &p->registry,
+			.log = p->log,
+		};
+		bool seen = false;
+
+		ret = lading_resolve(&rp, &res[i], f->err);
+		if (ret)
+			break;
+		ims[i].bootstrap = res[i].bootstrap_path;
+		for (j = 0; res[i].repository && j < f->nsrcs; j++)
+			seen |= !strcmp(f->srcs[j], res[i].repository);
+		if (res[i].repository && !seen)
+			f->srcs[f->nsrcs++] = res[i].repository;
+		if (p->resolved_fn)
+			p->resolved_fn(&res[i], p->ud);
+	}
+	if (!ret && !f->nsrcs)
+		ret = lading_error_set(f->err, EINVAL, "%s: no blob source: give "
+				       "--source (a bootstrap path has no repository)",
+				       ims[0].bootstrap);
+	return ret;
+}
+
+static void free_resolutions(struct filler *f, struct lading_resolution *res,
+			     size_t n)
+{
+	size_t i;
+
+	for (i = 0; res && i < n; i++)
+		lading_resolution_free(&res[i]);
+	free(res);
+	free(f->srcs);
+}
+
+static int mount_image(struct filler *f, struct lading_fill_image *resolved)
+{
+	const struct lading_fill_params *p = f->p;
+	struct lading_fill_image im = *resolved;
+	char fsid[64];
+	int ret;
+
+	if (f->backend == LADING_FILL_FANOTIFY && p->nimages)
+		lading_log_msg(p->log, LADING_LOG_WARN, "--fsid/--domain-id are for "
+			       "the cachefiles back end: ignored");
+	if (f->backend == LADING_FILL_CACHEFILES) {
+		if (p->nimages) {
+			im.fsid = p->images[0].fsid;
+			im.domain_id = p->images[0].domain_id;
+		} else {
+			ret = default_fsid(im.bootstrap, fsid, sizeof(fsid), f->err);
+			if (ret)
+				return ret;
+			im.fsid = fsid;
+		}
+	}
+	return run(f, &im, 1, f->stats);
+}
+
 int lading_fill_mount(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err)
 {
-	struct filler f = { .p = p, .err = err };
+	struct filler f = { .p = p, .err = err, .stats = stats };
 	struct lading_fill_image im = { .bootstrap = p->bootstrap };
-	char fsid[64];
+	struct lading_resolution res = { 0 };
 	int ret;
 
 	memset(stats, 0, sizeof(*stats));
 	ret = pick(&f);
 	if (ret)
 		return ret;
-	if (f.backend == LADING_FILL_FANOTIFY && p->nimages)
-		lading_log_msg(p->log, LADING_LOG_WARN, "--fsid/--domain-id are for "
-			       "the cachefiles back end: ignored");
-	if (f.backend == LADING_FILL_CACHEFILES) {
-		if (p->nimages) {
-			im = p->images[0];
-		} else {
-			ret = default_fsid(p->bootstrap, fsid, sizeof(fsid), err);
-			if (ret)
-				return ret;
-			im.fsid = fsid;
-		}
+	ret = resolve_images(&f, &im, 1, &res);
+	if (ret) {
+		free(f.srcs);
+		lading_resolution_free(&res);
+		return ret;
 	}
-	return run(&f, &im, 1, stats);
+	ret = mount_image(&f, &im);
+	free(f.srcs);
+	lading_resolution_free(&res);
+	return ret;
 }
 
 int lading_fill_serve(const struct lading_fill_params *p,
@@ -504,6 +581,9 @@ int lading_fill_serve(const struct lading_fill_params *p,
 {
 	struct filler f = { .p = p, .err = err, .backend = LADING_FILL_CACHEFILES };
 	struct lading_fill_params q = *p;
+	struct lading_fill_image *ims;
+	struct lading_resolution *res;
+	int ret;
 
 	memset(stats, 0, sizeof(*stats));
 	if (p->backend == LADING_FILL_FANOTIFY)
@@ -513,7 +593,20 @@ int lading_fill_serve(const struct lading_fill_params *p,
 		return lading_error_set(err, EINVAL, "no image to serve");
 	q.mountpoint = NULL;
 	f.p = &q;
-	return run(&f, p->images, p->nimages, stats);
+	ims = calloc(p->nimages, sizeof(*ims));
+	res = calloc(p->nimages, sizeof(*res));
+	if (!ims || !res) {
+		free(ims);
+		free(res);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	memcpy(ims, p->images, p->nimages * sizeof(*ims));
+	ret = resolve_images(&f, ims, p->nimages, res);
+	if (!ret)
+		ret = run(&f, ims, p->nimages, stats);
+	free_resolutions(&f, res, p->nimages);
+	free(ims);
+	return ret;
 }
 
 static const struct lading_enum_name backend_names[] = {

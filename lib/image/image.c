@@ -349,7 +349,7 @@ static void host_platform(const char **os, const char **arch)
 	}
 }
 
-static bool platform_matches(json_t *desc, const char *want)
+bool lading_image_platform_matches(struct json_t *desc, const char *want)
 {
 	json_t *p = json_object_get(desc, "platform");
 	const char *os = json_string_value(json_object_get(p, "os"));
@@ -391,7 +391,7 @@ static int pick_from_index(struct image_priv *ip, json_t *index, const char *ref
 			*desc = d;
 		if (name)
 			named++;
-		if (platform && platform_matches(d, platform) && !*desc)
+		if (platform && lading_image_platform_matches(d, platform) && !*desc)
 			only = d;
 	}
 	if (ref && !*desc)
@@ -655,7 +655,7 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 						ip->pub.ref.path);
 		}
 		ret = pick_from_index(ip, man, NULL, platform, &sub, err);
-		if (!ret && !platform_matches(sub, platform))
+		if (!ret && !lading_image_platform_matches(sub, platform))
 			ret = lading_error_set(err, ENOENT, "%s: index %s has no "
 					       "image for %s", ip->pub.ref.path, dg,
 					       platform);
@@ -878,6 +878,14 @@ static int open_dir(struct image_priv *ip, const char *const *files, size_t n,
 			return lading_error_set(err, ENOMEM, "out of memory");
 	}
 	return 0;
+}
+
+void lading_image_host_platform(char *out, size_t len)
+{
+	const char *os, *arch;
+
+	host_platform(&os, &arch);
+	snprintf(out, len, "%s/%s", os, arch);
 }
 
 int lading_image_open(const char *src, const char *platform,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <lading/image.h>
 #include "internal.h"
 
 void lading_verify_params_init(struct lading_verify_params *p)
@@ -47,6 +48,7 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	for (i = 0; i < r->nblobs; i++)
 		free(r->blobs[i].path);
 	free(r->blobs);
+	lading_resolution_free(&r->resolved);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -437,6 +439,10 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 				       i + 1, b->id);
 			continue;
 		}
+		if (v->r->blobs_remote) {
+			b->status = LADING_BLOB_UNCHECKED;
+			continue;
+		}
 		for (d = 0; d < (p->nblob_dirs ? p->nblob_dirs : 1); d++) {
 			const char *dir = p->nblob_dirs ? p->blob_dirs[d] : boot_dir;
 			char *path = lading_path_join(dir, b->id);
@@ -666,14 +672,29 @@ int lading_verify(const struct lading_verify_params *p,
 	uint16_t i;
 	int ret;
 
+	struct lading_resolve_params rp = {
+		.ref = p->bootstrap, .platform = p->platform, .registry = &p->registry,
+		.log = p->log,
+	};
+
 	memset(r, 0, sizeof(*r));
+	ret = lading_resolve(&rp, &r->resolved, err);
+	if (ret)
+		return ret;
 	v.window = malloc(VERIFY_WINDOW);
-	boot_dir = lading_path_dirname(p->bootstrap);
+	/* an image's blobs: its layout's blob directory, or (docker://) none */
+	boot_dir = !r->resolved.bootstrap_data ? lading_path_dirname(p->bootstrap) :
+		   strdup(r->resolved.repository);
 	if (!v.window || !boot_dir) {
 		ret = lading_error_set(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	ret = lading_reader_open_file(&v.reader, p->bootstrap, err);
+	r->blobs_remote = !p->nblob_dirs && !strncmp(boot_dir, "docker://", 9);
+	if (r->resolved.bootstrap_data)
+		ret = lading_reader_open_mem(&v.reader, r->resolved.bootstrap_data,
+					     r->resolved.bootstrap_len, err);
+	else
+		ret = lading_reader_open_file(&v.reader, p->bootstrap, err);
 	if (ret == -EUCLEAN) {
 		verify_problem(&v, "%s: %s", p->bootstrap, err->msg);
 		lading_error_clear(err);

@@ -28,7 +28,8 @@ LAYERS = [
     ["format", "store"],
     ["source", "fetch"],
     ["build"],	# the build options verify --source shares
-    ["verify", "cache", "image"],
+    ["image"],	# image references: verify and cache resolve them
+    ["verify", "cache"],
     ["convert", "fill"],
 ]
 # headers named for something other than their module

@@ -28,7 +28,7 @@ LADING_API int lading_fill_backend_parse(const char *s, enum lading_fill_backend
 
 /* One image served by the cachefiles back end. */
 struct lading_fill_image {
-	const char *bootstrap;
+	const char *bootstrap;		/* a bootstrap path or an image REF */
 	const char *fsid;		/* mount's fsid= (the bootstrap's cookie key) */
 	const char *domain_id;		/* mount's domain_id=, or NULL */
 };
@@ -54,15 +54,21 @@ typedef void lading_fill_report_fn(const struct lading_fill_stats *st, void *ud)
 
 struct lading_fill_params {
 	enum lading_fill_backend backend;
-	/* mount: one image on one mount point */
+	/*
+	 * mount: one image on one mount point; bootstrap is a path or an
+	 * image reference (docker://..., oci:...), resolved as lading_prepare
+	 * does, its bootstrap kept in cache_dir
+	 */
 	const char *bootstrap;
+	const char *platform;		/* image references: NULL: the host's */
 	const char *mountpoint;
 	/* cachefiles: the images (serve), or images[0] made from bootstrap */
 	const struct lading_fill_image *images;
 	size_t nimages;
 	const char *cache_dir;		/* plain or cachefiles layout by back end */
 	const char *cachefiles_tag;	/* cachefiles "tag"; NULL: kernel default */
-	const char *const *sources;	/* blob dirs or docker://HOST/REPO */
+	/* blob dirs or docker://HOST/REPO, tried before each image's repository */
+	const char *const *sources;
 	size_t nsources;
 	struct lading_registry_opts registry;
 	unsigned jobs;			/* parallel fetches; 0: 4 */
@@ -74,6 +80,8 @@ struct lading_fill_params {
 	volatile sig_atomic_t *report;	/* set by SIGUSR1: report_fn, cleared */
 	lading_fill_report_fn *report_fn;
 	void (*ready_fn)(void *ud);	/* serving (and mounted) */
+	/* each image, once resolved (before serving) */
+	void (*resolved_fn)(const struct lading_resolution *r, void *ud);
 	void *ud;
 };
 

@@ -124,4 +124,28 @@ struct lading_registry_opts {
 #define LADING_REGISTRY_MIN_RATE_DEFAULT 1024		/* bytes/s ... */
 #define LADING_REGISTRY_MIN_RATE_TIME_DEFAULT 30	/* ... over seconds */
 
+/* ---- image references ------------------------------------------------- */
+
+/*
+ * What a node's image reference resolved to (lading_resolve): the tools
+ * take REF wherever they took a bootstrap path, and report this.
+ */
+struct lading_resolution {
+	char *reference;		/* as given */
+	char *platform;			/* "os/arch[/variant]"; NULL: a path */
+	char *manifest_digest;		/* the lading manifest; NULL: a path */
+	char *subject_digest;		/* the ordinary manifest it was found for */
+	const char *found_by;		/* "manifest", "referrers-api", "tag-schema",
+					   "index"; NULL: a bootstrap path */
+	char *bootstrap_digest;		/* "sha256:<hex>"; NULL: a path */
+	uint64_t bootstrap_size;
+	char **blob_ids;		/* bare hex, as the manifest lists them */
+	size_t nblobs;
+	char *repository;		/* docker://HOST/REPO or DIR/blobs/sha256 */
+	char *bootstrap_path;		/* the local file (NULL: bootstrap_data) */
+	void *bootstrap_data;		/* without a cache dir */
+	size_t bootstrap_len;
+	bool cached;			/* the cache's record (source unreachable) */
+};
+
 #endif

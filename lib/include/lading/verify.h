@@ -39,8 +39,18 @@ struct lading_verify_blob {
 };
 
 struct lading_verify_params {
+	/*
+	 * a bootstrap path or an image reference (see lading_resolve; the
+	 * bootstrap is fetched into memory)
+	 */
 	const char *bootstrap;
-	const char *const *blob_dirs;	/* NULL/0: the bootstrap's directory */
+	const char *platform;		/* image references: NULL: the host's */
+	struct lading_registry_opts registry;
+	/*
+	 * NULL/0: the bootstrap's directory (oci:DIR: DIR/blobs/sha256;
+	 * docker://: the blobs stay unchecked)
+	 */
+	const char *const *blob_dirs;
 	size_t nblob_dirs;
 	bool blob_digest;		/* hash every blob (default on) */
 
@@ -59,6 +69,8 @@ struct lading_verify_params {
 };
 
 struct lading_verify_report {
+	struct lading_resolution resolved;
+	bool blobs_remote;		/* docker:// without blob dirs: unchecked */
 	/* structure */
 	uint64_t inodes, regular, directories, symlinks, devices, fifos, sockets;
 	uint64_t hardlinks;		/* names beyond the first per inode */

@@ -42,6 +42,13 @@ void lading_registry_close(struct lading_registry *r);
 int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 				 char **body, size_t *len, char **media_type,
 				 char *digest, struct lading_error *err);
+/*
+ * The OCI 1.1 referrers API: GET /v2/REPO/referrers/DIGEST (an image
+ * index, at most 4 MiB, NUL added); -ENOENT where the registry has no
+ * such API.
+ */
+int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
+				  char **body, size_t *len, struct lading_error *err);
 /* A whole small blob (at most max bytes), checked against its digest. */
 int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 			     size_t max, char **body, size_t *len,

@@ -120,5 +120,58 @@ void lading_oci_writer_close(struct lading_oci_writer *w);
 #define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
 #define LADING_MEDIA_BOOTSTRAP "application/vnd.lading.bootstrap.v1.erofs"
 #define LADING_ANNOTATION_PREFIX "io.lading."
+/* A lading manifest's artifactType (OCI 1.1), and its os.features mark. */
+#define LADING_ARTIFACT_TYPE "application/vnd.lading.image.v1"
+#define LADING_OS_FEATURE "lading.v1"
+
+/* ---- platforms ---------------------------------------------------------- */
+
+struct json_t;
+/* desc's platform is want ("os/arch" or "os/arch/variant"). */
+bool lading_image_platform_matches(struct json_t *desc, const char *want);
+/* "os/arch" of this host, as OCI names it. */
+void lading_image_host_platform(char *out, size_t len);
+
+/* ---- resolving a node's image reference ---------------------------------- */
+
+/* ---- image references ------------------------------------------------ */
+
+
+/* true for docker://... and oci:..., false for a bootstrap path */
+bool lading_is_image_ref(const char *s);
+void lading_resolution_free(struct lading_resolution *r);
+
+/*
+ * The blob sources for an image: the given ones first (mirrors, blob
+ * directories), then the image's repository when it has one.  *out is
+ * malloc'ed (the strings are borrowed).
+ */
+int lading_resolution_sources(const struct lading_resolution *r,
+			      const char *const *given, size_t ngiven,
+			      const char ***out, size_t *n);
+
+
+/*
+ * REF (docker://HOST/REPO[:TAG|@DIGEST], oci:DIR[:REF], or a bootstrap
+ * path) to a lading image: index -> platform -> manifest; an ordinary
+ * manifest's lading form is found through the referrers API, the
+ * referrers tag schema (sha256-<hex>) or the index it was found in, in
+ * that order, and must name it as its subject.  The bootstrap is fetched
+ * (at most its descriptor's size), checked against its digest and kept in
+ * cache_dir/<hex>, and the resolution recorded in cache_dir/.lading-refs/,
+ * so that a restart with the registry unreachable uses them (one warning
+ * says so).  Without cache_dir the bootstrap is returned in memory.
+ * A bootstrap path is passed through (r->bootstrap_path = the path).
+ */
+struct lading_resolve_params {
+	const char *ref;
+	const char *platform;		/* NULL: the host's */
+	const char *cache_dir;		/* NULL: bootstrap_data instead */
+	const struct lading_registry_opts *registry;	/* NULL: defaults */
+	const struct lading_log *log;
+};
+
+int lading_resolve(const struct lading_resolve_params *p,
+		   struct lading_resolution *r, struct lading_error *err);
 
 #endif
