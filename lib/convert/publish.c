@@ -304,12 +304,15 @@ static int has_referrers_api(struct pub *b, const char *subject, bool *yes)
 static int record_in_tag(struct pub *b, const struct platform *pl, const char *subject)
 {
 	char tag[7 + LADING_DIGEST_HEX_LEN + 1], *body = NULL, *mt = NULL, dg[80], *out;
+	struct lading_error e = { 0 };	/* a 404 is no error here */
 	json_t *index = NULL, *m, *d;
 	size_t len = 0, i;
 	int ret;
 
 	snprintf(tag, sizeof(tag), "sha256-%s", subject + 7);
-	ret = lading_registry_get_manifest(b->reg, tag, &body, &len, &mt, dg, b->err);
+	ret = lading_registry_get_manifest(b->reg, tag, &body, &len, &mt, dg, &e);
+	if (ret && ret != -ENOENT)
+		lading_error_set(b->err, -ret, "%s", e.msg);
 	if (ret == -ENOENT) {
 		ret = 0;
 		index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2,
