@@ -110,6 +110,11 @@ ds = [d["digest"] for d in json.load(open(sys.argv[1]))["manifests"]]
 assert ds == sys.argv[2:], ds
 PY
 [ "$(digest_of app:1.0)" = "$orig" ] || fail "the original tag moved on re-attach"
+# by digest: the same subject, the same bytes, nothing added
+SOURCE_DATE_EPOCH=1700000000 attach --attach "docker://$R/app@$orig"
+[ "$(jget "['attached'][0]['manifest']")" = "$lad1" ] || fail "attach by digest gave another manifest"
+[ "$(get "app/manifests/sha256-${orig#sha256:}" $IDX | python3 -c 'import json,sys;print(len(json.load(sys.stdin)["manifests"]))')" = 2 ] ||
+	fail "attach by digest added an entry"
 log "ok: re-attach deduplicated by digest, a newer manifest added"
 
 # the lading image, pulled back by digest, mounted: umoci's tree
