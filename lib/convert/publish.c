@@ -217,7 +217,8 @@ static int choose_platforms(struct pub *b)
 static int convert_one(struct pub *b, struct platform *pl)
 {
 	struct lading_convert_params pp = *b->p;
-	const char *want = pl->entry ? pl->entry->digest : NULL;
+	/* what the listing saw; the merged index names it */
+	const char *want = pl->entry ? pl->entry->digest : b->list.entries[0].digest;
 	int ret;
 
 	pp.attach = false;
@@ -230,11 +231,10 @@ static int convert_one(struct pub *b, struct platform *pl)
 	if (ret)
 		return ret;
 	/* the tag moved between the listing and the conversion */
-	if (want && strcmp(want, json_string_value(json_object_get(pl->into.subject,
-								   "digest"))))
-		return lading_error_set(b->err, EAGAIN, "%s: %s resolved to another "
-					"manifest than the index lists (%s): it "
-					"changed meanwhile", b->p->src, pp.platform, want);
+	if (strcmp(want, json_string_value(json_object_get(pl->into.subject, "digest"))))
+		return lading_error_set(b->err, EAGAIN, "%s: resolved to another "
+					"manifest than %s a moment before: it "
+					"changed meanwhile", b->p->src, want);
 	return 0;
 }
 

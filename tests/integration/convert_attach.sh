@@ -195,6 +195,22 @@ log "ok: two platforms, one lading manifest each, each mounts as its platform's 
 attach --attach "docker://$R/multi:1.0" --platform linux/arm64
 [ "$(jget "['attached'].__len__()")" = 1 ] && [ "$(jget "['attached'][0]['platform']")" = linux/arm64 ] ||
 	fail "--platform linux/arm64: $(cat "$WORK/conv.json")"
+# --attach and --merge-index at once, in the registry
+attach --attach "docker://$R/multi:1.0" --merge-index "docker://$R/multi:1.0-lading"
+raw multi:1.0-lading >mmerged.json
+python3 - mmerged.json multi.json "$WORK/conv.json" <<'PY' || fail "multi merged index: $(cat mmerged.json)"
+import json, sys
+m, o, rep = (json.load(open(f)) for f in sys.argv[1:])
+assert m["manifests"][:2] == o["manifests"], m
+assert [d["digest"] for d in m["manifests"][2:]] == [a["manifest"] for a in rep["attached"]]
+assert all(a["referrer"] == "tag-schema" for a in rep["attached"])
+PY
+skopeo copy -q --src-tls-verify=false --override-os linux --override-arch arm64 \
+	"docker://$R/multi:1.0-lading" oci:mm:arm64 || fail "skopeo copy arm64 of the merged index"
+got=$(python3 -c "import json;print(json.load(open('mm/index.json'))['manifests'][0]['digest'])")
+want=$(python3 -c "import json;print([d['digest'] for d in json.load(open('multi.json'))['manifests'] if d['platform']['architecture']=='arm64'][0])")
+[ "$got" = "$want" ] || fail "arm64 from the merged index: $got, not the original $want"
+[ "$(digest_of multi:1.0)" = "$morig" ] || fail "the index tag moved"
 
 # ---- 4. merge-index into the layout (oci:) of a two-platform index --------
 attach --merge-index oci:img:multi-lading oci:img:multi
