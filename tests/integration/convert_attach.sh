@@ -53,6 +53,7 @@ idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
                          "annotations": {"org.opencontainers.image.ref.name": "multi"}})
 json.dump(idx, open(lay + "/index.json", "w"))
 PY
+amd_orig=$(python3 -c "import json;print([d['digest'] for d in json.load(open('img/index.json'))['manifests'] if d.get('annotations',{}).get('org.opencontainers.image.ref.name')=='amd64'][0])")
 cp -a img img-stub	# what the registry stub starts with (no lading form yet)
 
 start_registry "$WORK/reg" || skip "docker-registry not installed"
@@ -237,7 +238,13 @@ for arch in amd64 arm64; do
 	umoci unpack --image "mpull:$arch" "mtree-$arch" >/dev/null || fail "umoci unpack $arch"
 	treecmp "ref-$arch/rootfs" "mtree-$arch/rootfs"
 done
-log "ok: oci: merged index of two platforms read by skopeo and umoci as the originals"
+# a single manifest in a layout: its descriptor gets its config's platform
+attach --merge-index oci:img:amd64-lading oci:img:amd64
+skopeo copy -q --override-os linux --override-arch amd64 oci:img:amd64-lading oci:spull:x ||
+	fail "skopeo copy of oci:img:amd64-lading"
+got=$(python3 -c "import json;print(json.load(open('spull/index.json'))['manifests'][0]['digest'])")
+[ "$got" = "$amd_orig" ] || fail "single merged: skopeo took $got, not $amd_orig"
+log "ok: oci: merged indexes read by skopeo and umoci as the originals"
 
 # ---- 5. refusals -----------------------------------------------------------
 expect_fail() {
@@ -274,7 +281,7 @@ start_stub() {
 	fail "oci_registry.py did not start"
 }
 stop_stub() { stop_registry; }
-amd=$(python3 -c "import json;print([d['digest'] for d in json.load(open('img-stub/index.json'))['manifests'] if d['annotations']['org.opencontainers.image.ref.name']=='amd64'][0])")
+amd=$amd_orig
 for m in referrers referrers-noheader; do
 	start_stub $m
 	attach --attach "docker://127.0.0.1:$SP/app:amd64"
