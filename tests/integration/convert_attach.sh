@@ -270,6 +270,7 @@ stop_registry
 # ---- 6. the stub: referrers API, and a registry failing mid-way -----------
 start_stub() {
 	: >stub.log
+	rm -f stub.port	# the last stub's port is not this one
 	python3 "$here/../tools/oci_registry.py" 0 img-stub "$1" stub.log >stub.port &
 	STUB_PID=$!
 	REG_PID=$STUB_PID	# lib.sh's cleanup stops it, whatever happens
