@@ -19,6 +19,8 @@ enum {
 	OPT_CHUNK_DICT,
 	OPT_LAYER_BOOTSTRAPS,
 	OPT_MOUNT_FROM,
+	OPT_ATTACH,
+	OPT_MERGE_INDEX,
 };
 
 static const struct option long_options[] = {
@@ -28,6 +30,8 @@ static const struct option long_options[] = {
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
 	CLI_REGISTRY_LONG_OPTIONS,
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "merge-index", required_argument, NULL, OPT_MERGE_INDEX },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -38,6 +42,8 @@ static void usage(FILE *out)
 {
 	fputs(
 "Usage: " PROG " [OPTIONS] SRC DST\n"
+"       " PROG " [OPTIONS] --attach SRC [--merge-index DST]\n"
+"       " PROG " [OPTIONS] --merge-index DST SRC\n"
 "Convert a container image into a lazily loadable lading image.\n"
 "\n"
 "SRC: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:NAME:TAG],\n"
@@ -58,6 +64,14 @@ static void usage(FILE *out)
 "                           lading-verify --layer --source LAYER (reads each\n"
 "                           layer a second time)\n"
 CLI_REGISTRY_HELP
+"      --attach SRC         SRC is docker://HOST/REPO[:TAG|@DIGEST]: push the\n"
+"                           lading manifest of each platform (or --platform)\n"
+"                           into SRC's repository as an OCI referrer of its\n"
+"                           manifest (referrers API, else the sha256-<hex>\n"
+"                           tag); SRC's tags are not touched\n"
+"      --merge-index DST    write an index of the original manifests and the\n"
+"                           lading ones under DST (docker://HOST/REPO:TAG in\n"
+"                           SRC's repository, or oci:DIR:TAG in SRC's layout)\n"
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n", out);
 	cli_chunk_help(out);
@@ -89,8 +103,31 @@ static json_t *layer_json(const struct lading_convert_layer *l)
 			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap));
 }
 
+static json_t *attached_json(const struct lading_convert_attached *a)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+			 "platform", lading_json_str(a->platform),
+			 "source_manifest", lading_json_str(a->source_manifest),
+			 "manifest", lading_json_str(a->manifest),
+			 "bootstrap_digest", lading_json_str(a->bootstrap_digest),
+			 "referrer", lading_json_str_or_null(a->referrer));
+}
+
+/* --attach / --merge-index: what was published where */
+static void add_published(json_t *o, const struct lading_convert_report *r)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < r->nattached; i++)
+		json_array_append_new(a, attached_json(&r->attached[i]));
+	json_object_set_new(o, "attached", a);
+	json_object_set_new(o, "merged_index", r->merged_index[0] ?
+			    lading_json_str(r->merged_index) : json_null());
+}
+
 /* The keys are the vocabulary of every lading tool (man/lading-convert.1). */
-static int print_json(const struct lading_convert_report *r)
+static int print_json(const struct lading_convert_report *r, bool publishing)
 {
 	json_t *o = json_object(), *layers = json_array(), *blobs = json_array();
 	size_t i;
@@ -114,6 +151,8 @@ static int print_json(const struct lading_convert_report *r)
 	json_object_set_new(o, "chunk_dict_blobs_used", lading_json_u64(r->dict_blobs_used));
 	json_object_set_new(o, "bytes_saved", lading_json_u64(r->bytes_saved));
 	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
+	if (publishing)
+		add_published(o, r);
 	/* milliseconds are all a wall clock says here */
 	json_object_set_new(o, "elapsed_seconds",
 			    json_real((double)(long long)(r->elapsed * 1000 + 0.5) / 1000));
@@ -145,6 +184,13 @@ static void print_human(const struct lading_convert_report *r)
 	if (r->manifest_digest[0])
 		printf(", manifest %s", r->manifest_digest);
 	printf("\n");
+	for (i = 0; i < r->nattached; i++)
+		printf("%s: %s -> %s (%s)\n", r->attached[i].platform,
+		       r->attached[i].source_manifest, r->attached[i].manifest,
+		       r->attached[i].referrer ? r->attached[i].referrer :
+		       "no referrer recorded");
+	if (r->merged_index[0])
+		printf("merged index %s\n", r->merged_index);
 }
 
 int main(int argc, char **argv)
@@ -180,6 +226,13 @@ int main(int argc, char **argv)
 		case OPT_LAYER_BOOTSTRAPS:
 			p.layer_bootstraps = optarg;
 			break;
+		case OPT_ATTACH:
+			p.attach = true;
+			p.src = optarg;
+			break;
+		case OPT_MERGE_INDEX:
+			p.merge_index = optarg;
+			break;
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;
 			break;
@@ -193,12 +246,20 @@ int main(int argc, char **argv)
 				goto out;
 		}
 	}
-	if (argc - optind != 2) {
+	if (p.attach && argc != optind) {
+		ret = usage_error("--attach SRC takes no other SRC nor DST");
+		goto out;
+	} else if (!p.attach && p.merge_index && argc - optind != 1) {
+		ret = usage_error("--merge-index DST takes one SRC and no DST");
+		goto out;
+	} else if (!p.attach && !p.merge_index && argc - optind != 2) {
 		ret = usage_error("expected SRC and DST");
 		goto out;
 	}
-	p.src = argv[optind];
-	p.dst = argv[optind + 1];
+	if (!p.attach)
+		p.src = argv[optind];
+	if (!p.attach && !p.merge_index)
+		p.dst = argv[optind + 1];
 	p.layer_files = layers;
 	p.nlayer_files = nlayers;
 	p.chunk_dicts = dicts;
@@ -212,7 +273,7 @@ int main(int argc, char **argv)
 		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
 			       lading_error_message(&err, ret));
 	} else if (out.json) {
-		if (print_json(&r)) {
+		if (print_json(&r, p.attach || p.merge_index)) {
 			lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
 			ret = -EIO;
 		}

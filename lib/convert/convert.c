@@ -24,6 +24,7 @@
 #include <lading/tree.h>
 #include <lading/build_options.h>
 #include <lading/store.h>
+#include "internal.h"
 
 struct slot {
 	struct lading_blob_record rec;
@@ -56,6 +57,8 @@ struct conv {
 	char *push_ref;
 	char *staging;
 	char *manifest_json;
+	/* publishing: the caller's writer, and what the manifest gets */
+	struct lading_convert_into *into;
 };
 
 void lading_convert_params_init(struct lading_convert_params *p)
@@ -74,6 +77,7 @@ void lading_convert_report_free(struct lading_convert_report *r)
 		free(r->blobs[i]);
 	free(r->layers);
 	free(r->blobs);
+	free(r->attached);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -456,41 +460,78 @@ static int put_json(struct conv *c, json_t *j, char *digest, size_t *size)
 	return ret;
 }
 
-/*
- * Pushes the staged image: every blob the manifest names (config, data
- * blobs, bootstrap; HEAD first, so shared blobs are not sent again), then
- * the manifest under the reference.
- */
-static int push_image(struct conv *c)
+int lading_convert_push_blobs(struct lading_registry *reg, const char *blob_dir,
+			      const char *manifest_json, const char *mount_from,
+			      struct lading_error *err)
 {
-	json_t *man = json_loads(c->manifest_json, 0, NULL), *l;
-	const char *dir = lading_oci_writer_blob_dir(c->oci);
+	json_t *man = json_loads(manifest_json, 0, NULL);
+	json_t *layers = json_object_get(man, "layers"), *l;
 	size_t i;
 	int ret = 0;
 
 	if (!man)
-		return lading_error_set(c->err, EINVAL, "internal: manifest JSON");
-	for (i = 0; !ret && i <= json_array_size(json_object_get(man, "layers")); i++) {
+		return lading_error_set(err, EINVAL, "internal: manifest JSON");
+	for (i = 0; !ret && i <= json_array_size(layers); i++) {
 		const char *dg;
 		char *path;
 
-		l = i < json_array_size(json_object_get(man, "layers")) ?
-			json_array_get(json_object_get(man, "layers"), i) :
-			json_object_get(man, "config");
+		l = i ? json_array_get(layers, i - 1) : json_object_get(man, "config");
 		dg = json_string_value(json_object_get(l, "digest"));
-		path = dg ? lading_path_join(dir, dg + 7) : NULL;
-		ret = path ? lading_registry_push_blob(c->push, path, dg,
-						       c->p->registry.mount_from, c->err) :
-			     lading_error_set(c->err, ENOMEM, "out of memory");
+		path = dg ? lading_path_join(blob_dir, dg + 7) : NULL;
+		ret = path ? lading_registry_push_blob(reg, path, dg, mount_from, err) :
+			     lading_error_set(err, ENOMEM, "out of memory");
 		free(path);
 	}
+	json_decref(man);
+	return ret;
+}
+
+/*
+ * Pushes the staged image: every blob the manifest names (HEAD first, so
+ * shared blobs are not sent again), then the manifest under the reference.
+ */
+static int push_image(struct conv *c)
+{
+	int ret = lading_convert_push_blobs(c->push, lading_oci_writer_blob_dir(c->oci),
+					    c->manifest_json, c->p->registry.mount_from,
+					    c->err);
+
 	if (!ret)
 		ret = lading_registry_put_manifest(c->push, c->push_ref, c->manifest_json,
 						   strlen(c->manifest_json),
 						   "application/vnd.oci.image.manifest.v1+json",
 						   c->err);
-	json_decref(man);
 	return ret;
+}
+
+/*
+ * Publishing: the source manifest as the subject, and when this was
+ * made (a descriptor in an index says which form is newest).
+ */
+static int add_subject(struct conv *c, json_t *man)
+{
+	const struct lading_image *img = c->img;
+	json_t *subject = json_pack("{s:s, s:s, s:I}", "mediaType",
+				    img->manifest_media_type, "digest",
+				    img->manifest_digest, "size",
+				    (json_int_t)img->manifest_size);
+	json_t *plat = json_pack("{s:s, s:s}", "os", img->os ? img->os : "linux",
+				 "architecture", img->arch ? img->arch : "amd64");
+
+	if (!subject || !plat || !img->manifest_digest) {
+		json_decref(subject);
+		json_decref(plat);
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	}
+	if (img->variant)
+		json_object_set_new(plat, "variant", json_string(img->variant));
+	json_object_set(man, "subject", subject);
+	json_object_set_new(json_object_get(man, "annotations"),
+			    "org.opencontainers.image.created",
+			    json_string(c->into->created));
+	c->into->subject = subject;
+	c->into->platform = plat;
+	return 0;
 }
 
 static int write_oci(struct conv *c)
@@ -523,12 +564,22 @@ static int write_oci(struct conv *c)
 			"digest", cfg_digest, "size", (json_int_t)cfg_size,
 			"layers", layers,
 			"annotations", LADING_ANNOTATION_PREFIX "format", "lading.v1");
+	json_object_set_new(man, "artifactType", json_string(LADING_ARTIFACT_TYPE));
+	if (!ret && c->into)
+		ret = add_subject(c, man);
 	if (!ret)
 		ret = put_json(c, man, man_digest, &man_size);
-	if (!ret)
+	if (!ret && c->into) {
+		/* the caller pushes or commits it */
+		memcpy(c->into->manifest_digest, man_digest, sizeof(man_digest));
+		c->into->manifest_size = man_size;
+		c->into->manifest_json = c->manifest_json;
+		c->manifest_json = NULL;
+	} else if (!ret) {
 		ret = lading_oci_writer_commit(c->oci, man_digest, man_size,
 					       c->dst.ref ? c->dst.ref : "latest",
 					       c->err);
+	}
 	if (!ret) {
 		memcpy(c->r->manifest_digest, man_digest, sizeof(man_digest));
 		memcpy(c->r->config_digest, cfg_digest, sizeof(cfg_digest));
@@ -659,8 +710,12 @@ static int run(struct conv *c)
 
 	ret = lading_image_open(c->p->src, c->p->platform, c->p->layer_files,
 				c->p->nlayer_files, &c->p->registry, &c->img, c->err);
-	if (!ret)
+	if (!ret && c->into) {
+		c->oci = c->into->oci;
+		c->blob_dir = lading_oci_writer_blob_dir(c->oci);
+	} else if (!ret) {
 		ret = open_dst(c);
+	}
 	if (!ret)
 		ret = lading_dedup_new(&c->dedup);
 	for (i = 0; !ret && i < c->p->nchunk_dicts; i++)
@@ -714,10 +769,20 @@ static int run(struct conv *c)
 	return 0;
 }
 
-int lading_convert(const struct lading_convert_params *p,
-		   struct lading_convert_report *r, struct lading_error *err)
+void lading_convert_into_free(struct lading_convert_into *into)
 {
-	struct conv c = { .p = p, .r = r, .err = err };
+	free(into->manifest_json);
+	json_decref(into->subject);
+	json_decref(into->platform);
+	into->manifest_json = NULL;
+	into->subject = into->platform = NULL;
+}
+
+static int convert_with(const struct lading_convert_params *p,
+			struct lading_convert_into *into,
+			struct lading_convert_report *r, struct lading_error *err)
+{
+	struct conv c = { .p = p, .r = r, .err = err, .into = into };
 	struct timespec t0, t1;
 	size_t i;
 	int ret;
@@ -740,7 +805,8 @@ int lading_convert(const struct lading_convert_params *p,
 	lading_tree_free(c.tree);
 	lading_dedup_free(c.dedup);
 	/* without a commit, the writer leaves its destination as it was */
-	lading_oci_writer_close(c.oci);
+	if (!into)
+		lading_oci_writer_close(c.oci);
 	if (c.dir_open)
 		(ret ? lading_outdir_abort : lading_outdir_close)(&c.dir_od);
 	if (c.lb_open)
@@ -754,4 +820,23 @@ int lading_convert(const struct lading_convert_params *p,
 	lading_image_ref_free(&c.dst);
 	lading_image_close(c.img);
 	return ret;
+}
+
+int lading_convert_platform(const struct lading_convert_params *p,
+			    struct lading_convert_into *into,
+			    struct lading_convert_report *r, struct lading_error *err)
+{
+	int ret = convert_with(p, into, r, err);
+
+	if (ret)
+		lading_convert_into_free(into);
+	return ret;
+}
+
+int lading_convert(const struct lading_convert_params *p,
+		   struct lading_convert_report *r, struct lading_error *err)
+{
+	if (p->attach || p->merge_index)
+		return lading_convert_publish(p, r, err);
+	return convert_with(p, NULL, r, err);
 }

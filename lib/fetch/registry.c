@@ -45,6 +45,7 @@ struct response {
 	char www_auth[1024];
 	char content_range[128];
 	char location[2048];
+	char oci_subject[128];	/* OCI 1.1: the registry recorded a subject */
 	long retry_after;
 	unsigned generation;	/* responses seen (redirects, retries) */
 	/* CLOCK_MONOTONIC ms by which the read must end (0: from opts) */
@@ -206,6 +207,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 		{ "www-authenticate:", offsetof(struct response, www_auth), 1024 },
 		{ "content-range:", offsetof(struct response, content_range), 128 },
 		{ "location:", offsetof(struct response, location), 2048 },
+		{ "oci-subject:", offsetof(struct response, oci_subject), 128 },
 	};
 
 	if (len > 9 && !strncmp(buf, "HTTP/", 5)) {
@@ -213,6 +215,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud)
 		resp->ctype[0] = resp->docker_digest[0] = resp->www_auth[0] = '\0';
 		resp->content_range[0] = '\0';
 		resp->location[0] = '\0';
+		resp->oci_subject[0] = '\0';
 		resp->retry_after = 0;
 		resp->generation++;
 		return len;
@@ -758,31 +761,6 @@ int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 	return 0;
 }
 
-int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
-				  char **body, size_t *len, struct lading_error *err)
-{
-	struct membuf m = { .max = MANIFEST_MAX };
-	struct response resp = { .sink = mem_sink, .reset = mem_reset, .sink_ud = &m };
-	char *url = url_for(r, "referrers", digest);
-	int ret;
-
-	if (!url)
-		return lading_error_set(err, ENOMEM, "out of memory");
-	ret = request(r, r->curl, url, "Accept: application/vnd.oci.image.index.v1+json",
-		      NULL, false, &resp, err);
-	if (!ret && (m.overflow || !m.data))
-		ret = lading_error_set(err, EFBIG, "%s: answer empty or larger than "
-				       "4 MiB", url);
-	free(url);
-	if (ret) {
-		free(m.data);
-		return ret;
-	}
-	*body = m.data;
-	*len = m.len;
-	return 0;
-}
-
 int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 			     size_t max, char **body, size_t *len,
 			     struct lading_error *err)
@@ -1266,9 +1244,13 @@ out:
 	return ret;
 }
 
-int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
-				 const void *body, size_t len,
-				 const char *media_type, struct lading_error *err)
+/*
+ * PUT a manifest under ref; subject (or NULL) receives the OCI-Subject
+ * header of the answer ("" when none).
+ */
+static int put_manifest(struct lading_registry *r, const char *ref,
+			const void *body, size_t len, const char *media_type,
+			char *subject, struct lading_error *err)
 {
 	struct upload up = { .mem = body, .fd = -1, .len = len };
 	struct req q = { .method = "PUT", .up = &up, .content_type = media_type };
@@ -1286,6 +1268,63 @@ int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 	if (!ret && resp.docker_digest[0] && strcmp(resp.docker_digest, digest))
 		ret = lading_error_set(err, EBADMSG, "manifest: the registry says %s, "
 				       "the bytes hash to %s", resp.docker_digest, digest);
+	if (!ret && subject)
+		memcpy(subject, resp.oci_subject, sizeof(resp.oci_subject));
 	free(url);
 	return ret;
+}
+
+int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
+				 const void *body, size_t len,
+				 const char *media_type, struct lading_error *err)
+{
+	return put_manifest(r, ref, body, len, media_type, NULL, err);
+}
+
+int lading_registry_put_referrer(struct lading_registry *r, const void *body,
+				 size_t len, const char *media_type,
+				 const char *subject, bool *recorded,
+				 struct lading_error *err)
+{
+	char digest[80], got[sizeof(((struct response *)0)->oci_subject)];
+	int ret = sha256_str(body, len, digest, err);
+
+	if (!ret)
+		ret = put_manifest(r, digest, body, len, media_type, got, err);
+	*recorded = !ret && !strcmp(got, subject);
+	return ret;
+}
+
+int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
+				  char **body, size_t *len, struct lading_error *err)
+{
+	struct membuf m = { .max = MANIFEST_MAX };
+	struct response resp = { .sink = mem_sink, .reset = mem_reset, .sink_ud = &m };
+	struct lading_error e = { 0 };
+	char *url = url_for(r, "referrers", digest);
+	int ret;
+
+	*body = NULL;
+	*len = 0;
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url,
+		      "Accept: application/vnd.oci.image.index.v1+json", NULL, false,
+		      &resp, &e);
+	/* a registry without the API: 404, or another refusal of the path */
+	if (ret == -ENOENT || (ret == -EIO && resp.status / 100 == 4)) {
+		free(m.data);
+		free(url);
+		return 0;
+	}
+	if (!ret && m.overflow)
+		ret = lading_error_set(&e, EFBIG, "%s: larger than 4 MiB", url);
+	free(url);
+	if (ret) {
+		free(m.data);
+		return lading_error_set(err, -ret, "%s", e.msg);
+	}
+	*body = m.data ? m.data : calloc(1, 1);
+	*len = m.len;
+	return *body ? 0 : lading_error_set(err, ENOMEM, "out of memory");
 }

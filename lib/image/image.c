@@ -602,6 +602,20 @@ static int use_config(struct image_priv *ip, char *cbuf, size_t clen,
 	return 0;
 }
 
+/* The descriptor of the image manifest chosen, as a subject names it. */
+static int set_manifest_desc(struct image_priv *ip, json_t *man, const char *mt,
+			     const char *dg, uint64_t size, struct lading_error *err)
+{
+	if (!mt)
+		mt = json_string_value(json_object_get(man, "mediaType"));
+	ip->pub.manifest_digest = strdup(dg);
+	ip->pub.manifest_media_type = strdup(mt ? mt : MT_OCI_MANIFEST);
+	ip->pub.manifest_size = size;
+	if (!ip->pub.manifest_digest || !ip->pub.manifest_media_type)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
 static int load_manifest(struct image_priv *ip, json_t *desc, const char *platform,
 			 int depth, struct lading_error *err)
 {
@@ -664,6 +678,8 @@ static int load_manifest(struct image_priv *ip, json_t *desc, const char *platfo
 		json_decref(man);
 		return ret;
 	}
+	if (!ret)
+		ret = set_manifest_desc(ip, man, mt, dg, size, err);
 	if (!ret)
 		ret = desc_size(ip, cfg, "config", SMALL_MAX, &csize, err);
 	if (!ret)
@@ -959,8 +975,201 @@ void lading_image_close(struct lading_image *img)
 	free(img->os);
 	free(img->arch);
 	free(img->variant);
+	free(img->manifest_digest);
+	free(img->manifest_media_type);
 	lading_image_ref_free(&img->ref);
 	free(ip);
+}
+
+/* ---- listing what a reference names ---------------------------------- */
+
+static bool is_index_type(const char *mt, json_t *doc)
+{
+	if (mt && *mt)
+		return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
+	return json_is_array(json_object_get(doc, "manifests"));
+}
+
+/* "os/arch[/variant]" of an index entry that is an image manifest. */
+static char *entry_platform(json_t *d)
+{
+	const char *mt = json_string_value(json_object_get(d, "mediaType"));
+	json_t *p = json_object_get(d, "platform");
+	const char *os = json_string_value(json_object_get(p, "os"));
+	const char *arch = json_string_value(json_object_get(p, "architecture"));
+	const char *var = json_string_value(json_object_get(p, "variant"));
+	char buf[256];
+
+	/* attestations and other artifacts sit under "unknown/unknown" */
+	if (!mt || (strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) ||
+	    !os || !arch || !strcmp(os, "unknown") || json_object_get(d, "artifactType"))
+		return NULL;
+	if (var && *var)
+		snprintf(buf, sizeof(buf), "%s/%s/%s", os, arch, var);
+	else
+		snprintf(buf, sizeof(buf), "%s/%s", os, arch);
+	return strdup(buf);
+}
+
+static int add_entry(struct image_priv *ip, struct lading_image_list *l,
+		     json_t *d, bool in_index, struct lading_error *err)
+{
+	struct lading_image_entry *n = realloc(l->entries, (l->n + 1) * sizeof(*n)), *e;
+	const char *dg = json_string_value(json_object_get(d, "digest")), *hex;
+	json_t *copy = json_deep_copy(d);
+
+	if (n)
+		l->entries = n;
+	if (!n || !copy) {
+		json_decref(copy);
+		return lading_error_set(err, ENOMEM, "out of memory");
+	}
+	if (!valid_digest(dg, &hex)) {
+		json_decref(copy);
+		return lading_error_set(err, EINVAL, "%s: a manifest descriptor has "
+					"a bad digest", ip->pub.ref.path);
+	}
+	/* a layout's tag is not part of the descriptor elsewhere */
+	json_object_del(json_object_get(copy, "annotations"),
+			"org.opencontainers.image.ref.name");
+	if (!json_object_size(json_object_get(copy, "annotations")))
+		json_object_del(copy, "annotations");
+	e = &l->entries[l->n];
+	e->descriptor = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT);
+	e->digest = strdup(dg);
+	e->platform = in_index ? entry_platform(d) : NULL;
+	json_decref(copy);
+	l->n++;
+	if (!e->descriptor || !e->digest)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The top descriptor's document: an index's entries, or itself. */
+static int list_from(struct image_priv *ip, json_t *top, const char *body,
+		     size_t len, const char *mt, struct lading_image_list *l,
+		     struct lading_error *err)
+{
+	json_t *doc = parse_json(body, len, ip->pub.ref.path, err), *d;
+	size_t i;
+	int ret = 0;
+
+	if (!doc)
+		return -EINVAL;
+	l->is_index = is_index_type(mt, doc);
+	if (!l->is_index)
+		ret = add_entry(ip, l, top, false, err);
+	else if (!json_array_size(json_object_get(doc, "manifests")))
+		ret = lading_error_set(err, EINVAL, "%s: index lists no manifests",
+				       ip->pub.ref.path);
+	json_array_foreach(l->is_index ? json_object_get(doc, "manifests") : NULL, i, d) {
+		if (!ret)
+			ret = add_entry(ip, l, d, true, err);
+	}
+	json_decref(doc);
+	return ret;
+}
+
+static int list_registry(struct image_priv *ip, const struct lading_registry_opts *opts,
+			 struct lading_image_list *l, struct lading_error *err)
+{
+	char *host, *repo, *ref, *body = NULL, *mt = NULL, digest[80];
+	size_t len;
+	json_t *top;
+	int ret;
+
+	ret = lading_docker_ref_parse(ip->pub.ref.path, &host, &repo, &ref, err);
+	if (!ret)
+		ret = lading_registry_open(host, repo, opts, &ip->registry, err);
+	if (!ret)
+		ret = lading_registry_get_manifest(ip->registry, ref, &body, &len, &mt,
+						   digest, err);
+	if (!ret) {
+		top = json_pack("{s:s, s:s, s:I}", "mediaType", mt && *mt ? mt :
+				MT_OCI_MANIFEST, "digest", digest, "size", (json_int_t)len);
+		ret = top ? list_from(ip, top, body, len, mt, l, err) :
+			    lading_error_set(err, ENOMEM, "out of memory");
+		json_decref(top);
+	}
+	free(body);
+	free(mt);
+	free(host);
+	free(repo);
+	free(ref);
+	return ret;
+}
+
+static int list_oci(struct image_priv *ip, struct lading_image_list *l,
+		    struct lading_error *err)
+{
+	json_t *index, *desc;
+	uint64_t size;
+	char *body;
+	size_t len;
+	int ret;
+
+	ret = load_document(ip, "index.json", &index, err);
+	if (ret)
+		return ret;
+	ret = pick_from_index(ip, index, ip->pub.ref.ref, NULL, &desc, err);
+	if (!ret)
+		ret = desc_size(ip, desc, "manifest", SMALL_MAX, &size, err);
+	if (!ret)
+		ret = read_blob(ip, json_string_value(json_object_get(desc, "digest")),
+				(json_int_t)size, &body, &len, err);
+	if (!ret) {
+		ret = list_from(ip, desc, body, len, json_string_value(
+				json_object_get(desc, "mediaType")), l, err);
+		free(body);
+	}
+	json_decref(index);
+	return ret;
+}
+
+int lading_image_list_open(const char *src, const struct lading_registry_opts *registry,
+			   struct lading_image_list *out, struct lading_error *err)
+{
+	struct lading_registry_opts none = { 0 };
+	struct image_priv *ip = calloc(1, sizeof(*ip));
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!ip)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = lading_image_ref_parse(src, &ip->pub.ref, err);
+	if (!ret && ip->pub.ref.transport == LADING_TRANSPORT_DOCKER)
+		ret = list_registry(ip, registry ? registry : &none, out, err);
+	else if (!ret && ip->pub.ref.transport == LADING_TRANSPORT_OCI)
+		ret = list_oci(ip, out, err);
+	else if (!ret)
+		ret = lading_error_set(err, EINVAL, "%s: expected docker://HOST/REPO"
+				       "[:TAG|@DIGEST] or oci:DIR[:REF]", src);
+	lading_image_close(&ip->pub);
+	if (ret)
+		lading_image_list_free(out);
+	return ret;
+}
+
+void lading_image_list_free(struct lading_image_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->entries[i].descriptor);
+		free(l->entries[i].digest);
+		free(l->entries[i].platform);
+	}
+	free(l->entries);
+	memset(l, 0, sizeof(*l));
+}
+
+bool lading_image_entry_matches(const struct lading_image_entry *e, const char *want)
+{
+	json_t *d = json_loads(e->descriptor, 0, NULL);
+	bool ok = d && e->platform && lading_image_platform_matches(d, want);
+
+	json_decref(d);
+	return ok;
 }
 
 /* ---- layer streams --------------------------------------------------- */

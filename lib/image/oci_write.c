@@ -197,6 +197,14 @@ int lading_oci_writer_commit(struct lading_oci_writer *w,
 			     const char *manifest_digest, size_t manifest_size,
 			     const char *ref, struct lading_error *err)
 {
+	return lading_oci_writer_commit_type(w, "application/vnd.oci.image.manifest.v1+json",
+					     manifest_digest, manifest_size, ref, err);
+}
+
+int lading_oci_writer_commit_type(struct lading_oci_writer *w, const char *media_type,
+				  const char *manifest_digest, size_t manifest_size,
+				  const char *ref, struct lading_error *err)
+{
 	const char *idx_dir = w->od.existed ? w->dir : w->od.stage;
 	char *path = lading_path_join(idx_dir, "index.json"), *out = NULL;
 	json_t *index = NULL, *manifests, *desc, *d;
@@ -224,7 +232,7 @@ int lading_oci_writer_commit(struct lading_oci_writer *w,
 			i++;
 	}
 	desc = json_pack("{s:s, s:s, s:I, s:{s:s}}",
-			 "mediaType", "application/vnd.oci.image.manifest.v1+json",
+			 "mediaType", media_type,
 			 "digest", manifest_digest, "size", (json_int_t)manifest_size,
 			 "annotations", "org.opencontainers.image.ref.name", ref);
 	json_array_append_new(manifests, desc);

@@ -80,6 +80,58 @@ static void test_ref_parse(void)
 	lading_image_ref_free(&r);
 }
 
+/*
+ * lading_image_list_open(): a manifest is one entry (without the layout's
+ * ref name); an index lists its entries, those that are images of a
+ * platform with that platform, attestations without one.
+ */
+static void test_list(const char *layout, const char *md, size_t msize)
+{
+	struct lading_oci_writer *w = NULL;
+	struct lading_error err = { 0 };
+	struct lading_image_list l;
+	char src[400], idx[1200], id[80];
+
+	snprintf(src, sizeof(src), "oci:%s:v1", layout);
+	CHECK(!lading_image_list_open(src, NULL, &l, &err));
+	CHECK(!l.is_index && l.n == 1);
+	if (l.n == 1) {
+		CHECK(!strcmp(l.entries[0].digest, md) && !l.entries[0].platform);
+		CHECK(!strstr(l.entries[0].descriptor, "ref.name"));
+	}
+	lading_image_list_free(&l);
+
+	snprintf(idx, sizeof(idx), "{\"schemaVersion\": 2, \"mediaType\": "
+		 "\"application/vnd.oci.image.index.v1+json\", \"manifests\": ["
+		 "{\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\", "
+		 "\"digest\": \"%s\", \"size\": %zu, \"platform\": {\"os\": "
+		 "\"linux\", \"architecture\": \"arm\", \"variant\": \"v7\"}}, "
+		 "{\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\", "
+		 "\"digest\": \"%s\", \"size\": %zu, \"platform\": {\"os\": "
+		 "\"unknown\", \"architecture\": \"unknown\"}}]}", md, msize, md, msize);
+	CHECK(!lading_oci_writer_open(layout, &w, &err));
+	CHECK(!lading_oci_writer_put(w, idx, strlen(idx), id, &err));
+	CHECK(!lading_oci_writer_commit_type(w, "application/vnd.oci.image.index.v1+json",
+					     id, strlen(idx), "multi", &err));
+	lading_oci_writer_close(w);
+	snprintf(src, sizeof(src), "oci:%s:multi", layout);
+	CHECK(!lading_image_list_open(src, NULL, &l, &err));
+	CHECK(l.is_index && l.n == 2);
+	if (l.n == 2) {
+		CHECK(l.entries[0].platform && !strcmp(l.entries[0].platform, "linux/arm/v7"));
+		CHECK(!l.entries[1].platform);
+		CHECK(lading_image_entry_matches(&l.entries[0], "linux/arm"));
+		CHECK(lading_image_entry_matches(&l.entries[0], "linux/arm/v7"));
+		CHECK(!lading_image_entry_matches(&l.entries[0], "linux/arm/v6"));
+		CHECK(!lading_image_entry_matches(&l.entries[1], "unknown/unknown"));
+	}
+	lading_image_list_free(&l);
+	/* neither a layout nor a registry */
+	lading_error_clear(&err);
+	CHECK(lading_image_list_open("dir:/nonexistent", NULL, &l, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "dir:/nonexistent") != NULL);
+}
+
 static void test_writer_roundtrip(void)
 {
 	static const char layer[] = "not really a tar, but bytes of a layer";
@@ -125,6 +177,11 @@ static void test_writer_roundtrip(void)
 	}
 	CHECK_EQ_U64(img->nlayers, 1);
 	CHECK(img->config_digest && !strcmp(img->config_digest, cd));
+	/* the manifest's own descriptor, a referrer's subject */
+	CHECK(img->manifest_digest && !strcmp(img->manifest_digest, md));
+	CHECK(img->manifest_media_type && !strcmp(img->manifest_media_type,
+			"application/vnd.oci.image.manifest.v1+json"));
+	CHECK_EQ_U64(img->manifest_size, strlen(man));
 	CHECK(img->nlayers == 1 && !strcmp(img->layers[0].digest, ld) &&
 	      img->layers[0].size == sizeof(layer) - 1 &&
 	      img->layers[0].diff_id && !strcmp(img->layers[0].diff_id, ld));
@@ -134,6 +191,8 @@ static void test_writer_roundtrip(void)
 	if (ud)
 		lading_image_layer_close(img, ud);
 	lading_image_close(img);
+
+	test_list(out, md, strlen(man));
 
 	/* an unknown ref is an error that names it */
 	snprintf(src, sizeof(src), "oci:%s:v2", out);

@@ -33,6 +33,20 @@ struct lading_convert_params {
 
 	struct lading_registry_opts registry;	/* docker:// sources */
 
+	/*
+	 * Publishing where clients of src look (dst is NULL).  attach: src is
+	 * docker://; each platform manifest it names (all of an index, or
+	 * the one platform given) gets its lading manifest pushed into src's
+	 * repository by digest, as an OCI 1.1 referrer (subject: that
+	 * manifest), recorded by the registry's referrers API or else in the
+	 * referrers tag schema.  merge_index: an image index holding the
+	 * original descriptors and the lading ones is written under this
+	 * reference: docker://HOST/REPO:TAG in src's repository, or
+	 * oci:DIR:TAG with src in the same layout.
+	 */
+	bool attach;
+	const char *merge_index;
+
 	const struct lading_log *log;
 	bool progress;
 };
@@ -48,6 +62,15 @@ struct lading_convert_layer {
 	char layer_bootstrap[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
 };
 
+/* One platform published by attach or merge_index. */
+struct lading_convert_attached {
+	char platform[128];			/* os/arch[/variant] */
+	char source_manifest[7 + LADING_DIGEST_HEX_LEN + 1];	/* the subject */
+	char manifest[7 + LADING_DIGEST_HEX_LEN + 1];	/* the lading manifest */
+	char bootstrap_digest[7 + LADING_DIGEST_HEX_LEN + 1];
+	const char *referrer;	/* "referrers-api", "tag-schema"; NULL: none */
+};
+
 struct lading_convert_report {
 	struct lading_convert_layer *layers;
 	size_t nlayers;
@@ -61,6 +84,10 @@ struct lading_convert_report {
 	uint64_t bytes_saved;		/* chunk bytes not stored again */
 	uint64_t inodes;
 	double elapsed;
+	/* publishing: the fields above are the first platform's */
+	struct lading_convert_attached *attached;
+	size_t nattached;
+	char merged_index[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
 };
 
 LADING_API void lading_convert_params_init(struct lading_convert_params *p);

@@ -42,13 +42,6 @@ void lading_registry_close(struct lading_registry *r);
 int lading_registry_get_manifest(struct lading_registry *r, const char *ref,
 				 char **body, size_t *len, char **media_type,
 				 char *digest, struct lading_error *err);
-/*
- * The OCI 1.1 referrers API: GET /v2/REPO/referrers/DIGEST (an image
- * index, at most 4 MiB, NUL added); -ENOENT where the registry has no
- * such API.
- */
-int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
-				  char **body, size_t *len, struct lading_error *err);
 /* A whole small blob (at most max bytes), checked against its digest. */
 int lading_registry_get_blob(struct lading_registry *r, const char *digest,
 			     size_t max, char **body, size_t *len,
@@ -97,6 +90,20 @@ int lading_registry_push_blob(struct lading_registry *r, const char *path,
 int lading_registry_put_manifest(struct lading_registry *r, const char *ref,
 				 const void *body, size_t len,
 				 const char *media_type, struct lading_error *err);
+/*
+ * OCI 1.1 referrers.  put_referrer: PUT a manifest that has a subject by
+ * its own digest; *recorded tells whether the registry answered with an
+ * OCI-Subject header naming subject (it keeps the referrers list itself).
+ * get_referrers: GET /v2/REPO/referrers/DIGEST (Accept: an OCI index);
+ * *body NULL when the registry has no such API (404 or another 4xx), else
+ * the answer (malloc'ed, NUL added) for the caller to check.
+ */
+int lading_registry_put_referrer(struct lading_registry *r, const void *body,
+				 size_t len, const char *media_type,
+				 const char *subject, bool *recorded,
+				 struct lading_error *err);
+int lading_registry_get_referrers(struct lading_registry *r, const char *digest,
+				  char **body, size_t *len, struct lading_error *err);
 
 /* ---- blob sources ------------------------------------------------------ */
 

@@ -50,6 +50,9 @@ struct lading_image {
 	struct lading_image_layer *layers;
 	size_t nlayers;
 	char *os, *arch, *variant;	/* of the chosen manifest */
+	/* the chosen image manifest's descriptor (a subject for referrers) */
+	char *manifest_digest, *manifest_media_type;
+	uint64_t manifest_size;
 };
 
 /*
@@ -62,6 +65,31 @@ int lading_image_open(const char *src, const char *platform,
 		      const struct lading_registry_opts *registry,
 		      struct lading_image **out, struct lading_error *err);
 void lading_image_close(struct lading_image *img);
+
+/*
+ * What a reference names, before any platform is chosen: the image
+ * manifest itself, or the entries of the index it names, each with its
+ * descriptor as the source gives it (for an image index rebuilt around
+ * them) and, for an image manifest of a platform, that platform.
+ */
+struct lading_image_entry {
+	char *descriptor;	/* compact JSON (a layout's ref.name dropped) */
+	char *digest;
+	char *platform;		/* "os/arch[/variant]"; NULL: not an image */
+};
+
+struct lading_image_list {
+	bool is_index;		/* entries are an index's; else one manifest */
+	struct lading_image_entry *entries;
+	size_t n;
+};
+
+/* oci:DIR[:REF] and docker:// references only. */
+int lading_image_list_open(const char *src, const struct lading_registry_opts *registry,
+			   struct lading_image_list *out, struct lading_error *err);
+void lading_image_list_free(struct lading_image_list *l);
+/* Whether "os/arch[/variant]" want selects the entry (as --platform does). */
+bool lading_image_entry_matches(const struct lading_image_entry *e, const char *want);
 
 /*
  * A reader over layer i's raw bytes (compressed as stored), for the tar
@@ -111,6 +139,10 @@ int lading_oci_writer_import(struct lading_oci_writer *w, const char *path,
 int lading_oci_writer_commit(struct lading_oci_writer *w,
 			     const char *manifest_digest, size_t manifest_size,
 			     const char *ref, struct lading_error *err);
+/* The same for a document of another media type (an image index). */
+int lading_oci_writer_commit_type(struct lading_oci_writer *w, const char *media_type,
+				  const char *manifest_digest, size_t manifest_size,
+				  const char *ref, struct lading_error *err);
 /*
  * After a commit: done.  Without one: the destination is left exactly as
  * it was (a new one does not exist; an existing one gains nothing).
@@ -119,6 +151,10 @@ void lading_oci_writer_close(struct lading_oci_writer *w);
 
 #define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
 #define LADING_MEDIA_BOOTSTRAP "application/vnd.lading.bootstrap.v1.erofs"
+/* the artifactType of every lading manifest (OCI 1.1 referrers) */
+#define LADING_ARTIFACT_TYPE "application/vnd.lading.image.v1"
+/* the platform "os.features" entry of a lading manifest in an index */
+#define LADING_OS_FEATURE "lading.v1"
 #define LADING_ANNOTATION_PREFIX "io.lading."
 /* A lading manifest's artifactType (OCI 1.1), and its os.features mark. */
 #define LADING_ARTIFACT_TYPE "application/vnd.lading.image.v1"
