@@ -116,6 +116,26 @@ stop_filler
 [ "$(sget found_by)" = index ] || fail "idx:merged: found_by $(sget found_by)"
 log "ok: index alternative"
 
+# 3b. publisher to node, end to end: lading-convert --attach (a referrer)
+#     and --merge-index alone (an index alternative) publish; the node
+#     mounts the original tag and the merged one
+push pub:1.0
+"$LADING_CONVERT" -q $REG --attach "docker://$R/pub:1.0" >attach.out 2>attach.err ||
+	fail "convert --attach: $(cat attach.err)"
+start_filler "docker://$R/pub:1.0" c-pub
+treecmp ref/rootfs "$MNT"
+stop_filler
+[ "$(sget found_by)" = tag-schema ] || fail "pub:1.0: found_by $(sget found_by)"
+push pub2:1.0
+"$LADING_CONVERT" -q $REG --merge-index "docker://$R/pub2:1.0-lazy" \
+	"docker://$R/pub2:1.0" >merge.out 2>merge.err ||
+	fail "convert --merge-index: $(cat merge.err)"
+start_filler "docker://$R/pub2:1.0-lazy" c-pub-merged
+treecmp ref/rootfs "$MNT"
+stop_filler
+[ "$(sget found_by)" = index ] || fail "pub2:1.0-lazy: found_by $(sget found_by)"
+log "ok: lading-convert --attach / --merge-index, then lading-fill mount of what they published"
+
 # 4. refusals: a referrer for another subject; no lading form at all
 convert_ok oci:img:v1 "docker://$R/bad:lading" $REG
 push bad:1.0
