@@ -3,7 +3,8 @@
 # a whole root filesystem image through `lading-fill mount` with an empty
 # cache (cold), then again with the cache the first run filled (warm), and
 # compare with a plain sequential read of the blob files (the ceiling).
-# A third case adds --prefetch: the rest is filled behind the reads.
+# A third case adds --prefetch: the rest is filled behind the reads; a
+# fourth is cold with the filler's readahead off (--readahead 0).
 # Page caches are dropped before each read; best of 2 runs
 # (LADING_BENCH_RUNS).  Prints wall time, throughput
 # of the tar read, and the filler's request latency p50/p99 (all kernel
@@ -63,25 +64,28 @@ stat_of() { python3 -c "import json;print(json.load(open('$work/$1.json'))['$2']
 runs=${LADING_BENCH_RUNS:-2}
 best() { sort -n "$work/$1".t.* | head -1 >"$work/$1.t"; }
 for r in $(seq 1 "$runs"); do
-	rm -rf "$work/cache" "$work/cache2"
+	rm -rf "$work/cache" "$work/cache2" "$work/cache3"
 	read_through cold "$work/cache" && mv "$work/cold.t" "$work/cold.t.$r"
+	read_through cold_nora "$work/cache3" --readahead 0 &&
+		mv "$work/cold_nora.t" "$work/cold_nora.t.$r"
 	read_through warm "$work/cache" && mv "$work/warm.t" "$work/warm.t.$r"
 	read_through prefetch "$work/cache2" --prefetch && mv "$work/prefetch.t" "$work/prefetch.t.$r"
 	drop
 	/usr/bin/time -f '%e' -o "$work/seq.t.$r" sh -c "cat '$work'/blobs/* >/dev/null"
 done
-for c in cold warm prefetch seq; do best $c; done
+for c in cold cold_nora warm prefetch seq; do best $c; done
 
 blob_bytes=$(du -cb "$work"/blobs/* | tail -1 | cut -f1)
 tar_bytes=$(cat "$work/cold.bytes")
 printf 'image: %s (%s), %d MiB read by tar, blob %d MiB\n' "$src" "${opts[*]}" \
 	$((tar_bytes >> 20)) $((blob_bytes >> 20))
-printf '%-30s %7s %8s %9s %8s %8s %9s %9s\n' case wall_s MiB/s requests p50_us \
-	p99_us miss_p50 miss_p99
-for c in cold prefetch warm; do
-	printf '%-30s %7s %8.1f %9s %8s %8s %9s %9s\n' "$c (tar through mount)" "$(cat "$work/$c.t")" \
+printf '%-30s %7s %8s %9s %8s %8s %8s %9s %9s\n' case wall_s MiB/s requests fetches \
+	p50_us p99_us miss_p50 miss_p99
+for c in cold cold_nora prefetch warm; do
+	printf '%-30s %7s %8.1f %9s %8s %8s %8s %9s %9s\n' "$c (tar through mount)" "$(cat "$work/$c.t")" \
 		"$(python3 -c "print($tar_bytes / 1048576 / max($(cat "$work/$c.t"), 0.001))")" \
-		"$(stat_of $c requests)" "$(stat_of $c latency_p50_us)" "$(stat_of $c latency_p99_us)" \
+		"$(stat_of $c requests)" "$(stat_of $c fetches)" \
+		"$(stat_of $c latency_p50_us)" "$(stat_of $c latency_p99_us)" \
 		"$(stat_of $c miss_latency_p50_us)" "$(stat_of $c miss_latency_p99_us)"
 done
 printf '%-30s %7s %8.1f\n' "blob files (cat)" "$(cat "$work/seq.t")" \
