@@ -502,6 +502,9 @@ static void readahead_plan(struct fill_engine *e, const struct fill_request *r,
 			break;
 		bytes += lading_le32_to_cpu(b->toc.entries[q->chunk].ulen);
 	}
+	/* chunks larger than the window: it doubles from what was read */
+	if (bytes > f->ra_win)
+		f->ra_win = bytes < e->p.readahead ? bytes : e->p.readahead;
 	f->ra_valid = true;
 	f->ra_mark = start;
 	f->ra_next = pos;
