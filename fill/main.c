@@ -555,9 +555,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list ||
-		      p.record)) {
-		ret = usage_error("serve takes fsid/domain_id in --image; "
-				  "--prefetch-list and --record need mount");
+		      p.prefetch_trace || p.record)) {
+		ret = usage_error("serve takes fsid/domain_id in --image; --prefetch-list, "
+				  "--prefetch-trace and --record need mount");
 		goto out;
 	}
 	if (!serve && p.backend == LADING_FILL_FANOTIFY &&

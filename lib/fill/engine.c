@@ -515,24 +515,35 @@ static void readahead_plan(struct fill_engine *e, const struct fill_request *r,
 }
 
 /*
- * Under the lock: claims r's chunks with the readahead it starts, in one
- * read when they are neighbours.  -ENOMEM: as claim_missing.
+ * Under the lock: claims the chunks r misses with the readahead it
+ * starts, in one read when they are neighbours.  -ENOMEM: as
+ * claim_missing (readahead itself is best effort).
  */
-static int claim_with_readahead(struct fill_engine *e, struct fill_request *r,
-				bool miss)
+static int claim_with_readahead(struct fill_engine *e, struct fill_request *r)
 {
 	size_t first = 0, count = 0, end = r->first + r->count;
-	int ret = 0;
+	int ret;
 
 	if (!r->low_priority)
-		readahead_plan(e, r, miss, &first, &count);
-	if (miss && count && first == end)
+		readahead_plan(e, r, true, &first, &count);
+	if (count && first == end)
 		return claim_range(e, r->blob, r->first, r->count + count, end);
-	if (miss)
-		ret = claim_missing(e, r);
+	ret = claim_missing(e, r);
 	if (!ret && count)
-		claim_range(e, r->blob, first, count, first);	/* best effort */
+		claim_range(e, r->blob, first, count, first);
 	return ret;
+}
+
+/* Under the lock: a kernel request that hit may have reached the window. */
+static void readahead_on_hit(struct fill_engine *e, const struct fill_request *r)
+{
+	size_t first = 0, count = 0;
+
+	if (r->low_priority || e->stopping)
+		return;
+	readahead_plan(e, r, false, &first, &count);
+	if (count)
+		claim_range(e, r->blob, first, count, first);
 }
 
 /* ---- recording -------------------------------------------------------- */
@@ -684,14 +695,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		if (r->blob->state[k] != FILL_CHUNK_PRESENT)
 			hit = false;
 	if (hit) {
-		size_t first, count;
-
-		/* a read into the window ahead: the next window, if due */
-		if (!r->low_priority && !e->stopping) {
-			readahead_plan(e, r, false, &first, &count);
-			if (count)
-				claim_range(e, r->blob, first, count, first);
-		}
+		readahead_on_hit(e, r);
 		if (!r->low_priority)
 			e->st.hits++;
 		account(e, r, 0, false);
@@ -706,7 +710,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		/* the kernel retries a failed read at once: answer it now */
 	} else if (e->stopping) {
 		ret = -ESHUTDOWN;
-	} else if (claim_with_readahead(e, r, true)) {
+	} else if (claim_with_readahead(e, r)) {
 		ret = -ENOMEM;
 	} else {
 		for (k = r->first; !r->low_priority && k < r->first + r->count; k++)
