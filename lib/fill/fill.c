@@ -151,13 +151,13 @@ static struct fill_blob *blob_by_id(struct filler *f, const char *id)
 	return NULL;
 }
 
-static void prefetch_submit(struct filler *f, struct prefetch_window *w,
-			    struct fill_blob *b, size_t first, size_t count)
+static int prefetch_submit(struct filler *f, struct prefetch_window *w,
+			   struct fill_blob *b, size_t first, size_t count)
 {
 	struct prefetch_request *pr = calloc(1, sizeof(*pr));
 
 	if (!pr)
-		return;
+		return -ENOMEM;
 	pr->w = w;
 	pr->r.blob = b;
 	pr->r.first = first;
@@ -168,6 +168,7 @@ static void prefetch_submit(struct filler *f, struct prefetch_window *w,
 	w->inflight++;
 	pthread_mutex_unlock(&w->lock);
 	fill_engine_submit(f->engine, &pr->r);
+	return 0;
 }
 
 /*
@@ -226,7 +227,8 @@ static int prefetch_blob(struct filler *f, struct prefetch_window *w,
 			return -EAGAIN;
 		/* a replayed trace first: this waits until it is done */
 		prefetch_wait_below(w, w->max - 1);
-		prefetch_submit(f, w, b, k, n);
+		if (prefetch_submit(f, w, b, k, n))
+			return -ENOMEM;
 		k += n;
 	}
 	return 0;
