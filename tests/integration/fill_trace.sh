@@ -95,6 +95,9 @@ PY
 # 1. --record: what the kernel needed, in order, with the files
 start_filler "$WORK/cache1" --record "$WORK/t1"
 cat "$MNT/a" >/dev/null
+live_stats >/dev/null		# SIGUSR1 writes the trace so far
+[ "$(trace_summary "$WORK/t1" | cut -d' ' -f1-2)" = "/a 4" ] ||
+	fail "trace on SIGUSR1: $(cat "$WORK/t1")"
 cat "$MNT/b" >/dev/null
 read_head "$MNT/big"
 stop_filler
@@ -107,6 +110,13 @@ records=$(($(wc -l <"$WORK/t1") - 1))
 [ "$(stat_of chunks_fetched)" -gt "$records" ] && [ "$(stat_of readahead_chunks)" -gt 0 ] ||
 	fail "readahead fetched nothing beyond the trace ($(cat "$STATS"))"
 log "ok: --record: $records chunks needed, $(stat_of chunks_fetched) fetched"
+
+# --record-duration: what comes after it is not recorded (the mount takes
+# longer than a millisecond)
+start_filler "$WORK/cache1b" --record "$WORK/t0" --record-duration 0.001
+cat "$MNT/a" >/dev/null
+stop_filler
+[ "$(cat "$WORK/t0")" = "lading-trace 1" ] || fail "recorded past the duration: $(cat "$WORK/t0")"
 
 # 2. --prefetch-trace: fetched at mount, before the reads, which all hit
 start_filler "$WORK/cache2" --prefetch-trace "$WORK/t1" --readahead 0
@@ -142,13 +152,22 @@ f1=$(stat_of fetches) c1=$(stat_of chunks_fetched)
 log "ok: sequential read of 123 chunks: $f0 fetches without readahead, $f1 with"
 
 # the first window is bounded: a 4 KiB read of a cold file fetches its
-# chunk and the two after it (128 KiB), nothing more
+# chunk and the two after it (128 KiB), nothing more; a miss elsewhere in
+# the file starts over with the first window
 start_filler "$WORK/cache5"
 read_head "$MNT/big"
+read -r _ _ c <<<"$(live_stats)"
+[ "$c" = 3 ] || fail "a 4 KiB read fetched $c chunks, not 1 + 2"
+python3 - "$MNT/big" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+assert len(os.pread(fd, 4096, 60 * 65536)) == 4096
+PY
 stop_filler
-[ "$(stat_of chunks_fetched)" = 3 ] && [ "$(stat_of readahead_chunks)" = 2 ] ||
-	fail "a 4 KiB read fetched $(stat_of chunks_fetched) chunks ($(stat_of readahead_chunks) read ahead), not 1 + 2"
-log "ok: first window: 1 + 2 chunks"
+[ "$(stat_of chunks_fetched)" = 6 ] && [ "$(stat_of readahead_chunks)" = 4 ] ||
+	fail "two random 4 KiB reads fetched $(stat_of chunks_fetched) chunks ($(stat_of readahead_chunks) read ahead), not 2 x (1 + 2)"
+log "ok: first window: 1 + 2 chunks, again after a random miss"
 
 # 4. trace-merge: each chunk once, at its earliest time, in time order
 {
