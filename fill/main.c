@@ -35,6 +35,10 @@ enum {
 	OPT_PREFETCH_LIST,
 	OPT_DAEMON,
 	OPT_PID_FILE,
+	OPT_PREFETCH_TRACE,
+	OPT_READAHEAD,
+	OPT_RECORD,
+	OPT_RECORD_DURATION,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +57,10 @@ static const struct option long_options[] = {
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	CLI_REF_LONG_OPTIONS,
+	{ "prefetch-trace", required_argument, NULL, OPT_PREFETCH_TRACE },
+	{ "readahead", required_argument, NULL, OPT_READAHEAD },
+	{ "record", required_argument, NULL, OPT_RECORD },
+	{ "record-duration", required_argument, NULL, OPT_RECORD_DURATION },
 	CLI_REGISTRY_LONG_OPTIONS,
 	CLI_COMMON_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
@@ -78,6 +86,7 @@ static void usage(FILE *out)
 "Usage: " PROG " mount [OPTIONS] REF MOUNTPOINT --cache DIR [--source SRC]\n"
 "       " PROG " serve [OPTIONS] --image REF,fsid=ID[,domain_id=D]...\n"
 "                          --cache DIR [--source SRC]\n"
+"       " PROG " trace-merge OUT TRACE...\n"
 "Serve a lading image before its data is local: reads wait while the filler\n"
 "fetches, verifies and writes the chunks they need.\n"
 "\n"
@@ -114,6 +123,13 @@ CLI_REF_HELP
 "      --prefetch           after mounting, fill the rest in the background,\n"
 "                           behind on-demand reads\n"
 "      --prefetch-list FILE read these paths (one per line) first\n"
+"      --prefetch-trace FILE  fetch the chunks of this trace (--record) at\n"
+"                           once, in its order, behind on-demand reads\n"
+"      --readahead SIZE     largest readahead window per file (default 4M;\n"
+"                           0: none)\n"
+"      --record FILE        mount: write the order in which chunks were\n"
+"                           first needed (at exit, and on SIGUSR1)\n"
+"      --record-duration SECS  stop recording after SECS\n"
 "      --daemon             detach once serving (and mounted)\n"
 "      --pid-file FILE      write the serving process's pid\n"
 CLI_REGISTRY_HELP
@@ -121,7 +137,8 @@ CLI_REGISTRY_HELP
 "  -v, --verbose / -q, --quiet / -h, --help / -V, --version\n"
 "\n"
 "Runs until SIGINT or SIGTERM, then unmounts.  SIGUSR1 prints statistics\n"
-"on stderr.\n"
+"on stderr.  trace-merge: one trace of several, each chunk once, at its\n"
+"earliest time.\n"
 "Exit status: 0 clean exit, 1 failure (mount, source, kernel support),\n"
 "2 usage error.\n", out);
 }
@@ -133,7 +150,8 @@ static const struct {
 	size_t off;
 } stat_fields[] = {
 	STAT(requests), STAT(hits), STAT(chunks_fetched), STAT(bytes_fetched),
-	STAT(stored_bytes_fetched), STAT(verify_failures), STAT(fetch_errors),
+	STAT(stored_bytes_fetched), STAT(fetches), STAT(readahead_chunks),
+	STAT(verify_failures), STAT(fetch_errors),
 	STAT(denied), STAT(timeouts), STAT(blobs_completed), STAT(objects_opened),
 	STAT(objects_refused), STAT(latency_p50_us), STAT(latency_p99_us),
 	STAT(miss_latency_p50_us), STAT(miss_latency_p99_us),
@@ -381,7 +399,7 @@ static void on_report_stats(const struct lading_fill_stats *st, void *ud)
 
 /* ---- main ------------------------------------------------------------- */
 
-static int parse_timeout(const char *arg, unsigned *ms)
+static int parse_seconds(const char *opt, const char *arg, unsigned *ms)
 {
 	char *end;
 	double s;
@@ -389,11 +407,35 @@ static int parse_timeout(const char *arg, unsigned *ms)
 	errno = 0;
 	s = strtod(arg, &end);
 	if (errno || end == arg || *end || s < 0 || s > 86400)
-		return usage_error("invalid --timeout '%s' (seconds, 0 to 86400)", arg);
+		return usage_error("invalid %s '%s' (seconds, 0 to 86400)", opt, arg);
 	*ms = (unsigned)(s * 1000 + 0.5);
 	if (s > 0 && !*ms)
 		*ms = 1;
 	return 0;
+}
+
+/* trace-merge OUT IN...: written only when every input parsed. */
+static int trace_merge(int n, char **argv, const struct lading_log *log)
+{
+	struct lading_trace *in = calloc((size_t)n, sizeof(*in)), out = { 0 };
+	struct lading_error err = { 0 };
+	int i, ret = 0;
+
+	if (!in)
+		return EXIT_FAILED;
+	for (i = 1; i < n && !ret; i++)
+		ret = lading_trace_load(argv[i], &in[i - 1], &err);
+	if (!ret)
+		ret = lading_trace_merge(&out, in, (size_t)n - 1, &err);
+	if (!ret)
+		ret = lading_trace_write(argv[0], &out, &err);
+	if (ret)
+		lading_log_msg(log, LADING_LOG_ERROR, "%s", lading_error_message(&err, ret));
+	for (i = 0; i < n; i++)
+		lading_trace_free(&in[i]);
+	lading_trace_free(&out);
+	free(in);
+	return ret ? EXIT_FAILED : EXIT_OK;
 }
 
 static int parse_backend(const char *arg, enum lading_fill_backend *b)
@@ -409,7 +451,8 @@ int main(int argc, char **argv)
 	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
 	struct lading_fill_params p = { .stop = &stop_requested,
 					.report = &report_requested,
-					.timeout_ms = DEFAULT_TIMEOUT_MS };
+					.timeout_ms = DEFAULT_TIMEOUT_MS,
+					.readahead = LADING_FILL_READAHEAD_DEFAULT };
 	struct daemon_state d = { .ready_fd = -1, .log = &log };
 	struct lading_fill_image mount_image = { 0 };
 	struct image_list images = { 0 };
@@ -420,6 +463,8 @@ int main(int argc, char **argv)
 	struct cli_output out = { .progress = false };	/* no progress line */
 	bool daemon = false, serve;
 	int64_t jobs;
+	uint64_t size;
+	unsigned record_ms;
 	size_t nsources = 0;
 	int c, ret = 0;
 
@@ -460,7 +505,7 @@ int main(int argc, char **argv)
 				p.jobs = (unsigned)jobs;
 			break;
 		case OPT_TIMEOUT:
-			ret = parse_timeout(optarg, &p.timeout_ms);
+			ret = parse_seconds("--timeout", optarg, &p.timeout_ms);
 			break;
 		case OPT_PREFETCH:
 			p.prefetch = true;
@@ -477,6 +522,22 @@ int main(int argc, char **argv)
 		case CLI_OPT_PLATFORM:
 			p.platform = optarg;
 			break;
+		case OPT_PREFETCH_TRACE:
+			p.prefetch_trace = optarg;
+			break;
+		case OPT_READAHEAD:
+			if (lading_parse_size(optarg, &size) || size > (1u << 30))
+				ret = usage_error("invalid --readahead '%s' (a size up to "
+						  "1G, 0: none)", optarg);
+			p.readahead = size;
+			break;
+		case OPT_RECORD:
+			p.record = optarg;
+			break;
+		case OPT_RECORD_DURATION:
+			ret = parse_seconds("--record-duration", optarg, &record_ms);
+			p.record_ms = record_ms;
+			break;
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
@@ -491,6 +552,11 @@ int main(int argc, char **argv)
 		if (ret)
 			goto out;
 	}
+	if (optind < argc && !strcmp(argv[optind], "trace-merge")) {
+		ret = argc - optind < 3 ? usage_error("expected: trace-merge OUT TRACE...") :
+		      trace_merge(argc - optind - 1, argv + optind + 1, &log);
+		goto out;
+	}
 	serve = optind < argc && !strcmp(argv[optind], "serve");
 	if (serve ? argc - optind != 1 || !images.n :
 	    argc - optind != 3 || strcmp(argv[optind], "mount") || images.n) {
@@ -502,9 +568,10 @@ int main(int argc, char **argv)
 		ret = usage_error("--cache DIR is required");
 		goto out;
 	}
-	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list)) {
-		ret = usage_error("serve takes fsid/domain_id in --image; "
-				  "--prefetch-list needs mount");
+	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list ||
+		      p.prefetch_trace || p.record)) {
+		ret = usage_error("serve takes fsid/domain_id in --image; --prefetch-list, "
+				  "--prefetch-trace and --record need mount");
 		goto out;
 	}
 	if (!serve && p.backend == LADING_FILL_FANOTIFY &&

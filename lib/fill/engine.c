@@ -7,6 +7,15 @@
  * requests whose deadline passed, so the kernel is never held forever by
  * a source that stopped answering; the fetch itself goes on and its
  * chunks serve later requests.
+ *
+ * Readahead, the filler's own (fanotify pre-content marks switch the
+ * kernel's off on the cache files): a miss also claims the next chunks of
+ * the same file, a window that starts at FILL_RA_INIT and doubles, up to
+ * the limit, while the file is read sequentially, like the kernel's.  The
+ * part next to the demand chunks rides in their read; the rest, and every
+ * window started by a read that reached the last one, is queued behind
+ * on-demand jobs.  It goes through the same chunk path: verified or not
+ * written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +23,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "engine.h"
+#include "files.h"
 
 #define FILL_DEFAULT_JOBS 4
 #define FILL_DEFAULT_MERGE (4u << 20)
 #define FILL_REAPER_TICK_MS 50
+#define FILL_RA_INIT (128u << 10)
 /* 16 linear steps per power of two: p50/p99 within about 6 % */
 #define LAT_SUB_BITS 4
 #define LAT_BUCKETS ((64 - LAT_SUB_BITS + 1) << LAT_SUB_BITS)
@@ -31,6 +41,12 @@ struct fill_job {
 
 struct job_queue {
 	struct fill_job *head, *tail;
+};
+
+struct trace_rec {
+	uint64_t ms;
+	struct fill_blob *blob;
+	uint32_t chunk;
 };
 
 struct fill_engine {
@@ -53,6 +69,13 @@ struct fill_engine {
 	uint64_t nlat;
 	uint64_t lat_miss[LAT_BUCKETS];	/* those that waited for a fetch */
 	uint64_t nlat_miss;
+	struct fill_files **files;
+	size_t nfiles;
+	/* --record */
+	bool tracing, trace_done;
+	uint64_t trace_t0_us, trace_end_us;	/* end 0: none */
+	struct trace_rec *trace;
+	size_t ntrace, trace_cap;
 };
 
 uint64_t fill_now_us(void)
@@ -77,6 +100,8 @@ static void blob_free(struct fill_blob *b)
 	lading_toc_free(&b->toc);
 	free(b->state);
 	free(b->late);
+	free(b->ref);
+	free(b->traced);
 	free(b->name);
 	pthread_mutex_destroy(&b->src_lock);
 	free(b);
@@ -169,7 +194,8 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	if (!ret) {
 		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);
 		b->late = calloc(b->toc.count ? b->toc.count : 1, 1);
-		ret = b->state && b->late ? 0 :
+		b->traced = calloc(b->toc.count ? b->toc.count : 1, 1);
+		ret = b->state && b->late && b->traced ? 0 :
 		      lading_error_set(err, ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&e->lock);
@@ -385,10 +411,14 @@ static bool want_missing(const void *ud, size_t k)
 	return chunk_missing(ud, k);
 }
 
-static int claim_missing(struct fill_engine *e, struct fill_request *r)
+/*
+ * The same for chunks [first, first + count) of b: the jobs holding a
+ * chunk before demand_end go to the on-demand queue, the others behind.
+ */
+static int claim_range(struct fill_engine *e, struct fill_blob *b, size_t first,
+		       size_t count, size_t demand_end)
 {
-	struct fill_blob *b = r->blob;
-	size_t i, k = r->first, end = r->first + r->count;
+	size_t i, k = first, end = first + count;
 
 	while (k < end) {
 		struct fill_job *j;
@@ -404,11 +434,206 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 		j->first = k;
 		j->count = lading_chunk_run_len(&b->toc, k, end, e->p.merge_bytes,
 						want_missing, b);
+		if (j->first + j->count > demand_end)
+			e->st.readahead_chunks += j->first + j->count -
+				(j->first > demand_end ? j->first : demand_end);
 		for (i = 0; i < j->count; i++)
 			b->state[k++] = FILL_CHUNK_INFLIGHT;
-		queue_push(r->low_priority ? &e->low : &e->high, j);
+		queue_push(j->first < demand_end ? &e->high : &e->low, j);
 		pthread_cond_signal(&e->work);
 	}
+	return 0;
+}
+
+static int claim_missing(struct fill_engine *e, struct fill_request *r)
+{
+	return claim_range(e, r->blob, r->first, r->count,
+			   r->low_priority ? r->first : r->first + r->count);
+}
+
+/* ---- readahead -------------------------------------------------------- */
+
+/*
+ * Under the lock: the chunks to read ahead of kernel request r, as one
+ * run [*first, *first + *count) of r's blob (count 0: none), and the
+ * file's window state updated.  A random read that misses starts a new
+ * window after it; a read that reaches the last window starts the next,
+ * twice as large.  The window follows the file's chunks in file order,
+ * within this blob and while they are stored in order.
+ */
+static void readahead_plan(struct fill_engine *e, const struct fill_request *r,
+			   bool miss, size_t *first, size_t *count)
+{
+	struct fill_blob *b = r->blob;
+	struct fill_files *fs = b->files;
+	uint64_t init = e->p.readahead < FILL_RA_INIT ? e->p.readahead : FILL_RA_INIT;
+	uint64_t bytes = 0;
+	struct fill_file *f;
+	uint32_t p0, p1, start, pos;
+
+	*count = 0;
+	if (!e->p.readahead || !fs || !r->count)
+		return;
+	p1 = b->ref[r->first + r->count - 1];
+	if (p1 == FILL_NO_FILE)
+		return;
+	f = &fs->files[fs->seq[p1].file];
+	p0 = b->ref[r->first];
+	if (p0 == FILL_NO_FILE || p0 > p1 || p0 < f->seq_start)
+		p0 = p1;
+	if (f->ra_valid && p0 >= f->ra_lo && p0 <= f->ra_next) {
+		if (p1 < f->ra_mark)
+			return;		/* the window ahead is still ahead */
+		start = f->ra_next > p1 ? f->ra_next : p1 + 1;
+		f->ra_win = f->ra_win * 2 < e->p.readahead ? f->ra_win * 2 :
+			    e->p.readahead;
+		f->ra_lo = f->ra_mark;
+	} else {
+		if (!miss)
+			return;		/* a random hit: nothing to guess from */
+		start = p1 + 1;
+		f->ra_win = init;
+		f->ra_lo = p0;
+	}
+	for (pos = start; pos < f->seq_end && bytes < f->ra_win; pos++) {
+		const struct fill_seq *q = &fs->seq[pos];
+
+		if (q->blob != b || (pos > start && q->chunk != fs->seq[pos - 1].chunk + 1))
+			break;
+		bytes += lading_le32_to_cpu(b->toc.entries[q->chunk].ulen);
+	}
+	/* chunks larger than the window: it doubles from what was read */
+	if (bytes > f->ra_win)
+		f->ra_win = bytes < e->p.readahead ? bytes : e->p.readahead;
+	f->ra_valid = true;
+	f->ra_mark = start;
+	f->ra_next = pos;
+	if (pos > start) {
+		*first = fs->seq[start].chunk;
+		*count = pos - start;
+	}
+}
+
+/*
+ * Under the lock: claims the chunks r misses with the readahead it
+ * starts, in one read when they are neighbours.  -ENOMEM: as
+ * claim_missing (readahead itself is best effort).
+ */
+static int claim_with_readahead(struct fill_engine *e, struct fill_request *r)
+{
+	size_t first = 0, count = 0, end = r->first + r->count;
+	int ret;
+
+	if (!r->low_priority)
+		readahead_plan(e, r, true, &first, &count);
+	if (count && first == end)
+		return claim_range(e, r->blob, r->first, r->count + count, end);
+	ret = claim_missing(e, r);
+	if (!ret && count)
+		claim_range(e, r->blob, first, count, first);
+	return ret;
+}
+
+/* Under the lock: a kernel request that hit may have reached the window. */
+static void readahead_on_hit(struct fill_engine *e, const struct fill_request *r)
+{
+	size_t first = 0, count = 0;
+
+	if (r->low_priority || e->stopping)
+		return;
+	readahead_plan(e, r, false, &first, &count);
+	if (count)
+		claim_range(e, r->blob, first, count, first);
+}
+
+/* ---- recording -------------------------------------------------------- */
+
+/* Under the lock: notes the chunks of kernel request r not noted yet. */
+static void trace_note(struct fill_engine *e, const struct fill_request *r)
+{
+	uint64_t now = r->start_us;
+	size_t k;
+
+	if (e->trace_end_us && now >= e->trace_end_us) {
+		e->tracing = false;
+		e->trace_done = true;
+		return;
+	}
+	for (k = r->first; k < r->first + r->count; k++) {
+		struct trace_rec *t;
+
+		if (r->blob->traced[k])
+			continue;
+		if (e->ntrace == e->trace_cap) {
+			size_t cap = e->trace_cap ? e->trace_cap * 2 : 1024;
+
+			t = realloc(e->trace, cap * sizeof(*t));
+			if (!t)
+				return;	/* the trace misses it; the read goes on */
+			e->trace = t;
+			e->trace_cap = cap;
+		}
+		r->blob->traced[k] = 1;
+		t = &e->trace[e->ntrace++];
+		t->ms = (now - e->trace_t0_us) / 1000u;
+		t->blob = r->blob;
+		t->chunk = (uint32_t)k;
+	}
+}
+
+void fill_engine_trace_start(struct fill_engine *e, uint64_t duration_ms)
+{
+	pthread_mutex_lock(&e->lock);
+	e->tracing = true;
+	e->trace_t0_us = fill_now_us();
+	e->trace_end_us = duration_ms ? e->trace_t0_us + duration_ms * 1000u : 0;
+	pthread_mutex_unlock(&e->lock);
+}
+
+bool fill_engine_trace_done(struct fill_engine *e)
+{
+	bool done;
+
+	pthread_mutex_lock(&e->lock);
+	if (e->tracing && e->trace_end_us && fill_now_us() >= e->trace_end_us) {
+		e->tracing = false;
+		e->trace_done = true;
+	}
+	done = e->trace_done;
+	pthread_mutex_unlock(&e->lock);
+	return done;
+}
+
+int fill_engine_trace_get(struct fill_engine *e, struct lading_trace *out)
+{
+	size_t i;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < e->ntrace && !ret; i++)
+		ret = lading_trace_add(out, e->trace[i].ms, e->trace[i].blob->id,
+				       e->trace[i].chunk,
+				       fill_files_path(e->trace[i].blob, e->trace[i].chunk));
+	pthread_mutex_unlock(&e->lock);
+	if (ret)
+		lading_trace_free(out);
+	return ret;
+}
+
+int fill_engine_add_files(struct fill_engine *e, struct fill_files *fs)
+{
+	struct fill_files **n;
+
+	pthread_mutex_lock(&e->lock);
+	n = realloc(e->files, (e->nfiles + 1) * sizeof(*n));
+	if (n) {
+		e->files = n;
+		e->files[e->nfiles++] = fs;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (!n)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -464,10 +689,13 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 	pthread_mutex_lock(&e->lock);
 	if (!r->low_priority)
 		e->st.requests++;
+	if (!r->low_priority && !r->own && e->tracing)
+		trace_note(e, r);
 	for (k = r->first; k < r->first + r->count; k++)
 		if (r->blob->state[k] != FILL_CHUNK_PRESENT)
 			hit = false;
 	if (hit) {
+		readahead_on_hit(e, r);
 		if (!r->low_priority)
 			e->st.hits++;
 		account(e, r, 0, false);
@@ -482,7 +710,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		/* the kernel retries a failed read at once: answer it now */
 	} else if (e->stopping) {
 		ret = -ESHUTDOWN;
-	} else if (claim_missing(e, r)) {
+	} else if (claim_with_readahead(e, r)) {
 		ret = -ENOMEM;
 	} else {
 		for (k = r->first; !r->low_priority && k < r->first + r->count; k++)
@@ -663,6 +891,7 @@ static void *fetch_worker(void *arg)
 			;
 		if (i < j->count)
 			e->st.fetch_errors++;
+		e->st.fetches++;
 		finish_job(e, j, res);
 		free(res);
 		free(j);
@@ -775,6 +1004,10 @@ void fill_engine_stop(struct fill_engine *e)
 	for (i = 0; i < e->nblobs; i++)
 		blob_free(e->blobs[i]);
 	free(e->blobs);
+	for (i = 0; i < e->nfiles; i++)
+		fill_files_free(e->files[i]);
+	free(e->files);
+	free(e->trace);
 	free(e->workers);
 	pthread_cond_destroy(&e->work);
 	pthread_cond_destroy(&e->reaper_wake);

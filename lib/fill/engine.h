@@ -50,6 +50,10 @@ struct fill_blob {
 	int next_write_fd;		/* installed when the closing one is done */
 	bool complete_reported;
 	void *backend;			/* the back end's object */
+	/* the image's files over it (files.h); NULL: not known */
+	struct fill_files *files;
+	uint32_t *ref;			/* per chunk: its first file's seq position */
+	uint8_t *traced;		/* --record: already in the trace */
 };
 
 typedef void fill_complete_fn(struct fill_request *r, int err);
@@ -58,6 +62,7 @@ struct fill_request {
 	struct fill_blob *blob;
 	size_t first, count;		/* chunk range; count 0: nothing to fill */
 	bool low_priority;		/* prefetch: behind on-demand requests */
+	bool own;			/* a read of our own (priming): not traced */
 	uint64_t deadline_us;		/* monotonic; 0: none */
 	fill_complete_fn *complete;	/* called once, without engine locks */
 	/* engine's */
@@ -70,6 +75,7 @@ struct fill_engine_params {
 	unsigned jobs;			/* fetch workers; 0: 4 */
 	unsigned timeout_ms;		/* per request; 0: none */
 	size_t merge_bytes;		/* stored bytes per read; 0: 4 MiB */
+	uint64_t readahead;		/* largest window per file, bytes; 0: none */
 	const struct lading_log *log;
 	/* under the engine lock, once, when every chunk of b is present */
 	void (*blob_complete)(struct fill_blob *b, void *ud);
@@ -110,6 +116,19 @@ void fill_blob_map(const struct fill_blob *b, uint64_t off, uint64_t len,
 /* The first chunk from `from` on that is neither present nor in flight. */
 bool fill_engine_next_missing(struct fill_engine *e, struct fill_blob *b,
 			      size_t from, size_t *k);
+
+/* The engine frees fs (see files.h) when it stops. */
+int fill_engine_add_files(struct fill_engine *e, struct fill_files *fs);
+
+/*
+ * --record: from now on, note each chunk a kernel request needs the first
+ * time, for duration_ms (0: until the end).
+ */
+void fill_engine_trace_start(struct fill_engine *e, uint64_t duration_ms);
+/* True once the recording's duration is over. */
+bool fill_engine_trace_done(struct fill_engine *e);
+/* What was noted so far, in order; 0 or -ENOMEM. */
+int fill_engine_trace_get(struct fill_engine *e, struct lading_trace *out);
 
 /* Submits r; may complete it before returning (cache hit). */
 void fill_engine_submit(struct fill_engine *e, struct fill_request *r);

@@ -24,6 +24,7 @@
 #include <lading/format.h>
 #include <lading/fill_events.h>
 #include "backends.h"
+#include "files.h"
 
 /* Debian's 6.1 headers predate pre-content events (Linux 6.14). */
 #ifndef FAN_CLASS_PRE_CONTENT
@@ -176,6 +177,7 @@ static void handle_event(struct fan_backend *fb, const struct lading_fanotify_ev
 	fr->fd = ev->fd;
 	fr->r.blob = f->b;
 	fr->r.complete = fan_request_complete;
+	fr->r.own = ev->pid == getpid();	/* priming, --prefetch-list */
 	fr->r.deadline_us = fb->timeout_ms ? t0 + fb->timeout_ms * 1000ull : 0;
 	fill_blob_map(f->b, ev->off, ev->count, &fr->r.first, &fr->r.count);
 	fill_engine_submit(fb->e, &fr->r);
@@ -569,6 +571,22 @@ static int add_blob(struct fan_backend *fb, struct fill_engine *e,
 	return 0;
 }
 
+/* The files over the blobs, for readahead and traces. */
+static void map_files(struct fan_backend *fb, struct lading_reader *reader)
+{
+	struct fill_blob **slots = calloc(fb->nblobs ? fb->nblobs : 1, sizeof(*slots));
+	size_t i;
+
+	if (!slots) {
+		lading_log_msg(fb->log, LADING_LOG_WARN, "no file map: out of memory");
+		return;
+	}
+	for (i = 0; i < fb->nblobs; i++)
+		slots[i] = fb->blobs[i].b;
+	fill_files_attach(fb->e, reader, slots, fb->nblobs, fb->log);
+	free(slots);
+}
+
 /*
  * Marks the blobs still incomplete.  Nothing writes the cache but the
  * filler, so what the scan found present stays so.  A taken-over group
@@ -623,6 +641,8 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 	ret = lading_reader_open_file(&reader, pr->bootstrap_path, err);
 	for (i = 0; !ret && i < pr->nblobs; i++)
 		ret = add_blob(fb, e, pr, i, reader, o, err);
+	if (!ret)
+		map_files(fb, reader);
 	lading_reader_close(reader);
 	if (!ret)
 		check_leases(fb, pr->bootstrap_path);

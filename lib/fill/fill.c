@@ -15,6 +15,7 @@
 #include "backends.h"
 
 #define PREFETCH_CHUNKS 16	/* per low-priority request */
+#define TRACE_RUN_CHUNKS 64	/* per request replaying a trace */
 
 int lading_fill_pick_backend(enum lading_fill_backend *out,
 			     const struct lading_log *log, struct lading_error *err)
@@ -54,6 +55,8 @@ struct filler {
 	char *toc_dir;			/* <cache>/.lading-toc */
 	volatile bool prefetch_stop;
 	struct lading_fill_stats *stats;
+	struct lading_trace replay;	/* --prefetch-trace */
+	bool recording, record_final;	/* --record; its duration is over */
 };
 
 /* ---- prefetch --------------------------------------------------------- */
@@ -141,6 +144,79 @@ static int ensure_write_fd(struct filler *f, struct fill_blob *b, size_t k)
 	return -EBADF;	/* cachefiles: not open in the kernel (yet) */
 }
 
+static struct fill_blob *blob_by_id(struct filler *f, const char *id)
+{
+	struct fill_blob *b;
+	size_t i;
+
+	for (i = 0; (b = fill_engine_blob(f->engine, i)); i++)
+		if (!strcmp(b->id, id))
+			return b;
+	return NULL;
+}
+
+static int prefetch_submit(struct filler *f, struct prefetch_window *w,
+			   struct fill_blob *b, size_t first, size_t count)
+{
+	struct prefetch_request *pr = calloc(1, sizeof(*pr));
+
+	if (!pr)
+		return -ENOMEM;
+	pr->w = w;
+	pr->r.blob = b;
+	pr->r.first = first;
+	pr->r.count = count;
+	pr->r.low_priority = true;
+	pr->r.complete = prefetch_complete;
+	pthread_mutex_lock(&w->lock);
+	w->inflight++;
+	pthread_mutex_unlock(&w->lock);
+	fill_engine_submit(f->engine, &pr->r);
+	return 0;
+}
+
+/*
+ * Queues the traced chunks at once, in trace order, runs of neighbours in
+ * one request: every worker takes them, on-demand jobs still go first.
+ */
+static void prefetch_trace(struct filler *f, struct prefetch_window *w)
+{
+	const struct lading_trace *t = &f->replay;
+	struct fill_blob *b = NULL, *run_blob = NULL;
+	size_t i, run_first = 0, run_count = 0, queued = 0, skipped = 0;
+
+	for (i = 0; i < t->n && !f->prefetch_stop; i++) {
+		const struct lading_trace_entry *e = &t->v[i];
+
+		if (!b || strcmp(b->id, e->blob))
+			b = blob_by_id(f, e->blob);
+		if (!b || e->chunk >= b->toc.count || ensure_write_fd(f, b, e->chunk)) {
+			skipped++;
+			continue;
+		}
+		if (run_count && run_blob == b && e->chunk == run_first + run_count &&
+		    run_count < TRACE_RUN_CHUNKS) {
+			run_count++;
+		} else {
+			if (run_count)
+				prefetch_submit(f, w, run_blob, run_first, run_count);
+			run_blob = b;
+			run_first = e->chunk;
+			run_count = 1;
+		}
+		queued++;
+	}
+	if (run_count)
+		prefetch_submit(f, w, run_blob, run_first, run_count);
+	if (skipped)
+		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: %zu chunks queued, "
+			       "%zu not in this image (or not writable yet)",
+			       f->p->prefetch_trace, queued, skipped);
+	else
+		lading_log_msg(f->p->log, LADING_LOG_INFO, "%s: %zu chunks queued",
+			       f->p->prefetch_trace, queued);
+}
+
 /* 0 when the walk reached the blob's end; -EAGAIN: no writer yet. */
 static int prefetch_blob(struct filler *f, struct prefetch_window *w,
 			 struct fill_blob *b)
@@ -148,26 +224,16 @@ static int prefetch_blob(struct filler *f, struct prefetch_window *w,
 	size_t k = 0;
 
 	while (!f->prefetch_stop && fill_engine_next_missing(f->engine, b, k, &k)) {
-		struct prefetch_request *pr;
+		size_t n = b->toc.count - k < PREFETCH_CHUNKS ? b->toc.count - k :
+			   PREFETCH_CHUNKS;
 
 		if (ensure_write_fd(f, b, k))
 			return -EAGAIN;
+		/* a replayed trace first: this waits until it is done */
 		prefetch_wait_below(w, w->max - 1);
-		pr = calloc(1, sizeof(*pr));
-		if (!pr)
+		if (prefetch_submit(f, w, b, k, n))
 			return -ENOMEM;
-		pr->w = w;
-		pr->r.blob = b;
-		pr->r.first = k;
-		pr->r.count = b->toc.count - k < PREFETCH_CHUNKS ? b->toc.count - k :
-			      PREFETCH_CHUNKS;
-		pr->r.low_priority = true;
-		pr->r.complete = prefetch_complete;
-		k += pr->r.count;
-		pthread_mutex_lock(&w->lock);
-		w->inflight++;
-		pthread_mutex_unlock(&w->lock);
-		fill_engine_submit(f->engine, &pr->r);
+		k += n;
 	}
 	return 0;
 }
@@ -180,10 +246,12 @@ static void *prefetch_main(void *arg)
 	struct fill_blob *b;
 	size_t i;
 
-	if (f->p->prefetch_list && f->p->mountpoint)
-		prefetch_paths(f);
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
+	if (f->replay.n)
+		prefetch_trace(f, &w);
+	if (f->p->prefetch_list && f->p->mountpoint)
+		prefetch_paths(f);
 	/*
 	 * Blob order: slot order, image by image.  A cachefiles blob has no
 	 * writer until a mount opens it (serve mounts come later): such
@@ -207,6 +275,50 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
+/* ---- recording -------------------------------------------------------- */
+
+/* Writes what was recorded so far (atomically); 0 or a negative errno. */
+static int write_trace(struct filler *f, struct lading_error *err)
+{
+	struct lading_trace t;
+	int ret = fill_engine_trace_get(f->engine, &t);
+
+	if (ret)
+		return lading_error_set(err, -ret, "%s: %s", f->p->record, strerror(-ret));
+	ret = lading_trace_write(f->p->record, &t, err);
+	lading_trace_free(&t);
+	return ret;
+}
+
+/* On SIGUSR1, and once when the duration is over: failures only warn. */
+static void write_trace_now(struct filler *f)
+{
+	struct lading_error err = { 0 };
+	int ret;
+
+	if (!f->recording)
+		return;
+	ret = write_trace(f, &err);
+	if (ret)
+		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s",
+			       lading_error_message(&err, ret));
+}
+
+/* Fails before mounting when the trace could not be written at the end. */
+static int check_record_dir(const struct lading_fill_params *p, struct lading_error *err)
+{
+	struct lading_outfile of;
+	char *dir = lading_path_dirname(p->record);
+	int ret = dir ? lading_outfile_open(&of, dir) : -ENOMEM;
+
+	free(dir);
+	if (ret)
+		return lading_error_set(err, -ret, "--record %s: %s", p->record,
+					strerror(-ret));
+	lading_outfile_abort(&of);
+	return 0;
+}
+
 /* ---- stats and waiting ------------------------------------------------ */
 
 static void collect_stats(struct filler *f, struct lading_fill_stats *st)
@@ -228,9 +340,14 @@ static void serve_until_stopped(struct filler *f)
 			struct lading_fill_stats st;
 
 			*p->report = 0;
+			write_trace_now(f);
 			collect_stats(f, &st);
 			if (p->report_fn)
 				p->report_fn(&st, p->ud);
+		}
+		if (f->recording && !f->record_final && fill_engine_trace_done(f->engine)) {
+			f->record_final = true;
+			write_trace_now(f);
 		}
 	}
 }
@@ -242,6 +359,7 @@ static int start_engine(struct filler *f)
 	const struct lading_fill_params *p = f->p;
 	struct fill_engine_params ep = {
 		.jobs = p->jobs, .timeout_ms = p->timeout_ms, .log = p->log,
+		.readahead = p->readahead,
 	};
 	struct lading_registry_opts ro = p->registry;
 	int ret;
@@ -262,7 +380,7 @@ static int start_engine(struct filler *f)
 
 static void start_prefetch(struct filler *f)
 {
-	if (!f->p->prefetch && !f->p->prefetch_list)
+	if (!f->p->prefetch && !f->p->prefetch_list && !f->replay.n)
 		return;
 	if (pthread_create(&f->prefetcher, NULL, prefetch_main, f))
 		lading_log_msg(f->p->log, LADING_LOG_WARN, "prefetch not started");
@@ -270,8 +388,10 @@ static void start_prefetch(struct filler *f)
 		f->prefetching = true;
 }
 
-static void teardown(struct filler *f, struct lading_fill_stats *stats)
+static int teardown(struct filler *f, struct lading_fill_stats *stats)
 {
+	int ret = 0;
+
 	f->prefetch_stop = true;
 	if (f->fan)
 		fan_backend_stop(f->fan);
@@ -282,6 +402,9 @@ static void teardown(struct filler *f, struct lading_fill_stats *stats)
 	f->cancel = 1;
 	if (f->engine) {
 		collect_stats(f, stats);
+		/* the engine's blobs name the chunks: before it stops */
+		if (f->recording)
+			ret = write_trace(f, f->err);
 		fill_engine_stop(f->engine);
 	}
 	if (f->prefetching)
@@ -289,6 +412,8 @@ static void teardown(struct filler *f, struct lading_fill_stats *stats)
 	fan_backend_free(f->fan);
 	cf_backend_free(f->cf);
 	lading_blob_sources_close(f->sources);
+	lading_trace_free(&f->replay);
+	return ret;
 }
 
 static int mount_file_backed(struct filler *f, const struct lading_prepare_report *pr)
@@ -384,15 +509,23 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 				     .cache_dir = p->cache_dir };
 	bool mounted = false;
 	size_t i;
-	int ret = 0;
+	int ret = 0, tret;
 
+	if (p->record && (ret = check_record_dir(p, f->err)))
+		return ret;
+	if (p->prefetch_trace &&
+	    (ret = lading_trace_load(p->prefetch_trace, &f->replay, f->err)))
+		return ret;
 	f->toc_dir = lading_path_join(p->cache_dir, ".lading-toc");
-	if (!f->toc_dir)
+	if (!f->toc_dir) {
+		lading_trace_free(&f->replay);
 		return lading_error_set(f->err, ENOMEM, "out of memory");
+	}
 	o.toc_dir = f->toc_dir;
 
 	reports = calloc(nimages ? nimages : 1, sizeof(*reports));
 	if (!reports) {
+		lading_trace_free(&f->replay);
 		free(f->toc_dir);
 		return lading_error_set(f->err, ENOMEM, "out of memory");
 	}
@@ -407,6 +540,10 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 		ret = fan_backend_start(f->fan, f->engine, &reports[0], &o, f->err);
 	else if (!ret)
 		ret = serve_cachefiles(f, images, nimages, reports);
+	if (!ret && p->record) {
+		fill_engine_trace_start(f->engine, p->record_ms);
+		f->recording = true;
+	}
 	if (!ret && p->mountpoint) {
 		ret = f->backend == LADING_FILL_FANOTIFY ?
 		      mount_file_backed(f, &reports[0]) : mount_cachefiles(f, &images[0]);
@@ -422,7 +559,9 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 	}
 	if (mounted)
 		unmount(f);
-	teardown(f, stats);
+	tret = teardown(f, stats);
+	if (!ret)
+		ret = tret;
 	for (i = 0; i < nimages; i++)
 		lading_prepare_report_free(&reports[i]);
 	free(reports);

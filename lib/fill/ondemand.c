@@ -27,6 +27,7 @@
 #include <lading/cachefiles.h>
 #include <lading/fill_events.h>
 #include "backends.h"
+#include "files.h"
 
 /* <linux/cachefiles.h>: _IOW(0x98, 1, int) */
 #define LADING_CACHEFILES_IOC_READ_COMPLETE _IOW(0x98, 1, int)
@@ -552,6 +553,27 @@ static int add_image_blobs(struct cf_backend *cb, struct cf_image *im,
 	return 0;
 }
 
+/* The files over the image's blobs (a blob two images share: the first's). */
+static void map_files(struct cf_backend *cb, struct cf_image *im)
+{
+	uint16_t n = lading_reader_nslots(im->reader), i;
+	struct fill_blob **slots = calloc(n ? n : 1, sizeof(*slots));
+	size_t k;
+
+	if (!slots) {
+		lading_log_msg(cb->log, LADING_LOG_WARN, "no file map: out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		for (k = 0; k < cb->nblobs; k++)
+			if (!strcmp(cb->blobs[k].volume_key, im->volume_key) &&
+			    !strncmp(cb->blobs[k].b->id, lading_reader_slot(im->reader, i + 1)->tag,
+				     LADING_DIGEST_HEX_LEN))
+				slots[i] = cb->blobs[k].b;
+	fill_files_attach(cb->e, im->reader, slots, n, cb->log);
+	free(slots);
+}
+
 static int load_images(struct cf_backend *cb, const struct cf_image_spec *images,
 		       size_t nimages, const struct fill_serve_opts *o,
 		       struct lading_error *err)
@@ -580,6 +602,8 @@ static int load_images(struct cf_backend *cb, const struct cf_image_spec *images
 		if (!ret) {
 			im->img = lading_reader_image(im->reader, &im->img_len);
 			ret = add_image_blobs(cb, im, o, err);
+		if (!ret)
+			map_files(cb, im);
 		}
 	}
 	return ret;

@@ -146,7 +146,8 @@ log "ok: prefetch-list fetched exactly the listed file; prefetch completed the b
 # 7. kill -9 mid-run: the guardian detaches the mount, open files get EIO
 #    for what is missing (never zeros); the next filler takes the group
 #    over, serves the old reader the right bytes and fetches nothing twice
-start_filler "$WORK/cache7" "$blobs"
+#    (no readahead: what is missing at 900000 must stay missing)
+FILL_OPTS="--readahead 0" start_filler "$WORK/cache7" "$blobs"
 python3 - "$MNT" "$FILLER" "$WORK/src" "$WORK/go7" <<'PY' &
 import os, signal, sys, time
 mnt, pid, src, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
