@@ -727,7 +727,6 @@ static int open_oci(struct image_priv *ip, const char *platform,
 	return ret;
 }
 
-/* docker save: manifest.json lists Config and Layers by path. */
 /* A registry: the reference names a manifest or an index. */
 static int open_registry(struct image_priv *ip, const char *platform,
 			 const struct lading_registry_opts *opts,
@@ -762,17 +761,15 @@ static int open_registry(struct image_priv *ip, const char *platform,
 	return ret;
 }
 
-static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
-{
-	json_t *man, *entry = NULL, *e, *layers, *config, *diff_ids;
-	const char *cfg_path, *hex;
-	char *cbuf;
-	size_t clen, i;
-	int ret;
+/* docker save: manifest.json lists Config and Layers by path. */
 
-	ret = load_document(ip, "manifest.json", &man, err);
-	if (ret)
-		return ret;
+/* The manifest.json entry the reference names (NAME:TAG, or the only one). */
+static int docker_archive_entry(struct image_priv *ip, json_t *man,
+				json_t **out, struct lading_error *err)
+{
+	json_t *entry = NULL, *e;
+	size_t i;
+
 	json_array_foreach(man, i, e) {
 		json_t *tags = json_object_get(e, "RepoTags"), *t;
 		size_t k;
@@ -786,37 +783,36 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 			    !strcmp(json_string_value(t), ip->pub.ref.ref))
 				entry = e;
 	}
-	if (!entry || (!ip->pub.ref.ref && json_array_size(man) > 1)) {
-		json_decref(man);
+	if (!entry || (!ip->pub.ref.ref && json_array_size(man) > 1))
 		return lading_error_set(err, ENOENT, "%s: %s", ip->pub.ref.path,
 					ip->pub.ref.ref ? "no image with that tag" :
 					"several images: name one (NAME:TAG)");
-	}
-	cfg_path = json_string_value(json_object_get(entry, "Config"));
-	layers = json_object_get(entry, "Layers");
-	if (!cfg_path || !json_is_array(layers)) {
-		json_decref(man);
-		return lading_error_set(err, EINVAL, "%s: manifest.json lacks Config "
-					"or Layers", ip->pub.ref.path);
-	}
-	ret = read_small(ip, cfg_path, &cbuf, &clen, err);
-	if (ret) {
-		json_decref(man);
+	*out = entry;
+	return 0;
+}
+
+/*
+ * The config, named by its digest ("<hex>.json" or blobs/sha256/<hex>):
+ * checked, kept in the image, parsed into *out.
+ */
+static int docker_archive_config(struct image_priv *ip, const char *cfg_path,
+				 json_t **out, struct lading_error *err)
+{
+	const char *hex = strrchr(cfg_path, '/') ? strrchr(cfg_path, '/') + 1 : cfg_path;
+	char *cbuf;
+	size_t clen;
+	int ret = read_small(ip, cfg_path, &cbuf, &clen, err);
+
+	if (ret)
 		return ret;
-	}
-	/* the config is named by its digest: "<hex>.json" or blobs/sha256/<hex> */
-	hex = strrchr(cfg_path, '/') ? strrchr(cfg_path, '/') + 1 : cfg_path;
-	if (strlen(hex) < 64 || !sha256_matches(cbuf, clen,
-						strndupa(hex, 64))) {
+	if (strlen(hex) < 64 || !sha256_matches(cbuf, clen, strndupa(hex, 64))) {
 		free(cbuf);
-		json_decref(man);
 		return lading_error_set(err, EBADMSG, "%s: config %s: digest mismatch",
 					ip->pub.ref.path, cfg_path);
 	}
-	config = parse_json(cbuf, clen, cfg_path, err);
-	if (!config) {
+	*out = parse_json(cbuf, clen, cfg_path, err);
+	if (!*out) {
 		free(cbuf);
-		json_decref(man);
 		return -EINVAL;
 	}
 	ip->pub.config = cbuf;
@@ -824,6 +820,63 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 	ip->pub.config_digest = malloc(7 + 64 + 1);
 	if (ip->pub.config_digest)
 		snprintf(ip->pub.config_digest, 7 + 64 + 1, "sha256:%.64s", hex);
+	return 0;
+}
+
+/*
+ * Layer i at path: OCI-style archives name layers by digest; legacy ones
+ * are uncompressed tars whose digest is the config's diff_id.
+ */
+static int docker_archive_layer(struct image_priv *ip, size_t i, const char *path,
+				const char *diff, struct lading_error *err)
+{
+	struct lading_image_layer *L = &ip->pub.layers[i];
+	const char *want = NULL, *base;
+
+	if (!path)
+		return lading_error_set(err, EINVAL, "%s: bad layer %zu",
+					ip->pub.ref.path, i + 1);
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (!strncmp(path, "blobs/sha256/", 13))
+		want = base;
+	else if (diff && !valid_digest(diff, &want))
+		want = NULL;
+	if (!want)
+		return lading_error_set(err, EINVAL, "%s: layer %s has no digest to "
+					"check", ip->pub.ref.path, path);
+	L->location = strdup(path);
+	L->expected_sha256 = strndup(want, 64);
+	L->digest = malloc(7 + 64 + 1);
+	L->media_type = strdup("application/vnd.docker.image.rootfs.diff.tar");
+	if (!L->location || !L->expected_sha256 || !L->digest || !L->media_type)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	snprintf(L->digest, 7 + 64 + 1, "sha256:%s", L->expected_sha256);
+	return 0;
+}
+
+static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
+{
+	json_t *man, *entry = NULL, *e, *layers, *config = NULL, *diff_ids;
+	const char *cfg_path;
+	size_t i;
+	int ret;
+
+	ret = load_document(ip, "manifest.json", &man, err);
+	if (ret)
+		return ret;
+	ret = docker_archive_entry(ip, man, &entry, err);
+	if (ret)
+		goto out;
+	cfg_path = json_string_value(json_object_get(entry, "Config"));
+	layers = json_object_get(entry, "Layers");
+	if (!cfg_path || !json_is_array(layers)) {
+		ret = lading_error_set(err, EINVAL, "%s: manifest.json lacks Config "
+				       "or Layers", ip->pub.ref.path);
+		goto out;
+	}
+	ret = docker_archive_config(ip, cfg_path, &config, err);
+	if (ret)
+		goto out;
 	set_platform(ip, config);
 	diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
 	ip->pub.nlayers = json_array_size(layers);
@@ -831,42 +884,15 @@ static int open_docker_archive(struct image_priv *ip, struct lading_error *err)
 				sizeof(*ip->pub.layers));
 	ret = ip->pub.layers ? 0 : lading_error_set(err, ENOMEM, "out of memory");
 	json_array_foreach(layers, i, e) {
-		struct lading_image_layer *L = &ip->pub.layers[i];
-		const char *path = json_string_value(e);
-		const char *diff = json_string_value(json_array_get(diff_ids, i));
-		const char *want = NULL, *base;
-
 		if (ret)
 			break;
-		if (!path) {
-			ret = lading_error_set(err, EINVAL, "%s: bad layer %zu",
-					       ip->pub.ref.path, i + 1);
-			break;
-		}
-		/* OCI-style archives name layers by digest; legacy ones are
-		 * uncompressed tars whose digest is the config's diff_id */
-		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-		if (!strncmp(path, "blobs/sha256/", 13))
-			want = base;
-		else if (diff && !valid_digest(diff, &want))
-			want = NULL;
-		if (!want) {
-			ret = lading_error_set(err, EINVAL, "%s: layer %s has no "
-					       "digest to check", ip->pub.ref.path, path);
-			break;
-		}
-		L->location = strdup(path);
-		L->expected_sha256 = strndup(want, 64);
-		L->digest = malloc(7 + 64 + 1);
-		L->media_type = strdup("application/vnd.docker.image.rootfs.diff.tar");
-		if (!L->location || !L->expected_sha256 || !L->digest || !L->media_type) {
-			ret = lading_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-		snprintf(L->digest, 7 + 64 + 1, "sha256:%s", L->expected_sha256);
+		ret = docker_archive_layer(ip, i, json_string_value(e),
+					   json_string_value(json_array_get(diff_ids, i)),
+					   err);
 	}
 	if (!ret)
 		ret = set_diff_ids(ip, config, err);
+out:
 	json_decref(config);
 	json_decref(man);
 	return ret;
