@@ -13,9 +13,10 @@
 # Environment: EROFS_UTILS_VERSION (default 1.9.3), TMPDIR (build dir
 # parent, default /var/tmp), MAKEFLAGS (default -j$(nproc)).
 # Needs: autoconf automake libtool pkg-config, a C compiler, uuid-dev,
-# liblz4-dev liblzma-dev zlib1g-dev (and, if present, libzstd-dev, which
-# configure picks up); Debian: apt-get install autoconf automake libtool
-# pkg-config uuid-dev liblz4-dev liblzma-dev zlib1g-dev libzstd-dev.
+# liblz4-dev liblzma-dev zlib1g-dev libssl-dev (and, if present,
+# libzstd-dev, which configure picks up); Debian: apt-get install autoconf
+# automake libtool pkg-config uuid-dev liblz4-dev liblzma-dev zlib1g-dev
+# libssl-dev libzstd-dev.
 set -euo pipefail
 
 VERSION=${EROFS_UTILS_VERSION:-1.9.3}
@@ -60,12 +61,14 @@ cd "$tree"
 log "autogen"
 ./autogen.sh >"$work/autogen.log" 2>&1 || { tail -n 20 "$work/autogen.log" >&2; die "autogen.sh failed"; }
 log "configure --prefix=$prefix --enable-multithreading"
-# lz4/lzma/zlib are required so that the build is comparable to a distro one;
+# lz4/lzma/zlib as a distro build has them; OpenSSL so that sha256 (chunk
+# dedup) is OpenSSL's, as lading's is, not erofs-utils' portable C one;
 # fuse is not needed for mkfs.erofs.
 ./configure --prefix="$prefix" --enable-multithreading --enable-lz4 --enable-lzma \
-	--with-zlib --disable-fuse >"$work/configure.log" 2>&1 ||
+	--with-zlib --with-openssl --disable-fuse >"$work/configure.log" 2>&1 ||
 	{ tail -n 30 "$work/configure.log" >&2; die "configure failed"; }
 grep -q '^#define EROFS_MT_ENABLED 1' config.h || die "configure did not enable multithreading"
+grep -q '^#define HAVE_OPENSSL_EVP_H 1' config.h || die "configure did not find OpenSSL's evp.h"
 log "make"
 make ${MAKEFLAGS:--j"$(nproc)"} >"$work/make.log" 2>&1 || { tail -n 30 "$work/make.log" >&2; die "make failed"; }
 make install >"$work/install.log" 2>&1 || { tail -n 30 "$work/install.log" >&2; die "make install failed"; }
