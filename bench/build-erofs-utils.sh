@@ -20,7 +20,7 @@
 set -euo pipefail
 
 VERSION=${EROFS_UTILS_VERSION:-1.9.3}
-src= git= prefix=
+src='' git='' prefix=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--src) src=${2:?--src needs DIR}; shift ;;

@@ -55,7 +55,7 @@ bad=0 n=0
 for src in "$@"; do
 	for o in "${opts[@]}"; do
 		for b in old new; do
-			rm -rf "$work/$b" && mkdir -p "$work/$b/blobs"
+			rm -rf "${work:?}/$b" && mkdir -p "$work/$b/blobs"
 			bin=$old
 			[ "$b" = new ] && bin=$new
 			# shellcheck disable=SC2086
