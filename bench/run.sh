@@ -2,17 +2,23 @@
 # Benchmark lading-mkimage against erofs-utils mkfs.erofs and raw I/O / hash
 # limits on the input built by bench/make-rootfs.sh.  See bench/README.md.
 #
-# usage: bench/run.sh [--json] [--repeat N] [--keep]
+# usage: bench/run.sh [--json] [--repeat N] [--keep] [--cases LIST]
 #
 #   --json       print the results as one JSON object instead of a table
 #   --repeat N   run every case N times; report the fastest run (default 3)
 #   --keep       keep the temp output dir (its path is printed on stderr)
+#   --cases LIST run only these cases (comma-separated names, as in the
+#                table); ratios whose cases did not run are n/a
 #
 # Environment:
 #   LADING_BENCH_CACHE  input cache dir (default $LADING_BENCH_DIR, else
 #                       /var/tmp/lading-bench)
 #   LADING_MKIMAGE      lading-mkimage binary (default build/mkimage/lading-mkimage)
-#   MKFS_EROFS          mkfs.erofs binary (default: from PATH)
+#   MKFS_EROFS          mkfs.erofs binary (default: from PATH); erofs-utils
+#                       1.9.3 built by bench/build-erofs-utils.sh is at
+#                       /var/tmp/erofs-utils-1.9.3/bin/mkfs.erofs
+#   MKFS_WORKERS        mkfs.erofs --workers (default: the CPU count, as
+#                       mkfs.erofs 1.8+ does; ignored by older versions)
 #   TMPDIR              where the temp output dir is created (default /var/tmp)
 #
 # Exits non-zero if any measured command fails (the other cases still run).
@@ -31,13 +37,15 @@ TGZ=$DIR.tar.gz
 BIG=$CACHE/bigfile
 TIME=/usr/bin/time
 
-json=0 repeat=3 keep=0
+json=0 repeat=3 keep=0 only=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--json) json=1 ;;
 	--repeat) repeat=${2:?--repeat needs N}; shift ;;
 	--repeat=*) repeat=${1#*=} ;;
 	--keep) keep=1 ;;
+	--cases) only=${2:?--cases needs LIST}; shift ;;
+	--cases=*) only=${1#*=} ;;
 	-h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -125,6 +133,7 @@ warm() {
 measure() {
 	local name=$1 stdout=$2 input=$3 i tf line w m u k c rc
 	shift 3
+	if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then return 0; fi
 	CASES+=("$name")
 	for ((i = 1; i <= repeat; i++)); do
 		rm -rf "${OUT:?}/$name"
@@ -178,13 +187,33 @@ record_sizes() {
 	if [ -e "$d/boot" ] && [ "$n" = 0 ]; then NOTE[$name]="no blob written"; fi
 }
 
-# mkfs.erofs 1.5: "mkfs.erofs [options] FILE DIRECTORY"; --blobdev=X is a
-# plain file here (created if missing); chunk size in bytes.
+# Both tools get the same input and the same settings: 1 MiB chunks, no
+# compression, every chunk deduplicated by sha256, the data in one separate
+# blob ("--blobdev=X" is a plain file, created if missing).  mkfs.erofs 1.5
+# is "mkfs.erofs [options] FILE DIRECTORY" and has no --tar=f for a chunked
+# image nor --workers; 1.8+ take both (--workers only matters for compression
+# there, but is given so a multithreaded build uses all CPUs).  For a tar,
+# mkfs.erofs --sort=none writes the data in archive order as lading does;
+# its default (--sort=path) first spools every file's data to a temporary
+# file, which took it 1.3-2x longer here.
+mkfs_mt=()
+case $mkfs_version in
+1.[0-7] | 1.[0-7].*) ;;
+*) mkfs_mt=(--workers="${MKFS_WORKERS:-$ncpu}") ;;
+esac
+mkfs_tar=1
+# (--sort=none: 1.8.2+)
+case $mkfs_version in 1.[0-7] | 1.[0-7].* | 1.8 | 1.8.[01]) mkfs_tar=0 ;; esac
 measure mkfs.erofs "" "$DIR" \
-	"$MKFS" --quiet --chunksize=1048576 --blobdev="$OUT/mkfs.erofs/blobs/erofs.blob" \
+	"$MKFS" --quiet "${mkfs_mt[@]}" --chunksize=1048576 --blobdev="$OUT/mkfs.erofs/blobs/erofs.blob" \
 	"$OUT/mkfs.erofs/boot" "$DIR"
 measure lading-dir "" "$DIR" "$LADING" -b "$OUT/lading-dir/blobs" -C 1M "$OUT/lading-dir/boot" "$DIR"
-measure lading-tar "" "$TAR" "$LADING" -b "$OUT/lading-tar/blobs" "$OUT/lading-tar/boot" "$TAR"
+if [ "$mkfs_tar" = 1 ]; then
+	measure mkfs.erofs-tar "" "$TAR" \
+		"$MKFS" --quiet "${mkfs_mt[@]}" --tar=f --sort=none --chunksize=1048576 \
+		--blobdev="$OUT/mkfs.erofs-tar/blobs/erofs.blob" "$OUT/mkfs.erofs-tar/boot" "$TAR"
+fi
+measure lading-tar "" "$TAR" "$LADING" -b "$OUT/lading-tar/blobs" -C 1M "$OUT/lading-tar/boot" "$TAR"
 measure lading-tgz "" "$TGZ" "$LADING" -b "$OUT/lading-tgz/blobs" "$OUT/lading-tgz/boot" "$TGZ"
 measure lading-1file-dir "" "$BIG" "$LADING" -b "$OUT/lading-1file-dir/blobs" -C 1M "$OUT/lading-1file-dir/boot" "$BIG"
 measure lading-1file-tar "" "$BIG.tar" "$LADING" -b "$OUT/lading-1file-tar/blobs" "$OUT/lading-1file-tar/boot" "$BIG.tar"
@@ -226,10 +255,12 @@ ok_or_fail() { [ "${RC[$1]:-1}" = 0 ] && echo "${WALL[$1]}" || true; }
 rss_ok() { [ "${RC[$1]:-1}" = 0 ] && echo "${RSS[$1]}" || true; }
 
 r_dir_mkfs=$(ratio "$(ok_or_fail lading-dir)" "$(ok_or_fail mkfs.erofs)")
+r_tar_mkfs=$(ratio "$(ok_or_fail lading-tar)" "$(ok_or_fail mkfs.erofs-tar)")
 r_tar_sha=$(ratio "$(ok_or_fail lading-tar)" "$(ok_or_fail sha256-tar)")
 r_tgz_gz=$(ratio "$(ok_or_fail lading-tgz)" "$(ok_or_fail gunzip-tgz)")
 r_tar_cat=$(ratio "$(ok_or_fail lading-tar)" "$(ok_or_fail cat-tar)")
 m_dir_mkfs=$(ratio "$(rss_ok lading-dir)" "$(rss_ok mkfs.erofs)")
+m_tar_mkfs=$(ratio "$(rss_ok lading-tar)" "$(rss_ok mkfs.erofs-tar)")
 m_tar_dir=$(ratio "$(rss_ok lading-tar)" "$(rss_ok lading-dir)")
 m_tgz_tar=$(ratio "$(rss_ok lading-tgz)" "$(rss_ok lading-tar)")
 lading_max_rss=$(for c in lading-dir lading-tar lading-tgz; do rss_ok $c; done | sort -n | tail -n1)
@@ -263,10 +294,12 @@ if [ "$json" = 1 ]; then
 	done
 	printf '  ],\n  "ratios": {\n'
 	printf '    "wall_lading_dir_over_mkfs_erofs": %s,\n' "$r_dir_mkfs"
+	printf '    "wall_lading_tar_over_mkfs_erofs_tar": %s,\n' "$r_tar_mkfs"
 	printf '    "wall_lading_tar_over_sha256": %s,\n' "$r_tar_sha"
 	printf '    "wall_lading_tgz_over_gunzip": %s,\n' "$r_tgz_gz"
 	printf '    "wall_lading_tar_over_cat": %s,\n' "$r_tar_cat"
 	printf '    "rss_lading_dir_over_mkfs_erofs": %s,\n' "$m_dir_mkfs"
+	printf '    "rss_lading_tar_over_mkfs_erofs_tar": %s,\n' "$m_tar_mkfs"
 	printf '    "rss_lading_tar_over_lading_dir": %s,\n' "$m_tar_dir"
 	printf '    "rss_lading_tgz_over_lading_tar": %s,\n' "$m_tgz_tar"
 	printf '    "rss_lading_max_over_largest_file": %s,\n' "$m_lading_largest"
@@ -274,6 +307,7 @@ if [ "$json" = 1 ]; then
 	printf '    "rss_lading_1file_over_lading_rootfs": %s\n' "$m_big_rootfs"
 	printf '  },\n  "targets": {\n'
 	printf '    "lading_dir_at_most_half_mkfs_erofs": "%s",\n' "$(verdict "$r_dir_mkfs" 0.5)"
+	printf '    "lading_tar_at_most_half_mkfs_erofs_tar": "%s",\n' "$(verdict "$r_tar_mkfs" 0.5)"
 	printf '    "lading_tar_within_1_5x_sha256": "%s"\n' "$(verdict "$r_tar_sha" 1.5)"
 	printf '  },\n  "failed": %s\n}\n' "$([ $failed = 1 ] && echo true || echo false)"
 else
@@ -297,10 +331,12 @@ else
 	printf '\nratios:\n'
 	pr() { printf '  %-46s %6s%s\n' "$1" "$(na "$2")" "${3:+   ($3)}"; }
 	pr "wall  lading-dir / mkfs.erofs" "$r_dir_mkfs" "target <= 0.50: $(verdict "$r_dir_mkfs" 0.5)"
+	pr "wall  lading-tar / mkfs.erofs-tar" "$r_tar_mkfs" "target <= 0.50: $(verdict "$r_tar_mkfs" 0.5)"
 	pr "wall  lading-tar / sha256-tar" "$r_tar_sha" "target <= 1.50: $(verdict "$r_tar_sha" 1.5)"
 	pr "wall  lading-tgz / gunzip-tgz" "$r_tgz_gz"
 	pr "wall  lading-tar / cat-tar" "$r_tar_cat"
 	pr "rss   lading-dir / mkfs.erofs" "$m_dir_mkfs"
+	pr "rss   lading-tar / mkfs.erofs-tar" "$m_tar_mkfs"
 	pr "rss   lading-tar / lading-dir" "$m_tar_dir"
 	pr "rss   lading-tgz / lading-tar" "$m_tgz_tar"
 	pr "rss   max(lading rootfs) / largest rootfs file" "$m_lading_largest"

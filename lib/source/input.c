@@ -26,6 +26,12 @@
 #include "internal.h"
 
 #define IN_BUF (1u << 20)
+/*
+ * A file opened by path is read ahead of us, RA_WINDOW at a time: when
+ * nothing is cached the disk then works while we hash, instead of each
+ * read() waiting for its own megabyte.
+ */
+#define RA_WINDOW (32u << 20)
 
 enum input_kind { IN_PLAIN, IN_GZIP, IN_ARCHIVE };
 
@@ -46,6 +52,7 @@ struct input_stream {
 #endif
 	struct archive *raw;
 	uint64_t raw_bytes;
+	uint64_t ra_until;	/* readahead asked for up to here (own_fd) */
 	lading_read_fn read;	/* instead of fd */
 	void *read_ud;
 	struct lading_sha256_ctx raw_md;	/* of every raw byte (md NULL: no) */
@@ -88,6 +95,19 @@ struct pipeline {
 	bool holding;		/* the consumer still uses slot tail */
 };
 
+/* Asks for the next window once we are within one of the last asked. */
+static void read_ahead(struct input_stream *s)
+{
+	uint64_t pos = __atomic_load_n(&s->raw_bytes, __ATOMIC_RELAXED);
+
+	if (!s->own_fd || pos + RA_WINDOW < s->ra_until)
+		return;
+	/* advice only: a pipe or device refusing it is read as before */
+	(void)posix_fadvise(s->fd, (off_t)s->ra_until, RA_WINDOW,
+			    POSIX_FADV_WILLNEED);
+	s->ra_until += RA_WINDOW;
+}
+
 static int fill_raw(struct input_stream *s)
 {
 	ssize_t n;
@@ -102,6 +122,7 @@ static int fill_raw(struct input_stream *s)
 			return lading_error_set(&s->err, (int)-n, "read: %s",
 						strerror((int)-n));
 	} else {
+		read_ahead(s);
 		do
 			n = read(s->fd, s->in + s->in_len, IN_BUF - s->in_len);
 		while (n < 0 && errno == EINTR);

@@ -66,7 +66,7 @@ static int flush_chunk(struct lading_chunker *c)
 	if (c->buf_all_hole)
 		lading_store_add_hole(c->store, c->fill, ref);
 	else
-		ret = lading_store_add_chunk(c->store, c->buf, c->fill, ref);
+		ret = lading_store_add_chunk_buf(c->store, &c->buf, c->fill, ref);
 	if (ret)
 		return ret;
 	c->nrefs++;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,12 @@
  * the writer's work run on two cores.
  */
 #define QUEUE_BYTES (16u << 20)
+/*
+ * Writeback of the artifact is started every WRITEBACK_BYTES, so the
+ * device writes while we hash and the final fsync() finds little left to
+ * do instead of the whole blob.
+ */
+#define WRITEBACK_BYTES (32u << 20)
 
 struct chunk_job {
 	uint8_t *data;		/* chunk_size bytes, owned by the queue */
@@ -38,6 +45,7 @@ struct lading_store {
 	bool out_open;
 	uint64_t blob_bytes;	/* uncompressed view size, block aligned */
 	uint64_t artifact_bytes;	/* written by the writer thread */
+	uint64_t writeback_from;	/* artifact bytes not yet sent to writeback */
 	uint8_t *cbuf;		/* compression scratch (writer thread) */
 	size_t cbuf_size;
 	struct lading_toc_entry *toc;	/* writer thread */
@@ -71,6 +79,18 @@ static int artifact_append(struct lading_store *s, const void *buf, size_t len)
 		return -EIO;
 	s->artifact_bytes += len;
 	return lading_write_full(s->out.fd, buf, len);
+}
+
+/* Only starts I/O (no wait); errors surface in the final fsync(). */
+static void start_writeback(struct lading_store *s)
+{
+	uint64_t len = s->artifact_bytes - s->writeback_from;
+
+	if (len < WRITEBACK_BYTES)
+		return;
+	(void)sync_file_range(s->out.fd, (off_t)s->writeback_from, (off_t)len,
+			      SYNC_FILE_RANGE_WRITE);
+	s->writeback_from = s->artifact_bytes;
 }
 
 /* Writer thread: one chunk into the artifact and the ToC. */
@@ -113,6 +133,8 @@ static int write_chunk(struct lading_store *s, const struct chunk_job *j)
 	if (!ret && s->params.codec == LADING_CODEC_NONE && j->len % LADING_BLOCK_SIZE)
 		ret = artifact_append(s, zero_block,
 				      LADING_BLOCK_SIZE - j->len % LADING_BLOCK_SIZE);
+	if (!ret)
+		start_writeback(s);
 	return ret;
 }
 
@@ -144,8 +166,13 @@ static void *blob_writer_main(void *arg)
 	return NULL;
 }
 
-static int queue_push(struct lading_store *s, const uint8_t *data, size_t len,
-		      uint64_t uoff, const uint8_t *digest)
+/*
+ * Queues a chunk for the writer: copied into the free slot or, when the
+ * caller hands over its buffer (*swap), exchanged with the slot's.
+ */
+static int queue_push(struct lading_store *s, const uint8_t *data,
+		      uint8_t **swap, size_t len, uint64_t uoff,
+		      const uint8_t *digest)
 {
 	struct job_queue *q = &s->q;
 	struct chunk_job *j;
@@ -160,7 +187,14 @@ static int queue_push(struct lading_store *s, const uint8_t *data, size_t len,
 		return ret;
 	/* the slot is ours until head moves past it */
 	j = &q->jobs[q->head % q->nslots];
-	memcpy(j->data, data, len);
+	if (swap) {
+		uint8_t *mine = j->data;
+
+		j->data = *swap;
+		*swap = mine;
+	} else {
+		memcpy(j->data, data, len);
+	}
 	j->len = (uint32_t)len;
 	j->uoff = uoff;
 	memcpy(j->digest, digest, LADING_SHA256_LEN);
@@ -299,8 +333,8 @@ void lading_store_add_hole(struct lading_store *s, size_t len,
 	*ref = (struct lading_chunk_ref){ .blkaddr = LADING_CHUNK_HOLE };
 }
 
-int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
-			   size_t len, struct lading_chunk_ref *ref)
+static int add_chunk(struct lading_store *s, const uint8_t *data,
+		     uint8_t **swap, size_t len, struct lading_chunk_ref *ref)
 {
 	struct lading_digest d;
 	const uint8_t *digest = d.bytes;
@@ -346,7 +380,7 @@ int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 		if (ret)
 			return ret;
 	}
-	ret = queue_push(s, data, len, s->blob_bytes, digest);
+	ret = queue_push(s, data, swap, len, s->blob_bytes, digest);
 	if (ret)
 		return ret;
 	s->blob_bytes += padded;
@@ -355,6 +389,18 @@ remember:
 	*ref = (struct lading_chunk_ref){ .blkaddr = (uint32_t)blkaddr,
 					  .device_id = s->device_id };
 	return lading_dedup_insert(s->dedup, digest, (uint32_t)len, ref);
+}
+
+int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
+			   size_t len, struct lading_chunk_ref *ref)
+{
+	return add_chunk(s, data, NULL, len, ref);
+}
+
+int lading_store_add_chunk_buf(struct lading_store *s, uint8_t **buf,
+			       size_t len, struct lading_chunk_ref *ref)
+{
+	return add_chunk(s, *buf, buf, len, ref);
 }
 
 /* ToC and footer close the artifact (main thread, writer stopped). */

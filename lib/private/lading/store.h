@@ -117,6 +117,13 @@ int lading_store_open(struct lading_store **out,
  */
 int lading_store_add_chunk(struct lading_store *s, const uint8_t *data,
 			   size_t len, struct lading_chunk_ref *ref);
+/*
+ * The same for a chunk in a malloc()ed buffer of chunk_size bytes: instead
+ * of copying a new chunk, the store may keep *buf and hand back another
+ * buffer of the same size in its place (whose content is undefined).
+ */
+int lading_store_add_chunk_buf(struct lading_store *s, uint8_t **buf,
+			       size_t len, struct lading_chunk_ref *ref);
 /* Accounts a chunk that is a hole in the source without touching data. */
 void lading_store_add_hole(struct lading_store *s, size_t len,
 			   struct lading_chunk_ref *ref);
