@@ -653,28 +653,6 @@ static int open_push(struct conv *c)
 	return ret;
 }
 
-/* rm -r of the staging layout (blobs/sha256/<files>, index.json, ...) */
-static void remove_staging(const char *dir)
-{
-	const char *sub[] = { "blobs/sha256", "blobs", "" };
-	size_t i;
-
-	for (i = 0; i < LADING_ARRAY_SIZE(sub); i++) {
-		char *d = *sub[i] ? lading_path_join(dir, sub[i]) : strdup(dir);
-		DIR *dh = d ? opendir(d) : NULL;
-		struct dirent *de;
-
-		while (dh && (de = readdir(dh))) {
-			if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
-				unlinkat(dirfd(dh), de->d_name, 0);
-		}
-		if (dh)
-			closedir(dh);
-		rmdir(d);
-		free(d);
-	}
-}
-
 static int open_dst(struct conv *c)
 {
 	int ret;
@@ -813,7 +791,7 @@ static int convert_with(const struct lading_convert_params *p,
 		(ret ? lading_outdir_abort : lading_outdir_close)(&c.lb_od);
 	lading_registry_close(c.push);
 	if (c.staging)
-		remove_staging(c.staging);
+		lading_remove_tree(c.staging);
 	free(c.staging);
 	free(c.push_ref);
 	free(c.manifest_json);

@@ -481,28 +481,6 @@ static int run(struct pub *b)
 	return ret;
 }
 
-/* rm -r of a staging layout (blobs/sha256/<files>, index.json, ...) */
-static void remove_tree(const char *dir)
-{
-	const char *sub[] = { "blobs/sha256", "blobs", "" };
-	size_t i;
-
-	for (i = 0; i < LADING_ARRAY_SIZE(sub); i++) {
-		char *d = *sub[i] ? lading_path_join(dir, sub[i]) : strdup(dir);
-		DIR *dh = d ? opendir(d) : NULL;
-		struct dirent *de;
-
-		while (dh && (de = readdir(dh))) {
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				unlinkat(dirfd(dh), de->d_name, 0);
-		}
-		if (dh)
-			closedir(dh);
-		rmdir(d);
-		free(d);
-	}
-}
-
 int lading_convert_publish(const struct lading_convert_params *p,
 			   struct lading_convert_report *r, struct lading_error *err)
 {
@@ -540,7 +518,7 @@ int lading_convert_publish(const struct lading_convert_params *p,
 	lading_oci_writer_close(b.oci);
 	lading_registry_close(b.reg);
 	if (b.staging)
-		remove_tree(b.staging);
+		lading_remove_tree(b.staging);
 	free(b.staging);
 	free(b.merge_tag);
 	lading_image_ref_free(&b.merge);

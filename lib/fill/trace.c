@@ -54,17 +54,6 @@ void lading_trace_free(struct lading_trace *t)
 
 /* ---- parsing ---------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A decimal number up to max, no sign, no leading junk. */
 static const char *parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -110,7 +99,7 @@ static const char *unescape_path(const char *s, char *out)
 			s += 2;
 			continue;
 		}
-		if (s[1] != 'x' || (hi = hexval(s[2])) < 0 || (lo = hexval(s[3])) < 0)
+		if (s[1] != 'x' || (hi = lading_hex_value(s[2])) < 0 || (lo = lading_hex_value(s[3])) < 0)
 			return "bad escape in the path";
 		if (!(hi << 4 | lo))
 			return "NUL in the path";

@@ -727,37 +727,56 @@ static int open_oci(struct image_priv *ip, const char *platform,
 	return ret;
 }
 
+/*
+ * The document a docker:// reference names, with a descriptor of it (its
+ * digest just verified): the registry stays open in ip.
+ */
+static int registry_top(struct image_priv *ip, const struct lading_registry_opts *opts,
+			char **body, size_t *len, char **mt, json_t **desc,
+			struct lading_error *err)
+{
+	struct lading_registry_opts none = { 0 };
+	char *host, *repo, *ref, digest[80];
+	int ret;
+
+	*body = NULL;
+	*mt = NULL;
+	*desc = NULL;
+	ret = lading_docker_ref_parse(ip->pub.ref.path, &host, &repo, &ref, err);
+	if (ret)
+		return ret;
+	ret = lading_registry_open(host, repo, opts ? opts : &none, &ip->registry, err);
+	if (!ret)
+		ret = lading_registry_get_manifest(ip->registry, ref, body, len, mt,
+						   digest, err);
+	if (!ret) {
+		*desc = json_pack("{s:s, s:s, s:I}", "mediaType", *mt && **mt ? *mt :
+				  MT_OCI_MANIFEST, "digest", digest, "size",
+				  (json_int_t)*len);
+		if (!*desc)
+			ret = lading_error_set(err, ENOMEM, "out of memory");
+	}
+	free(host);
+	free(repo);
+	free(ref);
+	return ret;
+}
+
 /* A registry: the reference names a manifest or an index. */
 static int open_registry(struct image_priv *ip, const char *platform,
 			 const struct lading_registry_opts *opts,
 			 struct lading_error *err)
 {
-	struct lading_registry_opts none = { 0 };
-	char *host, *repo, *ref, *body = NULL, *mt = NULL, digest[80];
+	char *body, *mt;
 	size_t len;
 	json_t *desc;
-	int ret;
+	int ret = registry_top(ip, opts, &body, &len, &mt, &desc, err);
 
-	ret = lading_docker_ref_parse(ip->pub.ref.path, &host, &repo, &ref, err);
 	if (!ret)
-		ret = lading_registry_open(host, repo, opts ? opts : &none,
-					   &ip->registry, err);
-	if (!ret)
-		ret = lading_registry_get_manifest(ip->registry, ref, &body, &len, &mt,
-						   digest, err);
-	if (!ret) {
-		/* the digest just verified becomes the descriptor to load */
-		desc = json_pack("{s:s, s:s, s:I}", "mediaType", mt && *mt ? mt :
-				 MT_OCI_MANIFEST, "digest", digest, "size",
-				 (json_int_t)len);
 		ret = load_manifest(ip, desc, platform, 0, err);
-		json_decref(desc);
-	}
+	json_decref(desc);
 	free(body);
 	free(mt);
-	free(host);
-	free(repo);
-	free(ref);
 	return ret;
 }
 
@@ -1099,29 +1118,16 @@ static int list_from(struct image_priv *ip, json_t *top, const char *body,
 static int list_registry(struct image_priv *ip, const struct lading_registry_opts *opts,
 			 struct lading_image_list *l, struct lading_error *err)
 {
-	char *host, *repo, *ref, *body = NULL, *mt = NULL, digest[80];
+	char *body, *mt;
 	size_t len;
 	json_t *top;
-	int ret;
+	int ret = registry_top(ip, opts, &body, &len, &mt, &top, err);
 
-	ret = lading_docker_ref_parse(ip->pub.ref.path, &host, &repo, &ref, err);
 	if (!ret)
-		ret = lading_registry_open(host, repo, opts, &ip->registry, err);
-	if (!ret)
-		ret = lading_registry_get_manifest(ip->registry, ref, &body, &len, &mt,
-						   digest, err);
-	if (!ret) {
-		top = json_pack("{s:s, s:s, s:I}", "mediaType", mt && *mt ? mt :
-				MT_OCI_MANIFEST, "digest", digest, "size", (json_int_t)len);
-		ret = top ? list_from(ip, top, body, len, mt, l, err) :
-			    lading_error_set(err, ENOMEM, "out of memory");
-		json_decref(top);
-	}
+		ret = list_from(ip, top, body, len, mt, l, err);
+	json_decref(top);
 	free(body);
 	free(mt);
-	free(host);
-	free(repo);
-	free(ref);
 	return ret;
 }
 

@@ -15,7 +15,7 @@ void lading_hex_encode(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int lading_hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -31,11 +31,11 @@ int lading_hex_decode(uint8_t *out, const char *in, size_t len)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		int hi = hex_value(in[2 * i]), lo;
+		int hi = lading_hex_value(in[2 * i]), lo;
 
 		if (hi < 0)
 			return -EINVAL;
-		lo = hex_value(in[2 * i + 1]);
+		lo = lading_hex_value(in[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

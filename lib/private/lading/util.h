@@ -108,6 +108,9 @@ int lading_sha256_fd(int fd, struct lading_digest *out, uint64_t *bytes);
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* The value of one hex digit (either case), -1 if c is none. */
+int lading_hex_value(char c);
+
 /* Grows *buf to at least want bytes (contents kept); 0 or -ENOMEM. */
 int lading_grow_buffer(uint8_t **buf, size_t *size, size_t want);
 /* mkdir -p with mode 0755; 0 or -errno. */
