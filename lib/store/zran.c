@@ -307,7 +307,7 @@ static int add_point(struct lading_zran_builder *b, enum lading_zran_kind kind,
 	}
 	if (kind == LADING_ZRAN_BLOCK) {
 		wlen = take_window(b);
-		ret = lading_codec_compress(LADING_CODEC_DEFLATE, 9, b->wbuf, wlen,
+		ret = lading_codec_compress(LADING_CODEC_DEFLATE, 6, b->wbuf, wlen,
 					    b->wz, b->wz_cap, &wclen);
 		if (ret)
 			return fail(b, ret, "compressing a window failed", coff);

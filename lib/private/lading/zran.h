@@ -18,7 +18,7 @@
  * Default span: see docs/format.md for the measurement (index size against
  * the compressed bytes one cold read fetches).
  */
-#define LADING_ZRAN_SPAN_DEFAULT (1u << 20)
+#define LADING_ZRAN_SPAN_DEFAULT (2u << 20)
 #define LADING_ZRAN_SPAN_MIN (64u << 10)
 #define LADING_ZRAN_SPAN_MAX (64u << 20)
 /*
