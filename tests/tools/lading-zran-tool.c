@@ -67,6 +67,8 @@ static int cmd_index(const char *gz, const char *span_s, const char *out)
 		;
 	ret = n < 0 ? (int)n : lading_zran_builder_finish(b, &ix);
 	lading_zran_builder_free(b);
+	free(buf);
+	buf = NULL;
 	if (ret)
 		goto fail;
 	ret = lading_zran_encode(ix, &enc, &enclen);
@@ -98,11 +100,11 @@ static int cmd_index(const char *gz, const char *span_s, const char *out)
 	       (unsigned long long)maxc);
 	free(enc);
 	lading_zran_free(ix);
-	free(buf);
 	close(fd);
 	return 0;
 fail:
 	fprintf(stderr, "lading-zran-tool: %s: %s\n", gz, lading_error_message(&err, ret));
+	free(buf);
 	close(fd);
 	return 1;
 }
@@ -148,6 +150,9 @@ static int cmd_check(const char *gz, const char *idx)
 		}
 	}
 	printf("spans %zu bad %zu\n", ix->count, bad);
+	lading_zran_free(ix);
+	free(g);
+	free(out);
 	return bad ? 1 : 0;
 }
 
@@ -178,6 +183,9 @@ static int cmd_cat(const char *gz, const char *idx, const char *off_s,
 		if (lading_write_full(1, out + a, z - a))
 			return 1;
 	}
+	lading_zran_free(ix);
+	free(g);
+	free(out);
 	return 0;
 }
 
