@@ -9,6 +9,9 @@
  *       its compressed range and checks it; prints the spans that fail
  *   lading-zran-tool cat GZ IDX OFF LEN    writes [OFF, OFF+LEN) of the
  *       uncompressed stream to stdout, through the spans only
+ *   lading-zran-tool bootstrap GZ SPAN BOOT IDX   the layer kept as it is:
+ *       a bootstrap (512-byte blocks, the tar stream as device 1) and the
+ *       seek index; prints the slot tag
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <lading/zran.h>
+#include <lading/keep.h>
+#include <lading/tree.h>
 
 static ssize_t fd_read(void *ud, void *buf, size_t len)
 {
@@ -189,14 +193,73 @@ static int cmd_cat(const char *gz, const char *idx, const char *off_s,
 	return 0;
 }
 
+static int cmd_bootstrap(const char *gz, const char *span_s, const char *boot,
+			 const char *idx)
+{
+	struct lading_error err = { 0 };
+	struct lading_build_options bo;
+	struct lading_keep_params kp = { .name = gz, .layer = 1, .device_id = 1 };
+	struct lading_tree *tree = lading_tree_new();
+	struct lading_zran_index *ix = NULL;
+	struct lading_source_stats st;
+	struct lading_bootstrap_stats bs;
+	struct lading_image_slot slot;
+	struct lading_blob_record rec;
+	struct lading_bootstrap_params bp = { .blkszbits = LADING_KEEP_BLKSZBITS };
+	uint8_t *enc = NULL;
+	size_t enclen;
+	uint64_t span;
+	int fd = open(gz, O_RDONLY | O_CLOEXEC), out = -1, ret;
+
+	if (fd < 0 || !tree || lading_parse_size(span_s, &span))
+		return 2;
+	lading_build_options_init(&bo);
+	kp.build = &bo;
+	kp.read = fd_read;
+	kp.read_ud = &fd;
+	kp.span_size = (uint32_t)span;
+	ret = lading_keep_layer_load(tree, &kp, &ix, &st, &err);
+	if (!ret)
+		ret = lading_tree_apply_policy(tree, &bo.policy);
+	if (!ret)
+		ret = lading_zran_encode(ix, &enc, &enclen);
+	if (!ret)
+		ret = lading_keep_layer_slot(ix, enc, enclen, bo.chunk_size, &slot, &rec);
+	if (!ret)
+		ret = lading_write_file_atomic(idx, enc, enclen, &err);
+	if (!ret) {
+		bp.chunk_size = bo.chunk_size;
+		bp.slots = &slot;
+		bp.nslots = 1;
+		bp.records = &rec;
+		out = open(boot, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		ret = out < 0 ? -errno :
+		      lading_bootstrap_write(tree, &bp, out, &bs, &err);
+	}
+	if (ret)
+		fprintf(stderr, "lading-zran-tool: %s\n", lading_error_message(&err, ret));
+	else
+		printf("tag %s\nbootstrap %llu\nindex %zu\n", slot.tag,
+		       (unsigned long long)bs.blocks << LADING_KEEP_BLKSZBITS, enclen);
+	if (out >= 0)
+		close(out);
+	close(fd);
+	free(enc);
+	lading_zran_free(ix);
+	lading_tree_free(tree);
+	return ret ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 6 && !strcmp(argv[1], "bootstrap"))
+		return cmd_bootstrap(argv[2], argv[3], argv[4], argv[5]);
 	if (argc >= 4 && argc <= 5 && !strcmp(argv[1], "index"))
 		return cmd_index(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && !strcmp(argv[1], "check"))
 		return cmd_check(argv[2], argv[3]);
 	if (argc == 6 && !strcmp(argv[1], "cat"))
 		return cmd_cat(argv[2], argv[3], argv[4], argv[5]);
-	fprintf(stderr, "usage: lading-zran-tool index GZ SPAN [IDX] | check GZ IDX | cat GZ IDX OFF LEN\n");
+	fprintf(stderr, "usage: lading-zran-tool index GZ SPAN [IDX] | check GZ IDX | cat GZ IDX OFF LEN | bootstrap GZ SPAN BOOT IDX\n");
 	return 2;
 }

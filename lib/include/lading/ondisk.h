@@ -337,6 +337,13 @@ enum lading_codec {
 	LADING_CODEC_DEFLATE = 2,	/* raw deflate, zlib */
 	LADING_CODEC_LZMA = 3,		/* .xz stream, no check, liblzma */
 	LADING_CODEC_ZSTD = 4,		/* one frame, when built with libzstd */
+	/*
+	 * Blob table only: the blob is a gzip layer kept as it is, its
+	 * uncompressed view the layer's tar stream (512-byte blocks); its
+	 * "ToC" is the layer's seek index, a separate artifact of toc_size
+	 * bytes with sha256 toc_digest (toc_offset 0).
+	 */
+	LADING_CODEC_GZIP_INDEXED = 5,
 };
 
 #define LADING_TOC_MAGIC 0x31434f5447444c4cull	/* "LLDGTOC1" */
