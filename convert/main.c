@@ -19,6 +19,8 @@ enum {
 	OPT_CHUNK_DICT,
 	OPT_LAYER_BOOTSTRAPS,
 	OPT_MOUNT_FROM,
+	OPT_KEEP_LAYERS,
+	OPT_SPAN_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -28,6 +30,8 @@ static const struct option long_options[] = {
 	{ "layer-bootstraps", required_argument, NULL, OPT_LAYER_BOOTSTRAPS },
 	CLI_REGISTRY_LONG_OPTIONS,
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
+	{ "keep-layers", no_argument, NULL, OPT_KEEP_LAYERS },
+	{ "span-size", required_argument, NULL, OPT_SPAN_SIZE },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -57,6 +61,12 @@ static void usage(FILE *out)
 "                           also write one bootstrap per layer into DIR, for\n"
 "                           lading-verify --layer --source LAYER (reads each\n"
 "                           layer a second time)\n"
+"      --keep-layers        keep gzip layers as they are (referenced by\n"
+"                           digest, never copied): the image adds a seek\n"
+"                           index per layer and a bootstrap of 512-byte\n"
+"                           blocks; other layers become lading blobs\n"
+"      --span-size SIZE     --keep-layers: span of the seek index, a power\n"
+"                           of two in [64K, 64M] (default 2M)\n"
 CLI_REGISTRY_HELP
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n", out);
@@ -75,7 +85,7 @@ CLI_REGISTRY_HELP
 
 static json_t *layer_json(const struct lading_convert_layer *l)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
 			 "source_digest", lading_json_str_or_null(l->source_digest),
 			 "source_size", lading_json_u64(l->bytes_in),
 			 "blob_id", lading_json_str_or_null(l->blob_id),
@@ -86,7 +96,9 @@ static json_t *layer_json(const struct lading_convert_layer *l)
 			 "bytes_deduplicated", lading_json_u64(l->bytes_dedup),
 			 "entries", lading_json_u64(l->entries),
 			 "whiteouts", lading_json_u64(l->whiteouts),
-			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap));
+			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap),
+			 "kept", l->kept,
+			 "seek_index", lading_json_str_or_null(l->seek_index));
 }
 
 /* The keys are the vocabulary of every lading tool (man/lading-convert.1). */
@@ -127,6 +139,14 @@ static void print_human(const struct lading_convert_report *r)
 	for (i = 0; i < r->nlayers; i++) {
 		const struct lading_convert_layer *l = &r->layers[i];
 
+		if (l->kept) {
+			printf("layer %zu %s: kept as is (%llu bytes), seek index %s "
+			       "(%llu bytes)\n", i + 1,
+			       l->source_digest ? l->source_digest : "",
+			       (unsigned long long)l->bytes_in, l->seek_index,
+			       (unsigned long long)l->bytes_out);
+			continue;
+		}
 		printf("layer %zu %s: %llu bytes in, %s%s (%llu bytes), "
 		       "%llu new chunks, %llu deduplicated\n", i + 1,
 		       l->source_digest ? l->source_digest : "",
@@ -183,6 +203,21 @@ int main(int argc, char **argv)
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;
 			break;
+		case OPT_KEEP_LAYERS:
+			p.keep_layers = true;
+			break;
+		case OPT_SPAN_SIZE: {
+			uint64_t v;
+
+			if (lading_parse_size(optarg, &v) || v > UINT32_MAX ||
+			    !v || (v & (v - 1)) || v < (64u << 10) || v > (64u << 20)) {
+				ret = usage_error("--span-size %s: a power of two in [64K, 64M]",
+						  optarg);
+				goto out;
+			}
+			p.span_size = (uint32_t)v;
+			break;
+		}
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
