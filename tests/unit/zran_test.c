@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <lading/fetch.h>
+#include <lading/keep.h>
 #include <lading/zran.h>
 #include "check.h"
+#include "scratch.h"
 
 #define SPAN (64u << 10)
 
@@ -341,9 +346,138 @@ static void test_bad_streams(void)
 	free(out);
 }
 
+static int put_file(const char *name, const void *buf, size_t len)
+{
+	struct lading_error err = { 0 };
+
+	return lading_write_file_atomic(at(name), buf, len, &err);
+}
+
+/*
+ * The span codec behind the one blob-source interface and the one chunk
+ * path: a kept layer's ToC is its seek index (a blob of its own, checked
+ * by the record's digest), and chunk runs fetch, inflate and check spans,
+ * writing each exactly (no padding over the next span).
+ */
+static void test_chunk_path(void)
+{
+	size_t n = 1500000, cap = 2 * n + 4096, gzlen, outlen, first, count, k;
+	uint8_t *data = malloc(n), *gz = malloc(cap), *out = malloc(n + 1);
+	uint8_t *back = malloc(n), *enc;
+	struct lading_error err = { 0 };
+	struct lading_zran_index *ix;
+	struct lading_image_slot slot;
+	struct lading_blob_record rec;
+	struct lading_blob_sources *src;
+	struct lading_blob_handle *h;
+	struct lading_chunk_fetcher *f;
+	struct lading_toc toc;
+	const char *spec;
+	size_t enclen;
+	int ret, fd, *res;
+
+	CHECK(!scratch_make("zran"));
+	spec = root;
+	make_data(data, n, 11);
+	gzlen = gzip_member(data, n / 2, gz, cap, 6, true, false);
+	gzlen += gzip_member(data + n / 2, n - n / 2, gz + gzlen, cap - gzlen, 6,
+			     false, false);
+	ix = build(gz, gzlen, out, n + 1, &outlen, 4096, &ret, &err);
+	CHECK(ix != NULL);
+	if (!ix)
+		return;
+	CHECK(!lading_zran_encode(ix, &enc, &enclen));
+	CHECK(!lading_keep_layer_slot(ix, enc, enclen, 1u << 20, &slot, &rec));
+	CHECK(!put_file(slot.tag, gz, gzlen));
+	{
+		char hex[LADING_DIGEST_HEX_LEN + 1];
+
+		lading_hex_encode(hex, rec.toc_digest, sizeof(rec.toc_digest));
+		CHECK(!put_file(hex, enc, enclen));
+	}
+	CHECK(!lading_blob_sources_open(&spec, 1, NULL, &src, &err));
+	CHECK(!lading_blob_sources_find(src, slot.tag, &h, &err));
+	ret = lading_blob_read_toc(h, &rec, &toc, &err);
+	CHECK(ret == 0);
+	if (ret) {
+		fprintf(stderr, "%s\n", err.msg);
+		return;
+	}
+	CHECK_EQ_U64(toc.count, ix->count);
+	/* a read across a span boundary maps to both spans, never one */
+	k = toc.count / 2;
+	CHECK(!lading_toc_map(&toc, ix->spans[k].uoff - 1, 2, &first, &count));
+	CHECK(first == k - 1 && count == 2);
+	CHECK(!lading_toc_map(&toc, ix->spans[k].uoff, 1, &first, &count));
+	CHECK(first == k && count == 1);
+
+	/* every span through the chunk path into a sparse file */
+	fd = open(at("cache"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && !ftruncate(fd, (off_t)n));
+	f = lading_chunk_fetcher_new();
+	res = calloc(toc.count, sizeof(*res));
+	for (k = toc.count; k-- > 0;) {	/* backwards: no write may spill over */
+		CHECK(!lading_chunk_run_read(f, h, &toc, k, 1, res + k, &err));
+		CHECK(res[k] == LADING_CHUNK_OK);
+		CHECK(!lading_chunk_run_write(f, fd, res + k));
+	}
+	CHECK(!lading_pread_full(fd, back, n, 0));
+	CHECK(!memcmp(back, data, n));
+	close(fd);
+
+	/* a flipped byte in the layer: its span fails, others still come */
+	{
+		uint64_t s, e;
+		size_t bad = 0;
+
+		k = toc.count / 3;
+		lading_zran_span_range(ix, k, &s, &e);
+		gz[(s + e) / 2] ^= 0x10;
+		CHECK(!put_file(slot.tag, gz, gzlen));
+		lading_blob_handle_close(h);
+		CHECK(!lading_blob_sources_find(src, slot.tag, &h, &err));
+		for (first = 0; first < toc.count; first++) {
+			CHECK(!lading_chunk_run_read(f, h, &toc, first, 1, res + first,
+						     &err));
+			bad += res[first] != LADING_CHUNK_OK;
+		}
+		CHECK(res[k] == -EBADMSG);
+		CHECK(bad >= 1 && bad <= 2);
+	}
+	lading_toc_free(&toc);
+
+	/* the index must be the one the record names */
+	{
+		char hex[LADING_DIGEST_HEX_LEN + 1];
+
+		lading_hex_encode(hex, rec.toc_digest, sizeof(rec.toc_digest));
+		enc[200] ^= 1;
+		CHECK(!put_file(hex, enc, enclen));	/* damaged under its name */
+		lading_error_clear(&err);
+		CHECK(lading_blob_read_toc(h, &rec, &toc, &err) == -EUCLEAN);
+		CHECK(strstr(err.msg, "digest differs") != NULL);
+		CHECK(!unlink(at(hex)));
+		lading_error_clear(&err);
+		CHECK(lading_blob_read_toc(h, &rec, &toc, &err) < 0);
+		CHECK(strstr(err.msg, "seek index") != NULL);
+	}
+	free(res);
+	lading_chunk_fetcher_free(f);
+	lading_blob_handle_close(h);
+	lading_blob_sources_close(src);
+	lading_zran_free(ix);
+	free(enc);
+	free(data);
+	free(gz);
+	free(out);
+	free(back);
+	scratch_remove();
+}
+
 int main(void)
 {
 	test_multi_member();
 	test_bad_streams();
+	test_chunk_path();
 	return check_summary("zran_test");
 }
