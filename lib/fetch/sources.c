@@ -35,6 +35,7 @@ struct blob_source_ops {
 
 struct blob_source {
 	const struct blob_source_ops *ops;
+	struct lading_blob_sources *list;	/* the list it is part of */
 	const char *dir;			/* directories */
 	struct lading_registry *reg;		/* registries and base URLs */
 };
@@ -234,6 +235,7 @@ int lading_blob_sources_open(const char *const *specs, size_t n,
 	}
 	/* n counts the opened ones: close closes just those */
 	while (!ret && s->n < n) {
+		s->src[s->n].list = s;
 		ret = source_open(&s->src[s->n], specs[s->n], opts, err);
 		if (!ret)
 			s->n++;
@@ -302,15 +304,17 @@ void lading_blob_handle_close(struct lading_blob_handle *h)
 
 /*
  * A gzip layer kept as it is: its "ToC" is its seek index, a blob of its
- * own in the same source, read whole and checked against the record's
- * digest before it is parsed.
+ * own (in the layer's source, or else in the first that has it), read
+ * whole and checked against the record's digest before it is parsed.
  */
 static int read_seek_index(const struct lading_blob_handle *h,
 			   const struct lading_blob_record *rec,
 			   struct lading_toc *toc, struct lading_error *err)
 {
 	struct lading_blob_handle ih = { .src = h->src, .fd = -1 };
+	struct lading_blob_sources *all = h->src->list;
 	struct lading_error terr = { 0 };
+	size_t i;
 	struct lading_zran_index *ix = NULL;
 	uint64_t size = lading_le64_to_cpu(rec->toc_size);
 	struct lading_digest d;
@@ -323,13 +327,18 @@ static int read_seek_index(const struct lading_blob_handle *h,
 		return lading_error_set(err, EUCLEAN, "blob %s: seek index of %llu "
 					"bytes", h->id, (unsigned long long)size);
 	ret = h->src->ops->find(h->src, &ih, &terr);
+	for (i = 0; ret == -ENOENT && i < all->n; i++) {
+		ih.src = &all->src[i];
+		if (ih.src != h->src)
+			ret = ih.src->ops->find(ih.src, &ih, &terr);
+	}
 	if (ret)
 		return lading_error_set(err, -ret, "blob %s: seek index %s: %s",
 					h->id, ih.id, lading_error_message(&terr, ret));
 	buf = malloc((size_t)size);
-	ret = buf ? h->src->ops->read(&ih, NULL, 0, (size_t)size, buf, &terr) : -ENOMEM;
-	if (h->src->ops->release)
-		h->src->ops->release(&ih);
+	ret = buf ? ih.src->ops->read(&ih, NULL, 0, (size_t)size, buf, &terr) : -ENOMEM;
+	if (ih.src->ops->release)
+		ih.src->ops->release(&ih);
 	if (!ret)
 		ret = lading_sha256(buf, (size_t)size, &d);
 	if (!ret && memcmp(d.bytes, rec->toc_digest, sizeof(d.bytes)))

@@ -159,6 +159,9 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	b->name = strdup(name);
 	ret = b->name ? 0 : lading_error_set(err, ENOMEM, "out of memory");
+	/* a seek index is not kept as a ToC file: it is read anew */
+	if (rec->codec == LADING_CODEC_GZIP_INDEXED)
+		toc_dir = NULL;
 	if (!ret && toc_load_kept(toc_dir, id, rec, &b->toc)) {
 		ret = blob_locate(b, err);
 		if (!ret)
