@@ -518,6 +518,15 @@ int lading_zran_builder_finish(struct lading_zran_builder *b,
 	ret = close_span(b);
 	if (ret)
 		return ret;
+	/*
+	 * A checkpoint at the boundary before an empty last block (Go's
+	 * compress/flate ends so) starts a span of nothing: drop it, and its
+	 * window, the last one stored.
+	 */
+	if (b->ix->count > 1 && !b->ix->spans[b->ix->count - 1].ulen) {
+		b->ix->count--;
+		b->ix->windows_size -= b->ix->spans[b->ix->count].window_clen;
+	}
 	b->ix->uncompressed_size = b->uoff;
 	b->ix->compressed_size = b->in_base + b->in_len;
 	if (lading_sha256_final(&b->diff_sha, &b->ix->diff_id) ||

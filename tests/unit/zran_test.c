@@ -336,6 +336,41 @@ static void test_bad_streams(void)
 	CHECK(ret == -EBADMSG && !ix && strstr(err.msg, "CM"));
 	gz[2] = 8;
 
+	/*
+	 * Go's compress/flate ends a member with an empty final block: a
+	 * boundary right before it is at the end of the output and must not
+	 * start a span of nothing (the index would not decode)
+	 */
+	{
+		z_stream zs;
+		uint8_t *enc;
+		size_t enclen;
+		struct lading_zran_index *ix2 = NULL;
+
+		memset(&zs, 0, sizeof(zs));
+		CHECK(deflateInit2(&zs, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+		/* just over one span: no boundary is due before the end */
+		zs.next_in = data;
+		zs.avail_in = SPAN + 100;
+		zs.next_out = gz;
+		zs.avail_out = (uInt)cap;
+		CHECK(deflate(&zs, Z_NO_FLUSH) == Z_OK);
+		CHECK(deflate(&zs, Z_FULL_FLUSH) == Z_OK);	/* a boundary at the end */
+		CHECK(deflate(&zs, Z_FINISH) == Z_STREAM_END);	/* an empty last block */
+		gzlen = cap - zs.avail_out;
+		deflateEnd(&zs);
+		ix = build(gz, gzlen, out, n + 1, &outlen, 4096, &ret, &err);
+		CHECK(ret == 0 && ix);
+		if (ix) {
+			CHECK(ix->spans[ix->count - 1].ulen > 0);
+			CHECK(!lading_zran_encode(ix, &enc, &enclen));
+			CHECK(!lading_zran_decode(enc, enclen, &ix2, &err));
+			lading_zran_free(ix2);
+			free(enc);
+			lading_zran_free(ix);
+		}
+	}
+
 	/* span sizes */
 	CHECK(lading_zran_span_valid(LADING_ZRAN_SPAN_DEFAULT));
 	CHECK(!lading_zran_span_valid(3u << 20));
