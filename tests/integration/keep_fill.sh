@@ -6,8 +6,9 @@
 # the tree equals umoci unpack and only the spans read were fetched.  A
 # restart fetches nothing twice.  With one byte of a layer blob flipped,
 # the files of the damaged span read EIO, the others read right, and no
-# byte the span digests did not vouch for is in the cache.  lading-prepare
-# seeds through the same path; the cachefiles back end is refused.
+# byte the span digests did not vouch for is in the cache.  lading-verify
+# checks the files through the spans and finds the damaged one;
+# lading-prepare seeds through the same path; cachefiles is refused.
 . "$(dirname "$0")/lib.sh"
 require_cmd umoci python3 gzip
 [ -n "${LADING_CONVERT:-}" ] || fail "LADING_CONVERT not set"
@@ -152,7 +153,17 @@ if not full:
 PY
 log "ok: $bad files EIO, $ok read right, the cache holds only verified bytes"
 
-# 5. seeding takes the same path; cachefiles is refused
+# 5. lading-verify checks every file's bytes through the spans, and the
+# layer blob against its digest
+"$LADING_VERIFY" -q -b "$WORK/out/blobs/sha256" -b "$WORK/img/blobs/sha256" "$boot" \
+	>verify.out 2>&1 || { cat verify.out >&2; fail "lading-verify of the kept layers"; }
+if "$LADING_VERIFY" -b "$WORK/out/blobs/sha256" -b "$WORK/imgbad/blobs/sha256" "$boot" \
+	>verify.bad 2>&1; then fail "lading-verify accepted a damaged layer"; fi
+grep -q "blob $layer1: chunk [0-9]* .*does not decode to its digest" verify.bad ||
+	fail "verify: $(cat verify.bad)"
+log "ok: lading-verify through the spans"
+
+# 6. seeding takes the same path; cachefiles is refused
 "$LADING_PREPARE" -q --seed-from "$WORK/out/blobs/sha256" \
 	--seed-from "$WORK/img/blobs/sha256" "$boot" "$WORK/cache3" || fail "seeding"
 devs=()
