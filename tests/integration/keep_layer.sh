@@ -4,8 +4,8 @@
 # the layer's seek index.  The kernel mounts the bootstrap file-backed
 # with the raw tar stream (gzip -dc of the layer) as its one device and
 # must show exactly the layer's tree: for Go's gzip (umoci, compared with
-# umoci unpack) and a GNU tar in multi-member pigz (compared with the
-# tree it was made from).  A sparse tar entry cannot be addressed in
+# umoci unpack), a GNU tar in multi-member pigz and in eStargz's layout
+# (compared with the tree it was made from).  A sparse tar entry cannot be addressed in
 # place and is refused, naming it.
 . "$(dirname "$0")/lib.sh"
 require_cmd umoci pigz gzip tar mknod mkfifo setfattr python3
@@ -70,6 +70,11 @@ cmp -s t.tar multi.gz.tar || fail "pigz members do not give the tar back"
 treecmp tree "$MNT"
 unmount_image
 log "ok: multi-member pigz layer mounted from its tar stream equals the tree"
+python3 "$(dirname "$0")/../tools/stargz_like.py" t.tar stargz.gz
+mount_kept stargz.gz
+treecmp tree "$MNT"
+unmount_image
+log "ok: an eStargz-shaped layer (a member per entry) mounted from its tar stream equals the tree"
 
 # ---- a sparse entry cannot be addressed in place ---------------------------
 mkdir sp

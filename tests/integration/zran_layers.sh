@@ -1,7 +1,8 @@
 #!/bin/bash
 # The gzip seek index over layers from real writers: Go's gzip (umoci),
-# GNU gzip (with FNAME), pigz (single and multi-member, -i), and a member
-# with FEXTRA, FNAME, FCOMMENT and FHCRC written by python.  For each:
+# GNU gzip (with FNAME), pigz (single and multi-member, -i), a member
+# with FEXTRA, FNAME, FCOMMENT and FHCRC written by python, and eStargz's
+# layout (a member per entry, an empty last member with FEXTRA).  For each:
 # the index's diff_id is the sha256 of `gzip -dc`, every span inflates
 # alone from its compressed range and matches its digest, and ranges read
 # through the spans equal the same bytes of `gzip -dc`.  One flipped byte
@@ -42,6 +43,8 @@ for part in (data[:len(data) // 3], data[len(data) // 3:]):   # two members
     out += hdr + body + struct.pack("<II", zlib.crc32(part), len(part) & 0xffffffff)
 open(sys.argv[2], "wb").write(out)
 EOF
+# eStargz's shape: a member per entry and payload, an empty FEXTRA footer
+python3 "$(dirname "$0")/../tools/stargz_like.py" t.tar stargz.gz
 # Go's gzip: the layer umoci writes
 umoci init --layout img >/dev/null
 umoci new --image img:v1
@@ -55,7 +58,7 @@ m = json.load(open('img/blobs/sha256/' + idx['manifests'][0]['digest'][7:]))
 print('img/blobs/sha256/' + m['layers'][-1]['digest'][7:])")
 cp "$golayer" go.gz
 
-for w in gnu pigz pigz-i multi fields go; do
+for w in gnu pigz pigz-i multi fields stargz go; do
 	"$Z" index $w.gz 64K $w.idx >$w.stat || fail "$w: indexing failed"
 	gzip -dc $w.gz >$w.tar
 	want=$(sha256sum <$w.tar | cut -d' ' -f1)
