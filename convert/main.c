@@ -21,6 +21,8 @@ enum {
 	OPT_MOUNT_FROM,
 	OPT_ATTACH,
 	OPT_MERGE_INDEX,
+	OPT_KEEP_LAYERS,
+	OPT_SPAN_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +34,8 @@ static const struct option long_options[] = {
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "merge-index", required_argument, NULL, OPT_MERGE_INDEX },
+	{ "keep-layers", no_argument, NULL, OPT_KEEP_LAYERS },
+	{ "span-size", required_argument, NULL, OPT_SPAN_SIZE },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -63,6 +67,12 @@ static void usage(FILE *out)
 "                           also write one bootstrap per layer into DIR, for\n"
 "                           lading-verify --layer --source LAYER (reads each\n"
 "                           layer a second time)\n"
+"      --keep-layers        keep gzip layers as they are (referenced by\n"
+"                           digest, never copied): the image adds a seek\n"
+"                           index per layer and a bootstrap of 512-byte\n"
+"                           blocks; other layers become lading blobs\n"
+"      --span-size SIZE     --keep-layers: span of the seek index, a power\n"
+"                           of two in [64K, 64M] (default 2M)\n"
 CLI_REGISTRY_HELP
 "      --attach SRC         SRC is docker://HOST/REPO[:TAG|@DIGEST]: push the\n"
 "                           lading manifest of each platform (or --platform)\n"
@@ -89,7 +99,7 @@ CLI_REGISTRY_HELP
 
 static json_t *layer_json(const struct lading_convert_layer *l)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
 			 "source_digest", lading_json_str_or_null(l->source_digest),
 			 "source_size", lading_json_u64(l->bytes_in),
 			 "blob_id", lading_json_str_or_null(l->blob_id),
@@ -100,7 +110,9 @@ static json_t *layer_json(const struct lading_convert_layer *l)
 			 "bytes_deduplicated", lading_json_u64(l->bytes_dedup),
 			 "entries", lading_json_u64(l->entries),
 			 "whiteouts", lading_json_u64(l->whiteouts),
-			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap));
+			 "layer_bootstrap", lading_json_str_or_null(l->layer_bootstrap),
+			 "kept", l->kept,
+			 "seek_index", lading_json_str_or_null(l->seek_index));
 }
 
 static json_t *attached_json(const struct lading_convert_attached *a)
@@ -166,6 +178,14 @@ static void print_human(const struct lading_convert_report *r)
 	for (i = 0; i < r->nlayers; i++) {
 		const struct lading_convert_layer *l = &r->layers[i];
 
+		if (l->kept) {
+			printf("layer %zu %s: kept as is (%llu bytes), seek index %s "
+			       "(%llu bytes)\n", i + 1,
+			       l->source_digest ? l->source_digest : "",
+			       (unsigned long long)l->bytes_in, l->seek_index,
+			       (unsigned long long)l->bytes_out);
+			continue;
+		}
 		printf("layer %zu %s: %llu bytes in, %s%s (%llu bytes), "
 		       "%llu new chunks, %llu deduplicated\n", i + 1,
 		       l->source_digest ? l->source_digest : "",
@@ -202,6 +222,7 @@ int main(int argc, char **argv)
 	const char **layers, **dicts;
 	size_t nlayers = 0, ndicts = 0;
 	struct cli_output out = { .progress = true };
+	bool inline_set = false;
 	int c, ret;
 
 	cli_init_locale();
@@ -236,9 +257,26 @@ int main(int argc, char **argv)
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;
 			break;
+		case OPT_KEEP_LAYERS:
+			p.keep_layers = true;
+			break;
+		case OPT_SPAN_SIZE: {
+			uint64_t v;
+
+			if (lading_parse_size(optarg, &v) || v > UINT32_MAX ||
+			    !v || (v & (v - 1)) || v < (64u << 10) || v > (64u << 20)) {
+				ret = usage_error("--span-size %s: a power of two in [64K, 64M]",
+						  optarg);
+				goto out;
+			}
+			p.span_size = (uint32_t)v;
+			break;
+		}
 		default:
 			if (cli_registry_option(c, optarg, &p.registry))
 				break;
+			if (c == CLI_OPT_INLINE_MAX)
+				inline_set = true;
 			ret = cli_build_option(c, PROG, optarg, &p.build);
 			if (ret == CLI_UNHANDLED)
 				ret = cli_common_option(c, PROG, &log, &out, usage);
@@ -256,6 +294,12 @@ int main(int argc, char **argv)
 		ret = usage_error("expected SRC and DST");
 		goto out;
 	}
+	/*
+	 * kept layers hold every file already: inline data would be the
+	 * second copy the option avoids (27 MB of 47 on bench's rootfs)
+	 */
+	if (p.keep_layers && !inline_set)
+		p.build.inline_max = 0;
 	if (!p.attach)
 		p.src = argv[optind];
 	if (!p.attach && !p.merge_index)

@@ -193,7 +193,22 @@ static void punch(int fd, uint64_t off, uint64_t len)
 		  (off_t)LADING_ALIGN_UP(len, (uint64_t)LADING_BLOCK_SIZE));
 }
 
+/*
+ * A span of a kept gzip layer shares its first and last blocks with its
+ * neighbours: only the blocks wholly inside it go back to holes.
+ */
+static void punch_span(int fd, uint64_t off, uint64_t len)
+{
+	uint64_t a = LADING_ALIGN_UP(off, (uint64_t)LADING_BLOCK_SIZE);
+	uint64_t z = (off + len) & ~(uint64_t)(LADING_BLOCK_SIZE - 1);
+
+	if (z > a)
+		fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)a, (off_t)(z - a));
+}
+
 static bool present_and_valid(struct prep *pp, int cfd,
+			      const struct lading_toc *toc,
 			      const struct lading_toc_entry *e)
 {
 	struct lading_digest d;
@@ -210,7 +225,8 @@ static bool present_and_valid(struct prep *pp, int cfd,
 	lading_log_msg(pp->p->log, LADING_LOG_WARN,
 		       "cache range %llu+%u does not match its digest: refetching",
 		       (unsigned long long)lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));
-	punch(cfd, lading_le64_to_cpu(e->uoff), lading_le32_to_cpu(e->ulen));
+	(toc->zran ? punch_span : punch)(cfd, lading_le64_to_cpu(e->uoff),
+					 lading_le32_to_cpu(e->ulen));
 	return false;
 }
 
@@ -292,7 +308,7 @@ static int seed_scan(struct prep *pp, int cfd, const struct lading_toc *toc,
 
 		if (lading_grow_buffer(&pp->chunk, &pp->chunk_size, lading_le32_to_cpu(e->ulen)))
 			return lading_error_set(pp->err, ENOMEM, "out of memory");
-		if (present_and_valid(pp, cfd, e)) {
+		if (present_and_valid(pp, cfd, toc, e)) {
 			b->present_before += lading_le32_to_cpu(e->ulen);
 			pp->done += lading_le32_to_cpu(e->ulen);
 		} else {
@@ -433,6 +449,13 @@ static int layout_cachefiles(struct prep *pp)
 	uint16_t i;
 	int ret, fd;
 
+	/* the kernel's cachefiles back end needs PAGE_SIZE blocks */
+	if (lading_reader_blkszbits(pp->reader) != LADING_BLOCK_BITS)
+		return lading_error_set(pp->err, ENOTSUP, "%s: 512-byte blocks (gzip "
+					"layers kept as they are): the cachefiles "
+					"layout needs 4096-byte blocks; use the "
+					"plain layout and fanotify",
+					pp->p->bootstrap);
 	if (!pp->p->fsid || !*pp->p->fsid)
 		return lading_error_set(pp->err, EINVAL, "the cachefiles layout "
 					"needs an fsid");
@@ -534,7 +557,7 @@ static int load_bootstrap(struct prep *pp)
 				"%s: slot %u tag is not a blob id",
 				pp->boot, i + 1);
 		memcpy(r->blobs[i].id, s->tag, sizeof(r->blobs[i].id));
-		r->blobs[i].size = s->blocks * LADING_BLOCK_SIZE;
+		r->blobs[i].size = s->blocks << lading_reader_blkszbits(pp->reader);
 	}
 	return 0;
 }

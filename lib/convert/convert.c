@@ -25,6 +25,7 @@
 #include <lading/build_options.h>
 #include <lading/store.h>
 #include "internal.h"
+#include <lading/convert_keep.h>
 
 struct slot {
 	struct lading_blob_record rec;
@@ -33,6 +34,10 @@ struct slot {
 	char oci_digest[LADING_DIGEST_STR_LEN + 1];	/* ... and "sha256:<hex>" */
 	ssize_t layer;		/* source layer index, -1 for a dictionary blob */
 	char *dict_path;	/* dictionary blobs: where the artifact is */
+	/* --keep-layers: the source layer itself, and its seek index */
+	bool kept;
+	char index_digest[LADING_DIGEST_STR_LEN + 1];
+	uint64_t index_size;
 };
 
 struct conv {
@@ -52,6 +57,7 @@ struct conv {
 	size_t ndicts;
 	struct slot *slots;	/* by device id - 1 */
 	size_t nslots;
+	uint8_t blkbits;	/* of the bootstrap: 9 with --keep-layers */
 	/* docker:// destinations: a private layout, pushed at the end */
 	struct lading_registry *push;
 	char *push_ref;
@@ -195,6 +201,35 @@ static int load_layer(struct conv *c, size_t i, struct lading_tree *tree,
 	return ret;
 }
 
+/* --keep-layers: a gzip layer stays as it is, as the next device */
+static int keep_layer(struct conv *c, size_t i)
+{
+	struct lading_convert_layer *out = &c->r->layers[i];
+	struct lading_blob_record rec;
+	char index_digest[LADING_DIGEST_STR_LEN + 1];
+	uint64_t index_size = 0;
+	uint16_t dev;
+	int ret = lading_dedup_alloc_device(c->dedup, &dev);
+
+	if (ret)
+		return lading_error_set(c->err, -ret, "layer %zu: too many blobs", i + 1);
+	ret = lading_convert_keep_layer(c->img, i, c->tree, dev, &c->p->build,
+					c->p->span_size ? c->p->span_size :
+							  LADING_ZRAN_SPAN_DEFAULT,
+					c->blob_dir, c->p->log, &rec, index_digest,
+					&index_size, out, c->err);
+	if (!ret)
+		ret = add_slot(c, dev, &rec, (ssize_t)i, NULL);
+	if (!ret) {
+		c->slots[dev - 1].kept = true;
+		memcpy(c->slots[dev - 1].index_digest, index_digest,
+		       sizeof(index_digest));
+		memcpy(out->seek_index, index_digest, sizeof(out->seek_index));
+		c->slots[dev - 1].index_size = index_size;
+	}
+	return ret;
+}
+
 static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 {
 	const struct lading_convert_params *p = c->p;
@@ -219,6 +254,8 @@ static int convert_layer(struct conv *c, size_t i, struct lading_progress *prog)
 	bool existed;
 	int ret;
 
+	if (p->keep_layers && lading_convert_keepable(L->media_type))
+		return keep_layer(c, i);
 	out->source_digest = L->digest ? strdup(L->digest) : NULL;
 	lading_build_options_store(&p->build, &sp);
 	lading_build_options_source(&p->build, &src);
@@ -284,7 +321,8 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 {
 	struct lading_image_slot *slots = calloc(c->nslots ? c->nslots : 1, sizeof(*slots));
 	struct lading_blob_record *recs = calloc(c->nslots ? c->nslots : 1, sizeof(*recs));
-	struct lading_bootstrap_params ip = { .chunk_size = c->p->build.chunk_size };
+	struct lading_bootstrap_params ip = { .chunk_size = c->p->build.chunk_size,
+					      .blkszbits = c->blkbits };
 	struct lading_bootstrap_stats st;
 	struct lading_outfile of = { .fd = -1 };
 	char hex[LADING_DIGEST_HEX_LEN + 1];
@@ -298,7 +336,7 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 	for (i = 0; i < c->nslots; i++) {
 		memcpy(slots[i].tag, c->slots[i].id, sizeof(slots[i].tag));
 		slots[i].blocks = lading_le64_to_cpu(
-			c->slots[i].rec.uncompressed_size) / LADING_BLOCK_SIZE;
+			c->slots[i].rec.uncompressed_size) >> c->blkbits;
 		recs[i] = c->slots[i].rec;
 	}
 	ip.slots = slots;
@@ -320,7 +358,7 @@ static int write_bootstrap_of(struct conv *c, struct lading_tree *tree,
 	}
 	lading_digest_format(&st.digest, digest);
 	if (size)
-		*size = st.blocks * LADING_BLOCK_SIZE;
+		*size = st.blocks << c->blkbits;
 	if (inodes)
 		*inodes = st.inodes;
 out:
@@ -389,11 +427,41 @@ static int layer_bootstrap(struct conv *c, size_t i)
 
 /* ---- the OCI image -------------------------------------------------- */
 
+/*
+ * A kept layer: the source layer's own descriptor (so the registry's blob
+ * is the one referenced), annotated with its seek index.
+ */
+static json_t *kept_descriptor(const struct slot *s, const struct lading_image *img)
+{
+	const struct lading_image_layer *L = &img->layers[s->layer];
+	char num[32];
+	json_t *ann = json_object();
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
+			    json_string(num));
+	snprintf(num, sizeof(num), "%u", lading_le32_to_cpu(s->rec.chunk_size));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-size",
+			    json_string(num));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.codec",
+			    json_string("gzip-indexed"));
+	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.seek-index",
+			    json_string(s->index_digest));
+	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", L->media_type,
+			 "digest", s->oci_digest, "size",
+			 (json_int_t)lading_le64_to_cpu(s->rec.artifact_size),
+			 "annotations", ann);
+}
+
 static json_t *blob_descriptor(const struct slot *s, const struct lading_image *img)
 {
 	char toc[LADING_DIGEST_STR_LEN + 1], num[32];
 	struct lading_digest td;
-	json_t *ann = json_object();
+	json_t *ann;
+
+	if (s->kept)
+		return kept_descriptor(s, img);
+	ann = json_object();
 
 	memcpy(td.bytes, s->rec.toc_digest, sizeof(td.bytes));
 	lading_digest_format(&td, toc);
@@ -478,6 +546,18 @@ int lading_convert_push_blobs(struct lading_registry *reg, const char *blob_dir,
 		l = i ? json_array_get(layers, i - 1) : json_object_get(man, "config");
 		dg = json_string_value(json_object_get(l, "digest"));
 		path = dg ? lading_path_join(blob_dir, dg + 7) : NULL;
+		if (path && access(path, F_OK)) {
+			bool exists = false;
+
+			/* not staged: a kept layer, referenced, never sent */
+			ret = lading_registry_blob_exists(reg, dg, &exists, err);
+			if (!ret && !exists)
+				ret = lading_error_set(err, ENOENT, "%s: a kept layer "
+						       "is not in the destination "
+						       "repository", dg);
+			free(path);
+			continue;
+		}
 		ret = path ? lading_registry_push_blob(reg, path, dg, mount_from, err) :
 			     lading_error_set(err, ENOMEM, "out of memory");
 		free(path);
@@ -547,7 +627,19 @@ static int write_oci(struct conv *c)
 			ret = lading_oci_writer_import(c->oci, c->slots[i].dict_path,
 						       c->slots[i].id, c->err);
 		json_array_append_new(layers, blob_descriptor(&c->slots[i], c->img));
-		json_array_append_new(diff_ids, json_string(c->slots[i].oci_digest));
+		json_array_append_new(diff_ids, json_string(c->slots[i].kept ?
+			c->img->layers[c->slots[i].layer].diff_id : c->slots[i].oci_digest));
+	}
+	/* the seek indexes of kept layers, in slot order, before the bootstrap */
+	for (i = 0; !ret && i < c->nslots; i++) {
+		if (!c->slots[i].kept)
+			continue;
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
+			"mediaType", LADING_MEDIA_SEEK_INDEX,
+			"digest", c->slots[i].index_digest,
+			"size", (json_int_t)c->slots[i].index_size, "annotations",
+			LADING_ANNOTATION_PREFIX "seek-index.layer", c->slots[i].oci_digest));
+		json_array_append_new(diff_ids, json_string(c->slots[i].index_digest));
 	}
 	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
 		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
@@ -680,6 +772,26 @@ static int open_dst(struct conv *c)
 	return 0;
 }
 
+/* --keep-layers: the bootstrap has 512-byte blocks; stored blobs 4 KiB */
+static int keep_rescale(struct conv *c)
+{
+	bool *stored = calloc(c->nslots ? c->nslots : 1, sizeof(*stored));
+	size_t i;
+	int ret;
+
+	if (!stored)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	for (i = 0; i < c->nslots; i++)
+		stored[i] = !c->slots[i].kept;
+	ret = lading_convert_rescale(c->tree, stored, c->nslots);
+	free(stored);
+	if (ret)
+		return lading_error_set(c->err, -ret, "a stored blob beyond 2 TiB "
+					"cannot be addressed in 512-byte blocks");
+	c->blkbits = LADING_KEEP_BLKSZBITS;
+	return 0;
+}
+
 static int run(struct conv *c)
 {
 	struct lading_progress prog;
@@ -719,6 +831,8 @@ static int run(struct conv *c)
 		return ret;
 	lading_tree_apply_policy(c->tree, &c->p->build.policy);
 	ret = collect_dict_slots(c);
+	if (!ret && c->p->keep_layers)
+		ret = keep_rescale(c);
 	if (!ret)
 		ret = write_bootstrap(c);
 	if (!ret && c->p->layer_bootstraps) {
@@ -760,7 +874,8 @@ static int convert_with(const struct lading_convert_params *p,
 			struct lading_convert_into *into,
 			struct lading_convert_report *r, struct lading_error *err)
 {
-	struct conv c = { .p = p, .r = r, .err = err, .into = into };
+	struct conv c = { .p = p, .r = r, .err = err, .into = into,
+			  .blkbits = LADING_BLOCK_BITS };
 	struct timespec t0, t1;
 	size_t i;
 	int ret;
@@ -770,6 +885,12 @@ static int convert_with(const struct lading_convert_params *p,
 	ret = lading_build_options_check(&p->build, err);
 	if (ret)
 		return ret;
+	if (p->keep_layers && p->layer_bootstraps)
+		return lading_error_set(err, EINVAL, "--keep-layers and "
+					"--layer-bootstraps cannot be combined");
+	if (p->keep_layers && p->span_size && !lading_zran_span_valid(p->span_size))
+		return lading_error_set(err, EINVAL, "span size %u: not a power of "
+					"two in [64K, 64M]", p->span_size);
 	ret = run(&c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r->elapsed = (double)(t1.tv_sec - t0.tv_sec) +

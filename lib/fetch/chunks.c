@@ -24,9 +24,13 @@ struct lading_chunk_fetcher {
 	size_t first, count;
 };
 
-static uint64_t padded(const struct lading_toc_entry *t)
+/*
+ * A chunk's bytes in the cache file, zeros to 4 KiB included; a span of
+ * a seek index is written exactly (the next span starts right after it).
+ */
+static uint64_t padded(const struct lading_toc *toc, const struct lading_toc_entry *t)
 {
-	return LADING_ALIGN_UP((uint64_t)lading_le32_to_cpu(t->ulen), (uint64_t)LADING_BLOCK_SIZE);
+	return lading_toc_extent(toc, (size_t)(t - toc->entries));
 }
 
 static bool stored_next(const struct lading_toc_entry *prev,
@@ -110,7 +114,7 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 				 lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff));
 	if (!ret)
 		ret = grow_aligned(&f->plain, &f->plain_size,
-				   lading_le64_to_cpu(tn->uoff) + padded(tn) - lading_le64_to_cpu(t0->uoff));
+				   lading_le64_to_cpu(tn->uoff) + padded(toc, tn) - lading_le64_to_cpu(t0->uoff));
 	if (ret)
 		return lading_error_set(err, -ret, "out of memory");
 	ret = lading_blob_reader_read(f->reader, h, lading_le64_to_cpu(t0->coff),
@@ -121,12 +125,12 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 		const struct lading_toc_entry *t = &t0[i];
 		uint8_t *dst = f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
 
-		res[i] = lading_toc_decode(t, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
+		res[i] = lading_toc_decode_at(toc, first + i, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
 		/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
 		 * and on a file system with smaller blocks a hole there would
 		 * make cachefiles ask for the chunk again */
 		if (res[i] == LADING_CHUNK_OK)
-			memset(dst + lading_le32_to_cpu(t->ulen), 0, padded(t) - lading_le32_to_cpu(t->ulen));
+			memset(dst + lading_le32_to_cpu(t->ulen), 0, padded(toc, t) - lading_le32_to_cpu(t->ulen));
 	}
 	f->toc = toc;
 	f->first = first;
@@ -161,7 +165,7 @@ int lading_chunk_run_write(struct lading_chunk_fetcher *f, int fd, int *res)
 		if (res[i] != LADING_CHUNK_OK)
 			continue;
 		for (k = i; k < i + n; k++)
-			len += padded(&t0[k]);
+			len += padded(f->toc, &t0[k]);
 		ret = fd < 0 ? -EBADF :
 		      lading_pwrite_full(fd, f->plain + (lading_le64_to_cpu(t0[i].uoff) - lading_le64_to_cpu(t0->uoff)),
 					 (size_t)len, lading_le64_to_cpu(t0[i].uoff));

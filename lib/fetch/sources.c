@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <lading/fetch.h>
+#include <lading/zran.h>
 
 struct blob_source;
 
@@ -34,6 +35,7 @@ struct blob_source_ops {
 
 struct blob_source {
 	const struct blob_source_ops *ops;
+	struct lading_blob_sources *list;	/* the list it is part of */
 	const char *dir;			/* directories */
 	struct lading_registry *reg;		/* registries and base URLs */
 };
@@ -233,6 +235,7 @@ int lading_blob_sources_open(const char *const *specs, size_t n,
 	}
 	/* n counts the opened ones: close closes just those */
 	while (!ret && s->n < n) {
+		s->src[s->n].list = s;
 		ret = source_open(&s->src[s->n], specs[s->n], opts, err);
 		if (!ret)
 			s->n++;
@@ -296,10 +299,68 @@ void lading_blob_handle_close(struct lading_blob_handle *h)
 	free(h);
 }
 
+/* No seek index is larger than this (1.6 % of a 64 GiB layer). */
+#define SEEK_INDEX_MAX (1ull << 30)
+
+/*
+ * A gzip layer kept as it is: its "ToC" is its seek index, a blob of its
+ * own (in the layer's source, or else in the first that has it), read
+ * whole and checked against the record's digest before it is parsed.
+ */
+static int read_seek_index(const struct lading_blob_handle *h,
+			   const struct lading_blob_record *rec,
+			   struct lading_toc *toc, struct lading_error *err)
+{
+	struct lading_blob_handle ih = { .src = h->src, .fd = -1 };
+	struct lading_blob_sources *all = h->src->list;
+	struct lading_error terr = { 0 };
+	size_t i;
+	struct lading_zran_index *ix = NULL;
+	uint64_t size = lading_le64_to_cpu(rec->toc_size);
+	struct lading_digest d;
+	uint8_t *buf = NULL;
+	int ret;
+
+	lading_hex_encode(ih.id, rec->toc_digest, sizeof(rec->toc_digest));
+	snprintf(ih.digest, sizeof(ih.digest), "sha256:%s", ih.id);
+	if (!size || size > SEEK_INDEX_MAX)
+		return lading_error_set(err, EUCLEAN, "blob %s: seek index of %llu "
+					"bytes", h->id, (unsigned long long)size);
+	ret = h->src->ops->find(h->src, &ih, &terr);
+	for (i = 0; ret == -ENOENT && i < all->n; i++) {
+		ih.src = &all->src[i];
+		if (ih.src != h->src)
+			ret = ih.src->ops->find(ih.src, &ih, &terr);
+	}
+	if (ret)
+		return lading_error_set(err, -ret, "blob %s: seek index %s: %s",
+					h->id, ih.id, lading_error_message(&terr, ret));
+	buf = malloc((size_t)size);
+	ret = buf ? ih.src->ops->read(&ih, NULL, 0, (size_t)size, buf, &terr) : -ENOMEM;
+	if (ih.src->ops->release)
+		ih.src->ops->release(&ih);
+	if (!ret)
+		ret = lading_sha256(buf, (size_t)size, &d);
+	if (!ret && memcmp(d.bytes, rec->toc_digest, sizeof(d.bytes)))
+		ret = lading_error_set(&terr, EUCLEAN, "digest differs from the "
+				       "bootstrap's");
+	if (!ret)
+		ret = lading_zran_decode(buf, (size_t)size, &ix, &terr);
+	free(buf);
+	if (!ret)
+		ret = lading_toc_from_zran(ix, rec, toc, &terr);
+	if (ret)
+		return lading_error_set(err, -ret, "blob %s: seek index %s: %s",
+					h->id, ih.id, lading_error_message(&terr, ret));
+	return 0;
+}
+
 int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err)
 {
+	if (rec->codec == LADING_CODEC_GZIP_INDEXED)
+		return read_seek_index(h, rec, toc, err);
 	return h->src->ops->read_toc(h, rec, toc, err);
 }
 

@@ -589,10 +589,60 @@ static int default_fsid(const char *bootstrap, char *out, size_t outlen,
 	return 0;
 }
 
+/*
+ * A bootstrap of 512-byte blocks (gzip layers kept as they are): the
+ * kernel's cachefiles back end needs PAGE_SIZE blocks, so fanotify only.
+ * Reads the superblock's blkszbits; the bootstrap is verified later.
+ */
+static int refuse_small_blocks(const char *bootstrap, struct lading_error *err)
+{
+	uint8_t bits = 0;
+	int fd = open(bootstrap, O_RDONLY | O_CLOEXEC);
+	int ret = fd < 0 ? -errno :
+		  lading_pread_full(fd, &bits, 1, EROFS_SUPER_OFFSET +
+				    offsetof(struct erofs_super_block, blkszbits));
+
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		return lading_error_set(err, -ret, "%s: %s", bootstrap, strerror(-ret));
+	if (bits == LADING_BLOCK_BITS)
+		return 0;
+	return lading_error_set(err, ENOTSUP, "%s: 512-byte blocks (gzip layers "
+				"kept as they are): the kernel's cachefiles back "
+				"end needs PAGE_SIZE blocks; use --backend fanotify",
+				bootstrap);
+}
+
 static int pick(struct filler *f)
 {
 	struct lading_error why = { 0 };
+	bool small = false;
+	size_t i;
 	int ret;
+
+	/* before the kernel's support: the image alone rules cachefiles out */
+	if (f->p->bootstrap && f->p->backend != LADING_FILL_FANOTIFY) {
+		ret = refuse_small_blocks(f->p->bootstrap, &why);
+		if (ret == -ENOTSUP && f->p->backend == LADING_FILL_AUTO)
+			small = true;
+		else if (ret)
+			return lading_error_set(f->err, -ret, "%s", why.msg);
+		lading_error_clear(&why);
+	}
+	for (i = 0; !f->p->bootstrap && i < f->p->nimages; i++) {
+		ret = refuse_small_blocks(f->p->images[i].bootstrap, f->err);
+		if (ret)
+			return ret;
+	}
+	if (small) {
+		if (lading_fill_fanotify_supported(&why))
+			return lading_error_set(f->err, ENOTSUP, "%s: 512-byte blocks "
+						"need the fanotify back end, unavailable: "
+						"%s", f->p->bootstrap, why.msg);
+		f->backend = LADING_FILL_FANOTIFY;
+		return 0;
+	}
 
 	if (f->p->backend == LADING_FILL_FANOTIFY &&
 	    lading_fill_fanotify_supported(&why))

@@ -6,6 +6,16 @@
 
 void erofs_superblock_set_checksum(uint8_t *block0)
 {
+	erofs_superblock_set_checksum_bs(block0, LADING_BLOCK_SIZE);
+}
+
+/*
+ * The checksum covers the superblock's block from byte 1024 on; with
+ * blocks of 1 KiB or less, one block's worth from 1024 (erofs-utils'
+ * erofs_superblock_csum_verify, the kernel's the same).
+ */
+void erofs_superblock_set_checksum_bs(uint8_t *block0, uint32_t blksz)
+{
 	struct erofs_super_block *sb =
 		(struct erofs_super_block *)(block0 + EROFS_SUPER_OFFSET);
 	uint32_t crc;
@@ -14,7 +24,8 @@ void erofs_superblock_set_checksum(uint8_t *block0)
 		lading_le32_to_cpu(sb->feature_compat) | EROFS_COMPAT_SB_CHKSUM);
 	sb->checksum = lading_cpu_to_le32(0);
 	crc = lading_crc32c(~0u, block0 + EROFS_SUPER_OFFSET,
-			    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
+			    blksz > EROFS_SUPER_OFFSET ? blksz - EROFS_SUPER_OFFSET :
+							 blksz);
 	sb->checksum = lading_cpu_to_le32(crc);
 }
 
@@ -105,12 +116,18 @@ void erofs_chunk_index_encode(struct erofs_inode_chunk_index *idx,
 size_t erofs_dirblock_fit(const struct erofs_dirent_in *ents, size_t count,
 			  size_t *used)
 {
+	return erofs_dirblock_fit_bs(ents, count, used, LADING_BLOCK_SIZE);
+}
+
+size_t erofs_dirblock_fit_bs(const struct erofs_dirent_in *ents, size_t count,
+			     size_t *used, uint32_t blksz)
+{
 	size_t n = 0, bytes = 0;
 
 	while (n < count) {
 		size_t need = sizeof(struct erofs_dirent) + ents[n].namelen;
 
-		if (bytes + need > LADING_BLOCK_SIZE)
+		if (bytes + need > blksz)
 			break;
 		bytes += need;
 		n++;
@@ -122,9 +139,15 @@ size_t erofs_dirblock_fit(const struct erofs_dirent_in *ents, size_t count,
 void erofs_dirblock_encode(uint8_t *blk, const struct erofs_dirent_in *ents,
 			   size_t n)
 {
+	erofs_dirblock_encode_bs(blk, ents, n, LADING_BLOCK_SIZE);
+}
+
+void erofs_dirblock_encode_bs(uint8_t *blk, const struct erofs_dirent_in *ents,
+			      size_t n, uint32_t blksz)
+{
 	size_t nameoff = n * sizeof(struct erofs_dirent), i;
 
-	memset(blk, 0, LADING_BLOCK_SIZE);
+	memset(blk, 0, blksz);
 	for (i = 0; i < n; i++) {
 		struct erofs_dirent de = {
 			.nid = lading_cpu_to_le64(ents[i].nid),

@@ -35,6 +35,8 @@ struct lading_reader {
 	uint16_t device_mask;
 	struct lading_rslot *slots;
 	const struct lading_blob_record *records;	/* into img; or NULL */
+	uint32_t bsize;		/* block size: 4096, or 512 (tar streams in place) */
+	uint8_t bits;
 };
 
 /* ceil(x / unit) without the overflow of (x + unit - 1) for hostile sizes */
@@ -67,25 +69,33 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 	struct erofs_super_block *sb = &r->sb;
 	uint32_t magic, compat, incompat, unknown, meta_blkaddr;
 
-	if (r->len < LADING_BLOCK_SIZE)
-		return corrupt(err, "image shorter than one block (%zu bytes)",
+	/* the superblock sits at 1024 whatever the block size */
+	if (r->len < EROFS_SUPER_OFFSET + 512)
+		return corrupt(err, "image shorter than its superblock (%zu bytes)",
 			       r->len);
 	memcpy(sb, r->img + EROFS_SUPER_OFFSET, sizeof(*sb));
 	magic = lading_le32_to_cpu(sb->magic);
 	if (magic != EROFS_SUPER_MAGIC)
 		return corrupt(err, "bad superblock magic 0x%08x", magic);
-	if (sb->blkszbits != LADING_BLOCK_BITS)
-		return corrupt(err, "block size 2^%u, only 4096 is supported",
-			       sb->blkszbits);
+	if (sb->blkszbits != LADING_BLOCK_BITS && sb->blkszbits != 9)
+		return corrupt(err, "block size 2^%u, only 4096 and 512 are "
+			       "supported", sb->blkszbits);
+	r->bits = sb->blkszbits;
+	r->bsize = 1u << r->bits;
+	if (r->len < r->bsize)
+		return corrupt(err, "image shorter than one block (%zu bytes)",
+			       r->len);
 	compat = lading_le32_to_cpu(sb->feature_compat);
 	if (compat & EROFS_COMPAT_SB_CHKSUM) {
-		uint8_t blk[LADING_BLOCK_SIZE];
+		/* from 1024: the rest of block 0, or one 512-byte block */
+		uint32_t n = r->bsize > EROFS_SUPER_OFFSET ?
+			     r->bsize - EROFS_SUPER_OFFSET : r->bsize;
+		uint8_t blk[r->bsize];
 		uint32_t crc, stored = lading_le32_to_cpu(sb->checksum);
 
-		memcpy(blk, r->img, sizeof(blk));
-		memset(blk + EROFS_SUPER_OFFSET + 4, 0, 4);
-		crc = lading_crc32c(~0u, blk + EROFS_SUPER_OFFSET,
-				    LADING_BLOCK_SIZE - EROFS_SUPER_OFFSET);
+		memcpy(blk, r->img + EROFS_SUPER_OFFSET, n);
+		memset(blk + 4, 0, 4);
+		crc = lading_crc32c(~0u, blk, n);
 		if (crc != stored)
 			return corrupt(err, "superblock checksum mismatch "
 				       "(stored 0x%08x, computed 0x%08x)",
@@ -111,7 +121,7 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 		return corrupt(err, "superblock build_time_nsec %u is not below "
 			       "10^9", r->fixed_nsec);
 	r->blocks = lading_le32_to_cpu(sb->blocks_lo);
-	if (r->blocks * LADING_BLOCK_SIZE > r->len)
+	if (r->blocks * r->bsize > r->len)
 		return corrupt(err, "image truncated: superblock says %llu blocks, "
 			       "file has %zu bytes",
 			       (unsigned long long)r->blocks, r->len);
@@ -121,9 +131,9 @@ static int check_super(struct lading_reader *r, struct lading_error *err)
 	if (r->xattr_blkaddr >= r->blocks && r->xattr_blkaddr)
 		return corrupt(err, "xattr_blkaddr %u outside the image",
 			       r->xattr_blkaddr);
-	r->meta_base = (uint64_t)meta_blkaddr * LADING_BLOCK_SIZE;
+	r->meta_base = (uint64_t)meta_blkaddr * r->bsize;
 	/* the reader only trusts what the superblock block count covers */
-	r->len = (size_t)(r->blocks * LADING_BLOCK_SIZE);
+	r->len = (size_t)(r->blocks * r->bsize);
 	return 0;
 }
 
@@ -231,7 +241,7 @@ static int load_blob_table(struct lading_reader *r, struct lading_error *err)
 				       "the slot tag is %s", i + 1, hex,
 				       r->slots[i].tag);
 		if (lading_le64_to_cpu(rec->uncompressed_size) !=
-		    r->slots[i].blocks * LADING_BLOCK_SIZE)
+		    r->slots[i].blocks * r->bsize)
 			return corrupt(err, "blob %s: %llu uncompressed bytes in the "
 				       "blob table, %llu blocks in its slot", hex,
 				       (unsigned long long)lading_le64_to_cpu(
@@ -350,6 +360,11 @@ const struct erofs_super_block *lading_reader_super(const struct lading_reader *
 	return &r->sb;
 }
 
+uint8_t lading_reader_blkszbits(const struct lading_reader *r)
+{
+	return r->bits;
+}
+
 uint16_t lading_reader_nslots(const struct lading_reader *r)
 {
 	return r->nslots;
@@ -375,7 +390,7 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 			uint32_t i_u, struct lading_error *err)
 {
 	uint64_t body = ino->pos + ino->isize + ino->xattr_size;
-	uint64_t nblocks = div_up(ino->size, LADING_BLOCK_SIZE);
+	uint64_t nblocks = div_up(ino->size, r->bsize);
 
 	switch (ino->layout) {
 	case EROFS_INODE_FLAT_PLAIN:
@@ -392,8 +407,8 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 				       (unsigned long long)ino->nid);
 		ino->inline_pos = body;
 		ino->inline_len = (uint32_t)(ino->size -
-					     (nblocks - 1) * LADING_BLOCK_SIZE);
-		if (body % LADING_BLOCK_SIZE + ino->inline_len > LADING_BLOCK_SIZE ||
+					     (nblocks - 1) * r->bsize);
+		if (body % r->bsize + ino->inline_len > r->bsize ||
 		    !in_image(r, body, ino->inline_len))
 			return corrupt(err, "nid %llu: inline data crosses a block "
 				       "boundary or leaves the image",
@@ -411,7 +426,7 @@ static int check_layout(struct lading_reader *r, struct lading_rinode *ino,
 		if (fmt & ~(EROFS_CHUNK_FORMAT_BLKBITS_MASK | EROFS_CHUNK_FORMAT_INDEXES))
 			return corrupt(err, "nid %llu: unsupported chunk format 0x%x",
 				       (unsigned long long)ino->nid, fmt);
-		ino->chunk_bits = (uint8_t)(LADING_BLOCK_BITS +
+		ino->chunk_bits = (uint8_t)(r->bits +
 					    (fmt & EROFS_CHUNK_FORMAT_BLKBITS_MASK));
 		/* a ToC entry's lengths are 32-bit: no blob holds a larger chunk */
 		if (ino->chunk_bits > MAX_CHUNK_BITS)
@@ -621,7 +636,7 @@ int lading_reader_xattrs(struct lading_reader *r, const struct lading_rinode *in
 		uint32_t id = lading_get_le32(r->img + off + (uint64_t)i * 4);
 		uint64_t at;
 
-		at = (uint64_t)r->xattr_blkaddr * LADING_BLOCK_SIZE +
+		at = (uint64_t)r->xattr_blkaddr * r->bsize +
 		     (uint64_t)id * 4;
 		ret = emit_xattr(r, at, r->len, &next, fn, ud, ino, err);
 		if (ret)
@@ -650,16 +665,16 @@ int lading_reader_read_flat(struct lading_reader *r,
 		return corrupt(err, "nid %llu: read past the end",
 			       (unsigned long long)ino->nid);
 	while (len) {
-		uint64_t blk = off / LADING_BLOCK_SIZE, in = off % LADING_BLOCK_SIZE;
-		uint64_t n = LADING_BLOCK_SIZE - in, src;
-		uint64_t nblocks = div_up(ino->size, LADING_BLOCK_SIZE);
+		uint64_t blk = off / r->bsize, in = off % r->bsize;
+		uint64_t n = r->bsize - in, src;
+		uint64_t nblocks = div_up(ino->size, r->bsize);
 
 		if (n > len)
 			n = len;
 		if (ino->layout == EROFS_INODE_FLAT_INLINE && blk == nblocks - 1)
 			src = ino->inline_pos + in;
 		else
-			src = ((uint64_t)ino->raw_blkaddr + blk) * LADING_BLOCK_SIZE + in;
+			src = ((uint64_t)ino->raw_blkaddr + blk) * r->bsize + in;
 		if (!in_image(r, src, n))
 			return corrupt(err, "nid %llu: data outside the image",
 				       (unsigned long long)ino->nid);
@@ -709,7 +724,7 @@ int lading_reader_chunk(struct lading_reader *r, const struct lading_rinode *ino
 		return 0;
 	}
 	c->blkaddr = lo;
-	blocks = div_up(c->length, LADING_BLOCK_SIZE);
+	blocks = div_up(c->length, r->bsize);
 	if (c->device_id) {
 		const struct lading_rslot *s = lading_reader_slot(r, c->device_id);
 
@@ -839,7 +854,7 @@ static int load_dir(struct lading_reader *r, struct walk_frame *f,
 		    struct lading_error *err)
 {
 	const struct lading_rinode *dir = &f->dir;
-	uint64_t nblocks = div_up(dir->size, LADING_BLOCK_SIZE);
+	uint64_t nblocks = div_up(dir->size, r->bsize);
 	size_t cap, i, n = 0;
 	bool dot = false, dotdot = false;
 	int ret;
@@ -856,9 +871,9 @@ static int load_dir(struct lading_reader *r, struct walk_frame *f,
 	if (ret)
 		return ret;
 	for (i = 0; i < nblocks; i++) {
-		uint64_t off = i * LADING_BLOCK_SIZE;
-		size_t blen = (size_t)(dir->size - off < LADING_BLOCK_SIZE ?
-				       dir->size - off : LADING_BLOCK_SIZE);
+		uint64_t off = i * r->bsize;
+		size_t blen = (size_t)(dir->size - off < r->bsize ?
+				       dir->size - off : r->bsize);
 		size_t first = n, j;
 
 		ret = parse_dir_block(dir, f->data + off, blen, f->ents, &n, cap, err);

@@ -36,6 +36,8 @@ struct inode_plan {
 
 struct image_plan {
 	const struct lading_bootstrap_params *params;
+	uint32_t bsize;		/* block size, 1 << bits */
+	uint8_t bits;
 	struct inode_plan *inodes;
 	size_t count, cap;
 	int64_t epoch;
@@ -47,7 +49,7 @@ struct image_plan {
 
 static uint64_t plan_nid(const struct image_plan *ip, const struct inode_plan *p)
 {
-	return (p->pos - (uint64_t)ip->meta_blkaddr * LADING_BLOCK_SIZE) / 32;
+	return (p->pos - (uint64_t)ip->meta_blkaddr * ip->bsize) / 32;
 }
 
 static int plan_add(struct image_plan *ip, struct lading_inode *ino)
@@ -145,7 +147,7 @@ static int encode_xattrs(struct image_plan *ip, struct inode_plan *p)
 	return 0;
 }
 
-static int plan_dirents(struct inode_plan *p)
+static int plan_dirents(const struct image_plan *ip, struct inode_plan *p)
 {
 	struct lading_inode *dir = p->ino;
 	size_t n = dir->nchildren + 2, i, j = 0, blocks = 0, used = 0;
@@ -182,8 +184,8 @@ static int plan_dirents(struct inode_plan *p)
 	}
 
 	for (i = 0; i < n; blocks++)
-		i += erofs_dirblock_fit(de + i, n - i, &used);
-	p->data_size = (uint64_t)(blocks - 1) * LADING_BLOCK_SIZE + used;
+		i += erofs_dirblock_fit_bs(de + i, n - i, &used, ip->bsize);
+	p->data_size = (uint64_t)(blocks - 1) * ip->bsize + used;
 	return 0;
 }
 
@@ -237,14 +239,14 @@ static int plan_inode(struct image_plan *ip, struct inode_plan *p)
 
 	/* dirs, symlinks and small files: tail inline when it fits */
 	{
-		uint64_t nblocks = (p->data_size + LADING_BLOCK_SIZE - 1) /
-				   LADING_BLOCK_SIZE;
-		uint64_t tail = p->data_size - (nblocks - 1) * LADING_BLOCK_SIZE;
+		uint64_t nblocks = (p->data_size + ip->bsize - 1) /
+				   ip->bsize;
+		uint64_t tail = p->data_size - (nblocks - 1) * ip->bsize;
 
 		if (nblocks > UINT32_MAX / 2)
 			return lading_error_set(ip->err, EFBIG,
 						"directory too large");
-		if (p->isize + p->xattr_size + tail <= LADING_BLOCK_SIZE) {
+		if (p->isize + p->xattr_size + tail <= ip->bsize) {
 			p->layout = EROFS_INODE_FLAT_INLINE;
 			p->tail_len = (uint32_t)tail;
 			p->plain_blocks = (uint32_t)(nblocks - 1);
@@ -268,7 +270,7 @@ static uint64_t record_size(const struct inode_plan *p)
 
 static int place_inodes(struct image_plan *ip)
 {
-	uint64_t pos = (uint64_t)ip->meta_blkaddr * LADING_BLOCK_SIZE;
+	uint64_t pos = (uint64_t)ip->meta_blkaddr * ip->bsize;
 	uint64_t blk;
 	size_t i;
 
@@ -277,16 +279,16 @@ static int place_inodes(struct image_plan *ip)
 		/* inline tails (and inode + xattrs) must not cross a block */
 		uint64_t keep = p->isize + p->xattr_size + p->tail_len;
 
-		if (keep <= LADING_BLOCK_SIZE &&
-		    pos % LADING_BLOCK_SIZE + keep > LADING_BLOCK_SIZE)
-			pos = LADING_ALIGN_UP(pos, (uint64_t)LADING_BLOCK_SIZE);
+		if (keep <= ip->bsize &&
+		    pos % ip->bsize + keep > ip->bsize)
+			pos = LADING_ALIGN_UP(pos, (uint64_t)ip->bsize);
 		p->pos = pos;
 		pos = LADING_ALIGN_UP(pos + record_size(p), (uint64_t)32);
 	}
 	if (i && (ip->inodes[0].pos - (uint64_t)ip->meta_blkaddr *
-		  LADING_BLOCK_SIZE) / 32 > 0xffff)
+		  ip->bsize) / 32 > 0xffff)
 		return lading_error_set(ip->err, EFBIG, "root nid out of range");
-	blk = (pos + LADING_BLOCK_SIZE - 1) / LADING_BLOCK_SIZE;
+	blk = (pos + ip->bsize - 1) / ip->bsize;
 	for (i = 0; i < ip->count; i++) {
 		struct inode_plan *p = &ip->inodes[i];
 
@@ -347,7 +349,7 @@ static union erofs_inode_i_u inode_i_u(const struct image_plan *ip,
 							     ino->rdev_minor));
 	else if (p->layout == EROFS_INODE_CHUNK_BASED)
 		u.c.format = lading_cpu_to_le16((uint16_t)(
-			(__builtin_ctz(ip->params->chunk_size) - LADING_BLOCK_BITS) |
+			(__builtin_ctz(ip->params->chunk_size) - ip->bits) |
 			EROFS_CHUNK_FORMAT_INDEXES));
 	else if (!S_ISFIFO(ino->mode) && !S_ISSOCK(ino->mode))
 		u.startblk_lo = lading_cpu_to_le32(p->raw_blkaddr);
@@ -412,17 +414,18 @@ static uint8_t *inode_data(struct image_plan *ip, struct inode_plan *p)
 			       p->data_size);
 		return buf;
 	}
-	buf = calloc(1, LADING_ALIGN_UP(p->data_size, (uint64_t)LADING_BLOCK_SIZE));
+	buf = calloc(1, LADING_ALIGN_UP(p->data_size, (uint64_t)ip->bsize));
 	if (!buf)
 		return NULL;
 	for (i = 0; i < p->ndirents; i++)
 		p->dirents[i].nid = plan_nid(ip, plan_of(ip, p->targets[i]));
 	for (i = 0; i < p->ndirents; blk++) {
-		size_t used, fit = erofs_dirblock_fit(p->dirents + i,
-						      p->ndirents - i, &used);
+		size_t used, fit = erofs_dirblock_fit_bs(p->dirents + i,
+							 p->ndirents - i, &used,
+							 ip->bsize);
 
-		erofs_dirblock_encode(buf + blk * LADING_BLOCK_SIZE,
-				      p->dirents + i, fit);
+		erofs_dirblock_encode_bs(buf + blk * ip->bsize,
+					 p->dirents + i, fit, ip->bsize);
 		i += fit;
 	}
 	return buf;
@@ -455,9 +458,9 @@ static int write_payload(struct image_plan *ip, struct inode_plan *p,
 		return -ENOMEM;
 	if (p->plain_blocks) {
 		uint64_t full = p->layout == EROFS_INODE_FLAT_INLINE ?
-			(uint64_t)p->plain_blocks * LADING_BLOCK_SIZE : p->data_size;
+			(uint64_t)p->plain_blocks * ip->bsize : p->data_size;
 
-		memcpy(img + (uint64_t)p->raw_blkaddr * LADING_BLOCK_SIZE, data,
+		memcpy(img + (uint64_t)p->raw_blkaddr * ip->bsize, data,
 		       full);
 	}
 	if (p->tail_len)
@@ -509,7 +512,7 @@ static void write_superblock(const struct image_plan *ip, uint8_t *img)
 		.magic = lading_cpu_to_le32(EROFS_SUPER_MAGIC),
 		.feature_compat = lading_cpu_to_le32(EROFS_COMPAT_SB_CHKSUM |
 						     EROFS_COMPAT_MTIME),
-		.blkszbits = LADING_BLOCK_BITS,
+		.blkszbits = ip->bits,
 		.rb.rootnid_2b = lading_cpu_to_le16(
 			(uint16_t)plan_nid(ip, &ip->inodes[0])),
 		.inos = lading_cpu_to_le64(ip->count),
@@ -595,7 +598,7 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 		struct inode_plan *p = &ip->inodes[i];
 
 		if (S_ISDIR(p->ino->mode))
-			ret = plan_dirents(p);
+			ret = plan_dirents(ip, p);
 		if (!ret)
 			ret = plan_inode(ip, p);
 	}
@@ -603,8 +606,8 @@ static int plan_image(struct image_plan *ip, struct lading_tree *tree)
 		return ret;
 	devt_end = blob_table_offset(ip->params->nslots) +
 		   blob_table_size(ip->params);
-	ip->meta_blkaddr = (uint32_t)((devt_end + LADING_BLOCK_SIZE - 1) /
-				      LADING_BLOCK_SIZE);
+	ip->meta_blkaddr = (uint32_t)((devt_end + ip->bsize - 1) /
+				      ip->bsize);
 	return place_inodes(ip);
 }
 
@@ -620,13 +623,18 @@ int lading_bootstrap_write(struct lading_tree *tree,
 	int ret;
 
 	memset(stats, 0, sizeof(*stats));
+	ip.bits = params->blkszbits ? params->blkszbits : LADING_BLOCK_BITS;
+	if (ip.bits != 9 && ip.bits != LADING_BLOCK_BITS)
+		return lading_error_set(err, EINVAL, "invalid block size 2^%u",
+					ip.bits);
+	ip.bsize = 1u << ip.bits;
 	if (!params->chunk_size || (params->chunk_size & (params->chunk_size - 1)) ||
-	    params->chunk_size < LADING_BLOCK_SIZE)
+	    params->chunk_size < ip.bsize)
 		return lading_error_set(err, EINVAL, "invalid chunk size");
 	ret = plan_image(&ip, tree);
 	if (ret)
 		goto out;
-	len = (size_t)ip.total_blocks * LADING_BLOCK_SIZE;
+	len = (size_t)ip.total_blocks * ip.bsize;
 	img = calloc(1, len);
 	if (!img) {
 		ret = -ENOMEM;
@@ -653,7 +661,7 @@ int lading_bootstrap_write(struct lading_tree *tree,
 	if (ret)
 		goto out;
 	memcpy(stats->uuid, sb->uuid, sizeof(stats->uuid));
-	erofs_superblock_set_checksum(img);
+	erofs_superblock_set_checksum_bs(img, ip.bsize);
 	ret = lading_sha256(img, len, &stats->digest);
 	if (!ret)
 		ret = lading_pwrite_full(fd, img, len, 0);

@@ -160,7 +160,9 @@ int lading_source_load(struct lading_tree *tree, struct lading_store *store,
 		type = strcmp(params->path, "-") && S_ISDIR(st.st_mode) ?
 			LADING_SOURCE_DIR : LADING_SOURCE_TAR;
 	}
-	ret = lading_chunker_init(&ctx.chunker, store);
+	if (!store != !!params->in_place_device)
+		return lading_error_set(err, EINVAL, "internal: a store or in place");
+	ret = store ? lading_chunker_init(&ctx.chunker, store) : 0;
 	if (ret)
 		return lading_error_set(err, -ret, "out of memory");
 	ret = type == LADING_SOURCE_DIR ? source_load_dir(&ctx) :

@@ -462,11 +462,71 @@ static int apply_whiteout(struct tar_reader *t, const char *path,
 	return apply_named_whiteout(t, path, base);
 }
 
+/*
+ * In place: the file's chunks address its data inside the tar stream,
+ * which must be one contiguous run (not a sparse entry) at a block
+ * boundary of the image.
+ */
+static int read_entry_in_place(struct tar_reader *t, struct lading_inode *ino,
+			       uint64_t size, const char *path)
+{
+	const struct lading_source_params *p = t->ctx->params;
+	uint64_t start = 0, next = 0, nchunks, i;
+	bool end = false;
+
+	ino->size = size;
+	t->ctx->stats->bytes += size;
+	while (!end) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int r = data_block(t, path, size, &buf, &len, &off, &end);
+
+		if (r)
+			return r;
+		if (end || !len)
+			continue;
+		if (!next)
+			start = tar_pos(t) - (uint64_t)off;
+		if ((uint64_t)off != next || tar_pos(t) != start + next)
+			return lading_error_set(t->ctx->err, EINVAL,
+				"%s: entry '%s': sparse data cannot be addressed "
+				"in the tar stream", t->name, path);
+		next += len;
+	}
+	if (next != size)
+		return lading_error_set(t->ctx->err, EINVAL,
+			"%s: entry '%s': sparse data cannot be addressed in the "
+			"tar stream", t->name, path);
+	nchunks = (size + p->in_place_chunk - 1) / p->in_place_chunk;
+	if (start & ((1u << p->in_place_blkbits) - 1) ||
+	    (start + size - 1) >> p->in_place_blkbits >= EROFS_NULL_ADDR)
+		return lading_error_set(t->ctx->err, EFBIG,
+			"%s: entry '%s': data at offset %llu cannot be addressed "
+			"in %u-byte blocks", t->name, path,
+			(unsigned long long)start, 1u << p->in_place_blkbits);
+	ino->chunks = calloc(nchunks, sizeof(*ino->chunks));
+	if (!ino->chunks)
+		return -ENOMEM;
+	for (i = 0; i < nchunks; i++) {
+		ino->chunks[i].device_id = p->in_place_device;
+		ino->chunks[i].blkaddr = (uint32_t)((start + i * p->in_place_chunk) >>
+						    p->in_place_blkbits);
+	}
+	ino->nchunks = (uint32_t)nchunks;
+	lading_progress_update(p->progress, input_progress(t), path);
+	return 0;
+}
+
 static int read_entry_data(struct tar_reader *t, struct lading_inode *ino,
 			   uint64_t size, const char *path)
 {
 	struct file_sink fs;
-	int ret = file_sink_begin(&fs, t->ctx, ino, size);
+	int ret;
+
+	if (t->ctx->params->in_place_device && size > t->ctx->params->inline_max)
+		return read_entry_in_place(t, ino, size, path);
+	ret = file_sink_begin(&fs, t->ctx, ino, size);
 
 	while (!ret) {
 		const void *buf;

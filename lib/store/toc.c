@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <lading/store.h>
+#include <lading/zran.h>
 
 static_assert(sizeof(((struct lading_blob_record *)0)->id) == LADING_SHA256_LEN &&
 	      sizeof(((struct lading_toc_entry *)0)->digest) == LADING_SHA256_LEN,
@@ -154,8 +155,69 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 void lading_toc_free(struct lading_toc *toc)
 {
 	free(toc->entries);
+	lading_zran_free(toc->zran);
 	toc->entries = NULL;
+	toc->zran = NULL;
 	toc->count = 0;
+}
+
+uint64_t lading_toc_extent(const struct lading_toc *toc, size_t k)
+{
+	uint64_t ulen = lading_le32_to_cpu(toc->entries[k].ulen);
+
+	return toc->zran ? ulen : LADING_ALIGN_UP(ulen, (uint64_t)LADING_BLOCK_SIZE);
+}
+
+int lading_toc_decode_at(const struct lading_toc *toc, size_t k,
+			 const uint8_t *stored, uint8_t *out)
+{
+	const struct lading_toc_entry *e = &toc->entries[k];
+
+	if (toc->zran)
+		return lading_zran_extract(toc->zran, k, stored,
+					   lading_le32_to_cpu(e->clen), out, NULL);
+	return lading_toc_decode(e, stored, out);
+}
+
+int lading_toc_from_zran(struct lading_zran_index *ix,
+			 const struct lading_blob_record *rec,
+			 struct lading_toc *toc, struct lading_error *err)
+{
+	size_t i;
+
+	memset(toc, 0, sizeof(*toc));
+	if (memcmp(ix->blob_digest.bytes, rec->id, sizeof(rec->id)) ||
+	    ix->compressed_size != lading_le64_to_cpu(rec->artifact_size) ||
+	    ix->uncompressed_size != lading_le64_to_cpu(rec->uncompressed_size)) {
+		lading_zran_free(ix);
+		return toc_bad(err, "the seek index is for another layer");
+	}
+	toc->entries = calloc(ix->count, sizeof(*toc->entries));
+	if (!toc->entries) {
+		lading_zran_free(ix);
+		return toc_errno(err, -ENOMEM);
+	}
+	for (i = 0; i < ix->count; i++) {
+		struct lading_toc_entry *e = &toc->entries[i];
+		uint64_t start, end;
+
+		lading_zran_span_range(ix, i, &start, &end);
+		e->uoff = lading_cpu_to_le64(ix->spans[i].uoff);
+		e->ulen = lading_cpu_to_le32(ix->spans[i].ulen);
+		e->coff = lading_cpu_to_le64(start);
+		e->clen = lading_cpu_to_le32((uint32_t)(end - start));
+		e->codec = LADING_CODEC_GZIP_INDEXED;
+		memcpy(e->digest, ix->spans[i].digest, sizeof(e->digest));
+	}
+	toc->count = ix->count;
+	toc->footer.magic = lading_cpu_to_le64(LADING_TOC_MAGIC);
+	toc->footer.version = lading_cpu_to_le32(LADING_TOC_VERSION);
+	toc->footer.codec = lading_cpu_to_le32(LADING_CODEC_GZIP_INDEXED);
+	toc->footer.uncompressed_size = lading_cpu_to_le64(ix->uncompressed_size);
+	toc->footer.chunk_size = rec->chunk_size;
+	toc->footer.entries = lading_cpu_to_le32((uint32_t)ix->count);
+	toc->zran = ix;
+	return 0;
 }
 
 ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off)
@@ -166,8 +228,7 @@ ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off)
 		size_t mid = lo + (hi - lo) / 2;
 		const struct lading_toc_entry *e = &toc->entries[mid];
 		uint64_t uoff = lading_le64_to_cpu(e->uoff);
-		uint64_t end = uoff + LADING_ALIGN_UP(
-			(uint64_t)lading_le32_to_cpu(e->ulen), (uint64_t)LADING_BLOCK_SIZE);
+		uint64_t end = uoff + lading_toc_extent(toc, mid);
 
 		if (off < uoff)
 			hi = mid;

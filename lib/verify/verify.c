@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <lading/image.h>
+#include <lading/fetch.h>
 #include "internal.h"
 
 void lading_verify_params_init(struct lading_verify_params *p)
@@ -73,7 +74,8 @@ static int load_chunk_checked(struct vctx *v, uint16_t dev, size_t i)
 		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf, clen,
 					lading_le64_to_cpu(e->coff));
 	if (!ret)
-		ret = lading_toc_decode(e, v->stored_buf, v->chunk_buf);
+		ret = lading_toc_decode_at(&v->tocs[dev - 1], i, v->stored_buf,
+					   v->chunk_buf);
 	if (ret)
 		return ret;
 	v->cached_dev = dev;
@@ -115,12 +117,14 @@ static int blob_trusted(struct vctx *v, uint16_t dev)
  * bytes copied.
  */
 static uint64_t copy_chunk_bytes(const struct vctx *v,
-				 const struct lading_toc_entry *e, uint64_t pos,
+				 const struct lading_toc *toc, size_t i, uint64_t pos,
 				 uint8_t *buf, uint64_t n)
 {
+	const struct lading_toc_entry *e = &toc->entries[i];
 	uint32_t ulen = lading_le32_to_cpu(e->ulen);
 	uint64_t at = pos - lading_le64_to_cpu(e->uoff);
-	uint64_t take = LADING_ALIGN_UP((uint64_t)ulen, (uint64_t)LADING_BLOCK_SIZE) - at;
+	/* chunks to 4 KiB; spans of a kept layer end where the next begins */
+	uint64_t take = lading_toc_extent(toc, i) - at;
 
 	if (take > n)
 		take = n;
@@ -142,7 +146,7 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 {
 	size_t img_len;
 	const uint8_t *img = lading_reader_image(v->reader, &img_len);
-	uint64_t pos = c->blkaddr * LADING_BLOCK_SIZE + in;
+	uint64_t pos = (c->blkaddr << lading_reader_blkszbits(v->reader)) + in;
 	uint16_t dev = c->device_id;
 	const struct lading_toc *toc;
 	int ret;
@@ -171,17 +175,15 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 		return -ENOTRECOVERABLE;	/* a ToC was promised, none usable */
 	while (n) {
 		ssize_t i = lading_toc_find(toc, pos);
-		const struct lading_toc_entry *e;
 		uint64_t take;
 
 		if (i < 0)
 			return -ERANGE;
-		e = &toc->entries[i];
 		f->toc_index = i;
 		ret = load_chunk_checked(v, dev, (size_t)i);
 		if (ret)
 			return ret;
-		take = copy_chunk_bytes(v, e, pos, buf, n);
+		take = copy_chunk_bytes(v, toc, (size_t)i, pos, buf, n);
 		buf += take;
 		pos += take;
 		n -= take;
@@ -214,17 +216,15 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 		return lading_pread_full(fd, buf, n, pos);
 	while (n) {
 		ssize_t i = lading_toc_find(toc, pos);
-		const struct lading_toc_entry *e;
 		uint64_t take;
 		int ret;
 
 		if (i < 0)
 			return -EIO;
-		e = &toc->entries[i];
 		ret = load_chunk(v, dev, (size_t)i);
 		if (ret)
 			return ret;
-		take = copy_chunk_bytes(v, e, pos, buf, n);
+		take = copy_chunk_bytes(v, toc, (size_t)i, pos, buf, n);
 		buf += take;
 		pos += take;
 		n -= take;
@@ -250,7 +250,7 @@ int verify_read_file(struct vctx *v, const struct lading_rinode *ino,
 			return ret;
 		in = off - c.offset;
 		n = c.length - in < len ? c.length - in : len;
-		pos = c.blkaddr * LADING_BLOCK_SIZE + in;
+		pos = (c.blkaddr << lading_reader_blkszbits(v->reader)) + in;
 		if (c.hole) {
 			memset(buf, 0, n);
 		} else if (c.device_id == 0) {
@@ -382,13 +382,39 @@ static bool is_digest_hex(const char *s)
 	return !lading_digest_parse(s, NULL);
 }
 
+/*
+ * A gzip layer kept as it is: its seek index (the "ToC") is a file of its
+ * own in the blob directories, found like the layer.
+ */
+static int read_seek_index(struct vctx *v, uint16_t i, const char *boot_dir,
+			   const struct lading_blob_record *rec,
+			   struct lading_error *terr)
+{
+	const struct lading_verify_params *p = v->p;
+	const char *const *dirs = p->nblob_dirs ? p->blob_dirs : &boot_dir;
+	struct lading_blob_sources *src = NULL;
+	struct lading_blob_handle *h = NULL;
+	int ret;
+
+	ret = lading_blob_sources_open(dirs, p->nblob_dirs ? p->nblob_dirs : 1,
+				       NULL, &src, terr);
+	if (!ret)
+		ret = lading_blob_sources_find(src, v->r->blobs[i].id, &h, terr);
+	if (!ret)
+		ret = lading_blob_read_toc(h, rec, &v->tocs[i], terr);
+	lading_blob_handle_close(h);
+	lading_blob_sources_close(src);
+	return ret == -ENOENT ? -EUCLEAN : ret;
+}
+
 /* Size against the blob table (or, without one, the slot), then the ToC. */
-static void check_blob_size(struct vctx *v, uint16_t i)
+static void check_blob_size(struct vctx *v, uint16_t i, const char *boot_dir)
 {
 	struct lading_verify_blob *b = &v->r->blobs[i];
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(v->reader, i + 1);
-	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) : b->blocks * LADING_BLOCK_SIZE;
+	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) :
+			b->blocks << lading_reader_blkszbits(v->reader);
 	struct lading_error terr = { 0 };
 	int ret;
 
@@ -401,7 +427,9 @@ static void check_blob_size(struct vctx *v, uint16_t i)
 	}
 	if (!rec)
 		return;
-	ret = lading_toc_read(v->blob_fds[i], rec, &v->tocs[i], &terr);
+	ret = rec->codec == LADING_CODEC_GZIP_INDEXED ?
+	      read_seek_index(v, i, boot_dir, rec, &terr) :
+	      lading_toc_read(v->blob_fds[i], rec, &v->tocs[i], &terr);
 	if (ret == -EUCLEAN) {
 		b->status = LADING_BLOB_BAD_TOC;
 		verify_problem(v, "blob %s: %s", b->id, terr.msg);
@@ -470,7 +498,7 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 			verify_problem(v, "blob %s (slot %u): not found", b->id, i + 1);
 			continue;
 		}
-		check_blob_size(v, i);
+		check_blob_size(v, i, boot_dir);
 	}
 	return 0;
 }

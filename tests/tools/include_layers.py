@@ -33,7 +33,7 @@ LAYERS = [
     ["convert", "fill"],
 ]
 # headers named for something other than their module
-ALIAS = {"common": "util", "cachefiles": "cache", "fill_events": "fill",
+ALIAS = {"common": "util", "convert_keep": "convert", "zran": "store", "keep": "build", "cachefiles": "cache", "fill_events": "fill",
          "build_options": "build"}
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)

@@ -336,8 +336,89 @@ static void test_reader_roundtrip(void)
 	close(fd);
 }
 
+/*
+ * 512-byte blocks (a tar stream addressed in place): the writer's image
+ * and the reader agree on blocks, chunk addresses, slot sizes, a big
+ * directory over several 512-byte blocks, and the superblock checksum
+ * over [1024, 1536).
+ */
+static int find_data(void *ud, const struct lading_rentry *e)
+{
+	uint64_t *nid = ud;
+
+	if (!strcmp(e->path, "data"))
+		*nid = e->inode->nid;
+	nid[1]++;
+	return 0;
+}
+
+static void test_small_blocks(void)
+{
+	struct lading_tree *t = lading_tree_new();
+	struct lading_image_slot slot = { .blocks = 100 };
+	struct lading_bootstrap_params prm = { .chunk_size = 1024, .slots = &slot,
+					       .nslots = 1, .blkszbits = 9 };
+	struct lading_bootstrap_stats st;
+	struct lading_error err = { 0 };
+	struct lading_reader *r = NULL;
+	struct lading_rinode ino;
+	struct lading_rchunk c;
+	struct lading_inode *f;
+	uint64_t seen[2] = { 0, 0 };	/* nid of "data", entries */
+	static uint8_t img[1 << 20];
+	int fd = memfd_create("img512", 0), i;
+	ssize_t n;
+
+	memset(slot.tag, 'c', 64);
+	f = add(t, "data", S_IFREG | 0644);
+	f->size = 2500;		/* 3 chunks of 1 KiB, at tar offset 1536 */
+	f->nchunks = 3;
+	f->chunks = calloc(3, sizeof(*f->chunks));
+	for (i = 0; i < 3; i++)
+		f->chunks[i] = (struct lading_chunk_ref){ (uint32_t)(3 + 2 * i), 1, 0 };
+	for (i = 0; i < 60; i++) {	/* a directory of several blocks */
+		char name[32];
+
+		snprintf(name, sizeof(name), "file-with-a-long-name-%02d", i);
+		add(t, name, S_IFREG | 0600);
+	}
+	CHECK(!lading_bootstrap_write(t, &prm, fd, &st, &err));
+	n = pread(fd, img, sizeof(img), 0);
+	CHECK(n > 0 && n % 512 == 0 && (uint64_t)n == st.blocks * 512);
+	CHECK_EQ_U64(img[1024 + 12], 9);
+	CHECK(!lading_reader_open_mem(&r, img, (size_t)n, &err));
+	if (!r) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		check_failures++;
+		lading_tree_free(t);
+		close(fd);
+		return;
+	}
+	CHECK_EQ_U64(lading_reader_blkszbits(r), 9);
+	CHECK_EQ_U64(lading_reader_slot(r, 1)->blocks, 100);
+	CHECK(!lading_reader_walk(r, find_data, seen, &err));
+	CHECK_EQ_U64(seen[1], 62);
+	CHECK(!lading_reader_inode(r, seen[0], &ino, &err));
+	CHECK_EQ_U64(ino.chunk_bits, 10);
+	CHECK(!lading_reader_chunk(r, &ino, 2, &c, &err));
+	CHECK(c.device_id == 1 && c.blkaddr == 7 && c.offset == 2048 && c.length == 452);
+	lading_reader_close(r);
+	/* the checksum covers [1024, 1536): a byte there is caught */
+	img[1024 + 300] ^= 1;
+	CHECK(lading_reader_open_mem(&r, img, (size_t)n, &err) == -EUCLEAN);
+	CHECK(strstr(err.msg, "checksum") != NULL);
+	img[1024 + 300] ^= 1;
+	lading_error_clear(&err);
+	/* other block sizes are refused by both */
+	prm.blkszbits = 10;
+	CHECK(lading_bootstrap_write(t, &prm, fd, &st, &err) == -EINVAL);
+	lading_tree_free(t);
+	close(fd);
+}
+
 int main(void)
 {
+	test_small_blocks();
 	test_reader_roundtrip();
 	test_image_writer();
 	test_crc32c();

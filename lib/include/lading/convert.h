@@ -28,6 +28,15 @@ struct lading_convert_params {
 	const char *layer_bootstraps;
 	size_t nchunk_dicts;
 
+	/*
+	 * --keep-layers: gzip layers stay as they are (referenced by digest,
+	 * never copied); the image adds a seek index per layer (spans of
+	 * span_size, 0: the default) and a bootstrap of 512-byte blocks.
+	 * Other layers are converted to lading blobs of the same image.
+	 */
+	bool keep_layers;
+	uint32_t span_size;
+
 	/* no --nsec nor owner options: the policy only clamps mtimes */
 	struct lading_build_options build;
 
@@ -60,6 +69,9 @@ struct lading_convert_layer {
 	uint64_t chunks_new, chunks_dedup, bytes_dedup;
 	uint64_t entries, whiteouts;
 	char layer_bootstrap[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
+	/* --keep-layers: kept as is (blob_id is the layer), with this index */
+	bool kept;
+	char seek_index[7 + LADING_DIGEST_HEX_LEN + 1];
 };
 
 /* One platform published by attach or merge_index. */

@@ -337,6 +337,13 @@ enum lading_codec {
 	LADING_CODEC_DEFLATE = 2,	/* raw deflate, zlib */
 	LADING_CODEC_LZMA = 3,		/* .xz stream, no check, liblzma */
 	LADING_CODEC_ZSTD = 4,		/* one frame, when built with libzstd */
+	/*
+	 * Blob table only: the blob is a gzip layer kept as it is, its
+	 * uncompressed view the layer's tar stream (512-byte blocks); its
+	 * "ToC" is the layer's seek index, a separate artifact of toc_size
+	 * bytes with sha256 toc_digest (toc_offset 0).
+	 */
+	LADING_CODEC_GZIP_INDEXED = 5,
 };
 
 #define LADING_TOC_MAGIC 0x31434f5447444c4cull	/* "LLDGTOC1" */
@@ -365,5 +372,64 @@ struct lading_blob_footer {
 	uint8_t reserved[16];
 };
 static_assert(sizeof(struct lading_blob_footer) == 64, "blob footer");
+
+
+/* ---- seek index of a gzip layer ------------------------------------- */
+
+/*
+ * Random access into a gzip layer kept as it is (lading-convert
+ * --keep-layers): the uncompressed tar stream is cut into spans at deflate
+ * block boundaries (or gzip member starts), and each span can be inflated
+ * alone from its checkpoint: the compressed bit position and the 32 KiB
+ * of output before it (the window, raw deflate inside the index).  Each
+ * span's sha256 is the check; gzip's CRC covers only whole members.
+ *
+ *   [header][point * count][windows]
+ *
+ * The index is one artifact, anchored by its sha256 in the bootstrap.
+ */
+#define LADING_ZRAN_MAGIC 0x314e525a47444c4cull	/* "LLDGZRN1" */
+#define LADING_ZRAN_VERSION 1
+#define LADING_ZRAN_WINDOW 32768u
+
+enum lading_zran_kind {
+	LADING_ZRAN_MEMBER = 0,	/* coff is a gzip member header, no window */
+	LADING_ZRAN_BLOCK = 1,	/* coff/bits is a deflate block boundary */
+};
+
+struct lading_zran_header {
+	lading_le64 magic;
+	lading_le32 version;
+	lading_le32 flags;		/* 0 */
+	lading_le32 span_size;		/* nominal uncompressed span */
+	lading_le32 count;		/* points = spans */
+	lading_le64 uncompressed_size;	/* the tar stream (diff_id content) */
+	lading_le64 compressed_size;	/* the gzip layer blob */
+	lading_le64 windows_size;	/* bytes after the points */
+	uint8_t blob_digest[32];	/* sha256 of the gzip blob */
+	uint8_t diff_id[32];		/* sha256 of the tar stream */
+	uint8_t reserved[16];
+};
+static_assert(sizeof(struct lading_zran_header) == 128, "zran header");
+
+/*
+ * Span i is [uoff, uoff + ulen) of the tar stream; its compressed bytes
+ * are [coff - (bits ? 1 : 0), next point's coff) of the blob (the blob's
+ * end for the last span).  bits (0..7) are the high bits of byte coff - 1
+ * that begin the span's first block (zlib's inflatePrime).
+ */
+struct lading_zran_point {
+	lading_le64 uoff;
+	lading_le64 coff;
+	lading_le64 window_off;		/* in the windows area */
+	lading_le32 ulen;
+	lading_le32 window_clen;	/* raw deflate bytes of the window */
+	lading_le16 window_len;		/* its length (<= 32 KiB, 0: none) */
+	uint8_t bits;
+	uint8_t kind;			/* enum lading_zran_kind */
+	uint8_t reserved[4];
+	uint8_t digest[32];		/* sha256 of the span's ulen bytes */
+};
+static_assert(sizeof(struct lading_zran_point) == 72, "zran point");
 
 #endif

@@ -17,6 +17,8 @@ uint32_t lading_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Stores the superblock checksum over [1024, 4096) of block 0 in place. */
 void erofs_superblock_set_checksum(uint8_t *block0);
+/* The same for an image of blksz-byte blocks (512 .. 4096). */
+void erofs_superblock_set_checksum_bs(uint8_t *block0, uint32_t blksz);
 
 /* The kernel's new_encode_dev / new_decode_dev. */
 uint32_t erofs_encode_dev(uint32_t major, uint32_t minor);
@@ -56,6 +58,11 @@ size_t erofs_dirblock_fit(const struct erofs_dirent_in *ents, size_t count,
 /* Writes one directory block (zero-padded to blksize) from ents[0..n). */
 void erofs_dirblock_encode(uint8_t *blk, const struct erofs_dirent_in *ents,
 			   size_t n);
+/* The same two for directory blocks of blksz bytes (4096: the above). */
+size_t erofs_dirblock_fit_bs(const struct erofs_dirent_in *ents, size_t count,
+			     size_t *used, uint32_t blksz);
+void erofs_dirblock_encode_bs(uint8_t *blk, const struct erofs_dirent_in *ents,
+			      size_t n, uint32_t blksz);
 
 /* ---- bootstrap writer ------------------------------------------------ */
 
@@ -63,11 +70,17 @@ struct lading_tree;
 
 struct lading_image_slot {
 	char tag[LADING_DIGEST_HEX_LEN + 1];	/* blob id, lowercase hex */
-	uint64_t blocks;			/* uncompressed 4 KiB blocks */
+	uint64_t blocks;	/* uncompressed size in the image's blocks */
 };
 
 struct lading_bootstrap_params {
-	uint32_t chunk_size;		/* power of two >= 4 KiB */
+	uint32_t chunk_size;		/* power of two >= the block size */
+	/*
+	 * log2 of the block size: 0 or 12 (4 KiB), or 9 for 512-byte blocks
+	 * (file data addressed in place inside tar streams); chunk block
+	 * addresses are in these blocks
+	 */
+	uint8_t blkszbits;
 	bool keep_nsec;			/* extended inodes for nsec mtimes */
 	bool uuid_set;			/* else derived from the content */
 	uint8_t uuid[16];
@@ -141,6 +154,11 @@ void lading_reader_close(struct lading_reader *r);
 
 const struct erofs_super_block *lading_reader_super(const struct lading_reader *r);
 uint16_t lading_reader_nslots(const struct lading_reader *r);
+/*
+ * log2 of the block size: 12, or 9 for images addressing tar streams in
+ * place; chunk block addresses and slot sizes are in these blocks.
+ */
+uint8_t lading_reader_blkszbits(const struct lading_reader *r);
 const struct lading_rslot *lading_reader_slot(const struct lading_reader *r,
 					      uint16_t device_id);
 const uint8_t *lading_reader_image(const struct lading_reader *r, size_t *len);

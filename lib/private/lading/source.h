@@ -41,14 +41,23 @@ struct lading_source_params {
 	/* mode/owner/mtime for directories a tar implies but never lists */
 	uint32_t implicit_dir_mode;
 	int64_t implicit_mtime;
+	/*
+	 * Tar only, with no store: regular files above inline_max stay where
+	 * they lie in the (uncompressed) tar stream, which the image sees as
+	 * device in_place_device in blocks of 2^in_place_blkbits bytes, cut
+	 * into in_place_chunk-byte chunks.  0: data goes through the store.
+	 */
+	uint16_t in_place_device;
+	uint8_t in_place_blkbits;
+	uint32_t in_place_chunk;
 	const struct lading_log *log;
 	struct lading_progress *progress;
 };
 
 
 /*
- * Reads the source into tree, storing file data in store.  On failure
- * err names the entry and the problem.
+ * Reads the source into tree, storing file data in store (NULL with
+ * in_place_device).  On failure err names the entry and the problem.
  */
 int lading_source_load(struct lading_tree *tree, struct lading_store *store,
 		       const struct lading_source_params *params,

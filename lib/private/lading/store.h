@@ -14,12 +14,20 @@
 #include <lading/tree.h>
 
 struct lading_blob_info;
+struct lading_zran_index;
 
-/* A blob's ToC, read from its artifact and checked against its record. */
+/*
+ * A blob's ToC, read from its artifact and checked against its record.
+ * For a gzip layer kept as it is (codec GZIP_INDEXED) the entries are its
+ * seek index's spans (uoff/ulen the span, coff/clen its compressed range,
+ * no 4 KiB padding: spans tile the tar stream byte for byte) and zran
+ * holds the index the spans are inflated from.
+ */
 struct lading_toc {
 	struct lading_blob_footer footer;
 	struct lading_toc_entry *entries;
 	size_t count;
+	struct lading_zran_index *zran;
 };
 
 /*
@@ -46,6 +54,18 @@ int lading_toc_map(const struct lading_toc *toc, uint64_t off, uint64_t len,
 /* Decodes one stored chunk into out (ulen bytes) and checks its sha256. */
 int lading_toc_decode(const struct lading_toc_entry *e, const uint8_t *stored,
 		      uint8_t *out);
+/* The same for entry k of toc: a chunk, or a span of a seek index. */
+int lading_toc_decode_at(const struct lading_toc *toc, size_t k,
+			 const uint8_t *stored, uint8_t *out);
+/* The bytes entry k takes in the uncompressed view (chunks: to 4 KiB). */
+uint64_t lading_toc_extent(const struct lading_toc *toc, size_t k);
+/*
+ * A ToC over a seek index (taken over: freed with the ToC), checked
+ * against the record: the index's blob and sizes are the record's.
+ */
+int lading_toc_from_zran(struct lading_zran_index *ix,
+			 const struct lading_blob_record *rec,
+			 struct lading_toc *toc, struct lading_error *err);
 /* Fills info's record fields into rec. */
 void lading_blob_record_from_info(struct lading_blob_record *rec,
 				  const struct lading_blob_info *info);
