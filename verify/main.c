@@ -43,7 +43,7 @@ static void usage(FILE *out)
 CLI_REF_HELP
 "  -b, --blob-dir DIR     look for blobs in DIR (repeatable; default: the\n"
 "                         bootstrap's directory, oci:DIR's blobs/sha256;\n"
-"                         a docker:// REF's blobs are not checked)\n"
+"                         a docker:// REF's: its repository)\n"
 "      --no-blob-digest   skip hashing whole blobs (structure, sizes and\n"
 "                         chunk ranges are still checked)\n"
 "  -s, --source PATH      compare with a directory or a tar (any compression\n"
@@ -98,7 +98,8 @@ static int print_json(const struct lading_verify_report *r, int status)
 	}
 	json_object_set_new(o, "status", json_string(status_names[status]));
 	cli_resolution_json(o, &r->resolved);
-	json_object_set_new(o, "blobs_checked", json_boolean(!r->blobs_remote));
+	/* false only when the bootstrap could not be read */
+	json_object_set_new(o, "blobs_checked", json_boolean(r->blobs != NULL));
 	json_object_set_new(o, "structure_ok", json_boolean(r->structure_ok));
 	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
 	json_object_set_new(o, "files", lading_json_u64(r->regular));
@@ -117,6 +118,7 @@ static int print_json(const struct lading_verify_report *r, int status)
 		json_array_append_new(blobs, blob_json(&r->blobs[i], i + 1));
 	json_object_set_new(o, "blobs", blobs);
 	json_object_set_new(o, "blob_bytes_hashed", lading_json_u64(r->blob_bytes_hashed));
+	json_object_set_new(o, "blob_bytes_fetched", lading_json_u64(r->blob_bytes_fetched));
 	json_object_set_new(o, "source_compared", json_boolean(r->source_compared));
 	json_object_set_new(o, "extracted", json_boolean(r->extracted));
 	json_object_set_new(o, "problem_count", lading_json_u64(r->problems));
@@ -151,6 +153,9 @@ static void print_human(const struct lading_verify_report *r)
 	for (i = 0; i < r->nblobs; i++)
 		printf("blob %s: %s\n", r->blobs[i].id,
 		       lading_blob_status_name(r->blobs[i].status));
+	if (r->blob_bytes_fetched)
+		printf("%llu blob bytes fetched\n",
+		       (unsigned long long)r->blob_bytes_fetched);
 }
 
 int main(int argc, char **argv)
@@ -222,9 +227,6 @@ int main(int argc, char **argv)
 	ret = lading_verify(&p, &r, &err);
 	if (!out.json)
 		cli_resolution_log(&log, &r.resolved);
-	if (r.blobs_remote)
-		lading_log_msg(&log, LADING_LOG_INFO, "%s: blobs in %s not checked "
-			       "(give --blob-dir)", p.bootstrap, r.resolved.repository);
 	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
 	if (out.json && print_json(&r, status)) {
 		lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");

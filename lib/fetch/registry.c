@@ -1160,6 +1160,25 @@ int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
 	return ret;
 }
 
+int lading_registry_blob_size(struct lading_registry *r, const char *digest,
+			      uint64_t *size, struct lading_error *err)
+{
+	struct response resp = { 0 };
+	curl_off_t len = -1;
+	char *url = url_for(r, "blobs", digest);
+	int ret;
+
+	*size = UINT64_MAX;
+	if (!url)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = request(r, r->curl, url, NULL, NULL, true, &resp, err);
+	free(url);
+	if (!ret && curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+				      &len) == CURLE_OK && len >= 0)
+		*size = (uint64_t)len;
+	return ret;
+}
+
 /* An upload URL from Location (often relative), with the digest added. */
 static char *upload_url(const struct lading_registry *r, const char *location,
 			const char *digest)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <lading/fetch.h>
 #include <lading/zran.h>
@@ -27,6 +28,10 @@ struct blob_source_ops {
 	int (*read_toc)(const struct lading_blob_handle *h,
 			const struct lading_blob_record *rec, struct lading_toc *toc,
 			struct lading_error *err);
+	/* the whole artifact, exactly size bytes, hashed in one pass */
+	int (*sha256)(const struct lading_blob_handle *h, uint64_t size,
+		      struct lading_digest *d, uint64_t *bytes,
+		      struct lading_error *err);
 	/* a connection for one thread; NULL op: reads need none */
 	void *(*conn_open)(struct blob_source *s);
 	void (*conn_close)(void *conn);
@@ -50,6 +55,7 @@ struct lading_blob_handle {
 	char id[LADING_DIGEST_HEX_LEN + 1];
 	char digest[80];			/* "sha256:<id>" */
 	int fd;					/* directories: the artifact */
+	uint64_t size;				/* UINT64_MAX: not known */
 };
 
 struct lading_blob_reader {
@@ -99,12 +105,17 @@ static int dir_find(struct blob_source *s, struct lading_blob_handle *h,
 		    struct lading_error *err)
 {
 	char *path = lading_path_join(s->dir, h->id);
+	struct stat st;
 
 	if (!path)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	h->fd = open(path, O_RDONLY | O_CLOEXEC);
 	free(path);
-	return h->fd >= 0 ? 0 : -ENOENT;
+	if (h->fd < 0)
+		return -ENOENT;
+	if (!fstat(h->fd, &st) && S_ISREG(st.st_mode))
+		h->size = (uint64_t)st.st_size;
+	return 0;
 }
 
 static void dir_release(struct lading_blob_handle *h)
@@ -135,11 +146,31 @@ static int dir_read_toc(const struct lading_blob_handle *h,
 	return toc_result(h, lading_toc_read(h->fd, rec, toc, &terr), &terr, err);
 }
 
+static int dir_sha256(const struct lading_blob_handle *h, uint64_t size,
+		      struct lading_digest *d, uint64_t *bytes,
+		      struct lading_error *err)
+{
+	struct stat st;
+	int ret;
+
+	if (fstat(h->fd, &st) < 0)
+		return lading_error_set(err, errno, "blob %s: %s", h->digest,
+					strerror(errno));
+	if ((uint64_t)st.st_size != size)
+		return lading_error_set(err, EFBIG, "blob %s: %llu bytes, not %llu",
+					h->digest, (unsigned long long)st.st_size,
+					(unsigned long long)size);
+	ret = lading_sha256_fd(h->fd, d, bytes);
+	return ret ? lading_error_set(err, -ret, "blob %s: read: %s", h->digest,
+				      strerror(-ret)) : 0;
+}
+
 static const struct blob_source_ops dir_ops = {
 	.find = dir_find,
 	.release = dir_release,
 	.read = dir_read,
 	.read_toc = dir_read_toc,
+	.sha256 = dir_sha256,
 };
 
 /* ---- registries and http base URLs ---------------------------------- */
@@ -148,11 +179,9 @@ static int registry_find(struct blob_source *s, struct lading_blob_handle *h,
 			 struct lading_error *err)
 {
 	struct lading_error ignored = { 0 };
-	bool exists = false;
 
 	(void)err;	/* an unreachable registry is one that lacks it */
-	if (lading_registry_blob_exists(s->reg, h->digest, &exists, &ignored) ||
-	    !exists)
+	if (lading_registry_blob_size(s->reg, h->digest, &h->size, &ignored))
 		return -ENOENT;
 	return 0;
 }
@@ -165,6 +194,44 @@ static int registry_read(const struct lading_blob_handle *h, void *conn,
 		return lading_registry_conn_get_range(conn, h->digest, off, len,
 						      buf, err);
 	return lading_registry_get_range(h->src->reg, h->digest, off, len, buf, err);
+}
+
+/*
+ * One streamed GET (resumed with Range when cut off), bounded by size and
+ * by the registry's deadline and minimum rate.
+ */
+static int registry_sha256(const struct lading_blob_handle *h, uint64_t size,
+			   struct lading_digest *d, uint64_t *bytes,
+			   struct lading_error *err)
+{
+	struct lading_sha256_ctx c = { 0 };
+	lading_read_fn fn;
+	void *ud;
+	uint8_t *buf = malloc(1u << 20);
+	ssize_t n = 0;
+	int ret;
+
+	if (!buf)
+		return lading_error_set(err, ENOMEM, "out of memory");
+	ret = lading_registry_blob_stream(h->src->reg, h->digest, size, &fn, &ud, err);
+	if (!ret)
+		ret = lading_sha256_init(&c);
+	while (!ret && (n = fn(ud, buf, 1u << 20)) > 0) {
+		*bytes += (uint64_t)n;
+		ret = lading_sha256_update(&c, buf, (size_t)n);
+	}
+	if (!ret && n < 0) {
+		const char *why = lading_registry_blob_stream_error(ud);
+
+		ret = lading_error_set(err, (int)-n, "blob %s: %s", h->digest,
+				       why ? why : strerror((int)-n));
+	}
+	if (!ret)
+		ret = lading_sha256_final(&c, d);
+	lading_sha256_free(&c);
+	lading_registry_blob_stream_close(ud);
+	free(buf);
+	return ret;
 }
 
 static void *registry_conn_open(struct blob_source *s)
@@ -186,6 +253,7 @@ static const struct blob_source_ops registry_ops = {
 	.find = registry_find,
 	.read = registry_read,
 	.read_toc = toc_by_range,
+	.sha256 = registry_sha256,
 	.conn_open = registry_conn_open,
 	.conn_close = registry_conn_close,
 	.close = registry_close,
@@ -272,6 +340,7 @@ int lading_blob_sources_find(struct lading_blob_sources *s, const char *id,
 	if (!h)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	h->fd = -1;
+	h->size = UINT64_MAX;
 	snprintf(h->id, sizeof(h->id), "%s", id);
 	snprintf(h->digest, sizeof(h->digest), "sha256:%s", h->id);
 	for (i = 0; ret == -ENOENT && i < s->n; i++) {
@@ -355,6 +424,11 @@ static int read_seek_index(const struct lading_blob_handle *h,
 	return 0;
 }
 
+uint64_t lading_blob_handle_size(const struct lading_blob_handle *h)
+{
+	return h->size;
+}
+
 int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err)
@@ -362,6 +436,13 @@ int lading_blob_read_toc(const struct lading_blob_handle *h,
 	if (rec->codec == LADING_CODEC_GZIP_INDEXED)
 		return read_seek_index(h, rec, toc, err);
 	return h->src->ops->read_toc(h, rec, toc, err);
+}
+
+int lading_blob_sha256(const struct lading_blob_handle *h, uint64_t size,
+		       struct lading_digest *d, uint64_t *bytes,
+		       struct lading_error *err)
+{
+	return h->src->ops->sha256(h, size, d, bytes, err);
 }
 
 /* ---- a thread's reader ------------------------------------------------- */

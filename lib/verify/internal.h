@@ -3,6 +3,7 @@
 #ifndef LADING_VERIFY_INTERNAL_H
 #define LADING_VERIFY_INTERNAL_H
 
+#include <lading/fetch.h>
 #include <lading/format.h>
 #include <lading/store.h>
 #include <lading/tree.h>
@@ -19,6 +20,11 @@ struct vctx {
 	struct lading_error walk_err;	/* errors raised during the walk */
 	struct lading_reader *reader;
 	int *blob_fds;			/* per slot, -1 if missing */
+	/* an image's blobs in its registry (no blob dir): per slot, NULL if
+	 * missing, read through the blob sources and the chunk path */
+	struct lading_blob_sources *bsrc;
+	struct lading_blob_handle **handles;
+	struct lading_blob_reader *breader;	/* the main thread's reads */
 	struct lading_toc *tocs;	/* per slot; count 0 if unusable */
 	int8_t *blob_trust;		/* per slot without a ToC: 0 unknown, 1/-1 */
 	/* the last decoded chunk of a compressed blob, for data reads */

@@ -53,6 +53,58 @@ void lading_verify_report_free(struct lading_verify_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* ---- blob access: a file of a blob dir, or a blob in the registry ---- */
+
+static bool blob_present(const struct vctx *v, uint16_t slot)
+{
+	return v->blob_fds[slot] >= 0 || (v->handles && v->handles[slot]);
+}
+
+/* Stored bytes [off, off + n) of slot's blob; a registry's are counted. */
+static int blob_pread(struct vctx *v, uint16_t slot, void *buf, size_t n,
+		      uint64_t off)
+{
+	struct lading_error e = { 0 };
+	int ret;
+
+	if (v->blob_fds[slot] >= 0)
+		return lading_pread_full(v->blob_fds[slot], buf, n, off);
+	if (!v->handles || !v->handles[slot])
+		return -ENOENT;
+	ret = lading_blob_reader_read(v->breader, v->handles[slot], off, n, buf, &e);
+	if (ret)
+		return ret;
+	v->r->blob_bytes_fetched += n;
+	return 0;
+}
+
+/* The whole blob's sha256; a registry's is streamed (exactly size bytes). */
+static int blob_hash(struct vctx *v, uint16_t slot, uint64_t size,
+		     struct lading_digest *d, struct lading_error *e)
+{
+	uint64_t before;
+	int ret;
+
+	if (v->blob_fds[slot] >= 0) {
+		ret = lading_sha256_fd(v->blob_fds[slot], d, &v->r->blob_bytes_hashed);
+		return ret ? lading_error_set(e, -ret, "%s", strerror(-ret)) : 0;
+	}
+	before = v->r->blob_bytes_hashed;
+	ret = lading_blob_sha256(v->handles[slot], size, d, &v->r->blob_bytes_hashed, e);
+	v->r->blob_bytes_fetched += v->r->blob_bytes_hashed - before;
+	return ret;
+}
+
+/* What the blob must weigh: its record's artifact size, else the slot's. */
+static uint64_t blob_want_size(struct vctx *v, uint16_t slot)
+{
+	const struct lading_blob_record *rec =
+		lading_reader_blob_record(v->reader, slot + 1);
+
+	return rec ? lading_le64_to_cpu(rec->artifact_size) :
+		     v->r->blobs[slot].blocks * LADING_BLOCK_SIZE;
+}
+
 /*
  * Decodes (and checks) ToC entry i of a blob into v->chunk_buf, cached.
  * -EBADMSG: decodes, not to its digest; other codec errors as they come.
@@ -71,8 +123,8 @@ static int load_chunk_checked(struct vctx *v, uint16_t dev, size_t i)
 	if (!ret)
 		ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, clen);
 	if (!ret)
-		ret = lading_pread_full(v->blob_fds[dev - 1], v->stored_buf, clen,
-					lading_le64_to_cpu(e->coff));
+		ret = blob_pread(v, dev - 1, v->stored_buf, clen,
+				 lading_le64_to_cpu(e->coff));
 	if (!ret)
 		ret = lading_toc_decode_at(&v->tocs[dev - 1], i, v->stored_buf,
 					   v->chunk_buf);
@@ -102,8 +154,9 @@ static int blob_trusted(struct vctx *v, uint16_t dev)
 	int ret;
 
 	if (!v->blob_trust[dev - 1]) {
-		ret = lading_sha256_fd(v->blob_fds[dev - 1], &d,
-				       &v->r->blob_bytes_hashed);
+		struct lading_error e = { 0 };
+
+		ret = blob_hash(v, dev - 1, blob_want_size(v, dev - 1), &d, &e);
 		if (ret)
 			return ret;
 		lading_digest_hex(&d, hex);
@@ -163,13 +216,12 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 		memcpy(buf, img + pos, n);
 		return 0;
 	}
-	if (v->blob_fds[dev - 1] < 0)
+	if (!blob_present(v, dev - 1))
 		return -ENOENT;
 	toc = &v->tocs[dev - 1];
 	if (!lading_reader_blob_record(v->reader, dev)) {
 		ret = blob_trusted(v, dev);
-		return ret ? ret : lading_pread_full(v->blob_fds[dev - 1], buf, n,
-						     pos);
+		return ret ? ret : blob_pread(v, dev - 1, buf, n, pos);
 	}
 	if (!toc->count)
 		return -ENOTRECOVERABLE;	/* a ToC was promised, none usable */
@@ -208,12 +260,11 @@ static int read_blob(struct vctx *v, uint16_t dev, uint64_t pos, uint8_t *buf,
 		     size_t n)
 {
 	const struct lading_toc *toc = &v->tocs[dev - 1];
-	int fd = v->blob_fds[dev - 1];
 
-	if (fd < 0)
+	if (!blob_present(v, dev - 1))
 		return -ENOENT;
 	if (!toc->count || lading_le32_to_cpu(toc->footer.codec) == LADING_CODEC_NONE)
-		return lading_pread_full(fd, buf, n, pos);
+		return blob_pread(v, dev - 1, buf, n, pos);
 	while (n) {
 		ssize_t i = lading_toc_find(toc, pos);
 		uint64_t take;
@@ -439,6 +490,92 @@ static void check_blob_size(struct vctx *v, uint16_t i, const char *boot_dir)
 	}
 }
 
+/*
+ * A registry blob: its size as the registry's HEAD gave it (else its last
+ * byte read: a blob longer than that is found by the digest stream), then
+ * its ToC by one range read of the tail, checked against the record.
+ */
+static void check_remote_blob(struct vctx *v, uint16_t i)
+{
+	struct lading_verify_blob *b = &v->r->blobs[i];
+	const struct lading_blob_record *rec =
+		lading_reader_blob_record(v->reader, i + 1);
+	uint64_t want = blob_want_size(v, i);
+	uint64_t size = lading_blob_handle_size(v->handles[i]);
+	struct lading_error e = { 0 };
+	uint8_t byte;
+	int ret;
+
+	if (size == UINT64_MAX && want && blob_pread(v, i, &byte, 1, want - 1)) {
+		b->status = LADING_BLOB_BAD_SIZE;
+		verify_problem(v, "blob %s: shorter than the %llu bytes the bootstrap "
+			       "says (no byte %llu in %s)", b->id,
+			       (unsigned long long)want, (unsigned long long)(want - 1),
+			       v->r->resolved.repository);
+		return;
+	}
+	b->size = size == UINT64_MAX ? want : size;
+	if (b->size != want) {
+		b->status = LADING_BLOB_BAD_SIZE;
+		verify_problem(v, "blob %s: %llu bytes, the bootstrap says %llu",
+			       b->id, (unsigned long long)b->size,
+			       (unsigned long long)want);
+		return;
+	}
+	if (!rec)
+		return;
+	ret = lading_blob_read_toc(v->handles[i], rec, &v->tocs[i], &e);
+	if (!ret) {
+		v->r->blob_bytes_fetched += want - lading_le64_to_cpu(rec->toc_offset);
+	} else if (ret == -EUCLEAN) {
+		b->status = LADING_BLOB_BAD_TOC;
+		verify_problem(v, "%s", e.msg);
+	} else {
+		b->status = LADING_BLOB_IO_ERROR;
+		verify_problem(v, "blob %s: reading its ToC: %s", b->id, e.msg);
+	}
+}
+
+/* A docker:// image without blob dirs: its blobs where it lives. */
+static int open_remote_blob(struct vctx *v, uint16_t i)
+{
+	struct lading_verify_blob *b = &v->r->blobs[i];
+	const char *repo = v->r->resolved.repository;
+	struct lading_error e = { 0 };
+	int ret;
+
+	ret = lading_blob_sources_find(v->bsrc, b->id, &v->handles[i], &e);
+	if (ret == -ENOENT) {
+		verify_problem(v, "blob %s (slot %u): not found in %s", b->id, i + 1,
+			       repo);
+		return 0;
+	}
+	if (ret)
+		return lading_error_set(v->err, -ret, "%s", e.msg);
+	if (asprintf(&b->path, "%s@sha256:%s", repo, b->id) < 0) {
+		b->path = NULL;
+		return lading_error_set(v->err, ENOMEM, "out of memory");
+	}
+	b->status = LADING_BLOB_UNCHECKED;
+	check_remote_blob(v, i);
+	return 0;
+}
+
+static int open_remote_sources(struct vctx *v, uint16_t n)
+{
+	const char *spec = v->r->resolved.repository;
+	int ret;
+
+	ret = lading_blob_sources_open(&spec, 1, &v->p->registry, &v->bsrc, v->err);
+	if (ret)
+		return ret;
+	v->handles = calloc(n ? n : 1, sizeof(*v->handles));
+	v->breader = lading_blob_reader_new();
+	if (!v->handles || !v->breader)
+		return lading_error_set(v->err, ENOMEM, "out of memory");
+	return 0;
+}
+
 static int open_blobs(struct vctx *v, const char *boot_dir)
 {
 	const struct lading_verify_params *p = v->p;
@@ -452,12 +589,19 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 	v->blob_trust = calloc(n ? n : 1, sizeof(*v->blob_trust));
 	if (!v->r->blobs || !v->blob_fds || !v->tocs || !v->blob_trust)
 		return lading_error_set(v->err, ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		v->blob_fds[i] = -1;
+	if (v->r->blobs_remote) {
+		int ret = open_remote_sources(v, n);
+
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < n; i++) {
 		struct lading_verify_blob *b = &v->r->blobs[i];
 		const struct lading_rslot *s = lading_reader_slot(v->reader, i + 1);
 		struct stat st;
 
-		v->blob_fds[i] = -1;
 		memcpy(b->id, s->tag, sizeof(b->id));
 		b->blocks = s->blocks;
 		b->status = LADING_BLOB_MISSING;
@@ -468,7 +612,10 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 			continue;
 		}
 		if (v->r->blobs_remote) {
-			b->status = LADING_BLOB_UNCHECKED;
+			int ret = open_remote_blob(v, i);
+
+			if (ret)
+				return ret;
 			continue;
 		}
 		for (d = 0; d < (p->nblob_dirs ? p->nblob_dirs : 1); d++) {
@@ -511,6 +658,7 @@ static int open_blobs(struct vctx *v, const char *boot_dir)
 struct chunk_check {
 	struct vctx *v;
 	uint16_t slot;
+	uint64_t fetched;		/* a registry blob's bytes read */
 	size_t nbad;
 	size_t bad[LADING_VERIFY_MAX_LISTED];
 	int why[LADING_VERIFY_MAX_LISTED];
@@ -525,7 +673,7 @@ static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 	int ret;
 
 	if (e->codec != LADING_CODEC_NONE)
-		return load_chunk(v, slot + 1, k);
+		return load_chunk_checked(v, slot + 1, k);
 	ret = lading_grow_buffer(&v->stored_buf, &v->stored_buf_size, clen);
 	if (!ret)
 		ret = lading_pread_full(v->blob_fds[slot], v->stored_buf, clen,
@@ -535,7 +683,62 @@ static int check_one_chunk(struct vctx *v, uint16_t slot, size_t k)
 	ret = lading_sha256(v->stored_buf, clen, &d);
 	if (ret)
 		return ret;
-	return memcmp(d.bytes, e->digest, sizeof(d.bytes)) ? -EIO : 0;
+	return memcmp(d.bytes, e->digest, sizeof(d.bytes)) ? -EBADMSG : 0;
+}
+
+static void chunk_bad(struct chunk_check *cc, size_t k, int why)
+{
+	if (cc->nbad < LADING_VERIFY_MAX_LISTED) {
+		cc->bad[cc->nbad] = k;
+		cc->why[cc->nbad] = why;
+	}
+	cc->nbad++;
+}
+
+static bool every_chunk(const void *ud, size_t k)
+{
+	(void)ud;
+	(void)k;
+	return true;
+}
+
+#define REMOTE_RUN_MAX (8u << 20)	/* stored bytes per range read */
+#define REMOTE_RUN_CHUNKS 1024u
+
+/*
+ * A registry blob's chunks through the one chunk path: runs of chunks
+ * stored back to back, one range read each, every chunk decoded and
+ * checked against its ToC digest.
+ */
+static void *chunk_runs_main(void *arg)
+{
+	struct chunk_check *cc = arg;
+	const struct lading_toc *toc = &cc->v->tocs[cc->slot];
+	const struct lading_blob_handle *h = cc->v->handles[cc->slot];
+	struct lading_chunk_fetcher *f = lading_chunk_fetcher_new();
+	int res[REMOTE_RUN_CHUNKS];
+	size_t k, j, n;
+
+	for (k = 0; k < toc->count; k += n) {
+		size_t end = toc->count - k > REMOTE_RUN_CHUNKS ?
+			     k + REMOTE_RUN_CHUNKS : toc->count;
+		const struct lading_toc_entry *last;
+		struct lading_error e = { 0 };
+		int ret;
+
+		n = lading_chunk_run_len(toc, k, end, REMOTE_RUN_MAX, every_chunk, NULL);
+		ret = lading_chunk_run_read(f, h, toc, k, n, res, &e);
+		last = &toc->entries[k + n - 1];
+		if (!ret)
+			cc->fetched += lading_le64_to_cpu(last->coff) +
+				       lading_le32_to_cpu(last->clen) -
+				       lading_le64_to_cpu(toc->entries[k].coff);
+		for (j = 0; j < n; j++)
+			if (ret || res[j] != LADING_CHUNK_OK)
+				chunk_bad(cc, k + j, ret ? ret : res[j]);
+	}
+	lading_chunk_fetcher_free(f);
+	return NULL;
 }
 
 static void *chunk_check_main(void *arg)
@@ -549,13 +752,8 @@ static void *chunk_check_main(void *arg)
 
 		cc->v->cached_dev = 0;
 		ret = check_one_chunk(cc->v, cc->slot, k);
-		if (!ret)
-			continue;
-		if (cc->nbad < LADING_VERIFY_MAX_LISTED) {
-			cc->bad[cc->nbad] = k;
-			cc->why[cc->nbad] = ret;
-		}
-		cc->nbad++;
+		if (ret)
+			chunk_bad(cc, k, ret);
 	}
 	return NULL;
 }
@@ -583,7 +781,7 @@ static int report_chunks(struct vctx *v, const struct chunk_check *cc)
 			       (unsigned long long)lading_le64_to_cpu(e->coff),
 			       lading_le32_to_cpu(e->clen),
 			       lading_codec_name((enum lading_codec)e->codec),
-			       cc->why[n] == -EIO ? "does not decode to its digest" :
+			       cc->why[n] == -EBADMSG ? "does not decode to its digest" :
 			       strerror(-cc->why[n]));
 	}
 	return cc->nbad ? 1 : 0;
@@ -601,23 +799,31 @@ static void check_blob_digests(struct vctx *v)
 		int ret, bad_chunks;
 
 		struct chunk_check cc = { .v = v, .slot = i };
+		void *(*chunks)(void *) = v->blob_fds[i] >= 0 ? chunk_check_main :
+					  chunk_runs_main;
+		struct lading_error e = { 0 };
 		pthread_t th;
 		bool threaded;
 
-		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
+		if (!blob_present(v, i) || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
 		/* even after a digest mismatch, this names the damaged chunks */
-		threaded = pthread_create(&th, NULL, chunk_check_main, &cc) == 0;
+		threaded = pthread_create(&th, NULL, chunks, &cc) == 0;
 		if (!threaded)
-			chunk_check_main(&cc);
-		ret = lading_sha256_fd(v->blob_fds[i], &d, &v->r->blob_bytes_hashed);
+			chunks(&cc);
+		ret = blob_hash(v, i, blob_want_size(v, i), &d, &e);
 		if (threaded)
 			pthread_join(th, NULL);
+		v->r->blob_bytes_fetched += cc.fetched;
 		bad_chunks = report_chunks(v, &cc);
+		if (ret == -EFBIG) {
+			b->status = LADING_BLOB_BAD_SIZE;
+			verify_problem(v, "blob %s: %s", b->id, e.msg);
+			continue;
+		}
 		if (ret) {
 			b->status = LADING_BLOB_IO_ERROR;
-			verify_problem(v, "blob %s: read error: %s", b->id,
-				       strerror(-ret));
+			verify_problem(v, "blob %s: read error: %s", b->id, e.msg);
 			continue;
 		}
 		lading_digest_hex(&d, hex);
@@ -630,6 +836,60 @@ static void check_blob_digests(struct vctx *v)
 	}
 }
 
+/* ---- the manifest ---------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool in_sorted(char **set, size_t n, const char *id)
+{
+	return n && bsearch(&id, set, n, sizeof(*set), cmp_str);
+}
+
+/*
+ * An image reference: each slot's blob is a blob layer of the manifest,
+ * and each blob layer a slot's (sorted copies: thousands of each stay
+ * cheap).
+ */
+static int check_manifest_blobs(struct vctx *v)
+{
+	const struct lading_resolution *res = &v->r->resolved;
+	uint16_t n = v->r->nblobs, i;
+	char **layers, **slots;
+	size_t k;
+
+	if (!res->manifest_digest)
+		return 0;
+	layers = malloc((res->nblobs ? res->nblobs : 1) * sizeof(*layers));
+	slots = malloc((n ? n : 1) * sizeof(*slots));
+	if (!layers || !slots) {
+		free(layers);
+		free(slots);
+		return lading_error_set(v->err, ENOMEM, "out of memory");
+	}
+	memcpy(layers, res->blob_ids, res->nblobs * sizeof(*layers));
+	qsort(layers, res->nblobs, sizeof(*layers), cmp_str);
+	for (i = 0; i < n; i++)
+		slots[i] = v->r->blobs[i].id;
+	qsort(slots, n, sizeof(*slots), cmp_str);
+	for (i = 0; i < n; i++)
+		if (v->r->blobs[i].status != LADING_BLOB_BAD_TAG &&
+		    !in_sorted(layers, res->nblobs, v->r->blobs[i].id))
+			verify_problem(v, "slot %u: blob %s is not a blob layer of "
+				       "manifest %s", i + 1, v->r->blobs[i].id,
+				       res->manifest_digest);
+	for (k = 0; k < res->nblobs; k++)
+		if (!in_sorted(slots, n, res->blob_ids[k]))
+			verify_problem(v, "manifest %s: blob layer sha256:%s is no "
+				       "slot of the bootstrap", res->manifest_digest,
+				       res->blob_ids[k]);
+	free(layers);
+	free(slots);
+	return 0;
+}
+
 /* ---- driver --------------------------------------------------------- */
 
 static int run_checks(struct vctx *v, const char *boot_dir)
@@ -638,6 +898,8 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 	int ret;
 
 	ret = open_blobs(v, boot_dir);
+	if (!ret)
+		ret = check_manifest_blobs(v);
 	if (ret)
 		return ret;
 	if (v->p->source) {
@@ -745,6 +1007,12 @@ out:
 		}
 		free(v.blob_fds);
 	}
+	if (v.handles)
+		for (i = 0; i < r->nblobs; i++)
+			lading_blob_handle_close(v.handles[i]);
+	free(v.handles);
+	lading_blob_reader_free(v.breader);
+	lading_blob_sources_close(v.bsrc);
 	free(v.tocs);
 	free(v.blob_trust);
 	free(v.chunk_buf);

@@ -163,14 +163,15 @@ grep -q "no blob source: give --source" nosrc.err || fail "unclear: $(cat nosrc.
 [ ! -e c-nosrc ] || fail "c-nosrc laid out without a source"
 log "ok: refused: $(cat plain.err)"
 
-# 5. verify REF: the registry (structure; blobs stay remote) and oci:
+# 5. verify REF: the registry (structure and the blobs, in the registry) and oci:
 "$LADING_VERIFY" --json $REG "docker://$R/app:1.0" >v.json 2>v.err || fail "verify docker://: $(cat v.err)"
 python3 - v.json "$new" <<'PY' || fail "verify docker:// report"
 import json, sys
 v = json.load(open(sys.argv[1]))
 assert v["status"] == "ok" and v["found_by"] == "tag-schema", v
 assert v["manifest_digest"] == sys.argv[2] and v["structure_ok"], v
-assert v["blob_ids"] and not v["blobs_checked"], v
+assert v["blob_ids"] and v["blobs_checked"] and v["blob_bytes_fetched"] > 0, v
+assert all(b["status"] == "ok" for b in v["blobs"]), v["blobs"]
 PY
 convert_ok oci:img:v1 oci:lay:lading
 "$LADING_VERIFY" --json oci:lay:lading >v2.json 2>v2.err || fail "verify oci:: $(cat v2.err)"

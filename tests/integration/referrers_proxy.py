@@ -37,7 +37,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         for k in ("Content-Type", "Docker-Content-Digest", "Content-Range"):
             if rh.get(k):
                 self.send_header(k, rh[k])
-        self.send_header("Content-Length", str(len(body)))
+        # a HEAD says the size of what a GET would send
+        self.send_header("Content-Length", rh.get("Content-Length", "0")
+                         if method == "HEAD" else str(len(body)))
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(body)

@@ -10,9 +10,11 @@
 # pre-seeded by lading-prepare --layout cachefiles (no READ reaches the
 # filler), and a filler killed with a READ in flight whose successor takes
 # the binding over from its keeper and restores it (Linux 6.8+, and
-# Debian's 6.1.192); serve --prefetch fills a blob once a mount opens it.
+# Debian's 6.1.192); serve --prefetch fills a blob once a mount opens it;
+# serve --image oci:DIR:REF,fsid= resolves an image reference (an OCI
+# layout lading-convert wrote on the host) and serves it from the layout.
 # Exit 0 pass, 1 fail, 77 skip.  Env: LADING_MKIMAGE LADING_PREPARE
-# LADING_FILL (default: build/).
+# LADING_FILL LADING_CONVERT (default: build/).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -20,6 +22,7 @@ build=${LADING_BUILD:-$here/../../build}
 MKIMAGE=${LADING_MKIMAGE:-$build/mkimage/lading-mkimage}
 PREPARE=${LADING_PREPARE:-$build/prepare/lading-prepare}
 FILL=${LADING_FILL:-$build/fill/lading-fill}
+CONVERT=${LADING_CONVERT:-$build/convert/lading-convert}
 fail() { echo "FAIL: fill_cachefiles: $*" >&2; exit 1; }
 log() { echo "fill_cachefiles: $*" >&2; }
 
@@ -27,7 +30,7 @@ if reason=$(vm_skip_reason --root); then
 	echo "SKIP: fill_cachefiles: $reason"
 	exit 77
 fi
-for b in "$MKIMAGE" "$PREPARE" "$FILL"; do
+for b in "$MKIMAGE" "$PREPARE" "$FILL" "$CONVERT"; do
 	[ -x "$b" ] || fail "$b not built"
 done
 work=$(mktemp -d /var/tmp/lading-vm-test.XXXXXX)
@@ -57,6 +60,13 @@ head -c 100000 /dev/urandom >"$d/src2/only"
 "$MKIMAGE" -q -C 64K -b "$d/none" "$d/miss.boot" "$d/src2" || fail "mkimage"
 rm -rf "$d/none" "$d/src2"
 (cd "$d/src" && find . -type f | sort | xargs sha256sum) >"$work/src.sums"
+# the same tree as an ordinary OCI image, converted into an OCI layout
+# that the guest serves by reference (oci:DIR:REF)
+tar -C "$d/src" -cf "$work/src.tar" .
+python3 "$here/../integration/make_oci.py" "$work/img" v1 "$work/src.tar" >/dev/null ||
+	fail "make_oci"
+"$CONVERT" -q --compress zstd -C 64K "oci:$work/img:v1" "oci:$d/lay:lading" ||
+	fail "lading-convert to oci:"
 
 cat >"$work/guest.sh" <<'GUEST'
 set -u
@@ -73,7 +83,7 @@ stop() {
 	kill -TERM "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
-mkdir -p /a /b /bad /miss /nobody /seeded /r /m /p
+mkdir -p /a /b /bad /miss /nobody /seeded /r /m /p /o
 
 # 1. cold cache: a, b (one domain), the damaged blob and the missing one
 # imgb comes from a config file
@@ -174,6 +184,20 @@ sums /p >$O/p.sums
 umount /p
 stop
 cp $O/serve.err $O/serve5.err
+
+# 6. an image reference: the bootstrap resolved from the OCI layout (and
+#    kept in the cache), the blobs read from the layout's blobs/sha256
+: >$O/serve.err
+serve --cache $D/cache6 --image oci:$D/lay:lading,fsid=o ||
+	{ echo "serve oci: failed"; cat $O/serve.err; exit 1; }
+mount -t erofs -o fsid=o none /o || { echo "mount o failed"; exit 1; }
+sums /o >$O/o.sums
+(cd /o && find . | sort) >$O/o.list
+readlink /o/sub/link >$O/o.link
+umount /o
+stop
+cp $O/serve.err $O/serve6.err
+ls $D/cache6 >$O/cache6.list
 exit 0
 GUEST
 
@@ -271,6 +295,20 @@ grep -m1 '"blobs_completed": 1' "$o/serve5.err" | grep -q '"requests": 0,' ||
 diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/p.sums") >&2 ||
 	fail "the prefetched mount differs"
 log "ok: serve --prefetch completed the blob once the mount opened it, before any read"
+# serve --image oci:DIR:REF: the tree, as the converted image holds it
+diff <(sed 's| \./| |' "$work/src.sums") <(sed 's| \./| |' "$o/o.sums") >&2 ||
+	{ show serve6.err >&2; fail "serve --image oci:DIR:REF differs from the source"; }
+diff <(cd "$d/src" && find . | sort) "$o/o.list" >&2 ||
+	fail "serve --image oci:DIR:REF: the names differ from the source"
+[ "$(cat "$o/o.link")" = ../text ] || fail "serve --image oci:DIR:REF: symlink $(cat "$o/o.link")"
+boot=$(python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1] + '/index.json'))['manifests'][0]['digest'][7:]
+m = json.load(open(sys.argv[1] + '/blobs/sha256/' + m))
+print([l['digest'][7:] for l in m['layers'] if 'bootstrap' in l['mediaType']][0])" "$d/lay")
+grep -qx "$boot" "$o/cache6.list" ||
+	{ show cache6.list >&2; fail "the resolved bootstrap $boot is not kept in the cache"; }
+log "ok: serve --image oci:DIR:REF,fsid=o mounts and reads the tree; its bootstrap is in the cache"
 # a sanitizer build reports into the logs it wrote in the guest
 ! grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$o"/*.err >&2 ||
 	fail "sanitizer report in the guest (above)"

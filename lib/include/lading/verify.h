@@ -48,7 +48,7 @@ struct lading_verify_params {
 	struct lading_registry_opts registry;
 	/*
 	 * NULL/0: the bootstrap's directory (oci:DIR: DIR/blobs/sha256;
-	 * docker://: the blobs stay unchecked)
+	 * docker://: the image's repository, through the blob sources)
 	 */
 	const char *const *blob_dirs;
 	size_t nblob_dirs;
@@ -70,7 +70,7 @@ struct lading_verify_params {
 
 struct lading_verify_report {
 	struct lading_resolution resolved;
-	bool blobs_remote;		/* docker:// without blob dirs: unchecked */
+	bool blobs_remote;		/* docker:// without blob dirs: in its registry */
 	/* structure */
 	uint64_t inodes, regular, directories, symlinks, devices, fifos, sockets;
 	uint64_t hardlinks;		/* names beyond the first per inode */
@@ -87,6 +87,8 @@ struct lading_verify_report {
 	uint64_t source_entries;
 	bool extracted;
 	uint64_t blob_bytes_hashed;
+	/* a registry's blob bytes read: ToCs, chunk runs, digest streams */
+	uint64_t blob_bytes_fetched;
 };
 
 LADING_API void lading_verify_params_init(struct lading_verify_params *p);

@@ -78,6 +78,12 @@ int lading_registry_conn_get_range(struct lading_registry_conn *c,
 int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
 				bool *exists, struct lading_error *err);
 /*
+ * HEAD: the blob's size from Content-Length (UINT64_MAX when the answer
+ * has none); -ENOENT when the registry lacks it.
+ */
+int lading_registry_blob_size(struct lading_registry *r, const char *digest,
+			      uint64_t *size, struct lading_error *err);
+/*
  * Uploads a blob file unless the registry has it: a cross-repository
  * mount from mount_from (a repo on the same registry) when given, else an
  * upload session and one PUT ?digest=; the digest the registry reports
@@ -131,10 +137,20 @@ void lading_blob_sources_close(struct lading_blob_sources *s);
 int lading_blob_sources_find(struct lading_blob_sources *s, const char *id,
 			     struct lading_blob_handle **out, struct lading_error *err);
 void lading_blob_handle_close(struct lading_blob_handle *h);
+/* The artifact's size as its source gave it (UINT64_MAX: not said). */
+uint64_t lading_blob_handle_size(const struct lading_blob_handle *h);
 /* The blob's ToC, checked against its record; -EUCLEAN with err's reason. */
 int lading_blob_read_toc(const struct lading_blob_handle *h,
 			 const struct lading_blob_record *rec, struct lading_toc *toc,
 			 struct lading_error *err);
+/*
+ * The sha256 of the whole artifact, read once (a registry's: one streamed
+ * GET), which must be exactly size bytes (else -EFBIG or the stream's
+ * -EIO, err says); adds the bytes read to *bytes.
+ */
+int lading_blob_sha256(const struct lading_blob_handle *h, uint64_t size,
+		       struct lading_digest *d, uint64_t *bytes,
+		       struct lading_error *err);
 
 struct lading_blob_reader *lading_blob_reader_new(void);
 void lading_blob_reader_free(struct lading_blob_reader *r);
