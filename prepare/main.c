@@ -225,91 +225,113 @@ static int list_cache(const char *dir, const struct cli_output *out,
 	return ret ? EXIT_FAILED : EXIT_OK;
 }
 
-int main(int argc, char **argv)
-{
-	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+struct prepare_cli {
+	struct lading_log log;
 	struct lading_prepare_params p;
-	struct lading_prepare_report r;
-	struct lading_error err = { 0 };
+	struct cli_output out;
 	const char **seeds;
-	struct cli_output out = { .progress = true };
-	size_t nseeds = 0;
-	bool list = false;
+	size_t nseeds;
+	bool list;
+};
+
+/* CLI_CONTINUE when the options parsed, else the exit code. */
+static int parse_options(int argc, char **argv, struct prepare_cli *a)
+{
 	int c, ret;
 
-	cli_init_locale();
-	lading_prepare_params_init(&p);
-	seeds = calloc((size_t)argc, sizeof(*seeds));
-	if (!seeds)
-		return EXIT_FAILED;
 	while ((c = getopt_long(argc, argv, "vqhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LAYOUT:
-			if (lading_layout_parse(optarg, &p.layout)) {
-				ret = usage_error("unknown layout '%s'", optarg);
-				goto out;
-			}
+			if (lading_layout_parse(optarg, &a->p.layout))
+				return usage_error("unknown layout '%s'", optarg);
 			break;
 		case OPT_FSID:
-			p.fsid = optarg;
+			a->p.fsid = optarg;
 			break;
 		case OPT_DOMAIN_ID:
-			p.domain_id = optarg;
+			a->p.domain_id = optarg;
 			break;
 		case OPT_SEED_FROM:
-			seeds[nseeds++] = optarg;
+			a->seeds[a->nseeds++] = optarg;
 			break;
 		case OPT_SEED:
-			p.seed = true;
+			a->p.seed = true;
 			break;
 		case OPT_LIST:
-			list = true;
+			a->list = true;
 			break;
 		case CLI_OPT_PLATFORM:
-			p.platform = optarg;
+			a->p.platform = optarg;
 			break;
 		default:
-			if (cli_registry_option(c, optarg, &p.registry))
+			if (cli_registry_option(c, optarg, &a->p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &out, usage);
+			ret = cli_common_option(c, PROG, &a->log, &a->out, usage);
 			if (ret != CLI_CONTINUE)
-				goto out;
+				return ret;
 		}
 	}
-	if (list) {
+	return CLI_CONTINUE;
+}
+
+static int run_prepare(struct prepare_cli *a)
+{
+	struct lading_prepare_report r;
+	struct lading_error err = { 0 };
+	int ret;
+
+	a->p.seed_dirs = a->seeds;
+	a->p.nseed_dirs = a->nseeds;
+	a->p.log = &a->log;
+	a->p.registry.log = &a->log;
+	a->p.progress = a->out.progress;
+	ret = lading_prepare(&a->p, &r, &err);
+	if (a->out.json && print_json(&a->p, &r, ret ? EXIT_FAILED : EXIT_OK) && !ret)
+		ret = lading_error_set(&err, EIO, "cannot print the report");
+	else if (!a->out.json && a->log.level >= LADING_LOG_INFO)
+		print_human(&r);
+	if (!a->out.json)
+		cli_resolution_log(&a->log, &r.resolved);
+	if (ret)
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
+	lading_prepare_report_free(&r);
+	return ret ? EXIT_FAILED : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct prepare_cli a = {
+		.log = { .prog = PROG, .level = LADING_LOG_INFO },
+		.out = { .progress = true },
+	};
+	int ret;
+
+	cli_init_locale();
+	lading_prepare_params_init(&a.p);
+	a.seeds = calloc((size_t)argc, sizeof(*a.seeds));
+	if (!a.seeds)
+		return EXIT_FAILED;
+	ret = parse_options(argc, argv, &a);
+	if (ret != CLI_CONTINUE)
+		goto out;
+	if (a.list) {
 		ret = argc - optind != 1 ? usage_error("--list takes one CACHEDIR") :
-		      list_cache(argv[optind], &out, &log);
+		      list_cache(argv[optind], &a.out, &a.log);
 		goto out;
 	}
 	ret = argc - optind != 2 ?
 		usage_error("expected REF and CACHEDIR") :
-	      p.layout == LADING_LAYOUT_CACHEFILES && !p.fsid ?
+	      a.p.layout == LADING_LAYOUT_CACHEFILES && !a.p.fsid ?
 		usage_error("--layout cachefiles needs --fsid") :
-	      p.layout == LADING_LAYOUT_PLAIN && (p.fsid || p.domain_id) ?
+	      a.p.layout == LADING_LAYOUT_PLAIN && (a.p.fsid || a.p.domain_id) ?
 		usage_error("--fsid and --domain-id belong to --layout cachefiles") : 0;
 	if (ret)
 		goto out;
-	p.bootstrap = argv[optind];
-	p.cache_dir = argv[optind + 1];
-	p.seed_dirs = seeds;
-	p.nseed_dirs = nseeds;
-	p.log = &log;
-	p.registry.log = &log;
-	p.progress = out.progress;
-
-	ret = lading_prepare(&p, &r, &err);
-	if (out.json && print_json(&p, &r, ret ? EXIT_FAILED : EXIT_OK) && !ret)
-		ret = lading_error_set(&err, EIO, "cannot print the report");
-	else if (!out.json && log.level >= LADING_LOG_INFO)
-		print_human(&r);
-	if (!out.json)
-		cli_resolution_log(&log, &r.resolved);
-	if (ret)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
-			       lading_error_message(&err, ret));
-	lading_prepare_report_free(&r);
-	ret = ret ? EXIT_FAILED : EXIT_OK;
+	a.p.bootstrap = argv[optind];
+	a.p.cache_dir = argv[optind + 1];
+	ret = run_prepare(&a);
 out:
-	free(seeds);
+	free(a.seeds);
 	return ret;
 }
