@@ -33,10 +33,19 @@ static uint64_t padded(const struct lading_toc *toc, const struct lading_toc_ent
 	return lading_toc_extent(toc, (size_t)(t - toc->entries));
 }
 
+/*
+ * t is stored right after prev, or (spans of a seek index) starts inside
+ * prev's last bytes: a span that begins mid-byte shares that byte with the
+ * one before, so one range read still covers both.
+ */
 static bool stored_next(const struct lading_toc_entry *prev,
 			const struct lading_toc_entry *t)
 {
-	return lading_le64_to_cpu(prev->coff) + lading_le32_to_cpu(prev->clen) == lading_le64_to_cpu(t->coff);
+	uint64_t p0 = lading_le64_to_cpu(prev->coff);
+	uint64_t p1 = p0 + lading_le32_to_cpu(prev->clen);
+	uint64_t t0 = lading_le64_to_cpu(t->coff);
+
+	return t0 >= p0 && t0 <= p1 && t0 + lading_le32_to_cpu(t->clen) >= p1;
 }
 
 size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t end,
