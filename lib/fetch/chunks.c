@@ -147,6 +147,18 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 	return 0;
 }
 
+const uint8_t *lading_chunk_run_plain(const struct lading_chunk_fetcher *f,
+				      size_t k)
+{
+	const struct lading_toc_entry *t;
+
+	if (!f || !f->count || k < f->first || k >= f->first + f->count)
+		return NULL;
+	t = &f->toc->entries[k];
+	return f->plain + (lading_le64_to_cpu(t->uoff) -
+			   lading_le64_to_cpu(f->toc->entries[f->first].uoff));
+}
+
 /* The stretch of chunks from i on that are all good or all not. */
 static size_t stretch(const int *res, size_t i, size_t count)
 {

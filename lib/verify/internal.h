@@ -62,6 +62,12 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 /* "does not decode to its digest" and the like, for a checked read */
 const char *verify_fault_reason(int err);
 
+/* kept.c: gzip layers kept as they are (--keep-layers) */
+/* Every span of each kept layer, and its diff_id; problems are listed. */
+int verify_kept_layers(struct vctx *v, const char *boot_dir);
+/* Whether slot's blob is a kept layer (verify_kept_layers checks its spans). */
+bool verify_is_kept_layer(const struct vctx *v, uint16_t slot);
+
 /* compare.c */
 int compare_load_source(struct vctx *v);
 int compare_entry(struct vctx *v, const struct lading_rentry *e);

@@ -606,9 +606,11 @@ static void check_blob_digests(struct vctx *v)
 
 		if (v->blob_fds[i] < 0 || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
-		/* even after a digest mismatch, this names the damaged chunks */
-		threaded = pthread_create(&th, NULL, chunk_check_main, &cc) == 0;
-		if (!threaded)
+		/* even after a digest mismatch, this names the damaged chunks
+		 * (a kept layer's spans: verify_kept_layers did) */
+		threaded = !verify_is_kept_layer(v, i) &&
+			   pthread_create(&th, NULL, chunk_check_main, &cc) == 0;
+		if (!threaded && !verify_is_kept_layer(v, i))
 			chunk_check_main(&cc);
 		ret = lading_sha256_fd(v->blob_fds[i], &d, &v->r->blob_bytes_hashed);
 		if (threaded)
@@ -687,8 +689,12 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 			return ret;
 		v->r->extracted = true;
 	}
-	if (v->p->blob_digest)
+	if (v->p->blob_digest) {
+		ret = verify_kept_layers(v, boot_dir);
+		if (ret)
+			return ret;
 		check_blob_digests(v);
+	}
 	return 0;
 }
 

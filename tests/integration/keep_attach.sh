@@ -174,6 +174,23 @@ stop_filler
 [ "$(sget bytes_fetched)" = 0 ] || fail "restart fetched $(sget bytes_fetched) bytes"
 log "ok: --prefetch completed the cache, a restart fetched nothing"
 
+# lading-verify of the original tag: every span through the chunk path,
+# each layer's tar stream against the source config's diff_id
+[ -n "${LADING_VERIFY:-}" ] || fail "LADING_VERIFY not set"
+"$LADING_VERIFY" --json --plain-http "docker://$R/app:1.0" >v1.json 2>v1.err ||
+	fail "lading-verify docker://$R/app:1.0: $(cat v1.err v1.json)"
+python3 - v1.json man.json layers.txt <<'PY' || fail "verify report: $(cat v1.json)"
+import json, sys
+r, m = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+kept = [l.split()[1] for l in open(sys.argv[3]) if l.startswith("LAYER")]
+assert r["status"] == "ok", r["problems"]
+st = {b["id"]: b["status"] for b in r["blobs"]}
+assert all(st[k] == "ok" for k in kept), st
+assert r["spans_checked"] > 3 * 10, r["spans_checked"]
+assert r["blob_bytes_fetched"] >= sum(l["size"] for l in m["layers"][:3]) - 100, r["blob_bytes_fetched"]
+PY
+log "ok: lading-verify checked $(python3 -c "import json;print(json.load(open('v1.json'))['spans_checked'])") spans and the diff_ids"
+
 # one byte of a layer blob flipped in the registry's storage (the GNU gzip
 # layer: its middle is not hidden by the layer above)
 bad_layer=$(awk '/^LAYER/ {print $2}' layers.txt | sed -n 2p)
@@ -217,3 +234,11 @@ while off < size:
     off = h
 PY
 log "ok: a damaged layer blob in the registry: $bad files EIO, $ok read right, the cache holds only verified bytes"
+
+# lading-verify names the layer and the span
+if "$LADING_VERIFY" --plain-http "docker://$R/app:1.0" >v2.out 2>&1; then
+	fail "lading-verify accepted a damaged layer"
+fi
+grep -q "layer sha256:$bad_layer (slot 2): span [0-9]* (uncompressed bytes [0-9]*+[0-9]*, stored at [0-9]*+[0-9]*, gzip-indexed): does not decode to its digest" v2.out ||
+	fail "verify: $(cat v2.out)"
+log "ok: lading-verify: $(grep -m1 "span [0-9]" v2.out)"

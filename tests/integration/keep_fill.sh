@@ -159,7 +159,7 @@ log "ok: $bad files EIO, $ok read right, the cache holds only verified bytes"
 	>verify.out 2>&1 || { cat verify.out >&2; fail "lading-verify of the kept layers"; }
 if "$LADING_VERIFY" -b "$WORK/out/blobs/sha256" -b "$WORK/imgbad/blobs/sha256" "$boot" \
 	>verify.bad 2>&1; then fail "lading-verify accepted a damaged layer"; fi
-grep -q "blob $layer1: chunk [0-9]* .*does not decode to its digest" verify.bad ||
+grep -q "layer sha256:$layer1 (slot 1): span [0-9]* (.*, gzip-indexed): does not decode to its digest" verify.bad ||
 	fail "verify: $(cat verify.bad)"
 log "ok: lading-verify through the spans"
 

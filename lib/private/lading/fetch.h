@@ -188,6 +188,13 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err);
 /*
+ * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
+ * until the next read; meaningful only where res says LADING_CHUNK_OK.
+ * NULL when k is not in that run.
+ */
+const uint8_t *lading_chunk_run_plain(const struct lading_chunk_fetcher *f,
+				      size_t k);
+/*
  * Writes the good chunks of the run just read to fd (-1: -EBADF), one
  * pwrite per stretch of good chunks; those of a failed write become
  * NOT_WRITTEN (they may be partly written).  0 or the first write error.
