@@ -68,7 +68,8 @@ int compare_load_source(struct vctx *v)
 #include <lading/build_options.h>
 		return lading_error_set(v->err, -ret, "cannot set up the source index");
 #include <lading/build_options.h>
-	ret = lading_source_load(v->src, v->src_store, &src, &st, v->err);
+	ret = compare_source_is_image(p->source) ? compare_load_image(v, &src, &st) :
+	      lading_source_load(v->src, v->src_store, &src, &st, v->err);
 #include <lading/build_options.h>
 	if (ret)
 #include <lading/build_options.h>
