@@ -53,12 +53,20 @@ size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t e
 			    bool (*want)(const void *ud, size_t k), const void *ud)
 {
 	const struct lading_toc_entry *t = toc->entries;
+	uint64_t plain = padded(toc, &t[first]);
 	size_t k = first + 1;
 
-	/* the ToC keeps coff + clen within the blob: no overflow */
+	/*
+	 * The ToC keeps coff + clen within the blob: no overflow.  The run
+	 * decodes into one buffer, so its decoded bytes are bounded too: a
+	 * few MiB of well-compressed spans can inflate to gigabytes.
+	 */
 	while (k < end && want(ud, k) && stored_next(&t[k - 1], &t[k]) &&
-	       lading_le64_to_cpu(t[k].coff) + lading_le32_to_cpu(t[k].clen) - lading_le64_to_cpu(t[first].coff) <= max_stored)
+	       lading_le64_to_cpu(t[k].coff) + lading_le32_to_cpu(t[k].clen) - lading_le64_to_cpu(t[first].coff) <= max_stored &&
+	       plain + padded(toc, &t[k]) <= LADING_CHUNK_RUN_PLAIN_MAX) {
+		plain += padded(toc, &t[k]);
 		k++;
+	}
 	return k - first;
 }
 

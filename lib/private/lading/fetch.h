@@ -157,8 +157,10 @@ int lading_blob_reader_read(struct lading_blob_reader *r,
 /*
  * How many chunks the run starting at first takes: first itself, then the
  * chunks before end that want(ud, k) and are stored right after the one
- * before, while the run's stored bytes stay within max_stored.
+ * before, while the run's stored bytes stay within max_stored and its
+ * decoded bytes within LADING_CHUNK_RUN_PLAIN_MAX.
  */
+#define LADING_CHUNK_RUN_PLAIN_MAX (64u << 20)
 size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t end,
 			    uint64_t max_stored,
 			    bool (*want)(const void *ud, size_t k), const void *ud);
