@@ -9,7 +9,8 @@
 # ORIGINAL tag (found through its tag-schema referrer) on a fresh cache:
 # the tree equals umoci unpack; --prefetch completes the cache and a
 # restart fetches nothing.  lading-verify REF checks every span and each
-# layer's diff_id against the source image.  With one byte of a layer
+# layer's diff_id against the source image, and --source docker://R/app:1.0
+# compares the tree with the source's merged layers.  With one byte of a layer
 # blob flipped in the registry's storage: EIO for the files of the damaged
 # span only, the others read right, nothing unverified in the cache, and
 # lading-verify names the layer and span.
@@ -190,6 +191,16 @@ assert r["spans_checked"] > 3 * 10, r["spans_checked"]
 assert r["blob_bytes_fetched"] >= sum(l["size"] for l in m["layers"][:3]) - 100, r["blob_bytes_fetched"]
 PY
 log "ok: lading-verify checked $(python3 -c "import json;print(json.load(open('v1.json'))['spans_checked'])") spans and the diff_ids"
+
+# the tree against the source image in the registry: its merged layers
+# read by the tar source (the lading form pulled to check it locally)
+skopeo copy -q --src-tls-verify=false "docker://$R/app@$lad" oci:pulled:l || fail "skopeo pull of $lad"
+pboot=$(manifest_layers pulled l | tail -1)
+"$LADING_VERIFY" --json --plain-http -b pulled/blobs/sha256 --source "docker://$R/app:1.0" \
+	"$pboot" >v3.json 2>v3.err || fail "verify --source docker://$R/app:1.0: $(cat v3.err v3.json)"
+[ "$(python3 -c "import json;d=json.load(open('v3.json'));print(d['source_compared'], d['status'])")" = "True ok" ] ||
+	fail "verify --source: $(cat v3.json)"
+log "ok: the tree equals the source image's merged layers (lading-verify --source docker://)"
 
 # one byte of a layer blob flipped in the registry's storage (the GNU gzip
 # layer: its middle is not hidden by the layer above)
