@@ -119,6 +119,7 @@ static int print_json(const struct lading_verify_report *r, int status)
 	json_object_set_new(o, "blobs", blobs);
 	json_object_set_new(o, "blob_bytes_hashed", lading_json_u64(r->blob_bytes_hashed));
 	json_object_set_new(o, "blob_bytes_fetched", lading_json_u64(r->blob_bytes_fetched));
+	json_object_set_new(o, "spans_checked", lading_json_u64(r->spans_checked));
 	json_object_set_new(o, "source_compared", json_boolean(r->source_compared));
 	json_object_set_new(o, "extracted", json_boolean(r->extracted));
 	json_object_set_new(o, "problem_count", lading_json_u64(r->problems));
@@ -156,6 +157,9 @@ static void print_human(const struct lading_verify_report *r)
 	if (r->blob_bytes_fetched)
 		printf("%llu blob bytes fetched\n",
 		       (unsigned long long)r->blob_bytes_fetched);
+	if (r->spans_checked)
+		printf("%llu spans of kept layers checked\n",
+		       (unsigned long long)r->spans_checked);
 }
 
 int main(int argc, char **argv)

@@ -33,10 +33,19 @@ static uint64_t padded(const struct lading_toc *toc, const struct lading_toc_ent
 	return lading_toc_extent(toc, (size_t)(t - toc->entries));
 }
 
+/*
+ * t is stored right after prev, or (spans of a seek index) starts inside
+ * prev's last bytes: a span that begins mid-byte shares that byte with the
+ * one before, so one range read still covers both.
+ */
 static bool stored_next(const struct lading_toc_entry *prev,
 			const struct lading_toc_entry *t)
 {
-	return lading_le64_to_cpu(prev->coff) + lading_le32_to_cpu(prev->clen) == lading_le64_to_cpu(t->coff);
+	uint64_t p0 = lading_le64_to_cpu(prev->coff);
+	uint64_t p1 = p0 + lading_le32_to_cpu(prev->clen);
+	uint64_t t0 = lading_le64_to_cpu(t->coff);
+
+	return t0 >= p0 && t0 <= p1 && t0 + lading_le32_to_cpu(t->clen) >= p1;
 }
 
 size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t end,
@@ -44,12 +53,20 @@ size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t e
 			    bool (*want)(const void *ud, size_t k), const void *ud)
 {
 	const struct lading_toc_entry *t = toc->entries;
+	uint64_t plain = padded(toc, &t[first]);
 	size_t k = first + 1;
 
-	/* the ToC keeps coff + clen within the blob: no overflow */
+	/*
+	 * The ToC keeps coff + clen within the blob: no overflow.  The run
+	 * decodes into one buffer, so its decoded bytes are bounded too: a
+	 * few MiB of well-compressed spans can inflate to gigabytes.
+	 */
 	while (k < end && want(ud, k) && stored_next(&t[k - 1], &t[k]) &&
-	       lading_le64_to_cpu(t[k].coff) + lading_le32_to_cpu(t[k].clen) - lading_le64_to_cpu(t[first].coff) <= max_stored)
+	       lading_le64_to_cpu(t[k].coff) + lading_le32_to_cpu(t[k].clen) - lading_le64_to_cpu(t[first].coff) <= max_stored &&
+	       plain + padded(toc, &t[k]) <= LADING_CHUNK_RUN_PLAIN_MAX) {
+		plain += padded(toc, &t[k]);
 		k++;
+	}
 	return k - first;
 }
 
@@ -136,6 +153,18 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 	f->first = first;
 	f->count = count;
 	return 0;
+}
+
+const uint8_t *lading_chunk_run_plain(const struct lading_chunk_fetcher *f,
+				      size_t k)
+{
+	const struct lading_toc_entry *t;
+
+	if (!f || !f->count || k < f->first || k >= f->first + f->count)
+		return NULL;
+	t = &f->toc->entries[k];
+	return f->plain + (lading_le64_to_cpu(t->uoff) -
+			   lading_le64_to_cpu(f->toc->entries[f->first].uoff));
 }
 
 /* The stretch of chunks from i on that are all good or all not. */

@@ -26,6 +26,9 @@ static const char *const codec_names[] = {
 
 const char *lading_codec_name(enum lading_codec c)
 {
+	/* a blob-table codec, not a chunk codec: named, never parsed */
+	if (c == LADING_CODEC_GZIP_INDEXED)
+		return "gzip-indexed";
 	return (unsigned int)c < LADING_ARRAY_SIZE(codec_names) ? codec_names[c] :
 								    "unknown";
 }

@@ -34,7 +34,8 @@ int compare_load_source(struct vctx *v)
 	ret = lading_store_open(&v->src_store, &sp);
 	if (ret)
 		return lading_error_set(v->err, -ret, "cannot set up the source index");
-	ret = lading_source_load(v->src, v->src_store, &src, &st, v->err);
+	ret = compare_source_is_image(p->source) ? compare_load_image(v, &src, &st) :
+	      lading_source_load(v->src, v->src_store, &src, &st, v->err);
 	if (ret)
 		return ret;
 	v->r->source_entries = st.entries;

@@ -5,6 +5,7 @@
 
 #include <lading/fetch.h>
 #include <lading/format.h>
+#include <lading/source.h>
 #include <lading/store.h>
 #include <lading/tree.h>
 #include <lading/verify.h>
@@ -67,6 +68,18 @@ int verify_read_checked(struct vctx *v, const struct lading_rchunk *c,
 			struct verify_fault *f);
 /* "does not decode to its digest" and the like, for a checked read */
 const char *verify_fault_reason(int err);
+
+/* kept.c: gzip layers kept as they are (--keep-layers) */
+/* Every span of each kept layer, and its diff_id; problems are listed. */
+int verify_kept_layers(struct vctx *v, const char *boot_dir);
+/* Whether slot's blob is a kept layer (verify_kept_layers checks its spans). */
+bool verify_is_kept_layer(const struct vctx *v, uint16_t slot);
+
+/* source_image.c: --source docker://... or oci:DIR[:REF] */
+bool compare_source_is_image(const char *source);
+/* The image's layers, in order, into v->src (stats summed into st). */
+int compare_load_image(struct vctx *v, struct lading_source_params *src,
+		       struct lading_source_stats *st);
 
 /* compare.c */
 int compare_load_source(struct vctx *v);

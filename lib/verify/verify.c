@@ -807,9 +807,11 @@ static void check_blob_digests(struct vctx *v)
 
 		if (!blob_present(v, i) || b->status == LADING_BLOB_BAD_SIZE)
 			continue;
-		/* even after a digest mismatch, this names the damaged chunks */
-		threaded = pthread_create(&th, NULL, chunks, &cc) == 0;
-		if (!threaded)
+		/* even after a digest mismatch, this names the damaged chunks
+		 * (a kept layer's spans: verify_kept_layers did) */
+		threaded = !verify_is_kept_layer(v, i) &&
+			   pthread_create(&th, NULL, chunks, &cc) == 0;
+		if (!threaded && !verify_is_kept_layer(v, i))
 			chunks(&cc);
 		ret = blob_hash(v, i, blob_want_size(v, i), &d, &e);
 		if (threaded)
@@ -949,8 +951,12 @@ static int run_checks(struct vctx *v, const char *boot_dir)
 			return ret;
 		v->r->extracted = true;
 	}
-	if (v->p->blob_digest)
+	if (v->p->blob_digest) {
+		ret = verify_kept_layers(v, boot_dir);
+		if (ret)
+			return ret;
 		check_blob_digests(v);
+	}
 	return 0;
 }
 

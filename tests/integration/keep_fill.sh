@@ -159,9 +159,23 @@ log "ok: $bad files EIO, $ok read right, the cache holds only verified bytes"
 	>verify.out 2>&1 || { cat verify.out >&2; fail "lading-verify of the kept layers"; }
 if "$LADING_VERIFY" -b "$WORK/out/blobs/sha256" -b "$WORK/imgbad/blobs/sha256" "$boot" \
 	>verify.bad 2>&1; then fail "lading-verify accepted a damaged layer"; fi
-grep -q "blob $layer1: chunk [0-9]* .*does not decode to its digest" verify.bad ||
+grep -q "layer sha256:$layer1 (slot 1): span [0-9]* (.*, gzip-indexed): does not decode to its digest" verify.bad ||
 	fail "verify: $(cat verify.bad)"
-log "ok: lading-verify through the spans"
+# the tree against the source image's merged layers (read by the tar
+# source from the original layers), and one changed file found
+"$LADING_VERIFY" -q -b "$WORK/out/blobs/sha256" -b "$WORK/img/blobs/sha256" \
+	--source oci:img:v1 "$boot" >verify.src 2>&1 ||
+	{ cat verify.src >&2; fail "lading-verify --source oci:img:v1"; }
+cp -a img imgalt
+umoci unpack --image imgalt:v1 balt >/dev/null
+echo changed >balt/rootfs/many/f10
+umoci repack --image imgalt:v1 balt
+if "$LADING_VERIFY" -b "$WORK/out/blobs/sha256" -b "$WORK/img/blobs/sha256" \
+	--source oci:imgalt:v1 "$boot" >verify.alt 2>&1; then
+	fail "lading-verify: a changed source file went unnoticed"
+fi
+grep -q "many/f10" verify.alt || fail "verify --source: $(cat verify.alt)"
+log "ok: lading-verify through the spans, and against the source image's layers"
 
 # 6. seeding takes the same path; cachefiles is refused
 "$LADING_PREPARE" -q --seed-from "$WORK/out/blobs/sha256" \

@@ -558,6 +558,45 @@ static void test_batch_stop(struct lading_blob_sources *srcs,
 	lading_blob_handle_close(h);
 }
 
+static bool want_any(const void *ud, size_t k)
+{
+	(void)ud;
+	(void)k;
+	return true;
+}
+
+/*
+ * A run is one range read decoded into one buffer: bounded by stored
+ * bytes and by decoded bytes (16 MiB chunks stored in 100 bytes each
+ * make runs of 4), and chunks sharing a stored byte still join a run.
+ */
+static void test_run_bounds(void)
+{
+	struct lading_toc_entry e[10];
+	struct lading_toc toc = { .entries = e, .count = 10 };
+	size_t i;
+
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 10; i++) {
+		e[i].uoff = lading_cpu_to_le64((uint64_t)i << 24);
+		e[i].ulen = lading_cpu_to_le32(1u << 24);
+		e[i].coff = lading_cpu_to_le64(i * 100);
+		e[i].clen = lading_cpu_to_le32(100);
+	}
+	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, UINT64_MAX, want_any, NULL),
+		     LADING_CHUNK_RUN_PLAIN_MAX >> 24);
+	CHECK_EQ_U64(lading_chunk_run_len(&toc, 8, 10, UINT64_MAX, want_any, NULL), 2);
+	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, 250, want_any, NULL), 2);
+	for (i = 0; i < 10; i++) {
+		e[i].ulen = lading_cpu_to_le32(4096);
+		e[i].uoff = lading_cpu_to_le64(i * 4096);
+		e[i].clen = lading_cpu_to_le32(101);	/* shares a byte with the next */
+	}
+	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, UINT64_MAX, want_any, NULL), 10);
+	e[5].coff = lading_cpu_to_le64(350);		/* before chunk 4: a new run */
+	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, UINT64_MAX, want_any, NULL), 5);
+}
+
 int main(void)
 {
 	struct lading_blob_sources *srcs = NULL;
@@ -567,6 +606,7 @@ int main(void)
 	char cmd[128];
 
 	test_ref_parse();
+	test_run_bounds();
 	test_dir_source();
 	test_bearer_auth();
 	if (!mkdtemp(dir)) {

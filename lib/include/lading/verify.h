@@ -89,6 +89,7 @@ struct lading_verify_report {
 	uint64_t blob_bytes_hashed;
 	/* a registry's blob bytes read: ToCs, chunk runs, digest streams */
 	uint64_t blob_bytes_fetched;
+	uint64_t spans_checked;		/* of kept gzip layers, each verified */
 };
 
 LADING_API void lading_verify_params_init(struct lading_verify_params *p);

@@ -173,8 +173,10 @@ int lading_blob_reader_read(struct lading_blob_reader *r,
 /*
  * How many chunks the run starting at first takes: first itself, then the
  * chunks before end that want(ud, k) and are stored right after the one
- * before, while the run's stored bytes stay within max_stored.
+ * before, while the run's stored bytes stay within max_stored and its
+ * decoded bytes within LADING_CHUNK_RUN_PLAIN_MAX.
  */
+#define LADING_CHUNK_RUN_PLAIN_MAX (64u << 20)
 size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t end,
 			    uint64_t max_stored,
 			    bool (*want)(const void *ud, size_t k), const void *ud);
@@ -203,6 +205,13 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_blob_handle *h,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err);
+/*
+ * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
+ * until the next read; meaningful only where res says LADING_CHUNK_OK.
+ * NULL when k is not in that run.
+ */
+const uint8_t *lading_chunk_run_plain(const struct lading_chunk_fetcher *f,
+				      size_t k);
 /*
  * Writes the good chunks of the run just read to fd (-1: -EBADF), one
  * pwrite per stretch of good chunks; those of a failed write become
