@@ -545,7 +545,10 @@ static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 		const char *d = json_string_value(json_object_get(l, "digest"));
 
-		if (!mt || strcmp(mt, LADING_MEDIA_BLOB))
+		/* lading blobs, and gzip layers kept as they are (their seek index) */
+		if (!mt || (strcmp(mt, LADING_MEDIA_BLOB) &&
+			    !json_object_get(json_object_get(l, "annotations"),
+					     LADING_ANNOTATION_PREFIX "blob.seek-index")))
 			continue;
 		if (!valid_digest(d))
 			return lading_error_set(c->err, EINVAL, "%s: manifest %s: a blob "
