@@ -162,93 +162,117 @@ static void print_human(const struct lading_verify_report *r)
 		       (unsigned long long)r->spans_checked);
 }
 
-int main(int argc, char **argv)
-{
-	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+struct verify_cli {
+	struct lading_log log;
 	struct lading_verify_params p;
-	struct lading_verify_report r;
-	struct lading_error err = { 0 };
-	const char **dirs = NULL;
-	size_t ndirs = 0;
-	struct cli_output out = { .progress = false };	/* verify draws none */
-	int c, ret, status;
+	struct cli_output out;
+	const char **dirs;
+	size_t ndirs;
+};
 
-	cli_init_locale();
-	lading_verify_params_init(&p);
-	if (cli_build_options_init(PROG, &p.build))
-		return EXIT_ERROR;
-	dirs = calloc((size_t)argc, sizeof(*dirs));
-	if (!dirs)
-		return EXIT_ERROR;
+/* CLI_CONTINUE when the options parsed, else the exit status. */
+static int parse_options(int argc, char **argv, struct verify_cli *a)
+{
+	int c, status;
+
 	while ((c = getopt_long(argc, argv, "b:s:T:x:vqhV", long_options,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			dirs[ndirs++] = optarg;
+			a->dirs[a->ndirs++] = optarg;
 			break;
 		case OPT_NO_BLOB_DIGEST:
-			p.blob_digest = false;
+			a->p.blob_digest = false;
 			break;
 		case 's':
-			p.source = optarg;
+			a->p.source = optarg;
 			break;
 		case OPT_LAYER:
-			p.source_is_layer = true;
+			a->p.source_is_layer = true;
 			break;
 		case OPT_SOURCE_TYPE:
-			if (cli_parse_source_type(PROG, optarg, &p.source_type)) {
-				status = EXIT_ERROR;
-				goto out;
-			}
+			if (cli_parse_source_type(PROG, optarg, &a->p.source_type))
+				return EXIT_ERROR;
 			break;
 		case 'x':
-			p.extract_dir = optarg;
+			a->p.extract_dir = optarg;
 			break;
 		case CLI_OPT_PLATFORM:
-			p.platform = optarg;
+			a->p.platform = optarg;
 			break;
 		default:
-			if (cli_registry_option(c, optarg, &p.registry))
+			if (cli_registry_option(c, optarg, &a->p.registry))
 				break;
-			status = cli_build_option(c, PROG, optarg, &p.build);
+			status = cli_build_option(c, PROG, optarg, &a->p.build);
 			if (status == CLI_UNHANDLED)
-				status = cli_common_option(c, PROG, &log, &out, usage);
+				status = cli_common_option(c, PROG, &a->log, &a->out, usage);
 			if (status != CLI_CONTINUE)
-				goto out;
+				return status;
 		}
 	}
+	return CLI_CONTINUE;
+}
+
+/* Verifies, reports, and says why it failed: the exit status. */
+static int run_verify(struct verify_cli *a)
+{
+	struct lading_verify_report r;
+	struct lading_error err = { 0 };
+	int ret, status;
+
+	a->p.blob_dirs = a->dirs;
+	a->p.nblob_dirs = a->ndirs;
+	a->p.log = &a->log;
+	a->p.registry.log = &a->log;
+	ret = lading_verify(&a->p, &r, &err);
+	if (!a->out.json)
+		cli_resolution_log(&a->log, &r.resolved);
+	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
+	if (a->out.json && print_json(&r, status)) {
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "cannot print the report");
+		status = EXIT_ERROR;
+	} else if (!a->out.json && a->log.level >= LADING_LOG_INFO) {
+		print_human(&r);
+	}
+	if (status == EXIT_CHECK_FAILED)
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "%s: %llu problem%s%s%s",
+			       a->p.bootstrap, (unsigned long long)r.problems,
+			       r.problems == 1 ? "" : "s",
+			       r.nlisted ? ", first: " : "",
+			       r.nlisted ? r.listed[0] : "");
+	else if (status == EXIT_ERROR)
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "%s",
+			       lading_error_message(&err, ret));
+	lading_verify_report_free(&r);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct verify_cli a = {
+		.log = { .prog = PROG, .level = LADING_LOG_INFO },
+		.out = { .progress = false },	/* verify draws none */
+	};
+	int status;
+
+	cli_init_locale();
+	lading_verify_params_init(&a.p);
+	if (cli_build_options_init(PROG, &a.p.build))
+		return EXIT_ERROR;
+	a.dirs = calloc((size_t)argc, sizeof(*a.dirs));
+	if (!a.dirs)
+		return EXIT_ERROR;
+	status = parse_options(argc, argv, &a);
+	if (status != CLI_CONTINUE)
+		goto out;
 	if (argc - optind != 1) {
 		status = usage_error("expected one REF (a bootstrap path or an image "
 				     "reference)");
 		goto out;
 	}
-	p.bootstrap = argv[optind];
-	p.blob_dirs = dirs;
-	p.nblob_dirs = ndirs;
-	p.log = &log;
-	p.registry.log = &log;
-
-	ret = lading_verify(&p, &r, &err);
-	if (!out.json)
-		cli_resolution_log(&log, &r.resolved);
-	status = ret == 0 ? EXIT_OK : ret == -EUCLEAN ? EXIT_CHECK_FAILED : EXIT_ERROR;
-	if (out.json && print_json(&r, status)) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
-		status = EXIT_ERROR;
-	} else if (!out.json && log.level >= LADING_LOG_INFO) {
-		print_human(&r);
-	}
-	if (status == EXIT_CHECK_FAILED)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s: %llu problem%s%s%s",
-			       p.bootstrap, (unsigned long long)r.problems,
-			       r.problems == 1 ? "" : "s",
-			       r.nlisted ? ", first: " : "",
-			       r.nlisted ? r.listed[0] : "");
-	else if (status == EXIT_ERROR)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
-			       lading_error_message(&err, ret));
-	lading_verify_report_free(&r);
+	a.p.bootstrap = argv[optind];
+	status = run_verify(&a);
 out:
-	free(dirs);
+	free(a.dirs);
 	return status;
 }
