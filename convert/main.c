@@ -21,6 +21,7 @@ enum {
 	OPT_MOUNT_FROM,
 	OPT_ATTACH,
 	OPT_MERGE_INDEX,
+	OPT_PREFETCH_LIST,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +33,7 @@ static const struct option long_options[] = {
 	{ "mount-from", required_argument, NULL, OPT_MOUNT_FROM },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "merge-index", required_argument, NULL, OPT_MERGE_INDEX },
+	{ "prefetch-list", required_argument, NULL, OPT_PREFETCH_LIST },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -72,6 +74,11 @@ CLI_REGISTRY_HELP
 "      --merge-index DST    write an index of the original manifests and the\n"
 "                           lading ones under DST (docker://HOST/REPO:TAG in\n"
 "                           SRC's repository, or oci:DIR:TAG in SRC's layout)\n"
+"      --prefetch-list TRACE\n"
+"                           publish this access trace (lading-fill --record)\n"
+"                           with the image: a node mounting it fetches the\n"
+"                           traced chunks first (entries naming blobs of\n"
+"                           other images are dropped)\n"
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n", out);
 	cli_chunk_help(out);
@@ -151,6 +158,10 @@ static int print_json(const struct lading_convert_report *r, bool publishing)
 	json_object_set_new(o, "chunk_dict_blobs_used", lading_json_u64(r->dict_blobs_used));
 	json_object_set_new(o, "bytes_saved", lading_json_u64(r->bytes_saved));
 	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
+	json_object_set_new(o, "trace_digest", r->trace_digest[0] ?
+			    lading_json_str(r->trace_digest) : json_null());
+	json_object_set_new(o, "trace_entries", lading_json_u64(r->trace_entries));
+	json_object_set_new(o, "trace_dropped", lading_json_u64(r->trace_dropped));
 	if (publishing)
 		add_published(o, r);
 	/* milliseconds are all a wall clock says here */
@@ -184,6 +195,9 @@ static void print_human(const struct lading_convert_report *r)
 	if (r->manifest_digest[0])
 		printf(", manifest %s", r->manifest_digest);
 	printf("\n");
+	if (r->trace_digest[0])
+		printf("trace %s (%zu entries, %zu dropped)\n", r->trace_digest,
+		       r->trace_entries, r->trace_dropped);
 	for (i = 0; i < r->nattached; i++)
 		printf("%s: %s -> %s (%s)\n", r->attached[i].platform,
 		       r->attached[i].source_manifest, r->attached[i].manifest,
@@ -232,6 +246,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MERGE_INDEX:
 			p.merge_index = optarg;
+			break;
+		case OPT_PREFETCH_LIST:
+			p.trace = optarg;
 			break;
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;

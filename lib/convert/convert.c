@@ -21,6 +21,7 @@
 #include <lading/format.h>
 #include <lading/image.h>
 #include <lading/source.h>
+#include <lading/trace.h>
 #include <lading/tree.h>
 #include <lading/build_options.h>
 #include <lading/store.h>
@@ -59,6 +60,7 @@ struct conv {
 	char *manifest_json;
 	/* publishing: the caller's writer, and what the manifest gets */
 	struct lading_convert_into *into;
+	struct lading_trace trace;	/* --prefetch-list, loaded first */
 };
 
 void lading_convert_params_init(struct lading_convert_params *p)
@@ -534,6 +536,52 @@ static int add_subject(struct conv *c, json_t *man)
 	return 0;
 }
 
+/*
+ * The access trace, published as a layer the manifest names by digest
+ * (docs/format.md says why not in the bootstrap): only entries naming
+ * blobs of this image, the others dropped with a warning.  No layer when
+ * none is left.
+ */
+static int trace_layer(struct conv *c, json_t *layers, json_t *diff_ids)
+{
+	struct lading_trace kept = { 0 };
+	char digest[LADING_DIGEST_STR_LEN + 1], *buf = NULL;
+	size_t i, k, len = 0, dropped = 0;
+	int ret = 0;
+
+	for (i = 0; !ret && i < c->trace.n; i++) {
+		const struct lading_trace_entry *e = &c->trace.v[i];
+
+		for (k = 0; k < c->nslots && strcmp(c->slots[k].id, e->blob); k++)
+			;
+		if (k == c->nslots)
+			dropped++;
+		else
+			ret = lading_trace_add(&kept, e->ms, e->blob, e->chunk, e->path);
+	}
+	if (!ret && dropped)
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: %zu of %zu entries name "
+			       "no blob of this image%s: dropped", c->p->trace, dropped,
+			       c->trace.n, kept.n ? "" : " (all: no trace published)");
+	if (!ret && kept.n)
+		ret = lading_trace_format(&kept, &buf, &len);
+	if (!ret && kept.n)
+		ret = lading_oci_writer_put(c->oci, buf, len, digest, c->err);
+	else if (ret)
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret && kept.n) {
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
+			LADING_MEDIA_TRACE, "digest", digest, "size", (json_int_t)len));
+		json_array_append_new(diff_ids, json_string(digest));
+		memcpy(c->r->trace_digest, digest, sizeof(digest));
+		c->r->trace_entries = kept.n;
+	}
+	c->r->trace_dropped = dropped;
+	free(buf);
+	lading_trace_free(&kept);
+	return ret;
+}
+
 static int write_oci(struct conv *c)
 {
 	json_t *layers = json_array(), *diff_ids = json_array(), *cfg, *man;
@@ -554,6 +602,8 @@ static int write_oci(struct conv *c)
 		"size", (json_int_t)c->r->bootstrap_size, "annotations",
 		LADING_ANNOTATION_PREFIX "bootstrap", "true"));
 	json_array_append_new(diff_ids, json_string(c->r->bootstrap_digest));
+	if (!ret && c->p->trace)
+		ret = trace_layer(c, layers, diff_ids);
 	cfg = make_config(c, diff_ids);
 	if (!ret)
 		ret = put_json(c, cfg, cfg_digest, &cfg_size);
@@ -690,6 +740,10 @@ static int open_dst(struct conv *c)
 			c->blob_dir = lading_oci_writer_blob_dir(c->oci);
 		return ret;
 	}
+	if (c->dst.transport == LADING_TRANSPORT_DIR && c->p->trace)
+		return lading_error_set(c->err, EINVAL, "%s: --prefetch-list needs an "
+					"OCI destination (the trace is a layer of "
+					"the manifest)", c->p->dst);
 	if (c->dst.transport != LADING_TRANSPORT_DIR)
 		return lading_error_set(c->err, EINVAL, "%s: the destination must be "
 					"oci:DIR[:REF] or dir:DIR", c->p->dst);
@@ -708,6 +762,9 @@ static int run(struct conv *c)
 	size_t i;
 	int ret;
 
+	/* a bad trace fails before the long part */
+	if (c->p->trace && (ret = lading_trace_load(c->p->trace, &c->trace, c->err)))
+		return ret;
 	ret = lading_image_open(c->p->src, c->p->platform, c->p->layer_files,
 				c->p->nlayer_files, &c->p->registry, &c->img, c->err);
 	if (!ret && c->into) {
@@ -803,6 +860,7 @@ static int convert_with(const struct lading_convert_params *p,
 	free(c.slots);
 	free(c.dict_paths);
 	lading_tree_free(c.tree);
+	lading_trace_free(&c.trace);
 	lading_dedup_free(c.dedup);
 	/* without a commit, the writer leaves its destination as it was */
 	if (!into)

@@ -19,6 +19,7 @@
 #define DOC_MAX (4u << 20)			/* manifests, indexes */
 #define BOOTSTRAP_MAX (4ull << 30)		/* what the reader takes */
 #define RECORD_DIR ".lading-refs"
+#define TRACE_DIR ".lading-traces"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ANN_CREATED "org.opencontainers.image.created"
@@ -34,6 +35,7 @@ struct rctx {
 	char *tag;			/* the reference's tag or digest */
 	json_t *layout_index;		/* oci: index.json */
 	char refused[1200];		/* why the last candidate was refused */
+	bool trace_bad;			/* a bad trace layer seen: none used */
 };
 
 bool lading_is_image_ref(const char *s)
@@ -56,6 +58,9 @@ void lading_resolution_free(struct lading_resolution *r)
 	free(r->repository);
 	free(r->bootstrap_path);
 	free(r->bootstrap_data);
+	free(r->trace_digest);
+	free(r->trace_path);
+	free(r->trace_data);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -521,12 +526,43 @@ static int top_document(struct rctx *c, json_t **doc, char *digest)
 
 /* ---- the lading manifest's contents --------------------------------------- */
 
+/*
+ * The trace layer's descriptor: one at most; a bad one is ignored with a
+ * warning (the image mounts without it).
+ */
+static int take_trace(struct rctx *c, json_t *l, const char *digest)
+{
+	struct lading_resolution *r = c->r;
+	const char *d = json_string_value(json_object_get(l, "digest"));
+	json_t *sz = json_object_get(l, "size");
+
+	if (r->trace_digest || !valid_digest(d) || !json_is_integer(sz) ||
+	    json_integer_value(sz) <= 0 ||
+	    (uint64_t)json_integer_value(sz) > LADING_TRACE_BLOB_MAX) {
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: manifest %s: %s: "
+			       "no trace used", r->reference, digest, r->trace_digest ?
+			       "more than one trace layer" : "a trace layer without "
+			       "a valid digest and size (at most 256 MiB)");
+		free(r->trace_digest);
+		r->trace_digest = NULL;
+		r->trace_size = 0;
+		c->trace_bad = true;
+		return 0;
+	}
+	if (c->trace_bad)
+		return 0;
+	r->trace_digest = strdup(d);
+	r->trace_size = (uint64_t)json_integer_value(sz);
+	return r->trace_digest ? 0 : lading_error_set(c->err, ENOMEM, "out of memory");
+}
+
 static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 {
 	struct lading_resolution *r = c->r;
 	json_t *boot = lading_bootstrap_layer(man), *l, *sz;
 	const char *bd = json_string_value(json_object_get(boot, "digest"));
 	size_t i;
+	int ret;
 
 	sz = json_object_get(boot, "size");
 	if (!valid_digest(bd) || !json_is_integer(sz) || json_integer_value(sz) <= 0 ||
@@ -545,6 +581,12 @@ static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 		const char *d = json_string_value(json_object_get(l, "digest"));
 
+		if (mt && !strcmp(mt, LADING_MEDIA_TRACE)) {
+			ret = take_trace(c, l, digest);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (!mt || strcmp(mt, LADING_MEDIA_BLOB))
 			continue;
 		if (!valid_digest(d))
@@ -627,10 +669,10 @@ static int sink_put(struct sink *s, const void *p, size_t n)
 	return 0;
 }
 
-/* Streams the bootstrap blob into s; its digest is checked by the caller. */
-static int fetch_bootstrap(struct rctx *c, struct sink *s)
+/* Streams a blob into s (at most s->max bytes); the caller checks it. */
+static int fetch_blob(struct rctx *c, const char *what, const char *digest,
+		      uint64_t size, struct sink *s)
 {
-	const char *digest = c->r->bootstrap_digest;
 	uint8_t *chunk = malloc(1 << 16);
 	lading_read_fn fn = NULL;
 	void *ud = NULL;
@@ -638,8 +680,7 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 	int fd = -1, ret = chunk ? 0 : -ENOMEM;
 
 	if (!ret && c->reg) {
-		ret = lading_registry_blob_stream(c->reg, digest, c->r->bootstrap_size,
-						  &fn, &ud, c->err);
+		ret = lading_registry_blob_stream(c->reg, digest, size, &fn, &ud, c->err);
 		if (ret) {
 			free(chunk);
 			return ret;
@@ -661,8 +702,8 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 		if (n < 0) {
 			const char *why = c->reg ? lading_registry_blob_stream_error(ud) : NULL;
 
-			ret = lading_error_set(c->err, EIO, "%s: bootstrap %s: %s",
-					       c->r->reference, digest, why ? why :
+			ret = lading_error_set(c->err, EIO, "%s: %s %s: %s",
+					       c->r->reference, what, digest, why ? why :
 					       strerror(errno));
 			break;
 		}
@@ -670,8 +711,8 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 			break;
 		ret = sink_put(s, chunk, (size_t)n);
 		if (ret)
-			ret = lading_error_set(c->err, -ret, "%s: bootstrap %s: %s",
-					       c->r->reference, digest, ret == -EFBIG ?
+			ret = lading_error_set(c->err, -ret, "%s: %s %s: %s",
+					       c->r->reference, what, digest, ret == -EFBIG ?
 					       "larger than its descriptor says" :
 					       strerror(-ret));
 	}
@@ -684,7 +725,13 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 	return ret;
 }
 
-static int check_sink(struct rctx *c, struct sink *s)
+static int fetch_bootstrap(struct rctx *c, struct sink *s)
+{
+	return fetch_blob(c, "bootstrap", c->r->bootstrap_digest, c->r->bootstrap_size, s);
+}
+
+static int check_sink_as(struct rctx *c, struct sink *s, const char *what,
+			 const char *digest, uint64_t size)
 {
 	struct lading_digest d;
 	char got[LADING_DIGEST_STR_LEN + 1];
@@ -694,17 +741,23 @@ static int check_sink(struct rctx *c, struct sink *s)
 	if (ret)
 		return lading_error_set(c->err, ENOMEM, "out of memory");
 	lading_digest_format(&d, got);
-	if (s->len != c->r->bootstrap_size || strcmp(got, c->r->bootstrap_digest))
-		return lading_error_set(c->err, EBADMSG, "%s: bootstrap %s: received "
+	if (s->len != size || strcmp(got, digest))
+		return lading_error_set(c->err, EBADMSG, "%s: %s %s: received "
 					"%llu bytes hashing to %s: not what its descriptor "
-					"says (%llu bytes)", c->r->reference,
-					c->r->bootstrap_digest, (unsigned long long)s->len,
-					got, (unsigned long long)c->r->bootstrap_size);
+					"says (%llu bytes)", c->r->reference, what, digest,
+					(unsigned long long)s->len, got,
+					(unsigned long long)size);
 	return 0;
 }
 
+static int check_sink(struct rctx *c, struct sink *s)
+{
+	return check_sink_as(c, s, "bootstrap", c->r->bootstrap_digest,
+			     c->r->bootstrap_size);
+}
+
 /* A cached copy at path that hashes to the descriptor's digest. */
-static bool cached_ok(const char *path, const struct lading_resolution *r)
+static bool cached_ok_as(const char *path, const char *digest, uint64_t size)
 {
 	struct lading_digest d;
 	char got[LADING_DIGEST_STR_LEN + 1];
@@ -718,7 +771,12 @@ static bool cached_ok(const char *path, const struct lading_resolution *r)
 	if (ret)
 		return false;
 	lading_digest_format(&d, got);
-	return bytes == r->bootstrap_size && !strcmp(got, r->bootstrap_digest);
+	return bytes == size && !strcmp(got, digest);
+}
+
+static bool cached_ok(const char *path, const struct lading_resolution *r)
+{
+	return cached_ok_as(path, r->bootstrap_digest, r->bootstrap_size);
 }
 
 /* The bootstrap into cache_dir/<hex> (kept if already there), or memory. */
@@ -780,6 +838,102 @@ static int place_bootstrap(struct rctx *c)
 	return 0;
 }
 
+/* The trace into cache_dir/.lading-traces/<hex> (kept if there), or memory. */
+static int fetch_trace(struct rctx *c)
+{
+	struct lading_resolution *r = c->r;
+	struct sink s = { .fd = -1, .max = r->trace_size };
+	struct lading_outfile of = { .fd = -1 };
+	char *dir = NULL;
+	int ret = 0;
+
+	if (c->p->cache_dir) {
+		dir = lading_path_join(c->p->cache_dir, TRACE_DIR);
+		r->trace_path = dir ? lading_path_join(dir, r->trace_digest + 7) : NULL;
+		if (!r->trace_path) {
+			free(dir);
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+		}
+		if (cached_ok_as(r->trace_path, r->trace_digest, r->trace_size)) {
+			free(dir);
+			return 0;
+		}
+		if (r->cached) {
+			free(dir);
+			return lading_error_set(c->err, ENOENT, "%s: the cached trace %s "
+						"is missing or damaged, and the source "
+						"cannot be reached", r->reference,
+						r->trace_path);
+		}
+		ret = lading_mkdir_p(dir);
+		if (!ret) {
+			lading_outfile_sweep(dir);
+			ret = lading_outfile_open(&of, dir);
+		}
+		free(dir);
+		if (ret)
+			return lading_error_set(c->err, -ret, "%s: %s", r->trace_path,
+						strerror(-ret));
+		s.fd = of.fd;
+	} else {
+		s.buf = malloc(r->trace_size);
+		if (!s.buf)
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+	}
+	ret = lading_sha256_init(&s.sha) ? lading_error_set(c->err, ENOMEM,
+							    "out of memory") : 0;
+	if (!ret)
+		ret = fetch_blob(c, "trace", r->trace_digest, r->trace_size, &s);
+	if (!ret)
+		ret = check_sink_as(c, &s, "trace", r->trace_digest, r->trace_size);
+	else
+		lading_sha256_free(&s.sha);
+	if (s.fd >= 0) {
+		if (!ret && (ret = lading_outfile_commit(&of, r->trace_digest + 7)))
+			lading_error_set(c->err, -ret, "%s: %s", r->trace_path,
+					 strerror(-ret));
+		lading_outfile_abort(&of);
+		return ret;
+	}
+	if (ret) {
+		free(s.buf);
+		return ret;
+	}
+	r->trace_data = s.buf;
+	r->trace_len = (size_t)s.len;
+	return 0;
+}
+
+/*
+ * The published trace, when asked for: only an optimisation, so a
+ * failure warns and the image is used without it (nothing unchecked is
+ * kept either way).
+ */
+static int place_trace(struct rctx *c)
+{
+	struct lading_resolution *r = c->r;
+	struct lading_error e = { 0 }, *saved = c->err;
+	int ret;
+
+	/* not asked for: named (and recorded), not fetched */
+	if (!c->p->trace || !r->trace_digest)
+		return 0;
+	c->err = &e;
+	ret = fetch_trace(c);
+	c->err = saved;
+	if (ret == -ENOMEM)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	if (ret) {
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: the published trace "
+			       "is not used: %s", r->reference, e.msg);
+		free(r->trace_digest);
+		free(r->trace_path);
+		r->trace_digest = r->trace_path = NULL;
+		r->trace_size = 0;
+	}
+	return 0;
+}
+
 /* ---- the record in the cache --------------------------------------------- */
 
 /* cache_dir/.lading-refs/<sha256 of "REF\nPLATFORM">.json */
@@ -827,6 +981,8 @@ static int write_record(struct rctx *c)
 		json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
 		json_object_set_new(o, "repository", lading_json_str(r->repository));
 		json_object_set_new(o, "blob_ids", ids);
+		json_object_set_new(o, "trace_digest", lading_json_str_or_null(r->trace_digest));
+		json_object_set_new(o, "trace_size", lading_json_u64(r->trace_size));
 		ids = NULL;
 		text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 		ret = text ? lading_mkdir_p(dir) : -ENOMEM;
@@ -889,6 +1045,16 @@ static int read_record(struct rctx *c)
 	r->bootstrap_digest = dup_field(o, "bootstrap_digest");
 	r->repository = dup_field(o, "repository");
 	r->found_by = found_by_name(json_string_value(json_object_get(o, "found_by")));
+	r->trace_digest = dup_field(o, "trace_digest");
+	if (r->trace_digest && (!valid_digest(r->trace_digest) ||
+	    !json_is_integer(json_object_get(o, "trace_size")) ||
+	    json_integer_value(json_object_get(o, "trace_size")) <= 0 ||
+	    json_integer_value(json_object_get(o, "trace_size")) > LADING_TRACE_BLOB_MAX)) {
+		free(r->trace_digest);
+		r->trace_digest = NULL;
+	}
+	if (r->trace_digest)
+		r->trace_size = (uint64_t)json_integer_value(json_object_get(o, "trace_size"));
 	if (o && valid_digest(r->manifest_digest) && valid_digest(r->bootstrap_digest) &&
 	    r->found_by && r->repository && json_is_integer(sz) &&
 	    json_integer_value(sz) > 0 && json_is_array(ids)) {
@@ -979,9 +1145,12 @@ static void clear_found(struct lading_resolution *r)
 	free(r->manifest_digest);
 	free(r->subject_digest);
 	free(r->bootstrap_digest);
+	free(r->trace_digest);
 	r->blob_ids = NULL;
 	r->nblobs = 0;
 	r->manifest_digest = r->subject_digest = r->bootstrap_digest = NULL;
+	r->trace_digest = NULL;
+	r->trace_size = 0;
 	r->found_by = NULL;
 }
 
@@ -1026,6 +1195,8 @@ int lading_resolve(const struct lading_resolve_params *p,
 	}
 	if (!ret)
 		ret = place_bootstrap(&c);
+	if (!ret)
+		ret = place_trace(&c);
 	if (!ret && p->cache_dir && !r->cached)
 		ret = write_record(&c);
 	if (!ret && !r->cached)

@@ -47,6 +47,14 @@ struct lading_convert_params {
 	bool attach;
 	const char *merge_index;
 
+	/*
+	 * --prefetch-list: an access trace (lading-fill --record) published
+	 * with the image, as a layer of the lading manifest; only its
+	 * entries naming blobs of this image are kept.  OCI destinations
+	 * and publishing only.
+	 */
+	const char *trace;
+
 	const struct lading_log *log;
 	bool progress;
 };
@@ -83,6 +91,8 @@ struct lading_convert_report {
 	size_t dict_blobs_used;
 	uint64_t bytes_saved;		/* chunk bytes not stored again */
 	uint64_t inodes;
+	char trace_digest[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
+	size_t trace_entries, trace_dropped;
 	double elapsed;
 	/* publishing: the fields above are the first platform's */
 	struct lading_convert_attached *attached;

@@ -146,6 +146,17 @@ struct lading_resolution {
 	void *bootstrap_data;		/* without a cache dir */
 	size_t bootstrap_len;
 	bool cached;			/* the cache's record (source unreachable) */
+	/*
+	 * The access trace published with the image (a manifest layer),
+	 * when asked for: fetched (at most its descriptor's size), checked
+	 * against its digest and kept in cache_dir/.lading-traces/<hex>
+	 * (trace_path) or in memory (trace_data); NULL: none published.
+	 */
+	char *trace_digest;
+	uint64_t trace_size;
+	char *trace_path;
+	void *trace_data;
+	size_t trace_len;
 };
 
 #endif
