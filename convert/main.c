@@ -22,6 +22,7 @@ enum {
 	OPT_ATTACH,
 	OPT_MERGE_INDEX,
 	OPT_PREFETCH_LIST,
+	OPT_BOOTSTRAP_COMPRESSION,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "merge-index", required_argument, NULL, OPT_MERGE_INDEX },
 	{ "prefetch-list", required_argument, NULL, OPT_PREFETCH_LIST },
+	{ "bootstrap-compression", required_argument, NULL, OPT_BOOTSTRAP_COMPRESSION },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -79,6 +81,9 @@ CLI_REGISTRY_HELP
 "                           with the image: a node mounting it fetches the\n"
 "                           traced chunks first (entries naming blobs of\n"
 "                           other images are dropped)\n"
+"      --bootstrap-compression zstd|none\n"
+"                           the bootstrap layer in transport (default: zstd\n"
+"                           for registries, none for oci: and dir:)\n"
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n", out);
 	cli_chunk_help(out);
@@ -147,6 +152,11 @@ static int print_json(const struct lading_convert_report *r, bool publishing)
 	}
 	json_object_set_new(o, "bootstrap_digest", lading_json_str(r->bootstrap_digest));
 	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "bootstrap_layer_digest", r->bootstrap_layer_digest[0] ?
+			    lading_json_str(r->bootstrap_layer_digest) : json_null());
+	json_object_set_new(o, "bootstrap_layer_size", lading_json_u64(
+			    r->bootstrap_layer_size ? r->bootstrap_layer_size :
+			    r->bootstrap_size));
 	json_object_set_new(o, "manifest", lading_json_str_or_null(r->manifest_digest));
 	json_object_set_new(o, "config", lading_json_str_or_null(r->config_digest));
 	for (i = 0; i < r->nlayers; i++)
@@ -222,6 +232,7 @@ int main(int argc, char **argv)
 	lading_convert_params_init(&p);
 	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_USAGE;
+	p.build.inline_max = LADING_CONVERT_INLINE_DEFAULT;	/* --inline-max overrides */
 	layers = calloc((size_t)argc, sizeof(*layers));
 	dicts = calloc((size_t)argc, sizeof(*dicts));
 	if (!layers || !dicts)
@@ -249,6 +260,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PREFETCH_LIST:
 			p.trace = optarg;
+			break;
+		case OPT_BOOTSTRAP_COMPRESSION:
+			p.bootstrap_compression = optarg;
 			break;
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;

@@ -26,6 +26,12 @@
 #include <lading/build_options.h>
 #include <lading/store.h>
 #include "internal.h"
+#ifdef LADING_HAVE_ZSTD
+#include <zstd.h>
+#endif
+
+/* bench/coldstart.sh --inline-sweep: a few seconds on a 10 MB bootstrap */
+#define BOOTSTRAP_ZSTD_LEVEL 19
 
 struct slot {
 	struct lading_blob_record rec;
@@ -67,6 +73,7 @@ void lading_convert_params_init(struct lading_convert_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	lading_build_options_init(&p->build);
+	p->build.inline_max = LADING_CONVERT_INLINE_DEFAULT;
 }
 
 void lading_convert_report_free(struct lading_convert_report *r)
@@ -536,6 +543,84 @@ static int add_subject(struct conv *c, json_t *man)
 	return 0;
 }
 
+/* Whether the bootstrap layer goes zstd-compressed (docs/format.md). */
+static int bootstrap_zstd(struct conv *c, bool *zstd)
+{
+	const char *bc = c->p->bootstrap_compression;
+
+	/* auto: compressed where it travels, plain where it is mounted */
+	*zstd = bc ? !strcmp(bc, "zstd") : (c->into || c->push) &&
+		lading_codec_available(LADING_CODEC_ZSTD);
+	if (bc && strcmp(bc, "zstd") && strcmp(bc, "none"))
+		return lading_error_set(c->err, EINVAL, "--bootstrap-compression %s: "
+					"expected zstd or none", bc);
+	if (*zstd && !lading_codec_available(LADING_CODEC_ZSTD))
+		return lading_error_set(c->err, ENOTSUP, "--bootstrap-compression zstd: "
+					"this build has no zstd");
+	return 0;
+}
+
+/*
+ * The bootstrap layer's descriptor: the bootstrap as is, or compressed
+ * with zstd (one frame; the descriptor names the compressed bytes, the
+ * annotations the bootstrap, whose digest stays its id and diff_id).
+ */
+static json_t *bootstrap_descriptor(struct conv *c, bool zstd)
+{
+	char digest[LADING_DIGEST_STR_LEN + 1], num[24], *path;
+	size_t len = c->r->bootstrap_size, zlen = 0;
+	uint8_t *raw = NULL, *z = NULL;
+	json_t *d = NULL;
+	int fd, ret;
+
+	if (!zstd)
+		return json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
+				 LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
+				 "size", (json_int_t)c->r->bootstrap_size, "annotations",
+				 LADING_ANNOTATION_PREFIX "bootstrap", "true");
+#ifdef LADING_HAVE_ZSTD
+	path = lading_path_join(c->blob_dir, c->r->bootstrap_digest + 7);
+	fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	raw = malloc(len ? len : 1);
+	zlen = ZSTD_compressBound(len);
+	z = malloc(zlen);
+	ret = fd < 0 ? -errno : !raw || !z ? -ENOMEM : lading_pread_full(fd, raw, len, 0);
+	if (fd >= 0)
+		close(fd);
+	if (!ret) {
+		zlen = ZSTD_compress(z, zlen, raw, len, BOOTSTRAP_ZSTD_LEVEL);
+		ret = ZSTD_isError(zlen) ? -ENOMEM : 0;
+	}
+	if (ret)
+		lading_error_set(c->err, -ret, "%s: %s", path ? path : "bootstrap",
+				 strerror(-ret));
+	else if (!lading_oci_writer_put(c->oci, z, zlen, digest, c->err))
+		/* the plain bootstrap is not part of the image */
+		unlink(path);
+	else
+		ret = -EIO;
+	free(path);
+	free(raw);
+	free(z);
+	if (ret)
+		return NULL;
+	snprintf(num, sizeof(num), "%zu", len);
+	d = json_pack("{s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "mediaType",
+		      LADING_MEDIA_BOOTSTRAP_ZSTD, "digest", digest, "size",
+		      (json_int_t)zlen, "annotations", LADING_ANNOTATION_PREFIX "bootstrap",
+		      "true", LADING_ANNOTATION_BOOTSTRAP_DIGEST, c->r->bootstrap_digest,
+		      LADING_ANNOTATION_BOOTSTRAP_SIZE, num);
+	if (d) {
+		memcpy(c->r->bootstrap_layer_digest, digest, sizeof(digest));
+		c->r->bootstrap_layer_size = zlen;
+	}
+#else
+	(void)path, (void)fd, (void)ret, (void)raw, (void)z, (void)zlen, (void)num,
+	(void)digest;
+#endif
+	return d;
+}
+
 /*
  * The access trace, published as a layer the manifest names by digest
  * (docs/format.md says why not in the bootstrap): only entries naming
@@ -588,6 +673,7 @@ static int write_oci(struct conv *c)
 	char cfg_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
 	char man_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
 	size_t cfg_size = 0, man_size = 0, i;
+	bool zstd = false;
 	int ret = 0;
 
 	for (i = 0; !ret && i < c->nslots; i++) {
@@ -597,10 +683,17 @@ static int write_oci(struct conv *c)
 		json_array_append_new(layers, blob_descriptor(&c->slots[i], c->img));
 		json_array_append_new(diff_ids, json_string(c->slots[i].oci_digest));
 	}
-	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
-		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
-		"size", (json_int_t)c->r->bootstrap_size, "annotations",
-		LADING_ANNOTATION_PREFIX "bootstrap", "true"));
+	if (!ret)
+		ret = bootstrap_zstd(c, &zstd);
+	if (!ret) {
+		json_t *bd = bootstrap_descriptor(c, zstd);
+
+		if (bd)
+			json_array_append_new(layers, bd);
+		else
+			ret = c->err->code ? c->err->code : -ENOMEM;
+	}
+	/* diff_ids are uncompressed digests: the bootstrap's either way */
 	json_array_append_new(diff_ids, json_string(c->r->bootstrap_digest));
 	if (!ret && c->p->trace)
 		ret = trace_layer(c, layers, diff_ids);

@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <lading/image.h>
+#ifdef LADING_HAVE_ZSTD
+#include <zstd.h>
+#endif
 
 #define DOC_MAX (4u << 20)			/* manifests, indexes */
 #define BOOTSTRAP_MAX (4ull << 30)		/* what the reader takes */
@@ -36,6 +39,7 @@ struct rctx {
 	json_t *layout_index;		/* oci: index.json */
 	char refused[1200];		/* why the last candidate was refused */
 	bool trace_bad;			/* a bad trace layer seen: none used */
+	char boot_digest[LADING_DIGEST_STR_LEN + 1];	/* zstd: the bootstrap's */
 };
 
 bool lading_is_image_ref(const char *s)
@@ -61,6 +65,7 @@ void lading_resolution_free(struct lading_resolution *r)
 	free(r->trace_digest);
 	free(r->trace_path);
 	free(r->trace_data);
+	free(r->bootstrap_transport_digest);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -273,7 +278,8 @@ static json_t *lading_bootstrap_layer(json_t *man)
 	json_array_foreach(json_object_get(man, "layers"), i, l) {
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 
-		if (mt && !strcmp(mt, LADING_MEDIA_BOOTSTRAP)) {
+		if (mt && (!strcmp(mt, LADING_MEDIA_BOOTSTRAP) ||
+			   !strcmp(mt, LADING_MEDIA_BOOTSTRAP_ZSTD))) {
 			boot = l;
 			n++;
 		}
@@ -556,6 +562,41 @@ static int take_trace(struct rctx *c, json_t *l, const char *digest)
 	return r->trace_digest ? 0 : lading_error_set(c->err, ENOMEM, "out of memory");
 }
 
+/*
+ * A zstd bootstrap layer: the descriptor names the compressed bytes, its
+ * annotations the bootstrap itself (digest: the bootstrap id; size: the
+ * most the node decompresses).
+ */
+static int take_compressed(struct rctx *c, json_t *boot, const char *digest)
+{
+	json_t *ann = json_object_get(boot, "annotations");
+	const char *ud = json_string_value(json_object_get(ann, LADING_ANNOTATION_BOOTSTRAP_DIGEST));
+	const char *us = json_string_value(json_object_get(ann, LADING_ANNOTATION_BOOTSTRAP_SIZE));
+	int64_t size = 0;
+
+#ifndef LADING_HAVE_ZSTD
+	return lading_error_set(c->err, ENOTSUP, "%s: manifest %s: a zstd bootstrap "
+				"layer, and this build has no zstd", c->r->reference, digest);
+#endif
+	if (!valid_digest(ud) || !us ||
+	    lading_parse_int64(us, 1, (int64_t)BOOTSTRAP_MAX, &size) ||
+	    size % LADING_BLOCK_SIZE)
+		return lading_error_set(c->err, EINVAL, "%s: manifest %s: the zstd "
+					"bootstrap layer has no valid %s and %s annotations "
+					"(a digest; a size of at most 4 GiB, in 4 KiB blocks)",
+					c->r->reference, digest,
+					LADING_ANNOTATION_BOOTSTRAP_DIGEST,
+					LADING_ANNOTATION_BOOTSTRAP_SIZE);
+	snprintf(c->boot_digest, sizeof(c->boot_digest), "%s",
+		 json_string_value(json_object_get(boot, "digest")));
+	c->r->bootstrap_transport_digest = strdup(c->boot_digest);
+	snprintf(c->boot_digest, sizeof(c->boot_digest), "%s", ud);
+	c->r->bootstrap_size = (uint64_t)size;
+	c->r->bootstrap_compression = "zstd";
+	return c->r->bootstrap_transport_digest ? 0 :
+	       lading_error_set(c->err, ENOMEM, "out of memory");
+}
+
 static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 {
 	struct lading_resolution *r = c->r;
@@ -571,8 +612,17 @@ static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 					"descriptor has no valid digest and size (at most "
 					"4 GiB)", r->reference, digest);
 	r->manifest_digest = strdup(digest);
+	r->bootstrap_transport_size = (uint64_t)json_integer_value(sz);
+	if (!strcmp(json_string_value(json_object_get(boot, "mediaType")),
+		    LADING_MEDIA_BOOTSTRAP_ZSTD)) {
+		ret = take_compressed(c, boot, digest);
+		if (ret)
+			return ret;
+		bd = c->boot_digest;
+	} else {
+		r->bootstrap_size = r->bootstrap_transport_size;
+	}
 	r->bootstrap_digest = strdup(bd);
-	r->bootstrap_size = (uint64_t)json_integer_value(sz);
 	r->blob_ids = calloc(json_array_size(json_object_get(man, "layers")) + 1,
 			     sizeof(*r->blob_ids));
 	if (!r->manifest_digest || !r->bootstrap_digest || !r->blob_ids)
@@ -649,9 +699,20 @@ struct sink {
 	uint8_t *buf;
 	uint64_t len, max;
 	struct lading_sha256_ctx sha;
+#ifdef LADING_HAVE_ZSTD
+	/*
+	 * a zstd layer: its bytes (at most zmax) hashed into zsha and
+	 * decompressed into the above, one frame and nothing after it
+	 */
+	ZSTD_DStream *zd;
+	struct lading_sha256_ctx zsha;
+	uint64_t zlen, zmax;
+	size_t zleft;			/* 0: the frame is complete */
+	uint8_t *zout;
+#endif
 };
 
-static int sink_put(struct sink *s, const void *p, size_t n)
+static int sink_write(struct sink *s, const void *p, size_t n)
 {
 	if (s->len + n > s->max)
 		return -EFBIG;
@@ -667,6 +728,37 @@ static int sink_put(struct sink *s, const void *p, size_t n)
 	}
 	s->len += n;
 	return 0;
+}
+
+static int sink_put(struct sink *s, const void *p, size_t n)
+{
+#ifdef LADING_HAVE_ZSTD
+	ZSTD_inBuffer in = { p, n, 0 };
+
+	if (!s->zd)
+		return sink_write(s, p, n);
+	if (s->zlen + n > s->zmax)
+		return -EFBIG;
+	if (lading_sha256_update(&s->zsha, p, n))
+		return -ENOMEM;
+	s->zlen += n;
+	while (in.pos < in.size) {
+		ZSTD_outBuffer out = { s->zout, ZSTD_DStreamOutSize(), 0 };
+		int ret;
+
+		if (!s->zleft)
+			return -EBADMSG;	/* data after the frame */
+		s->zleft = ZSTD_decompressStream(s->zd, &out, &in);
+		if (ZSTD_isError(s->zleft))
+			return -EBADMSG;
+		ret = sink_write(s, s->zout, out.pos);
+		if (ret)
+			return ret == -EFBIG ? -E2BIG : ret;
+	}
+	return 0;
+#else
+	return sink_write(s, p, n);
+#endif
 }
 
 /* Streams a blob into s (at most s->max bytes); the caller checks it. */
@@ -711,10 +803,13 @@ static int fetch_blob(struct rctx *c, const char *what, const char *digest,
 			break;
 		ret = sink_put(s, chunk, (size_t)n);
 		if (ret)
-			ret = lading_error_set(c->err, -ret, "%s: %s %s: %s",
-					       c->r->reference, what, digest, ret == -EFBIG ?
+			ret = lading_error_set(c->err, ret == -E2BIG ? EFBIG : -ret,
+					       "%s: %s %s: %s", c->r->reference, what,
+					       digest, ret == -EFBIG ?
 					       "larger than its descriptor says" :
-					       strerror(-ret));
+					       ret == -E2BIG ? "decompresses to more than "
+					       "its annotations say" : ret == -EBADMSG ?
+					       "not one valid zstd frame" : strerror(-ret));
 	}
 	if (ud)
 		lading_registry_blob_stream_close(ud);
@@ -725,8 +820,58 @@ static int fetch_blob(struct rctx *c, const char *what, const char *digest,
 	return ret;
 }
 
+#ifdef LADING_HAVE_ZSTD
+/* The zstd layer: fetched, decompressed, its own digest checked here. */
+static int fetch_zstd(struct rctx *c, struct sink *s)
+{
+	const struct lading_resolution *r = c->r;
+	struct lading_digest d;
+	char got[LADING_DIGEST_STR_LEN + 1];
+	int ret = 0;
+
+	s->zmax = r->bootstrap_transport_size;
+	s->zleft = 1;
+	s->zd = ZSTD_createDStream();
+	s->zout = malloc(ZSTD_DStreamOutSize());
+	if (!s->zd || !s->zout || ZSTD_isError(ZSTD_initDStream(s->zd)) ||
+	    lading_sha256_init(&s->zsha))
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret)
+		ret = fetch_blob(c, "bootstrap layer", r->bootstrap_transport_digest,
+				 r->bootstrap_transport_size, s);
+	if (!ret && s->zleft)
+		ret = lading_error_set(c->err, EBADMSG, "%s: bootstrap layer %s: the "
+				       "zstd frame is truncated", r->reference,
+				       r->bootstrap_transport_digest);
+	if (!ret && lading_sha256_final(&s->zsha, &d))
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret) {
+		lading_digest_format(&d, got);
+		if (s->zlen != r->bootstrap_transport_size ||
+		    strcmp(got, r->bootstrap_transport_digest))
+			ret = lading_error_set(c->err, EBADMSG, "%s: bootstrap layer "
+					       "%s: received %llu bytes hashing to %s: "
+					       "not what its descriptor says (%llu bytes)",
+					       r->reference, r->bootstrap_transport_digest,
+					       (unsigned long long)s->zlen, got,
+					       (unsigned long long)r->bootstrap_transport_size);
+	}
+	lading_sha256_free(&s->zsha);
+	ZSTD_freeDStream(s->zd);
+	free(s->zout);
+	s->zd = NULL;
+	s->zout = NULL;
+	return ret;
+}
+#endif
+
+/* The bootstrap, or its zstd layer decompressed (both digests checked). */
 static int fetch_bootstrap(struct rctx *c, struct sink *s)
 {
+#ifdef LADING_HAVE_ZSTD
+	if (c->r->bootstrap_compression)
+		return fetch_zstd(c, s);
+#endif
 	return fetch_blob(c, "bootstrap", c->r->bootstrap_digest, c->r->bootstrap_size, s);
 }
 

@@ -13,6 +13,13 @@
 #include <lading/common.h>
 #include <lading/types.h>
 
+/*
+ * lading-convert's inline limit (lading-mkimage keeps the build default):
+ * a converted image travels, so its bootstrap is fetched before a node
+ * mounts; bench/coldstart.sh --inline-sweep chose it (bench/README.md).
+ */
+#define LADING_CONVERT_INLINE_DEFAULT 512
+
 struct lading_convert_params {
 	const char *src;		/* oci:, oci-archive:, docker-archive:, dir: */
 	const char *dst;		/* oci:DIR[:REF] or dir:DIR */
@@ -54,6 +61,12 @@ struct lading_convert_params {
 	 * and publishing only.
 	 */
 	const char *trace;
+	/*
+	 * The bootstrap layer in transport: "zstd" or "none"; NULL: zstd
+	 * when the image goes to a registry (docker:// DST, attach,
+	 * merge_index), none for oci: (mountable as it is) and dir:.
+	 */
+	const char *bootstrap_compression;
 
 	const struct lading_log *log;
 	bool progress;
@@ -84,6 +97,9 @@ struct lading_convert_report {
 	size_t nlayers;
 	char bootstrap_digest[7 + LADING_DIGEST_HEX_LEN + 1];
 	uint64_t bootstrap_size;
+	/* the zstd bootstrap layer ("" and 0: the bootstrap travels as is) */
+	char bootstrap_layer_digest[7 + LADING_DIGEST_HEX_LEN + 1];
+	uint64_t bootstrap_layer_size;
 	char manifest_digest[7 + LADING_DIGEST_HEX_LEN + 1];	/* oci: only */
 	char config_digest[7 + LADING_DIGEST_HEX_LEN + 1];
 	char **blobs;			/* every blob id the image references */

@@ -139,6 +139,13 @@ struct lading_resolution {
 					   "index"; NULL: a bootstrap path */
 	char *bootstrap_digest;		/* "sha256:<hex>"; NULL: a path */
 	uint64_t bootstrap_size;
+	/*
+	 * the bootstrap layer as it travels: its size, and for a compressed
+	 * one ("zstd") its own digest (NULL: the bootstrap's)
+	 */
+	uint64_t bootstrap_transport_size;
+	char *bootstrap_transport_digest;
+	const char *bootstrap_compression;	/* NULL: none */
 	char **blob_ids;		/* bare hex, as the manifest lists them */
 	size_t nblobs;
 	char *repository;		/* docker://HOST/REPO or DIR/blobs/sha256 */
