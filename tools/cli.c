@@ -230,6 +230,7 @@ void cli_resolution_json(struct json_t *o, const struct lading_resolution *r)
 	json_object_set_new(o, "repository", lading_json_str_or_null(r->repository));
 	json_object_set_new(o, "blob_ids", ids);
 	json_object_set_new(o, "trace_digest", lading_json_str_or_null(r->trace_digest));
+	json_object_set_new(o, "trace_size", lading_json_u64(r->trace_size));
 	json_object_set_new(o, "resolution_cached", json_boolean(r->cached));
 }
 
