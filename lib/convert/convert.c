@@ -73,7 +73,6 @@ void lading_convert_params_init(struct lading_convert_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	lading_build_options_init(&p->build);
-	p->build.inline_max = LADING_CONVERT_INLINE_DEFAULT;
 }
 
 void lading_convert_report_free(struct lading_convert_report *r)

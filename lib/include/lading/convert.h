@@ -14,7 +14,8 @@
 #include <lading/types.h>
 
 /*
- * lading-convert's inline limit (lading-mkimage keeps the build default):
+ * The lading-convert tool's inline limit (lading_convert_params_init and
+ * lading-mkimage keep the build default, the same for every tool):
  * a converted image travels, so its bootstrap is fetched before a node
  * mounts; bench/coldstart.sh --inline-sweep chose it (bench/README.md).
  */
