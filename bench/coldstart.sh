@@ -149,6 +149,7 @@ PY
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/lading-coldstart.XXXXXX")
 reg= proxy= filler=
 cleanup() {
+	set +e
 	[ -n "$filler" ] && kill -TERM "$filler" 2>/dev/null && wait "$filler" 2>/dev/null
 	for m in "$work"/mnt*; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
 	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null

@@ -12,6 +12,9 @@ require_cmd python3 umoci skopeo curl zstd
 [ -n "${LADING_FILL:-}" ] || fail "LADING_FILL not set"
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$WORK"
+# a filler left by a failure is stopped before the work dir goes
+trap 'rc=$?; [ -n "${filler:-}" ] && kill -TERM "$filler" 2>/dev/null && wait "$filler" 2>/dev/null; (exit $rc); cleanup_work' EXIT
+filler=
 "$LADING_CONVERT" --help | grep -q "zstd" || skip "lading built without zstd"
 
 mkdir -p src/d
@@ -78,6 +81,7 @@ for ref in app:1.0 old:plain; do
 	treecmp ref/rootfs "mnt-${ref%%:*}"
 	kill -TERM $filler
 	wait $filler || fail "lading-fill $ref exit $?: $(cat fill.err)"
+	filler=
 	python3 - "$plain" "$ref" <<'PY' || fail "$ref: $(cat fill.json)"
 import json, sys
 s = json.load(open("fill.json"))

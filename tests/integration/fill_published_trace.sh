@@ -13,6 +13,8 @@ require_cmd python3 umoci skopeo curl
 [ -n "${LADING_FILL:-}" ] || fail "LADING_FILL not set"
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$WORK"
+# a filler left by a failure is stopped before the work dir goes
+trap 'rc=$?; [ -n "${FILLER:-}" ] && kill -TERM "$FILLER" 2>/dev/null && wait "$FILLER" 2>/dev/null; (exit $rc); cleanup_work' EXIT
 
 mkdir -p src/d
 random_file src/a 200000		# 4 chunks of 64 KiB
@@ -59,6 +61,7 @@ start_filler() {
 stop_filler() {
 	kill -TERM $FILLER
 	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
+	FILLER=
 }
 sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
 # live "requests hits chunks_fetched" (SIGUSR1: one JSON line on stderr)
