@@ -23,6 +23,8 @@ enum {
 	OPT_MERGE_INDEX,
 	OPT_KEEP_LAYERS,
 	OPT_SPAN_SIZE,
+	OPT_PREFETCH_LIST,
+	OPT_BOOTSTRAP_COMPRESSION,
 };
 
 static const struct option long_options[] = {
@@ -36,6 +38,8 @@ static const struct option long_options[] = {
 	{ "merge-index", required_argument, NULL, OPT_MERGE_INDEX },
 	{ "keep-layers", no_argument, NULL, OPT_KEEP_LAYERS },
 	{ "span-size", required_argument, NULL, OPT_SPAN_SIZE },
+	{ "prefetch-list", required_argument, NULL, OPT_PREFETCH_LIST },
+	{ "bootstrap-compression", required_argument, NULL, OPT_BOOTSTRAP_COMPRESSION },
 	CLI_CHUNK_LONG_OPTIONS,
 	CLI_MTIME_LONG_OPTION,
 	CLI_COMMON_LONG_OPTIONS,
@@ -82,6 +86,14 @@ CLI_REGISTRY_HELP
 "      --merge-index DST    write an index of the original manifests and the\n"
 "                           lading ones under DST (docker://HOST/REPO:TAG in\n"
 "                           SRC's repository, or oci:DIR:TAG in SRC's layout)\n"
+"      --prefetch-list TRACE\n"
+"                           publish this access trace (lading-fill --record)\n"
+"                           with the image: a node mounting it fetches the\n"
+"                           traced chunks first (entries naming blobs of\n"
+"                           other images are dropped)\n"
+"      --bootstrap-compression zstd|none\n"
+"                           the bootstrap layer in transport (default: zstd\n"
+"                           for registries, none for oci: and dir:)\n"
 "      --mount-from REPO    push: mount blobs REPO on the same registry has\n"
 "                           instead of uploading them\n", out);
 	cli_chunk_help(out);
@@ -152,6 +164,11 @@ static int print_json(const struct lading_convert_report *r, bool publishing)
 	}
 	json_object_set_new(o, "bootstrap_digest", lading_json_str(r->bootstrap_digest));
 	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "bootstrap_layer_digest", r->bootstrap_layer_digest[0] ?
+			    lading_json_str(r->bootstrap_layer_digest) : json_null());
+	json_object_set_new(o, "bootstrap_layer_size", lading_json_u64(
+			    r->bootstrap_layer_size ? r->bootstrap_layer_size :
+			    r->bootstrap_size));
 	json_object_set_new(o, "manifest", lading_json_str_or_null(r->manifest_digest));
 	json_object_set_new(o, "config", lading_json_str_or_null(r->config_digest));
 	for (i = 0; i < r->nlayers; i++)
@@ -163,6 +180,10 @@ static int print_json(const struct lading_convert_report *r, bool publishing)
 	json_object_set_new(o, "chunk_dict_blobs_used", lading_json_u64(r->dict_blobs_used));
 	json_object_set_new(o, "bytes_saved", lading_json_u64(r->bytes_saved));
 	json_object_set_new(o, "inodes", lading_json_u64(r->inodes));
+	json_object_set_new(o, "trace_digest", r->trace_digest[0] ?
+			    lading_json_str(r->trace_digest) : json_null());
+	json_object_set_new(o, "trace_entries", lading_json_u64(r->trace_entries));
+	json_object_set_new(o, "trace_dropped", lading_json_u64(r->trace_dropped));
 	if (publishing)
 		add_published(o, r);
 	/* milliseconds are all a wall clock says here */
@@ -204,6 +225,9 @@ static void print_human(const struct lading_convert_report *r)
 	if (r->manifest_digest[0])
 		printf(", manifest %s", r->manifest_digest);
 	printf("\n");
+	if (r->trace_digest[0])
+		printf("trace %s (%zu entries, %zu dropped)\n", r->trace_digest,
+		       r->trace_entries, r->trace_dropped);
 	for (i = 0; i < r->nattached; i++)
 		printf("%s: %s -> %s (%s)\n", r->attached[i].platform,
 		       r->attached[i].source_manifest, r->attached[i].manifest,
@@ -229,6 +253,7 @@ int main(int argc, char **argv)
 	lading_convert_params_init(&p);
 	if (cli_build_options_init(PROG, &p.build))
 		return EXIT_USAGE;
+	p.build.inline_max = LADING_CONVERT_INLINE_DEFAULT;	/* --inline-max overrides */
 	layers = calloc((size_t)argc, sizeof(*layers));
 	dicts = calloc((size_t)argc, sizeof(*dicts));
 	if (!layers || !dicts)
@@ -253,6 +278,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MERGE_INDEX:
 			p.merge_index = optarg;
+			break;
+		case OPT_PREFETCH_LIST:
+			p.trace = optarg;
+			break;
+		case OPT_BOOTSTRAP_COMPRESSION:
+			p.bootstrap_compression = optarg;
 			break;
 		case OPT_CHUNK_DICT:
 			dicts[ndicts++] = optarg;

@@ -125,6 +125,7 @@ CLI_REF_HELP
 "      --prefetch-list FILE read these paths (one per line) first\n"
 "      --prefetch-trace FILE  fetch the chunks of this trace (--record) at\n"
 "                           once, in its order, behind on-demand reads\n"
+"                           (default: the one published with REF, if any)\n"
 "      --readahead SIZE     largest readahead window per file (default 4M;\n"
 "                           0: none)\n"
 "      --record FILE        mount: write the order in which chunks were\n"
@@ -151,6 +152,7 @@ static const struct {
 } stat_fields[] = {
 	STAT(requests), STAT(hits), STAT(chunks_fetched), STAT(bytes_fetched),
 	STAT(stored_bytes_fetched), STAT(fetches), STAT(readahead_chunks),
+	STAT(trace_chunks),
 	STAT(verify_failures), STAT(fetch_errors),
 	STAT(denied), STAT(timeouts), STAT(blobs_completed), STAT(objects_opened),
 	STAT(objects_refused), STAT(latency_p50_us), STAT(latency_p99_us),
@@ -312,6 +314,7 @@ struct daemon_state {
 	const char *pid_file;
 	const struct lading_log *log;
 	bool json;
+	bool trace_file;		/* --prefetch-trace given */
 };
 
 /*
@@ -387,6 +390,9 @@ static void on_resolved(const struct lading_resolution *r, void *ud)
 		return;
 	}
 	cli_resolution_json(o, r);
+	/* which trace mount replays: the given file wins over the image's */
+	json_object_set_new(o, "trace_source", d->trace_file ? json_string("file") :
+			    r->trace_path ? json_string("published") : json_null());
 	json_array_append_new(d->resolved, o);
 }
 
@@ -591,6 +597,7 @@ int main(int argc, char **argv)
 	p.registry.log = &log;
 	p.ready_fn = on_ready;
 	p.resolved_fn = on_resolved;
+	d.trace_file = p.prefetch_trace != NULL;
 	d.resolved = json_array();
 	p.report_fn = on_report_stats;
 	p.ud = &d;

@@ -223,8 +223,14 @@ void cli_resolution_json(struct json_t *o, const struct lading_resolution *r)
 	json_object_set_new(o, "found_by", lading_json_str_or_null(r->found_by));
 	json_object_set_new(o, "bootstrap_digest", lading_json_str_or_null(r->bootstrap_digest));
 	json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
+	json_object_set_new(o, "bootstrap_transport_size",
+			    lading_json_u64(r->bootstrap_transport_size));
+	json_object_set_new(o, "bootstrap_compression",
+			    lading_json_str_or_null(r->bootstrap_compression));
 	json_object_set_new(o, "repository", lading_json_str_or_null(r->repository));
 	json_object_set_new(o, "blob_ids", ids);
+	json_object_set_new(o, "trace_digest", lading_json_str_or_null(r->trace_digest));
+	json_object_set_new(o, "trace_size", lading_json_u64(r->trace_size));
 	json_object_set_new(o, "resolution_cached", json_boolean(r->cached));
 }
 

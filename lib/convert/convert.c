@@ -21,11 +21,18 @@
 #include <lading/format.h>
 #include <lading/image.h>
 #include <lading/source.h>
+#include <lading/trace.h>
 #include <lading/tree.h>
 #include <lading/build_options.h>
 #include <lading/store.h>
 #include "internal.h"
 #include <lading/convert_keep.h>
+#ifdef LADING_HAVE_ZSTD
+#include <zstd.h>
+#endif
+
+/* bench/coldstart.sh --inline-sweep: a few seconds on a 10 MB bootstrap */
+#define BOOTSTRAP_ZSTD_LEVEL 19
 
 struct slot {
 	struct lading_blob_record rec;
@@ -65,6 +72,7 @@ struct conv {
 	char *manifest_json;
 	/* publishing: the caller's writer, and what the manifest gets */
 	struct lading_convert_into *into;
+	struct lading_trace trace;	/* --prefetch-list, loaded first */
 };
 
 void lading_convert_params_init(struct lading_convert_params *p)
@@ -614,12 +622,137 @@ static int add_subject(struct conv *c, json_t *man)
 	return 0;
 }
 
+/* Whether the bootstrap layer goes zstd-compressed (docs/format.md). */
+static int bootstrap_zstd(struct conv *c, bool *zstd)
+{
+	const char *bc = c->p->bootstrap_compression;
+
+	/* auto: compressed where it travels, plain where it is mounted */
+	*zstd = bc ? !strcmp(bc, "zstd") : (c->into || c->push) &&
+		lading_codec_available(LADING_CODEC_ZSTD);
+	if (bc && strcmp(bc, "zstd") && strcmp(bc, "none"))
+		return lading_error_set(c->err, EINVAL, "--bootstrap-compression %s: "
+					"expected zstd or none", bc);
+	if (*zstd && !lading_codec_available(LADING_CODEC_ZSTD))
+		return lading_error_set(c->err, ENOTSUP, "--bootstrap-compression zstd: "
+					"this build has no zstd");
+	return 0;
+}
+
+/*
+ * The bootstrap layer's descriptor: the bootstrap as is, or compressed
+ * with zstd (one frame; the descriptor names the compressed bytes, the
+ * annotations the bootstrap, whose digest stays its id and diff_id).
+ */
+static json_t *bootstrap_descriptor(struct conv *c, bool zstd)
+{
+	char digest[LADING_DIGEST_STR_LEN + 1], num[24], *path;
+	size_t len = c->r->bootstrap_size, zlen = 0;
+	uint8_t *raw = NULL, *z = NULL;
+	json_t *d = NULL;
+	int fd, ret;
+
+	if (!zstd)
+		return json_pack("{s:s, s:s, s:I, s:{s:s}}", "mediaType",
+				 LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
+				 "size", (json_int_t)c->r->bootstrap_size, "annotations",
+				 LADING_ANNOTATION_PREFIX "bootstrap", "true");
+#ifdef LADING_HAVE_ZSTD
+	path = lading_path_join(c->blob_dir, c->r->bootstrap_digest + 7);
+	fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	raw = malloc(len ? len : 1);
+	zlen = ZSTD_compressBound(len);
+	z = malloc(zlen);
+	ret = fd < 0 ? -errno : !raw || !z ? -ENOMEM : lading_pread_full(fd, raw, len, 0);
+	if (fd >= 0)
+		close(fd);
+	if (!ret) {
+		zlen = ZSTD_compress(z, zlen, raw, len, BOOTSTRAP_ZSTD_LEVEL);
+		ret = ZSTD_isError(zlen) ? -ENOMEM : 0;
+	}
+	if (ret)
+		lading_error_set(c->err, -ret, "%s: %s", path ? path : "bootstrap",
+				 strerror(-ret));
+	else if (!lading_oci_writer_put(c->oci, z, zlen, digest, c->err))
+		/* the plain bootstrap is not part of the image */
+		unlink(path);
+	else
+		ret = -EIO;
+	free(path);
+	free(raw);
+	free(z);
+	if (ret)
+		return NULL;
+	snprintf(num, sizeof(num), "%zu", len);
+	d = json_pack("{s:s, s:s, s:I, s:{s:s, s:s, s:s}}", "mediaType",
+		      LADING_MEDIA_BOOTSTRAP_ZSTD, "digest", digest, "size",
+		      (json_int_t)zlen, "annotations", LADING_ANNOTATION_PREFIX "bootstrap",
+		      "true", LADING_ANNOTATION_BOOTSTRAP_DIGEST, c->r->bootstrap_digest,
+		      LADING_ANNOTATION_BOOTSTRAP_SIZE, num);
+	if (d) {
+		memcpy(c->r->bootstrap_layer_digest, digest, sizeof(digest));
+		c->r->bootstrap_layer_size = zlen;
+	}
+#else
+	(void)path, (void)fd, (void)ret, (void)raw, (void)z, (void)zlen, (void)num,
+	(void)digest;
+#endif
+	return d;
+}
+
+/*
+ * The access trace, published as a layer the manifest names by digest
+ * (docs/format.md says why not in the bootstrap): only entries naming
+ * blobs of this image, the others dropped with a warning.  No layer when
+ * none is left.
+ */
+static int trace_layer(struct conv *c, json_t *layers, json_t *diff_ids)
+{
+	struct lading_trace kept = { 0 };
+	char digest[LADING_DIGEST_STR_LEN + 1], *buf = NULL;
+	size_t i, k, len = 0, dropped = 0;
+	int ret = 0;
+
+	for (i = 0; !ret && i < c->trace.n; i++) {
+		const struct lading_trace_entry *e = &c->trace.v[i];
+
+		for (k = 0; k < c->nslots && strcmp(c->slots[k].id, e->blob); k++)
+			;
+		if (k == c->nslots)
+			dropped++;
+		else
+			ret = lading_trace_add(&kept, e->ms, e->blob, e->chunk, e->path);
+	}
+	if (!ret && dropped)
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: %zu of %zu entries name "
+			       "no blob of this image%s: dropped", c->p->trace, dropped,
+			       c->trace.n, kept.n ? "" : " (all: no trace published)");
+	if (!ret && kept.n)
+		ret = lading_trace_format(&kept, &buf, &len);
+	if (!ret && kept.n)
+		ret = lading_oci_writer_put(c->oci, buf, len, digest, c->err);
+	else if (ret)
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret && kept.n) {
+		json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType",
+			LADING_MEDIA_TRACE, "digest", digest, "size", (json_int_t)len));
+		json_array_append_new(diff_ids, json_string(digest));
+		memcpy(c->r->trace_digest, digest, sizeof(digest));
+		c->r->trace_entries = kept.n;
+	}
+	c->r->trace_dropped = dropped;
+	free(buf);
+	lading_trace_free(&kept);
+	return ret;
+}
+
 static int write_oci(struct conv *c)
 {
 	json_t *layers = json_array(), *diff_ids = json_array(), *cfg, *man;
 	char cfg_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
 	char man_digest[7 + LADING_DIGEST_HEX_LEN + 1] = "";
 	size_t cfg_size = 0, man_size = 0, i;
+	bool zstd = false;
 	int ret = 0;
 
 	for (i = 0; !ret && i < c->nslots; i++) {
@@ -641,11 +774,20 @@ static int write_oci(struct conv *c)
 			LADING_ANNOTATION_PREFIX "seek-index.layer", c->slots[i].oci_digest));
 		json_array_append_new(diff_ids, json_string(c->slots[i].index_digest));
 	}
-	json_array_append_new(layers, json_pack("{s:s, s:s, s:I, s:{s:s}}",
-		"mediaType", LADING_MEDIA_BOOTSTRAP, "digest", c->r->bootstrap_digest,
-		"size", (json_int_t)c->r->bootstrap_size, "annotations",
-		LADING_ANNOTATION_PREFIX "bootstrap", "true"));
+	if (!ret)
+		ret = bootstrap_zstd(c, &zstd);
+	if (!ret) {
+		json_t *bd = bootstrap_descriptor(c, zstd);
+
+		if (bd)
+			json_array_append_new(layers, bd);
+		else
+			ret = c->err->code ? c->err->code : -ENOMEM;
+	}
+	/* diff_ids are uncompressed digests: the bootstrap's either way */
 	json_array_append_new(diff_ids, json_string(c->r->bootstrap_digest));
+	if (!ret && c->p->trace)
+		ret = trace_layer(c, layers, diff_ids);
 	cfg = make_config(c, diff_ids);
 	if (!ret)
 		ret = put_json(c, cfg, cfg_digest, &cfg_size);
@@ -760,6 +902,10 @@ static int open_dst(struct conv *c)
 			c->blob_dir = lading_oci_writer_blob_dir(c->oci);
 		return ret;
 	}
+	if (c->dst.transport == LADING_TRANSPORT_DIR && c->p->trace)
+		return lading_error_set(c->err, EINVAL, "%s: --prefetch-list needs an "
+					"OCI destination (the trace is a layer of "
+					"the manifest)", c->p->dst);
 	if (c->dst.transport != LADING_TRANSPORT_DIR)
 		return lading_error_set(c->err, EINVAL, "%s: the destination must be "
 					"oci:DIR[:REF] or dir:DIR", c->p->dst);
@@ -798,6 +944,9 @@ static int run(struct conv *c)
 	size_t i;
 	int ret;
 
+	/* a bad trace fails before the long part */
+	if (c->p->trace && (ret = lading_trace_load(c->p->trace, &c->trace, c->err)))
+		return ret;
 	ret = lading_image_open(c->p->src, c->p->platform, c->p->layer_files,
 				c->p->nlayer_files, &c->p->registry, &c->img, c->err);
 	if (!ret && c->into) {
@@ -902,6 +1051,7 @@ static int convert_with(const struct lading_convert_params *p,
 	free(c.slots);
 	free(c.dict_paths);
 	lading_tree_free(c.tree);
+	lading_trace_free(&c.trace);
 	lading_dedup_free(c.dedup);
 	/* without a commit, the writer leaves its destination as it was */
 	if (!into)

@@ -55,7 +55,11 @@ struct filler {
 	char *toc_dir;			/* <cache>/.lading-toc */
 	volatile bool prefetch_stop;
 	struct lading_fill_stats *stats;
-	struct lading_trace replay;	/* --prefetch-trace */
+	struct lading_trace replay;	/* --prefetch-trace, or the published one */
+	const char *replay_name;	/* its file, for messages */
+	const char *published_trace;	/* mount: the image's, if fetched */
+	bool want_trace;		/* mount without --prefetch-trace */
+	uint64_t trace_queued;		/* atomic: stats.trace_chunks */
 	bool recording, record_final;	/* --record; its duration is over */
 };
 
@@ -205,16 +209,17 @@ static void prefetch_trace(struct filler *f, struct prefetch_window *w)
 			run_count = 1;
 		}
 		queued++;
+		__atomic_store_n(&f->trace_queued, (uint64_t)queued, __ATOMIC_RELAXED);
 	}
 	if (run_count)
 		prefetch_submit(f, w, run_blob, run_first, run_count);
 	if (skipped)
 		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: %zu chunks queued, "
 			       "%zu not in this image (or not writable yet)",
-			       f->p->prefetch_trace, queued, skipped);
+			       f->replay_name, queued, skipped);
 	else
 		lading_log_msg(f->p->log, LADING_LOG_INFO, "%s: %zu chunks queued",
-			       f->p->prefetch_trace, queued);
+			       f->replay_name, queued);
 }
 
 /* 0 when the walk reached the blob's end; -EAGAIN: no writer yet. */
@@ -324,6 +329,7 @@ static int check_record_dir(const struct lading_fill_params *p, struct lading_er
 static void collect_stats(struct filler *f, struct lading_fill_stats *st)
 {
 	fill_engine_stats(f->engine, st);
+	st->trace_chunks = __atomic_load_n(&f->trace_queued, __ATOMIC_RELAXED);
 	if (f->cf)
 		cf_backend_stats(f->cf, st);
 }
@@ -516,6 +522,17 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 	if (p->prefetch_trace &&
 	    (ret = lading_trace_load(p->prefetch_trace, &f->replay, f->err)))
 		return ret;
+	f->replay_name = p->prefetch_trace;
+	if (!p->prefetch_trace && f->published_trace) {
+		struct lading_error te = { 0 };
+
+		/* checked against its digest, but only an optimisation */
+		if (lading_trace_load(f->published_trace, &f->replay, &te))
+			lading_log_msg(p->log, LADING_LOG_WARN, "the published trace "
+				       "is not used: %s", te.msg);
+		else
+			f->replay_name = f->published_trace;
+	}
 	f->toc_dir = lading_path_join(p->cache_dir, ".lading-toc");
 	if (!f->toc_dir) {
 		lading_trace_free(&f->replay);
@@ -684,7 +701,7 @@ static int resolve_images(struct filler *f, struct lading_fill_image *ims,
 		struct lading_resolve_params rp = {
 			.ref = ims[i].bootstrap, .platform = p->platform,
 			.cache_dir = p->cache_dir, .registry = &p->registry,
-			.log = p->log,
+			.log = p->log, .trace = f->want_trace,
 		};
 		bool seen = false;
 
@@ -692,6 +709,8 @@ static int resolve_images(struct filler *f, struct lading_fill_image *ims,
 		if (ret)
 			break;
 		ims[i].bootstrap = res[i].bootstrap_path;
+		if (f->want_trace)
+			f->published_trace = res[i].trace_path;
 		for (j = 0; res[i].repository && j < f->nsrcs; j++)
 			seen |= !strcmp(f->srcs[j], res[i].repository);
 		if (res[i].repository && !seen)
@@ -744,7 +763,8 @@ static int mount_image(struct filler *f, struct lading_fill_image *resolved)
 int lading_fill_mount(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err)
 {
-	struct filler f = { .p = p, .err = err, .stats = stats };
+	struct filler f = { .p = p, .err = err, .stats = stats,
+			    .want_trace = !p->prefetch_trace };
 	struct lading_fill_image im = { .bootstrap = p->bootstrap };
 	struct lading_resolution res = { 0 };
 	int ret;

@@ -15,10 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <lading/image.h>
+#ifdef LADING_HAVE_ZSTD
+#include <zstd.h>
+#endif
 
 #define DOC_MAX (4u << 20)			/* manifests, indexes */
 #define BOOTSTRAP_MAX (4ull << 30)		/* what the reader takes */
 #define RECORD_DIR ".lading-refs"
+#define TRACE_DIR ".lading-traces"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define ANN_CREATED "org.opencontainers.image.created"
@@ -34,6 +38,8 @@ struct rctx {
 	char *tag;			/* the reference's tag or digest */
 	json_t *layout_index;		/* oci: index.json */
 	char refused[1200];		/* why the last candidate was refused */
+	bool trace_bad;			/* a bad trace layer seen: none used */
+	char boot_digest[LADING_DIGEST_STR_LEN + 1];	/* zstd: the bootstrap's */
 };
 
 bool lading_is_image_ref(const char *s)
@@ -56,6 +62,10 @@ void lading_resolution_free(struct lading_resolution *r)
 	free(r->repository);
 	free(r->bootstrap_path);
 	free(r->bootstrap_data);
+	free(r->trace_digest);
+	free(r->trace_path);
+	free(r->trace_data);
+	free(r->bootstrap_transport_digest);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -268,7 +278,8 @@ static json_t *lading_bootstrap_layer(json_t *man)
 	json_array_foreach(json_object_get(man, "layers"), i, l) {
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 
-		if (mt && !strcmp(mt, LADING_MEDIA_BOOTSTRAP)) {
+		if (mt && (!strcmp(mt, LADING_MEDIA_BOOTSTRAP) ||
+			   !strcmp(mt, LADING_MEDIA_BOOTSTRAP_ZSTD))) {
 			boot = l;
 			n++;
 		}
@@ -521,12 +532,78 @@ static int top_document(struct rctx *c, json_t **doc, char *digest)
 
 /* ---- the lading manifest's contents --------------------------------------- */
 
+/*
+ * The trace layer's descriptor: one at most; a bad one is ignored with a
+ * warning (the image mounts without it).
+ */
+static int take_trace(struct rctx *c, json_t *l, const char *digest)
+{
+	struct lading_resolution *r = c->r;
+	const char *d = json_string_value(json_object_get(l, "digest"));
+	json_t *sz = json_object_get(l, "size");
+
+	if (r->trace_digest || !valid_digest(d) || !json_is_integer(sz) ||
+	    json_integer_value(sz) <= 0 ||
+	    (uint64_t)json_integer_value(sz) > LADING_TRACE_BLOB_MAX) {
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: manifest %s: %s: "
+			       "no trace used", r->reference, digest, r->trace_digest ?
+			       "more than one trace layer" : "a trace layer without "
+			       "a valid digest and size (at most 256 MiB)");
+		free(r->trace_digest);
+		r->trace_digest = NULL;
+		r->trace_size = 0;
+		c->trace_bad = true;
+		return 0;
+	}
+	if (c->trace_bad)
+		return 0;
+	r->trace_digest = strdup(d);
+	r->trace_size = (uint64_t)json_integer_value(sz);
+	return r->trace_digest ? 0 : lading_error_set(c->err, ENOMEM, "out of memory");
+}
+
+/*
+ * A zstd bootstrap layer: the descriptor names the compressed bytes, its
+ * annotations the bootstrap itself (digest: the bootstrap id; size: the
+ * most the node decompresses).
+ */
+static int take_compressed(struct rctx *c, json_t *boot, const char *digest)
+{
+	json_t *ann = json_object_get(boot, "annotations");
+	const char *ud = json_string_value(json_object_get(ann, LADING_ANNOTATION_BOOTSTRAP_DIGEST));
+	const char *us = json_string_value(json_object_get(ann, LADING_ANNOTATION_BOOTSTRAP_SIZE));
+	int64_t size = 0;
+
+#ifndef LADING_HAVE_ZSTD
+	return lading_error_set(c->err, ENOTSUP, "%s: manifest %s: a zstd bootstrap "
+				"layer, and this build has no zstd", c->r->reference, digest);
+#endif
+	if (!valid_digest(ud) || !us ||
+	    lading_parse_int64(us, 1, (int64_t)BOOTSTRAP_MAX, &size) ||
+	    size % LADING_BLOCK_SIZE)
+		return lading_error_set(c->err, EINVAL, "%s: manifest %s: the zstd "
+					"bootstrap layer has no valid %s and %s annotations "
+					"(a digest; a size of at most 4 GiB, in 4 KiB blocks)",
+					c->r->reference, digest,
+					LADING_ANNOTATION_BOOTSTRAP_DIGEST,
+					LADING_ANNOTATION_BOOTSTRAP_SIZE);
+	snprintf(c->boot_digest, sizeof(c->boot_digest), "%s",
+		 json_string_value(json_object_get(boot, "digest")));
+	c->r->bootstrap_transport_digest = strdup(c->boot_digest);
+	snprintf(c->boot_digest, sizeof(c->boot_digest), "%s", ud);
+	c->r->bootstrap_size = (uint64_t)size;
+	c->r->bootstrap_compression = "zstd";
+	return c->r->bootstrap_transport_digest ? 0 :
+	       lading_error_set(c->err, ENOMEM, "out of memory");
+}
+
 static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 {
 	struct lading_resolution *r = c->r;
 	json_t *boot = lading_bootstrap_layer(man), *l, *sz;
 	const char *bd = json_string_value(json_object_get(boot, "digest"));
 	size_t i;
+	int ret;
 
 	sz = json_object_get(boot, "size");
 	if (!valid_digest(bd) || !json_is_integer(sz) || json_integer_value(sz) <= 0 ||
@@ -535,8 +612,17 @@ static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 					"descriptor has no valid digest and size (at most "
 					"4 GiB)", r->reference, digest);
 	r->manifest_digest = strdup(digest);
+	r->bootstrap_transport_size = (uint64_t)json_integer_value(sz);
+	if (!strcmp(json_string_value(json_object_get(boot, "mediaType")),
+		    LADING_MEDIA_BOOTSTRAP_ZSTD)) {
+		ret = take_compressed(c, boot, digest);
+		if (ret)
+			return ret;
+		bd = c->boot_digest;
+	} else {
+		r->bootstrap_size = r->bootstrap_transport_size;
+	}
 	r->bootstrap_digest = strdup(bd);
-	r->bootstrap_size = (uint64_t)json_integer_value(sz);
 	r->blob_ids = calloc(json_array_size(json_object_get(man, "layers")) + 1,
 			     sizeof(*r->blob_ids));
 	if (!r->manifest_digest || !r->bootstrap_digest || !r->blob_ids)
@@ -545,6 +631,12 @@ static int take_manifest(struct rctx *c, json_t *man, const char *digest)
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 		const char *d = json_string_value(json_object_get(l, "digest"));
 
+		if (mt && !strcmp(mt, LADING_MEDIA_TRACE)) {
+			ret = take_trace(c, l, digest);
+			if (ret)
+				return ret;
+			continue;
+		}
 		/* lading blobs, and gzip layers kept as they are (their seek index) */
 		if (!mt || (strcmp(mt, LADING_MEDIA_BLOB) &&
 			    !json_object_get(json_object_get(l, "annotations"),
@@ -610,9 +702,20 @@ struct sink {
 	uint8_t *buf;
 	uint64_t len, max;
 	struct lading_sha256_ctx sha;
+#ifdef LADING_HAVE_ZSTD
+	/*
+	 * a zstd layer: its bytes (at most zmax) hashed into zsha and
+	 * decompressed into the above, one frame and nothing after it
+	 */
+	ZSTD_DStream *zd;
+	struct lading_sha256_ctx zsha;
+	uint64_t zlen, zmax;
+	size_t zleft;			/* 0: the frame is complete */
+	uint8_t *zout;
+#endif
 };
 
-static int sink_put(struct sink *s, const void *p, size_t n)
+static int sink_write(struct sink *s, const void *p, size_t n)
 {
 	if (s->len + n > s->max)
 		return -EFBIG;
@@ -630,10 +733,41 @@ static int sink_put(struct sink *s, const void *p, size_t n)
 	return 0;
 }
 
-/* Streams the bootstrap blob into s; its digest is checked by the caller. */
-static int fetch_bootstrap(struct rctx *c, struct sink *s)
+static int sink_put(struct sink *s, const void *p, size_t n)
 {
-	const char *digest = c->r->bootstrap_digest;
+#ifdef LADING_HAVE_ZSTD
+	ZSTD_inBuffer in = { p, n, 0 };
+
+	if (!s->zd)
+		return sink_write(s, p, n);
+	if (s->zlen + n > s->zmax)
+		return -EFBIG;
+	if (lading_sha256_update(&s->zsha, p, n))
+		return -ENOMEM;
+	s->zlen += n;
+	while (in.pos < in.size) {
+		ZSTD_outBuffer out = { s->zout, ZSTD_DStreamOutSize(), 0 };
+		int ret;
+
+		if (!s->zleft)
+			return -EBADMSG;	/* data after the frame */
+		s->zleft = ZSTD_decompressStream(s->zd, &out, &in);
+		if (ZSTD_isError(s->zleft))
+			return -EBADMSG;
+		ret = sink_write(s, s->zout, out.pos);
+		if (ret)
+			return ret == -EFBIG ? -E2BIG : ret;
+	}
+	return 0;
+#else
+	return sink_write(s, p, n);
+#endif
+}
+
+/* Streams a blob into s (at most s->max bytes); the caller checks it. */
+static int fetch_blob(struct rctx *c, const char *what, const char *digest,
+		      uint64_t size, struct sink *s)
+{
 	uint8_t *chunk = malloc(1 << 16);
 	lading_read_fn fn = NULL;
 	void *ud = NULL;
@@ -641,8 +775,7 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 	int fd = -1, ret = chunk ? 0 : -ENOMEM;
 
 	if (!ret && c->reg) {
-		ret = lading_registry_blob_stream(c->reg, digest, c->r->bootstrap_size,
-						  &fn, &ud, c->err);
+		ret = lading_registry_blob_stream(c->reg, digest, size, &fn, &ud, c->err);
 		if (ret) {
 			free(chunk);
 			return ret;
@@ -664,8 +797,8 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 		if (n < 0) {
 			const char *why = c->reg ? lading_registry_blob_stream_error(ud) : NULL;
 
-			ret = lading_error_set(c->err, EIO, "%s: bootstrap %s: %s",
-					       c->r->reference, digest, why ? why :
+			ret = lading_error_set(c->err, EIO, "%s: %s %s: %s",
+					       c->r->reference, what, digest, why ? why :
 					       strerror(errno));
 			break;
 		}
@@ -673,10 +806,13 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 			break;
 		ret = sink_put(s, chunk, (size_t)n);
 		if (ret)
-			ret = lading_error_set(c->err, -ret, "%s: bootstrap %s: %s",
-					       c->r->reference, digest, ret == -EFBIG ?
+			ret = lading_error_set(c->err, ret == -E2BIG ? EFBIG : -ret,
+					       "%s: %s %s: %s", c->r->reference, what,
+					       digest, ret == -EFBIG ?
 					       "larger than its descriptor says" :
-					       strerror(-ret));
+					       ret == -E2BIG ? "decompresses to more than "
+					       "its annotations say" : ret == -EBADMSG ?
+					       "not one valid zstd frame" : strerror(-ret));
 	}
 	if (ud)
 		lading_registry_blob_stream_close(ud);
@@ -687,7 +823,63 @@ static int fetch_bootstrap(struct rctx *c, struct sink *s)
 	return ret;
 }
 
-static int check_sink(struct rctx *c, struct sink *s)
+#ifdef LADING_HAVE_ZSTD
+/* The zstd layer: fetched, decompressed, its own digest checked here. */
+static int fetch_zstd(struct rctx *c, struct sink *s)
+{
+	const struct lading_resolution *r = c->r;
+	struct lading_digest d;
+	char got[LADING_DIGEST_STR_LEN + 1];
+	int ret = 0;
+
+	s->zmax = r->bootstrap_transport_size;
+	s->zleft = 1;
+	s->zd = ZSTD_createDStream();
+	s->zout = malloc(ZSTD_DStreamOutSize());
+	if (!s->zd || !s->zout || ZSTD_isError(ZSTD_initDStream(s->zd)) ||
+	    lading_sha256_init(&s->zsha))
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret)
+		ret = fetch_blob(c, "bootstrap layer", r->bootstrap_transport_digest,
+				 r->bootstrap_transport_size, s);
+	if (!ret && s->zleft)
+		ret = lading_error_set(c->err, EBADMSG, "%s: bootstrap layer %s: the "
+				       "zstd frame is truncated", r->reference,
+				       r->bootstrap_transport_digest);
+	if (!ret && lading_sha256_final(&s->zsha, &d))
+		ret = lading_error_set(c->err, ENOMEM, "out of memory");
+	if (!ret) {
+		lading_digest_format(&d, got);
+		if (s->zlen != r->bootstrap_transport_size ||
+		    strcmp(got, r->bootstrap_transport_digest))
+			ret = lading_error_set(c->err, EBADMSG, "%s: bootstrap layer "
+					       "%s: received %llu bytes hashing to %s: "
+					       "not what its descriptor says (%llu bytes)",
+					       r->reference, r->bootstrap_transport_digest,
+					       (unsigned long long)s->zlen, got,
+					       (unsigned long long)r->bootstrap_transport_size);
+	}
+	lading_sha256_free(&s->zsha);
+	ZSTD_freeDStream(s->zd);
+	free(s->zout);
+	s->zd = NULL;
+	s->zout = NULL;
+	return ret;
+}
+#endif
+
+/* The bootstrap, or its zstd layer decompressed (both digests checked). */
+static int fetch_bootstrap(struct rctx *c, struct sink *s)
+{
+#ifdef LADING_HAVE_ZSTD
+	if (c->r->bootstrap_compression)
+		return fetch_zstd(c, s);
+#endif
+	return fetch_blob(c, "bootstrap", c->r->bootstrap_digest, c->r->bootstrap_size, s);
+}
+
+static int check_sink_as(struct rctx *c, struct sink *s, const char *what,
+			 const char *digest, uint64_t size)
 {
 	struct lading_digest d;
 	char got[LADING_DIGEST_STR_LEN + 1];
@@ -697,17 +889,23 @@ static int check_sink(struct rctx *c, struct sink *s)
 	if (ret)
 		return lading_error_set(c->err, ENOMEM, "out of memory");
 	lading_digest_format(&d, got);
-	if (s->len != c->r->bootstrap_size || strcmp(got, c->r->bootstrap_digest))
-		return lading_error_set(c->err, EBADMSG, "%s: bootstrap %s: received "
+	if (s->len != size || strcmp(got, digest))
+		return lading_error_set(c->err, EBADMSG, "%s: %s %s: received "
 					"%llu bytes hashing to %s: not what its descriptor "
-					"says (%llu bytes)", c->r->reference,
-					c->r->bootstrap_digest, (unsigned long long)s->len,
-					got, (unsigned long long)c->r->bootstrap_size);
+					"says (%llu bytes)", c->r->reference, what, digest,
+					(unsigned long long)s->len, got,
+					(unsigned long long)size);
 	return 0;
 }
 
+static int check_sink(struct rctx *c, struct sink *s)
+{
+	return check_sink_as(c, s, "bootstrap", c->r->bootstrap_digest,
+			     c->r->bootstrap_size);
+}
+
 /* A cached copy at path that hashes to the descriptor's digest. */
-static bool cached_ok(const char *path, const struct lading_resolution *r)
+static bool cached_ok_as(const char *path, const char *digest, uint64_t size)
 {
 	struct lading_digest d;
 	char got[LADING_DIGEST_STR_LEN + 1];
@@ -721,7 +919,12 @@ static bool cached_ok(const char *path, const struct lading_resolution *r)
 	if (ret)
 		return false;
 	lading_digest_format(&d, got);
-	return bytes == r->bootstrap_size && !strcmp(got, r->bootstrap_digest);
+	return bytes == size && !strcmp(got, digest);
+}
+
+static bool cached_ok(const char *path, const struct lading_resolution *r)
+{
+	return cached_ok_as(path, r->bootstrap_digest, r->bootstrap_size);
 }
 
 /* The bootstrap into cache_dir/<hex> (kept if already there), or memory. */
@@ -783,6 +986,102 @@ static int place_bootstrap(struct rctx *c)
 	return 0;
 }
 
+/* The trace into cache_dir/.lading-traces/<hex> (kept if there), or memory. */
+static int fetch_trace(struct rctx *c)
+{
+	struct lading_resolution *r = c->r;
+	struct sink s = { .fd = -1, .max = r->trace_size };
+	struct lading_outfile of = { .fd = -1 };
+	char *dir = NULL;
+	int ret = 0;
+
+	if (c->p->cache_dir) {
+		dir = lading_path_join(c->p->cache_dir, TRACE_DIR);
+		r->trace_path = dir ? lading_path_join(dir, r->trace_digest + 7) : NULL;
+		if (!r->trace_path) {
+			free(dir);
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+		}
+		if (cached_ok_as(r->trace_path, r->trace_digest, r->trace_size)) {
+			free(dir);
+			return 0;
+		}
+		if (r->cached) {
+			free(dir);
+			return lading_error_set(c->err, ENOENT, "%s: the cached trace %s "
+						"is missing or damaged, and the source "
+						"cannot be reached", r->reference,
+						r->trace_path);
+		}
+		ret = lading_mkdir_p(dir);
+		if (!ret) {
+			lading_outfile_sweep(dir);
+			ret = lading_outfile_open(&of, dir);
+		}
+		free(dir);
+		if (ret)
+			return lading_error_set(c->err, -ret, "%s: %s", r->trace_path,
+						strerror(-ret));
+		s.fd = of.fd;
+	} else {
+		s.buf = malloc(r->trace_size);
+		if (!s.buf)
+			return lading_error_set(c->err, ENOMEM, "out of memory");
+	}
+	ret = lading_sha256_init(&s.sha) ? lading_error_set(c->err, ENOMEM,
+							    "out of memory") : 0;
+	if (!ret)
+		ret = fetch_blob(c, "trace", r->trace_digest, r->trace_size, &s);
+	if (!ret)
+		ret = check_sink_as(c, &s, "trace", r->trace_digest, r->trace_size);
+	else
+		lading_sha256_free(&s.sha);
+	if (s.fd >= 0) {
+		if (!ret && (ret = lading_outfile_commit(&of, r->trace_digest + 7)))
+			lading_error_set(c->err, -ret, "%s: %s", r->trace_path,
+					 strerror(-ret));
+		lading_outfile_abort(&of);
+		return ret;
+	}
+	if (ret) {
+		free(s.buf);
+		return ret;
+	}
+	r->trace_data = s.buf;
+	r->trace_len = (size_t)s.len;
+	return 0;
+}
+
+/*
+ * The published trace, when asked for: only an optimisation, so a
+ * failure warns and the image is used without it (nothing unchecked is
+ * kept either way).
+ */
+static int place_trace(struct rctx *c)
+{
+	struct lading_resolution *r = c->r;
+	struct lading_error e = { 0 }, *saved = c->err;
+	int ret;
+
+	/* not asked for: named (and recorded), not fetched */
+	if (!c->p->trace || !r->trace_digest)
+		return 0;
+	c->err = &e;
+	ret = fetch_trace(c);
+	c->err = saved;
+	if (ret == -ENOMEM)
+		return lading_error_set(c->err, ENOMEM, "out of memory");
+	if (ret) {
+		lading_log_msg(c->p->log, LADING_LOG_WARN, "%s: the published trace "
+			       "is not used: %s", r->reference, e.msg);
+		free(r->trace_digest);
+		free(r->trace_path);
+		r->trace_digest = r->trace_path = NULL;
+		r->trace_size = 0;
+	}
+	return 0;
+}
+
 /* ---- the record in the cache --------------------------------------------- */
 
 /* cache_dir/.lading-refs/<sha256 of "REF\nPLATFORM">.json */
@@ -830,6 +1129,8 @@ static int write_record(struct rctx *c)
 		json_object_set_new(o, "bootstrap_size", lading_json_u64(r->bootstrap_size));
 		json_object_set_new(o, "repository", lading_json_str(r->repository));
 		json_object_set_new(o, "blob_ids", ids);
+		json_object_set_new(o, "trace_digest", lading_json_str_or_null(r->trace_digest));
+		json_object_set_new(o, "trace_size", lading_json_u64(r->trace_size));
 		ids = NULL;
 		text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 		ret = text ? lading_mkdir_p(dir) : -ENOMEM;
@@ -892,6 +1193,16 @@ static int read_record(struct rctx *c)
 	r->bootstrap_digest = dup_field(o, "bootstrap_digest");
 	r->repository = dup_field(o, "repository");
 	r->found_by = found_by_name(json_string_value(json_object_get(o, "found_by")));
+	r->trace_digest = dup_field(o, "trace_digest");
+	if (r->trace_digest && (!valid_digest(r->trace_digest) ||
+	    !json_is_integer(json_object_get(o, "trace_size")) ||
+	    json_integer_value(json_object_get(o, "trace_size")) <= 0 ||
+	    json_integer_value(json_object_get(o, "trace_size")) > LADING_TRACE_BLOB_MAX)) {
+		free(r->trace_digest);
+		r->trace_digest = NULL;
+	}
+	if (r->trace_digest)
+		r->trace_size = (uint64_t)json_integer_value(json_object_get(o, "trace_size"));
 	if (o && valid_digest(r->manifest_digest) && valid_digest(r->bootstrap_digest) &&
 	    r->found_by && r->repository && json_is_integer(sz) &&
 	    json_integer_value(sz) > 0 && json_is_array(ids)) {
@@ -982,9 +1293,12 @@ static void clear_found(struct lading_resolution *r)
 	free(r->manifest_digest);
 	free(r->subject_digest);
 	free(r->bootstrap_digest);
+	free(r->trace_digest);
 	r->blob_ids = NULL;
 	r->nblobs = 0;
 	r->manifest_digest = r->subject_digest = r->bootstrap_digest = NULL;
+	r->trace_digest = NULL;
+	r->trace_size = 0;
 	r->found_by = NULL;
 }
 
@@ -1029,6 +1343,8 @@ int lading_resolve(const struct lading_resolve_params *p,
 	}
 	if (!ret)
 		ret = place_bootstrap(&c);
+	if (!ret)
+		ret = place_trace(&c);
 	if (!ret && p->cache_dir && !r->cached)
 		ret = write_record(&c);
 	if (!ret && !r->cached)

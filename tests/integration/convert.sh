@@ -175,14 +175,16 @@ rm -rf bad
 seed_from_registry() {
 	local boot cache f
 	local -a pl devs
-	boot=$(manifest_layers "$1" v1 | tail -1)
 	next_seq
 	cache=$WORK/regcache.$_seq
-	"$LADING_PREPARE" -q --plain-http --seed-from "docker://127.0.0.1:$port/$2" \
-		"$boot" "$cache" || { kill $regpid; fail "seeding $2 from the registry"; }
-	mapfile -t pl < <(manifest_layers "$1" v1)
-	for f in "${pl[@]:0:${#pl[@]}-1}"; do devs+=("$cache/${f##*/}"); done
-	mount_image "$cache/${boot##*/}" "${devs[@]}"
+	# the bootstrap (zstd in transport) resolved from the layout
+	"$LADING_PREPARE" --json --plain-http --seed-from "docker://127.0.0.1:$port/$2" \
+		"oci:$1:v1" "$cache" >"$cache.json" ||
+		{ kill $regpid; fail "seeding $2 from the registry"; }
+	boot=$(python3 -c "import json;print(json.load(open('$cache.json'))['bootstrap_digest'][7:])")
+	mapfile -t pl < <(manifest_layers "$1" v1 blobs)
+	for f in "${pl[@]}"; do devs+=("$cache/${f##*/}"); done
+	mount_image "$cache/$boot" "${devs[@]}"
 	treecmp ref/rootfs "$MNT"
 	unmount_image
 }
@@ -218,7 +220,9 @@ YML
 	[ $rc = 0 ] || { kill $regpid; cat "$WORK/conv.err"; fail "convert from docker://"; }
 	[ "$(jget "['manifest']")" = "$man1" ] || { kill $regpid; fail "docker:// source gives $(jget "['manifest']"), oci: gave $man1"; }
 	# registry to registry: pull, convert, push; skopeo pulls it back intact
-	"$LADING_CONVERT" -q --plain-http "docker://127.0.0.1:$port/src/img:v1" \
+	# (the bootstrap layer as oci: writes it, to compare the digests)
+	"$LADING_CONVERT" -q --plain-http --bootstrap-compression none \
+		"docker://127.0.0.1:$port/src/img:v1" \
 		"docker://127.0.0.1:$port/lading/pushed:v1" || { kill $regpid; fail "push"; }
 	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/pushed:v1" \
 		oci:pushedback:v1 || { kill $regpid; fail "skopeo pull of the pushed image"; }

@@ -354,9 +354,10 @@ _check_failure() {
 
 # ---- converted images (lading-convert) ------------------------------------
 
-# manifest_layers LAYOUT REF: blob paths of the image's layers, in order
+# manifest_layers LAYOUT REF [blobs]: blob paths of the image's layers, in
+# order (blobs: the data blobs only)
 manifest_layers() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$@" <<'PY'
 import json, sys
 lay, ref = sys.argv[1], sys.argv[2]
 idx = json.load(open(lay + "/index.json"))
@@ -364,24 +365,27 @@ m = [d for d in idx["manifests"]
      if d.get("annotations", {}).get("org.opencontainers.image.ref.name") == ref][0]
 man = json.load(open(lay + "/blobs/sha256/" + m["digest"].split(":")[1]))
 for l in man["layers"]:
-    print(lay + "/blobs/sha256/" + l["digest"].split(":")[1])
+    if len(sys.argv) < 4 or l["mediaType"] == "application/vnd.lading.blob.v1":
+        print(lay + "/blobs/sha256/" + l["digest"].split(":")[1])
 PY
 }
 
-# mount_converted LAYOUT REF: the node's path: lading-prepare seeds a cache
-# from the layout's blobs (compressed or not), then the bootstrap (the last
-# layer) is mounted with the cache files as device=, in slot order
+# mount_converted LAYOUT REF: the node's path: lading-prepare resolves
+# oci:LAYOUT:REF (the bootstrap layer, plain or zstd, checked into the
+# cache by its id) and seeds the cache from the layout's blobs (compressed
+# or not), then the bootstrap is mounted with the cache files as device=,
+# in slot order
 mount_converted() {
 	local -a files devs
-	local cache f
-	mapfile -t files < <(manifest_layers "$1" "$2")
-	local n=${#files[@]}
+	local cache f boot
+	mapfile -t files < <(manifest_layers "$1" "$2" blobs)
 	next_seq
 	cache=$WORK/cache.$_seq
-	"${LADING_PREPARE:?}" -q --seed-from "$1/blobs/sha256" "${files[n - 1]}" "$cache" ||
-		fail "lading-prepare of $1:$2"
-	for f in "${files[@]:0:n-1}"; do devs+=("$cache/${f##*/}"); done
-	mount_image "$cache/${files[n - 1]##*/}" "${devs[@]}"
+	"${LADING_PREPARE:?}" --json --seed-from "$1/blobs/sha256" "oci:$1:$2" "$cache" \
+		>"$cache.json" || fail "lading-prepare of $1:$2"
+	boot=$(python3 -c "import json;print(json.load(open('$cache.json'))['bootstrap_digest'][7:])")
+	for f in "${files[@]}"; do devs+=("$cache/${f##*/}"); done
+	mount_image "$cache/$boot" "${devs[@]}"
 }
 
 # convert_ok ARGS...: run lading-convert --json into $WORK/conv.json

@@ -19,7 +19,7 @@ so=$(find "$prefix" -name 'liblading.so.0' | head -1)
 [ -n "$so" ] || fail "no liblading.so.0 (SOVERSION) installed"
 for h in "$prefix"/include/lading/*.h; do
 	case $(basename "$h") in
-	common.h|types.h|ondisk.h|build.h|verify.h|cache.h|convert.h|fill.h) ;;
+	common.h|types.h|ondisk.h|build.h|verify.h|cache.h|convert.h|fill.h|trace.h) ;;
 	*) fail "a private header is installed: $h" ;;
 	esac
 done

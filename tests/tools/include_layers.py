@@ -24,7 +24,7 @@ LAYERS = [
     ["util"],
     ["ondisk"],
     ["types"],	# the plain types of the public API
-    ["tree"],
+    ["tree", "trace"],
     ["format", "store"],
     ["source", "fetch"],
     ["build"],	# the build options verify --source shares

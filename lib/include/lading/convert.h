@@ -13,6 +13,14 @@
 #include <lading/common.h>
 #include <lading/types.h>
 
+/*
+ * The lading-convert tool's inline limit (lading_convert_params_init and
+ * lading-mkimage keep the build default, the same for every tool):
+ * a converted image travels, so its bootstrap is fetched before a node
+ * mounts; bench/coldstart.sh --inline-sweep chose it (bench/README.md).
+ */
+#define LADING_CONVERT_INLINE_DEFAULT 512
+
 struct lading_convert_params {
 	const char *src;		/* oci:, oci-archive:, docker-archive:, dir: */
 	const char *dst;		/* oci:DIR[:REF] or dir:DIR */
@@ -56,6 +64,20 @@ struct lading_convert_params {
 	bool attach;
 	const char *merge_index;
 
+	/*
+	 * --prefetch-list: an access trace (lading-fill --record) published
+	 * with the image, as a layer of the lading manifest; only its
+	 * entries naming blobs of this image are kept.  OCI destinations
+	 * and publishing only.
+	 */
+	const char *trace;
+	/*
+	 * The bootstrap layer in transport: "zstd" or "none"; NULL: zstd
+	 * when the image goes to a registry (docker:// DST, attach,
+	 * merge_index), none for oci: (mountable as it is) and dir:.
+	 */
+	const char *bootstrap_compression;
+
 	const struct lading_log *log;
 	bool progress;
 };
@@ -88,6 +110,9 @@ struct lading_convert_report {
 	size_t nlayers;
 	char bootstrap_digest[7 + LADING_DIGEST_HEX_LEN + 1];
 	uint64_t bootstrap_size;
+	/* the zstd bootstrap layer ("" and 0: the bootstrap travels as is) */
+	char bootstrap_layer_digest[7 + LADING_DIGEST_HEX_LEN + 1];
+	uint64_t bootstrap_layer_size;
 	char manifest_digest[7 + LADING_DIGEST_HEX_LEN + 1];	/* oci: only */
 	char config_digest[7 + LADING_DIGEST_HEX_LEN + 1];
 	char **blobs;			/* every blob id the image references */
@@ -95,6 +120,8 @@ struct lading_convert_report {
 	size_t dict_blobs_used;
 	uint64_t bytes_saved;		/* chunk bytes not stored again */
 	uint64_t inodes;
+	char trace_digest[7 + LADING_DIGEST_HEX_LEN + 1];	/* "" if none */
+	size_t trace_entries, trace_dropped;
 	double elapsed;
 	/* publishing: the fields above are the first platform's */
 	struct lading_convert_attached *attached;

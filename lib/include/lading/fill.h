@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <lading/common.h>
 #include <lading/types.h>
+#include <lading/trace.h>	/* --record, --prefetch-trace */
 
 enum lading_fill_backend {
 	LADING_FILL_AUTO,
@@ -41,6 +42,8 @@ struct lading_fill_stats {
 	uint64_t stored_bytes_fetched;	/* bytes read from the source */
 	uint64_t fetches;		/* range reads made (runs of chunks) */
 	uint64_t readahead_chunks;	/* chunks claimed by readahead */
+	uint64_t trace_chunks;		/* queued from a trace (--prefetch-trace
+					   or the image's published one) */
 	uint64_t verify_failures;	/* chunks that did not match the ToC */
 	uint64_t fetch_errors;		/* reads that did not give every chunk */
 	uint64_t denied;		/* requests answered with an error */
@@ -80,7 +83,11 @@ struct lading_fill_params {
 	unsigned timeout_ms;		/* per kernel request; 0: none */
 	bool prefetch;			/* fill the rest in the background */
 	const char *prefetch_list;	/* paths (in the image) to read first */
-	const char *prefetch_trace;	/* a trace whose chunks to fetch first */
+	/*
+	 * a trace whose chunks to fetch first; NULL: mount uses the one
+	 * published with an image REF, if any
+	 */
+	const char *prefetch_trace;
 	uint64_t readahead;		/* largest window per file, bytes; 0: none */
 	const char *record;		/* mount: write the access trace here */
 	unsigned record_ms;		/* for this long (0: until unmount) */
@@ -126,53 +133,5 @@ LADING_API int lading_fill_mount(const struct lading_fill_params *p,
  */
 LADING_API int lading_fill_serve(const struct lading_fill_params *p,
 		      struct lading_fill_stats *stats, struct lading_error *err);
-
-/* ---- access traces (lading-fill(1), TRACE FORMAT) --------------------- */
-
-/*
- * The order in which a run first needed chunks: a header line
- * "lading-trace 1", then one line per chunk, "<ms> <blob-id> <chunk>
- * <path>", ms since the mount, path the image file the chunk belongs to
- * ("/a/b", escaped: '\\' and bytes up to ' ' and 0x7f as \xHH) or "-"
- * when unknown.  Lines are at most LADING_TRACE_LINE_MAX bytes.
- */
-#define LADING_TRACE_MAGIC "lading-trace 1"
-#define LADING_TRACE_LINE_MAX 20000
-#define LADING_TRACE_FILE_MAX (256u << 20)
-
-struct lading_trace_entry {
-	uint64_t ms;
-	char blob[LADING_DIGEST_HEX_LEN + 1];
-	uint32_t chunk;
-	char *path;			/* NULL: unknown */
-};
-
-struct lading_trace {
-	struct lading_trace_entry *v;
-	size_t n, cap;
-};
-
-/* Appends one entry (path copied, NULL allowed); 0 or -ENOMEM. */
-LADING_API int lading_trace_add(struct lading_trace *t, uint64_t ms, const char *blob,
-		     uint32_t chunk, const char *path);
-/*
- * Parses a trace held in memory; name is the file for messages.  -EINVAL
- * with err "NAME:LINE: problem" for anything malformed.
- */
-LADING_API int lading_trace_parse(const char *buf, size_t len, const char *name,
-		       struct lading_trace *t, struct lading_error *err);
-/* Reads (at most LADING_TRACE_FILE_MAX bytes) and parses path. */
-LADING_API int lading_trace_load(const char *path, struct lading_trace *t,
-		      struct lading_error *err);
-/*
- * out: every (blob, chunk) of the inputs once, with its earliest time and
- * that entry's path, ordered by time (ties: input order).
- */
-LADING_API int lading_trace_merge(struct lading_trace *out, const struct lading_trace *in,
-		       size_t n, struct lading_error *err);
-/* Writes t to path atomically (whole or not at all). */
-LADING_API int lading_trace_write(const char *path, const struct lading_trace *t,
-		       struct lading_error *err);
-LADING_API void lading_trace_free(struct lading_trace *t);
 
 #endif

@@ -139,6 +139,13 @@ struct lading_resolution {
 					   "index"; NULL: a bootstrap path */
 	char *bootstrap_digest;		/* "sha256:<hex>"; NULL: a path */
 	uint64_t bootstrap_size;
+	/*
+	 * the bootstrap layer as it travels: its size, and for a compressed
+	 * one ("zstd") its own digest (NULL: the bootstrap's)
+	 */
+	uint64_t bootstrap_transport_size;
+	char *bootstrap_transport_digest;
+	const char *bootstrap_compression;	/* NULL: none */
 	char **blob_ids;		/* bare hex, as the manifest lists them */
 	size_t nblobs;
 	char *repository;		/* docker://HOST/REPO or DIR/blobs/sha256 */
@@ -146,6 +153,17 @@ struct lading_resolution {
 	void *bootstrap_data;		/* without a cache dir */
 	size_t bootstrap_len;
 	bool cached;			/* the cache's record (source unreachable) */
+	/*
+	 * The access trace published with the image (a manifest layer),
+	 * when asked for: fetched (at most its descriptor's size), checked
+	 * against its digest and kept in cache_dir/.lading-traces/<hex>
+	 * (trace_path) or in memory (trace_data); NULL: none published.
+	 */
+	char *trace_digest;
+	uint64_t trace_size;
+	char *trace_path;
+	void *trace_data;
+	size_t trace_len;
 };
 
 #endif

@@ -151,6 +151,17 @@ void lading_oci_writer_close(struct lading_oci_writer *w);
 
 #define LADING_MEDIA_BLOB "application/vnd.lading.blob.v1"
 #define LADING_MEDIA_BOOTSTRAP "application/vnd.lading.bootstrap.v1.erofs"
+/*
+ * The bootstrap layer compressed in transport: the descriptor names the
+ * zstd bytes; the annotations the bootstrap (its digest stays its id and
+ * its diff_id) and its size, the most a node decompresses.
+ */
+#define LADING_MEDIA_BOOTSTRAP_ZSTD LADING_MEDIA_BOOTSTRAP "+zstd"
+#define LADING_ANNOTATION_BOOTSTRAP_DIGEST "io.lading.bootstrap.uncompressed-digest"
+#define LADING_ANNOTATION_BOOTSTRAP_SIZE "io.lading.bootstrap.uncompressed-size"
+/* an access trace (lading-trace text) published with the image */
+#define LADING_MEDIA_TRACE "application/vnd.lading.trace.v1"
+#define LADING_TRACE_BLOB_MAX (256u << 20)	/* = LADING_TRACE_FILE_MAX */
 /* the artifactType of every lading manifest (OCI 1.1 referrers) */
 #define LADING_ARTIFACT_TYPE "application/vnd.lading.image.v1"
 /* the platform "os.features" entry of a lading manifest in an index */
@@ -205,6 +216,8 @@ struct lading_resolve_params {
 	const char *cache_dir;		/* NULL: bootstrap_data instead */
 	const struct lading_registry_opts *registry;	/* NULL: defaults */
 	const struct lading_log *log;
+	/* also the published trace (r->trace_*); a failure only warns */
+	bool trace;
 };
 
 int lading_resolve(const struct lading_resolve_params *p,

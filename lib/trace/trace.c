@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <lading/fill.h>
+#include <lading/trace.h>
 #include <lading/util.h>
 
 #define TRACE_PATH_MAX 4095	/* unescaped bytes */
@@ -305,15 +305,39 @@ static void escape_path(FILE *f, const char *p)
 	}
 }
 
+int lading_trace_format(const struct lading_trace *t, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+	size_t i;
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "%s\n", LADING_TRACE_MAGIC);
+	for (i = 0; i < t->n; i++) {
+		fprintf(f, "%llu %s %u ", (unsigned long long)t->v[i].ms,
+			t->v[i].blob, t->v[i].chunk);
+		escape_path(f, t->v[i].path);
+		fputc('\n', f);
+	}
+	ret = ferror(f) ? -ENOMEM : 0;
+	if (fclose(f) && !ret)
+		ret = -ENOMEM;
+	if (ret) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return ret;
+}
+
 int lading_trace_write(const char *path, const struct lading_trace *t,
 		       struct lading_error *err)
 {
 	struct lading_outfile of;
-	char *dir = lading_path_dirname(path);
+	char *dir = lading_path_dirname(path), *buf = NULL;
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	FILE *f = NULL;
-	size_t i;
-	int ret, fd;
+	size_t len = 0;
+	int ret;
 
 	if (!dir)
 		return lading_error_set(err, ENOMEM, "out of memory");
@@ -321,25 +345,10 @@ int lading_trace_write(const char *path, const struct lading_trace *t,
 	free(dir);
 	if (ret)
 		return lading_error_set(err, -ret, "%s: %s", path, strerror(-ret));
-	/* stdio on a dup: the outfile keeps (and syncs, closes) its own fd */
-	fd = dup(of.fd);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-	} else {
-		fprintf(f, "%s\n", LADING_TRACE_MAGIC);
-		for (i = 0; i < t->n; i++) {
-			fprintf(f, "%llu %s %u ", (unsigned long long)t->v[i].ms,
-				t->v[i].blob, t->v[i].chunk);
-			escape_path(f, t->v[i].path);
-			fputc('\n', f);
-		}
-		ret = ferror(f) ? -EIO : 0;
-		if (fclose(f) && !ret)
-			ret = -errno;
-	}
+	ret = lading_trace_format(t, &buf, &len);
+	if (!ret)
+		ret = lading_write_full(of.fd, buf, len);
+	free(buf);
 	if (!ret)
 		ret = lading_outfile_commit(&of, name);
 	lading_outfile_abort(&of);
