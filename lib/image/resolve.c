@@ -580,10 +580,10 @@ static int take_compressed(struct rctx *c, json_t *boot, const char *digest)
 #endif
 	if (!valid_digest(ud) || !us ||
 	    lading_parse_int64(us, 1, (int64_t)BOOTSTRAP_MAX, &size) ||
-	    size % LADING_BLOCK_SIZE)
+	    size % 512)	/* whole blocks: 4 KiB, or 512 bytes (kept layers) */
 		return lading_error_set(c->err, EINVAL, "%s: manifest %s: the zstd "
 					"bootstrap layer has no valid %s and %s annotations "
-					"(a digest; a size of at most 4 GiB, in 4 KiB blocks)",
+					"(a digest; a size of at most 4 GiB, in whole blocks)",
 					c->r->reference, digest,
 					LADING_ANNOTATION_BOOTSTRAP_DIGEST,
 					LADING_ANNOTATION_BOOTSTRAP_SIZE);

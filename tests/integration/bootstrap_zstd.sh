@@ -15,7 +15,8 @@ cd "$WORK"
 # a filler left by a failure is stopped before the work dir goes
 trap 'rc=$?; [ -n "${filler:-}" ] && kill -TERM "$filler" 2>/dev/null && wait "$filler" 2>/dev/null; (exit $rc); cleanup_work' EXIT
 filler=
-"$LADING_CONVERT" --help | grep -q "zstd" || skip "lading built without zstd"
+help=$("$LADING_CONVERT" --help)	# whole: grep -q would close the pipe early
+grep -q "zstd" <<<"$help" || skip "lading built without zstd"
 
 mkdir -p src/d
 random_file src/a 300000

@@ -47,7 +47,8 @@ skopeo copy -q --dest-tls-verify=false oci:img:v1 "docker://$R/app:v1" || fail "
 store_bytes() { find "$WORK/reg/data/docker/registry/v2/blobs" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 before=$(store_bytes)
 
-"$LADING_CONVERT" --json --keep-layers --span-size 64K --plain-http \
+# the plain bootstrap layer, mounted straight from the registry below
+"$LADING_CONVERT" --json --keep-layers --span-size 64K --plain-http --bootstrap-compression none \
 	"docker://$R/app:v1" "docker://$R/app:lading" >conv.json 2>conv.err ||
 	{ cat conv.err >&2; fail "convert --keep-layers"; }
 jq() { python3 -c "import json,sys; d=json.load(open('conv.json')); print($1)"; }

@@ -49,7 +49,7 @@ view_size=$(python3 -c "import json;print(json.load(open('$IMG_JSON'))['blob_unc
 head -c "$view_size" "$IMG_BLOB" >"$view"
 
 codecs="none lz4 deflate lzma"
-"$LADING_MKIMAGE" --help | grep -q zstd && codecs="$codecs zstd"
+"$LADING_MKIMAGE" --help | grep -c zstd >/dev/null && codecs="$codecs zstd"
 for codec in $codecs; do
 	build_image "$WORK/src" -C 64K --compress "$codec"
 	cache=$WORK/cache-$codec
