@@ -237,128 +237,167 @@ static void print_human(const struct lading_convert_report *r)
 		printf("merged index %s\n", r->merged_index);
 }
 
-int main(int argc, char **argv)
-{
-	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
+struct convert_cli {
+	struct lading_log log;
 	struct lading_convert_params p;
-	struct lading_convert_report r;
-	struct lading_error err = { 0 };
+	struct cli_output out;
 	const char **layers, **dicts;
-	size_t nlayers = 0, ndicts = 0;
-	struct cli_output out = { .progress = true };
-	bool inline_set = false;
+	size_t nlayers, ndicts;
+	bool inline_set;
+};
+
+/* --span-size: a power of two in [64K, 64M]; 0 or the exit status. */
+static int parse_span_size(const char *arg, uint32_t *out)
+{
+	uint64_t v;
+
+	if (lading_parse_size(arg, &v) || v > UINT32_MAX || !v || (v & (v - 1)) ||
+	    v < (64u << 10) || v > (64u << 20))
+		return usage_error("--span-size %s: a power of two in [64K, 64M]", arg);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* CLI_CONTINUE when the options parsed, else the exit status. */
+static int parse_options(int argc, char **argv, struct convert_cli *a)
+{
+	struct lading_convert_params *p = &a->p;
 	int c, ret;
 
-	cli_init_locale();
-	lading_convert_params_init(&p);
-	if (cli_build_options_init(PROG, &p.build))
-		return EXIT_USAGE;
-	p.build.inline_max = LADING_CONVERT_INLINE_DEFAULT;	/* --inline-max overrides */
-	layers = calloc((size_t)argc, sizeof(*layers));
-	dicts = calloc((size_t)argc, sizeof(*dicts));
-	if (!layers || !dicts)
-		return EXIT_FAILED;
 	while ((c = getopt_long(argc, argv, "C:T:vqhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LAYER:
-			layers[nlayers++] = optarg;
+			a->layers[a->nlayers++] = optarg;
 			break;
 		case OPT_PLATFORM:
-			p.platform = optarg;
+			p->platform = optarg;
 			break;
 		case OPT_MOUNT_FROM:
-			p.registry.mount_from = optarg;
+			p->registry.mount_from = optarg;
 			break;
 		case OPT_LAYER_BOOTSTRAPS:
-			p.layer_bootstraps = optarg;
+			p->layer_bootstraps = optarg;
 			break;
 		case OPT_ATTACH:
-			p.attach = true;
-			p.src = optarg;
+			p->attach = true;
+			p->src = optarg;
 			break;
 		case OPT_MERGE_INDEX:
-			p.merge_index = optarg;
+			p->merge_index = optarg;
 			break;
 		case OPT_PREFETCH_LIST:
-			p.trace = optarg;
+			p->trace = optarg;
 			break;
 		case OPT_BOOTSTRAP_COMPRESSION:
-			p.bootstrap_compression = optarg;
+			p->bootstrap_compression = optarg;
 			break;
 		case OPT_CHUNK_DICT:
-			dicts[ndicts++] = optarg;
+			a->dicts[a->ndicts++] = optarg;
 			break;
 		case OPT_KEEP_LAYERS:
-			p.keep_layers = true;
+			p->keep_layers = true;
 			break;
-		case OPT_SPAN_SIZE: {
-			uint64_t v;
-
-			if (lading_parse_size(optarg, &v) || v > UINT32_MAX ||
-			    !v || (v & (v - 1)) || v < (64u << 10) || v > (64u << 20)) {
-				ret = usage_error("--span-size %s: a power of two in [64K, 64M]",
-						  optarg);
-				goto out;
-			}
-			p.span_size = (uint32_t)v;
+		case OPT_SPAN_SIZE:
+			ret = parse_span_size(optarg, &p->span_size);
+			if (ret)
+				return ret;
 			break;
-		}
 		default:
-			if (cli_registry_option(c, optarg, &p.registry))
+			if (cli_registry_option(c, optarg, &p->registry))
 				break;
 			if (c == CLI_OPT_INLINE_MAX)
-				inline_set = true;
-			ret = cli_build_option(c, PROG, optarg, &p.build);
+				a->inline_set = true;
+			ret = cli_build_option(c, PROG, optarg, &p->build);
 			if (ret == CLI_UNHANDLED)
-				ret = cli_common_option(c, PROG, &log, &out, usage);
+				ret = cli_common_option(c, PROG, &a->log, &a->out, usage);
 			if (ret != CLI_CONTINUE)
-				goto out;
+				return ret;
 		}
 	}
-	if (p.attach && argc != optind) {
-		ret = usage_error("--attach SRC takes no other SRC nor DST");
-		goto out;
-	} else if (!p.attach && p.merge_index && argc - optind != 1) {
-		ret = usage_error("--merge-index DST takes one SRC and no DST");
-		goto out;
-	} else if (!p.attach && !p.merge_index && argc - optind != 2) {
-		ret = usage_error("expected SRC and DST");
-		goto out;
-	}
+	return CLI_CONTINUE;
+}
+
+/* SRC and DST as the options want them: 0 or the exit status. */
+static int take_operands(int argc, char **argv, struct convert_cli *a)
+{
+	struct lading_convert_params *p = &a->p;
+
+	if (p->attach && argc != optind)
+		return usage_error("--attach SRC takes no other SRC nor DST");
+	if (!p->attach && p->merge_index && argc - optind != 1)
+		return usage_error("--merge-index DST takes one SRC and no DST");
+	if (!p->attach && !p->merge_index && argc - optind != 2)
+		return usage_error("expected SRC and DST");
+	if (!p->attach)
+		p->src = argv[optind];
+	if (!p->attach && !p->merge_index)
+		p->dst = argv[optind + 1];
+	return 0;
+}
+
+static int run_convert(struct convert_cli *a)
+{
+	struct lading_convert_params *p = &a->p;
+	struct lading_convert_report r;
+	struct lading_error err = { 0 };
+	int ret;
+
 	/*
 	 * kept layers hold every file already: inline data would be the
 	 * second copy the option avoids (27 MB of 47 on bench's rootfs)
 	 */
-	if (p.keep_layers && !inline_set)
-		p.build.inline_max = 0;
-	if (!p.attach)
-		p.src = argv[optind];
-	if (!p.attach && !p.merge_index)
-		p.dst = argv[optind + 1];
-	p.layer_files = layers;
-	p.nlayer_files = nlayers;
-	p.chunk_dicts = dicts;
-	p.nchunk_dicts = ndicts;
-	p.log = &log;
-	p.registry.log = &log;
-	p.progress = out.progress;
-
-	ret = lading_convert(&p, &r, &err);
+	if (p->keep_layers && !a->inline_set)
+		p->build.inline_max = 0;
+	p->layer_files = a->layers;
+	p->nlayer_files = a->nlayers;
+	p->chunk_dicts = a->dicts;
+	p->nchunk_dicts = a->ndicts;
+	p->log = &a->log;
+	p->registry.log = &a->log;
+	p->progress = a->out.progress;
+	ret = lading_convert(p, &r, &err);
 	if (ret) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "%s",
 			       lading_error_message(&err, ret));
-	} else if (out.json) {
-		if (print_json(&r, p.attach || p.merge_index)) {
-			lading_log_msg(&log, LADING_LOG_ERROR, "cannot print the report");
+	} else if (a->out.json) {
+		if (print_json(&r, p->attach || p->merge_index)) {
+			lading_log_msg(&a->log, LADING_LOG_ERROR, "cannot print the report");
 			ret = -EIO;
 		}
-	} else if (log.level >= LADING_LOG_INFO) {
+	} else if (a->log.level >= LADING_LOG_INFO) {
 		print_human(&r);
 	}
 	lading_convert_report_free(&r);
-	ret = ret ? EXIT_FAILED : EXIT_OK;
+	return ret ? EXIT_FAILED : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct convert_cli a = {
+		.log = { .prog = PROG, .level = LADING_LOG_INFO },
+		.out = { .progress = true },
+	};
+	int ret;
+
+	cli_init_locale();
+	lading_convert_params_init(&a.p);
+	if (cli_build_options_init(PROG, &a.p.build))
+		return EXIT_USAGE;
+	a.p.build.inline_max = LADING_CONVERT_INLINE_DEFAULT;	/* --inline-max overrides */
+	a.layers = calloc((size_t)argc, sizeof(*a.layers));
+	a.dicts = calloc((size_t)argc, sizeof(*a.dicts));
+	if (!a.layers || !a.dicts) {
+		ret = EXIT_FAILED;
+		goto out;
+	}
+	ret = parse_options(argc, argv, &a);
+	if (ret != CLI_CONTINUE)
+		goto out;
+	ret = take_operands(argc, argv, &a);
+	if (!ret)
+		ret = run_convert(&a);
 out:
-	free(layers);
-	free(dicts);
+	free(a.layers);
+	free(a.dicts);
 	return ret;
 }

@@ -452,155 +452,157 @@ static int parse_backend(const char *arg, enum lading_fill_backend *b)
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	struct lading_log log = { .prog = PROG, .level = LADING_LOG_INFO };
-	struct lading_fill_params p = { .stop = &stop_requested,
-					.report = &report_requested,
-					.timeout_ms = DEFAULT_TIMEOUT_MS,
-					.readahead = LADING_FILL_READAHEAD_DEFAULT };
-	struct daemon_state d = { .ready_fd = -1, .log = &log };
-	struct lading_fill_image mount_image = { 0 };
-	struct image_list images = { 0 };
-	struct lading_fill_stats st;
-	struct lading_error err = { 0 };
-	struct sigaction sa = { .sa_handler = on_stop }, su = { .sa_handler = on_report };
+struct fill_cli {
+	struct lading_log log;
+	struct lading_fill_params p;
+	struct daemon_state d;
+	struct lading_fill_image mount_image;
+	struct image_list images;
+	struct cli_output out;
 	const char **sources;
-	struct cli_output out = { .progress = false };	/* no progress line */
-	bool daemon = false, serve;
+	size_t nsources;
+	bool daemon;
+};
+
+/* CLI_CONTINUE when the options parsed, else the exit status. */
+static int parse_options(int argc, char **argv, struct fill_cli *a)
+{
 	int64_t jobs;
 	uint64_t size;
 	unsigned record_ms;
-	size_t nsources = 0;
 	int c, ret = 0;
 
-	cli_init_locale();
-	sources = calloc((size_t)argc, sizeof(*sources));
-	if (!sources)
-		return EXIT_FAILED;
 	while ((c = getopt_long(argc, argv, "vqhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOURCE:
-			sources[nsources++] = optarg;
+			a->sources[a->nsources++] = optarg;
 			break;
 		case OPT_CACHE:
-			p.cache_dir = optarg;
+			a->p.cache_dir = optarg;
 			break;
 		case OPT_BACKEND:
-			ret = parse_backend(optarg, &p.backend);
+			ret = parse_backend(optarg, &a->p.backend);
 			break;
 		case OPT_FSID:
-			mount_image.fsid = optarg;
+			a->mount_image.fsid = optarg;
 			break;
 		case OPT_DOMAIN_ID:
-			mount_image.domain_id = optarg;
+			a->mount_image.domain_id = optarg;
 			break;
 		case OPT_IMAGE:
-			ret = parse_image_option(&images, optarg);
+			ret = parse_image_option(&a->images, optarg);
 			break;
 		case OPT_CONFIG:
-			ret = parse_config(&images, optarg);
+			ret = parse_config(&a->images, optarg);
 			break;
 		case OPT_TAG:
-			p.cachefiles_tag = optarg;
+			a->p.cachefiles_tag = optarg;
 			break;
 		case OPT_JOBS:
 			if (lading_parse_int64(optarg, 1, 64, &jobs))
 				ret = usage_error("invalid --jobs '%s' (1 to 64)", optarg);
 			else
-				p.jobs = (unsigned)jobs;
+				a->p.jobs = (unsigned)jobs;
 			break;
 		case OPT_TIMEOUT:
-			ret = parse_seconds("--timeout", optarg, &p.timeout_ms);
+			ret = parse_seconds("--timeout", optarg, &a->p.timeout_ms);
 			break;
 		case OPT_PREFETCH:
-			p.prefetch = true;
+			a->p.prefetch = true;
 			break;
 		case OPT_PREFETCH_LIST:
-			p.prefetch_list = optarg;
+			a->p.prefetch_list = optarg;
 			break;
 		case OPT_DAEMON:
-			daemon = true;
+			a->daemon = true;
 			break;
 		case OPT_PID_FILE:
-			d.pid_file = optarg;
+			a->d.pid_file = optarg;
 			break;
 		case CLI_OPT_PLATFORM:
-			p.platform = optarg;
+			a->p.platform = optarg;
 			break;
 		case OPT_PREFETCH_TRACE:
-			p.prefetch_trace = optarg;
+			a->p.prefetch_trace = optarg;
 			break;
 		case OPT_READAHEAD:
 			if (lading_parse_size(optarg, &size) || size > (1u << 30))
 				ret = usage_error("invalid --readahead '%s' (a size up to "
 						  "1G, 0: none)", optarg);
-			p.readahead = size;
+			a->p.readahead = size;
 			break;
 		case OPT_RECORD:
-			p.record = optarg;
+			a->p.record = optarg;
 			break;
 		case OPT_RECORD_DURATION:
 			ret = parse_seconds("--record-duration", optarg, &record_ms);
-			p.record_ms = record_ms;
+			a->p.record_ms = record_ms;
 			break;
 		default:
-			if (cli_registry_option(c, optarg, &p.registry))
+			if (cli_registry_option(c, optarg, &a->p.registry))
 				break;
-			ret = cli_common_option(c, PROG, &log, &out, usage);
-			d.json = out.json;
+			ret = cli_common_option(c, PROG, &a->log, &a->out, usage);
+			a->d.json = a->out.json;
 			if (ret == CLI_CONTINUE) {
 				ret = 0;
 				break;
 			}
-			goto out;	/* --help and --version end here too */
+			return ret;	/* --help and --version end here too */
 		}
 		if (ret)
-			goto out;
+			return ret;
 	}
-	if (optind < argc && !strcmp(argv[optind], "trace-merge")) {
-		ret = argc - optind < 3 ? usage_error("expected: trace-merge OUT TRACE...") :
-		      trace_merge(argc - optind - 1, argv + optind + 1, &log);
-		goto out;
+	return CLI_CONTINUE;
+}
+
+/* The operands and the options that go together: 0 or the exit status. */
+static int check_operands(int argc, char **argv, const struct fill_cli *a, bool serve)
+{
+	const struct lading_fill_params *p = &a->p;
+
+	if (serve ? argc - optind != 1 || !a->images.n :
+	    argc - optind != 3 || strcmp(argv[optind], "mount") || a->images.n)
+		return usage_error("expected: mount REF MOUNTPOINT, or serve "
+				   "--image REF,fsid=ID...");
+	if (!p->cache_dir)
+		return usage_error("--cache DIR is required");
+	if (serve && (a->mount_image.fsid || a->mount_image.domain_id ||
+		      p->prefetch_list || p->prefetch_trace || p->record))
+		return usage_error("serve takes fsid/domain_id in --image; --prefetch-list, "
+				   "--prefetch-trace and --record need mount");
+	if (!serve && p->backend == LADING_FILL_FANOTIFY &&
+	    (a->mount_image.fsid || a->mount_image.domain_id))
+		return usage_error("--fsid and --domain-id belong to the cachefiles "
+				   "back end");
+	if (!serve && !a->mount_image.fsid && a->mount_image.domain_id)
+		return usage_error("--domain-id needs --fsid");
+	return 0;
+}
+
+/* Serves or mounts until stopped, then reports: the exit status. */
+static int run_fill(struct fill_cli *a, bool serve, char **operands)
+{
+	struct sigaction sa = { .sa_handler = on_stop }, su = { .sa_handler = on_report };
+	struct lading_fill_params *p = &a->p;
+	struct lading_fill_stats st;
+	struct lading_error err = { 0 };
+	int ret;
+
+	if (a->daemon && (ret = daemonize(&a->d))) {
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "cannot detach: %s",
+			       strerror(-ret));
+		return EXIT_FAILED;
 	}
-	serve = optind < argc && !strcmp(argv[optind], "serve");
-	if (serve ? argc - optind != 1 || !images.n :
-	    argc - optind != 3 || strcmp(argv[optind], "mount") || images.n) {
-		ret = usage_error("expected: mount REF MOUNTPOINT, or serve "
-				  "--image REF,fsid=ID...");
-		goto out;
-	}
-	if (!p.cache_dir) {
-		ret = usage_error("--cache DIR is required");
-		goto out;
-	}
-	if (serve && (mount_image.fsid || mount_image.domain_id || p.prefetch_list ||
-		      p.prefetch_trace || p.record)) {
-		ret = usage_error("serve takes fsid/domain_id in --image; --prefetch-list, "
-				  "--prefetch-trace and --record need mount");
-		goto out;
-	}
-	if (!serve && p.backend == LADING_FILL_FANOTIFY &&
-	    (mount_image.fsid || mount_image.domain_id)) {
-		ret = usage_error("--fsid and --domain-id belong to the cachefiles "
-				  "back end");
-		goto out;
-	}
-	if (daemon && (ret = daemonize(&d))) {
-		lading_log_msg(&log, LADING_LOG_ERROR, "cannot detach: %s", strerror(-ret));
-		ret = EXIT_FAILED;
-		goto out;
-	}
-	p.sources = sources;
-	p.nsources = nsources;
-	p.log = &log;
-	p.registry.log = &log;
-	p.ready_fn = on_ready;
-	p.resolved_fn = on_resolved;
-	d.trace_file = p.prefetch_trace != NULL;
-	d.resolved = json_array();
-	p.report_fn = on_report_stats;
-	p.ud = &d;
+	p->sources = a->sources;
+	p->nsources = a->nsources;
+	p->log = &a->log;
+	p->registry.log = &a->log;
+	p->ready_fn = on_ready;
+	p->resolved_fn = on_resolved;
+	a->d.trace_file = p->prefetch_trace != NULL;
+	a->d.resolved = json_array();
+	p->report_fn = on_report_stats;
+	p->ud = &a->d;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &su, NULL);
@@ -608,33 +610,62 @@ int main(int argc, char **argv)
 	 * open signals SIGIO when an open breaks it */
 	signal(SIGIO, SIG_IGN);
 	if (serve) {
-		p.images = images.v;
-		p.nimages = images.n;
-		ret = lading_fill_serve(&p, &st, &err);
+		p->images = a->images.v;
+		p->nimages = a->images.n;
+		ret = lading_fill_serve(p, &st, &err);
 	} else {
-		p.bootstrap = argv[optind + 1];
-		p.mountpoint = argv[optind + 2];
-		if (mount_image.fsid) {
-			mount_image.bootstrap = p.bootstrap;
-			p.images = &mount_image;
-			p.nimages = 1;
-		} else if (mount_image.domain_id) {
-			ret = usage_error("--domain-id needs --fsid");
-			goto out;
+		p->bootstrap = operands[1];
+		p->mountpoint = operands[2];
+		if (a->mount_image.fsid) {
+			a->mount_image.bootstrap = p->bootstrap;
+			p->images = &a->mount_image;
+			p->nimages = 1;
 		}
-		ret = lading_fill_mount(&p, &st, &err);
+		ret = lading_fill_mount(p, &st, &err);
 	}
 	if (ret)
-		lading_log_msg(&log, LADING_LOG_ERROR, "%s",
+		lading_log_msg(&a->log, LADING_LOG_ERROR, "%s",
 			       lading_error_message(&err, ret));
-	else if (d.json || log.level >= LADING_LOG_INFO)
-		print_stats(daemon ? stderr : stdout, &st, d.json, d.resolved);
-	if (d.pid_file && !ret)
-		unlink(d.pid_file);
-	ret = ret ? EXIT_FAILED : EXIT_OK;
+	else if (a->d.json || a->log.level >= LADING_LOG_INFO)
+		print_stats(a->daemon ? stderr : stdout, &st, a->d.json, a->d.resolved);
+	if (a->d.pid_file && !ret)
+		unlink(a->d.pid_file);
+	return ret ? EXIT_FAILED : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct fill_cli a = {
+		.log = { .prog = PROG, .level = LADING_LOG_INFO },
+		.p = { .stop = &stop_requested, .report = &report_requested,
+		       .timeout_ms = DEFAULT_TIMEOUT_MS,
+		       .readahead = LADING_FILL_READAHEAD_DEFAULT },
+		.d = { .ready_fd = -1 },
+		.out = { .progress = false },	/* no progress line */
+	};
+	bool serve;
+	int ret;
+
+	a.d.log = &a.log;
+	cli_init_locale();
+	a.sources = calloc((size_t)argc, sizeof(*a.sources));
+	if (!a.sources)
+		return EXIT_FAILED;
+	ret = parse_options(argc, argv, &a);
+	if (ret != CLI_CONTINUE)
+		goto out;
+	if (optind < argc && !strcmp(argv[optind], "trace-merge")) {
+		ret = argc - optind < 3 ? usage_error("expected: trace-merge OUT TRACE...") :
+		      trace_merge(argc - optind - 1, argv + optind + 1, &a.log);
+		goto out;
+	}
+	serve = optind < argc && !strcmp(argv[optind], "serve");
+	ret = check_operands(argc, argv, &a, serve);
+	if (!ret)
+		ret = run_fill(&a, serve, argv + optind);
 out:
-	json_decref(d.resolved);
-	image_list_free(&images);
-	free(sources);
+	json_decref(a.d.resolved);
+	image_list_free(&a.images);
+	free(a.sources);
 	return ret;
 }
