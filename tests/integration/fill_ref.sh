@@ -31,34 +31,7 @@ convert_ok oci:img:v1 "docker://$R/app:lading" $REG
 lading_digest=$(jget "['manifest']")
 push app:1.0
 
-FILLER=
-# start_filler REF CACHE [OPTS...]: mount REF in the background
-start_filler() {
-	local ref=$1 cache=$2; shift 2
-	next_seq
-	MNT=$WORK/mnt.$_seq
-	STATS=$WORK/stats.$_seq.json
-	ERR=$WORK/fill.$_seq.err
-	mkdir -p "$MNT"
-	"$LADING_FILL" mount --backend fanotify --json $REG "$@" "$ref" "$MNT" \
-		--cache "$cache" >"$STATS" 2>"$ERR" &
-	FILLER=$!
-	for _ in $(seq 1 150); do
-		grep -q " $MNT " /proc/mounts && return 0
-		if ! kill -0 $FILLER 2>/dev/null; then
-			grep -q "back end unavailable" "$ERR" && skip "$(cat "$ERR")"
-			fail "lading-fill $ref exited: $(cat "$ERR")"
-		fi
-		sleep 0.1
-	done
-	fail "lading-fill did not mount $ref: $(cat "$ERR")"
-}
-stop_filler() {
-	kill -TERM $FILLER
-	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
-	MNT=
-}
-sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
+FILL_OPTS=$REG
 
 # 1. a lading manifest by tag, then by digest: used as is
 start_filler "docker://$R/app:lading" c-tag

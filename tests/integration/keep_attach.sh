@@ -107,33 +107,7 @@ grown=$((after - before))
 [ "$grown" -eq "$new" ] || fail "registry grew by $grown bytes, the artifact is $new"
 log "ok: attached; the registry grew by $grown bytes, the artifact"
 
-FILLER=
-start_filler() {	# REF CACHE [OPTS...]: mount REF in the background
-	local ref=$1 cache=$2; shift 2
-	next_seq
-	MNT=$WORK/mnt.$_seq
-	STATS=$WORK/stats.$_seq.json
-	ERR=$WORK/fill.$_seq.err
-	mkdir -p "$MNT"
-	"$LADING_FILL" mount --backend fanotify --json --plain-http "$@" "$ref" "$MNT" \
-		--cache "$cache" >"$STATS" 2>"$ERR" &
-	FILLER=$!
-	for _ in $(seq 1 150); do
-		grep -q " $MNT " /proc/mounts && return 0
-		if ! kill -0 $FILLER 2>/dev/null; then
-			grep -q "back end unavailable" "$ERR" && skip "$(cat "$ERR")"
-			fail "lading-fill $ref exited: $(cat "$ERR")"
-		fi
-		sleep 0.1
-	done
-	fail "lading-fill did not mount $ref: $(cat "$ERR")"
-}
-stop_filler() {
-	kill -TERM $FILLER
-	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
-	MNT=
-}
-sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
+FILL_OPTS=--plain-http
 data_bytes() {
 	python3 - "$1" <<'PY'
 import os, sys

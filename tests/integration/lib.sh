@@ -614,3 +614,38 @@ make_long_paths() {
 	ln -s "${p#"$d"/}" "$d/link-to-deep"
 	ln "$p/$(long_name f 250)" "$d/hardlink-to-deep"
 }
+
+# start_filler REF CACHE [OPTS...]: lading-fill mount REF (fanotify, --json,
+# $FILL_OPTS) in the background on a new $MNT; its report goes to $STATS,
+# its log to $ERR.  Skips where the back end is unavailable.
+FILLER=
+start_filler() {
+	local ref=$1 cache=$2; shift 2
+	next_seq
+	MNT=$WORK/mnt.$_seq
+	STATS=$WORK/stats.$_seq.json
+	ERR=$WORK/fill.$_seq.err
+	mkdir -p "$MNT"
+	# shellcheck disable=SC2086
+	"$LADING_FILL" mount --backend fanotify --json ${FILL_OPTS:-} "$@" "$ref" \
+		"$MNT" --cache "$cache" >"$STATS" 2>"$ERR" &
+	FILLER=$!
+	for _ in $(seq 1 150); do
+		grep -q " $MNT " /proc/mounts && return 0
+		if ! kill -0 $FILLER 2>/dev/null; then
+			grep -q "back end unavailable" "$ERR" && skip "$(cat "$ERR")"
+			fail "lading-fill $ref exited: $(cat "$ERR")"
+		fi
+		sleep 0.1
+	done
+	fail "lading-fill did not mount $ref: $(cat "$ERR")"
+}
+# stop_filler: SIGTERM (unmount, report), and it must exit 0
+stop_filler() {
+	kill -TERM $FILLER
+	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
+	FILLER=
+	MNT=
+}
+# sget KEY: a top-level value of the last filler's report ('' if null)
+sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
