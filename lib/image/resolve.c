@@ -927,6 +927,30 @@ static bool cached_ok(const char *path, const struct lading_resolution *r)
 	return cached_ok_as(path, r->bootstrap_digest, r->bootstrap_size);
 }
 
+/*
+ * A fetched and checked download (ret 0) goes to its place: committed as
+ * its hex in the cache when it went to a file, else handed over in
+ * memory.  On failure nothing is kept.
+ */
+static int keep_download(struct rctx *c, int ret, struct sink *s,
+			 struct lading_outfile *of, const char *digest,
+			 const char *path, void **data, size_t *len)
+{
+	if (s->fd >= 0) {
+		if (!ret && (ret = lading_outfile_commit(of, digest + 7)))
+			lading_error_set(c->err, -ret, "%s: %s", path, strerror(-ret));
+		lading_outfile_abort(of);
+		return ret;
+	}
+	if (ret) {
+		free(s->buf);
+		return ret;
+	}
+	*data = s->buf;
+	*len = (size_t)s->len;
+	return 0;
+}
+
 /* The bootstrap into cache_dir/<hex> (kept if already there), or memory. */
 static int place_bootstrap(struct rctx *c)
 {
@@ -970,20 +994,8 @@ static int place_bootstrap(struct rctx *c)
 		ret = check_sink(c, &s);
 	else
 		lading_sha256_free(&s.sha);
-	if (s.fd >= 0) {
-		if (!ret && (ret = lading_outfile_commit(&of, r->bootstrap_digest + 7)))
-			lading_error_set(c->err, -ret, "%s: %s", r->bootstrap_path,
-					 strerror(-ret));
-		lading_outfile_abort(&of);
-		return ret;
-	}
-	if (ret) {
-		free(s.buf);
-		return ret;
-	}
-	r->bootstrap_data = s.buf;
-	r->bootstrap_len = (size_t)s.len;
-	return 0;
+	return keep_download(c, ret, &s, &of, r->bootstrap_digest, r->bootstrap_path,
+			     &r->bootstrap_data, &r->bootstrap_len);
 }
 
 /* The trace into cache_dir/.lading-traces/<hex> (kept if there), or memory. */
@@ -1036,20 +1048,8 @@ static int fetch_trace(struct rctx *c)
 		ret = check_sink_as(c, &s, "trace", r->trace_digest, r->trace_size);
 	else
 		lading_sha256_free(&s.sha);
-	if (s.fd >= 0) {
-		if (!ret && (ret = lading_outfile_commit(&of, r->trace_digest + 7)))
-			lading_error_set(c->err, -ret, "%s: %s", r->trace_path,
-					 strerror(-ret));
-		lading_outfile_abort(&of);
-		return ret;
-	}
-	if (ret) {
-		free(s.buf);
-		return ret;
-	}
-	r->trace_data = s.buf;
-	r->trace_len = (size_t)s.len;
-	return 0;
+	return keep_download(c, ret, &s, &of, r->trace_digest, r->trace_path,
+			     &r->trace_data, &r->trace_len);
 }
 
 /*
