@@ -70,6 +70,37 @@ size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t e
 	return k - first;
 }
 
+static uint64_t stored_end(const struct lading_toc_entry *t)
+{
+	return lading_le64_to_cpu(t->coff) + lading_le32_to_cpu(t->clen);
+}
+
+bool lading_chunk_run_bridge(const struct lading_toc *toc, size_t first,
+			     size_t end, size_t next, uint64_t max_gap,
+			     uint64_t max_stored)
+{
+	const struct lading_toc_entry *t = toc->entries;
+	uint64_t run, gap, plain;
+	size_t k;
+
+	if (first >= end || next < end || next >= toc->count)
+		return false;
+	for (k = end; k <= next; k++)
+		if (!stored_next(&t[k - 1], &t[k]))
+			return false;
+	run = stored_end(&t[end - 1]) - lading_le64_to_cpu(t[first].coff);
+	/* stored_next: coff(next) >= coff(end - 1) */
+	gap = lading_le64_to_cpu(t[next].coff) > stored_end(&t[end - 1]) ?
+	      lading_le64_to_cpu(t[next].coff) - stored_end(&t[end - 1]) : 0;
+	if (gap > max_gap && gap > run / 4)
+		return false;
+	if (stored_end(&t[next]) - lading_le64_to_cpu(t[first].coff) > max_stored)
+		return false;
+	plain = lading_le64_to_cpu(t[next].uoff) + padded(toc, &t[next]) -
+		lading_le64_to_cpu(t[first].uoff);
+	return plain <= LADING_CHUNK_RUN_PLAIN_MAX;
+}
+
 struct lading_chunk_fetcher *lading_chunk_fetcher_new(void)
 {
 	struct lading_chunk_fetcher *f = calloc(1, sizeof(*f));

@@ -218,6 +218,11 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	return 0;
 }
 
+size_t fill_engine_merge_bytes(const struct fill_engine *e)
+{
+	return e->p.merge_bytes;
+}
+
 struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i)
 {
 	struct fill_blob *b;

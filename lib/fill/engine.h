@@ -109,6 +109,8 @@ bool fill_engine_has_write_fd(struct fill_engine *e, struct fill_blob *b);
 
 /* The i-th blob added, or NULL past the end. */
 struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i);
+/* The stored bytes one fetch reads at most. */
+size_t fill_engine_merge_bytes(const struct fill_engine *e);
 
 /* The chunk range covering uncompressed [off, off + len) (clamped). */
 void fill_blob_map(const struct fill_blob *b, uint64_t off, uint64_t len,
