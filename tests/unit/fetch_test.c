@@ -597,6 +597,56 @@ static void test_run_bounds(void)
 	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, UINT64_MAX, want_any, NULL), 5);
 }
 
+/*
+ * A prefetch run bridges a gap of at most max_gap stored bytes, or of a
+ * quarter of the run, through chunks stored back to back, within the
+ * run's stored and decoded bounds.
+ */
+static void test_run_bridge(void)
+{
+	struct lading_toc_entry e[10];
+	struct lading_toc toc = { .entries = e, .count = 10 };
+	size_t i;
+
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 10; i++) {
+		e[i].uoff = lading_cpu_to_le64((uint64_t)i << 20);
+		e[i].ulen = lading_cpu_to_le32(1u << 20);
+		e[i].coff = lading_cpu_to_le64(i * 1000);
+		e[i].clen = lading_cpu_to_le32(1000);
+	}
+	/* the gap is chunks 1-2 (2000 bytes) */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, 1999, UINT64_MAX));
+	/* no gap: the next chunk; a chunk already in the run is no growth */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 1, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 2, 1, UINT64_MAX, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 10, UINT64_MAX, UINT64_MAX));
+	/* a run of 8000 bytes takes a gap of 2000 (a quarter) over max_gap */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 8, 8, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 4, 6, 0, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 4, 5, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 6, 8, 1000, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 6, 7, 0, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 6, 8, 2000, UINT64_MAX));
+	/* the grown run's stored bytes: [0, 4000) */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, 4000));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, 3999));
+	/* a chunk between not stored right after the one before: no bridge */
+	e[2].coff = lading_cpu_to_le64(2001);
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, UINT64_MAX, UINT64_MAX));
+	e[2].coff = lading_cpu_to_le64(2000);
+	/* decoded bytes bounded: 16 MiB chunks, runs of at most 4 */
+	for (i = 0; i < 10; i++) {
+		e[i].uoff = lading_cpu_to_le64((uint64_t)i << 24);
+		e[i].ulen = lading_cpu_to_le32(1u << 24);
+	}
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, (LADING_CHUNK_RUN_PLAIN_MAX >> 24) - 1,
+				      UINT64_MAX, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, LADING_CHUNK_RUN_PLAIN_MAX >> 24,
+				       UINT64_MAX, UINT64_MAX));
+}
+
 int main(void)
 {
 	struct lading_blob_sources *srcs = NULL;
@@ -637,6 +687,7 @@ int main(void)
 		make_damaged(&toc, 4);
 		CHECK(!lading_blob_sources_open(specs, 3, NULL, &srcs, &err));
 		test_run_len(&toc);
+		test_run_bridge();
 		test_run_read_write(srcs, &toc);
 		test_batch(srcs, &toc, "cache-1", 1, UINT64_MAX);
 		test_batch(srcs, &toc, "cache-3", 3, 1);
