@@ -143,6 +143,15 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err)
 {
+	return lading_chunk_run_read_some(f, h, toc, first, count, NULL, res, err);
+}
+
+int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
+			       const struct lading_blob_handle *h,
+			       const struct lading_toc *toc, size_t first,
+			       size_t count, const uint8_t *skip, int *res,
+			       struct lading_error *err)
+{
 	const struct lading_toc_entry *t0 = &toc->entries[first];
 	const struct lading_toc_entry *tn = &toc->entries[first + count - 1];
 	size_t i;
@@ -173,6 +182,8 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 		const struct lading_toc_entry *t = &t0[i];
 		uint8_t *dst = f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
 
+		if (skip && skip[i])
+			continue;	/* read along only: stays NOT_WRITTEN */
 		res[i] = lading_toc_decode_at(toc, first + i, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
 		/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
 		 * and on a file system with smaller blocks a hole there would

@@ -63,6 +63,12 @@ struct fill_request {
 	size_t first, count;		/* chunk range; count 0: nothing to fill */
 	bool low_priority;		/* prefetch: behind on-demand requests */
 	bool own;			/* a read of our own (priming): not traced */
+	/*
+	 * low priority: per chunk of the range, 1 when it is only read
+	 * along (a gap bridged between wanted chunks): not fetched for
+	 * itself nor waited for; NULL: every chunk wanted
+	 */
+	const uint8_t *skip;
 	uint64_t deadline_us;		/* monotonic; 0: none */
 	fill_complete_fn *complete;	/* called once, without engine locks */
 	/* engine's */

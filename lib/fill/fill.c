@@ -79,6 +79,7 @@ struct prefetch_window {
 struct prefetch_request {
 	struct fill_request r;
 	struct prefetch_window *w;
+	uint8_t *skip;			/* r.skip, owned */
 };
 
 static void prefetch_complete(struct fill_request *r, int err)
@@ -91,6 +92,7 @@ static void prefetch_complete(struct fill_request *r, int err)
 	w->inflight--;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+	free(pr->skip);
 	free(pr);
 }
 
@@ -159,13 +161,19 @@ static struct fill_blob *blob_by_id(struct filler *f, const char *id)
 	return NULL;
 }
 
-static int prefetch_submit(struct filler *f, struct prefetch_window *w,
-			   struct fill_blob *b, size_t first, size_t count)
+/* skip: see fill_request, taken over (freed on failure too); NULL: none */
+static int prefetch_submit_some(struct filler *f, struct prefetch_window *w,
+				struct fill_blob *b, size_t first, size_t count,
+				uint8_t *skip)
 {
 	struct prefetch_request *pr = calloc(1, sizeof(*pr));
 
-	if (!pr)
+	if (!pr) {
+		free(skip);
 		return -ENOMEM;
+	}
+	pr->skip = skip;
+	pr->r.skip = skip;
 	pr->w = w;
 	pr->r.blob = b;
 	pr->r.first = first;
@@ -179,6 +187,12 @@ static int prefetch_submit(struct filler *f, struct prefetch_window *w,
 	return 0;
 }
 
+static int prefetch_submit(struct filler *f, struct prefetch_window *w,
+			   struct fill_blob *b, size_t first, size_t count)
+{
+	return prefetch_submit_some(f, w, b, first, count, NULL);
+}
+
 /* A traced chunk, and where the trace first names it. */
 struct trace_item {
 	struct fill_blob *b;
@@ -186,10 +200,14 @@ struct trace_item {
 	size_t pos;
 };
 
-/* A request of the replay: chunks [first, end) of b, b's first need at pos. */
+/*
+ * A request of the replay: chunks [first, end) of b, b's first need at
+ * pos; the traced ones are items [item, item + nitems) of the plan.
+ */
 struct trace_run {
 	struct fill_blob *b;
 	size_t first, end, pos;
+	size_t item, nitems;
 };
 
 static int item_cmp(const void *a, const void *b)
@@ -213,8 +231,8 @@ static int run_cmp(const void *a, const void *b)
 /*
  * The traced chunks of each blob in chunk order, grouped into runs: a
  * range request costs milliseconds where a few hundred KiB more cost
- * little, so a run bridges small gaps (the chunks in between are fetched
- * too, decoded and checked like the others).  Runs in the order their
+ * little, so a run bridges small gaps (the chunks in between are read
+ * along and dropped).  Runs in the order their
  * first chunk was needed.  *nruns runs into *out; 0 or -ENOMEM.
  */
 static int plan_trace_runs(const struct trace_item *it, size_t n,
@@ -229,6 +247,7 @@ static int plan_trace_runs(const struct trace_item *it, size_t n,
 	for (i = 0; i < n; i++) {
 		if (r && r->b == it[i].b && it[i].chunk < r->end) {
 			r->pos = it[i].pos < r->pos ? it[i].pos : r->pos;
+			r->nitems++;
 			continue;	/* the same chunk, traced twice */
 		}
 		if (r && r->b == it[i].b && it[i].chunk - r->first < TRACE_RUN_CHUNKS &&
@@ -236,6 +255,7 @@ static int plan_trace_runs(const struct trace_item *it, size_t n,
 					    LADING_CHUNK_BRIDGE_GAP, max_stored)) {
 			r->end = it[i].chunk + 1;
 			r->pos = it[i].pos < r->pos ? it[i].pos : r->pos;
+			r->nitems++;
 			continue;
 		}
 		r = &runs[(*nruns)++];
@@ -243,10 +263,36 @@ static int plan_trace_runs(const struct trace_item *it, size_t n,
 		r->first = it[i].chunk;
 		r->end = it[i].chunk + 1;
 		r->pos = it[i].pos;
+		r->item = i;
+		r->nitems = 1;
 	}
 	qsort(runs, *nruns, sizeof(*runs), run_cmp);
 	*out = runs;
 	return 0;
+}
+
+/*
+ * One run's request: the chunks between its traced ones are read along
+ * and dropped (not decoded, not written).  Without memory for that, the
+ * traced chunks one by one.
+ */
+static void submit_run(struct filler *f, struct prefetch_window *w,
+		       const struct trace_run *r, const struct trace_item *it)
+{
+	size_t n = r->end - r->first, i;
+	uint8_t *skip = n > 1 ? malloc(n) : NULL;
+
+	if (n > 1 && !skip) {
+		for (i = r->item; i < r->item + r->nitems; i++)
+			prefetch_submit(f, w, r->b, it[i].chunk, 1);
+		return;
+	}
+	if (skip) {
+		memset(skip, 1, n);
+		for (i = r->item; i < r->item + r->nitems; i++)
+			skip[it[i].chunk - r->first] = 0;
+	}
+	prefetch_submit_some(f, w, r->b, r->first, n, skip);
 }
 
 /*
@@ -284,8 +330,7 @@ static void prefetch_trace(struct filler *f, struct prefetch_window *w)
 		return;
 	}
 	for (i = 0; i < nruns && !f->prefetch_stop; i++)
-		prefetch_submit(f, w, runs[i].b, runs[i].first,
-				runs[i].end - runs[i].first);
+		submit_run(f, w, &runs[i], it);
 	__atomic_store_n(&f->trace_queued, (uint64_t)n, __ATOMIC_RELAXED);
 	if (skipped)
 		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: %zu chunks queued "

@@ -219,6 +219,16 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err);
 /*
+ * The same, where skip[i] set (skip NULL: none) marks a chunk only read
+ * along, between wanted ones: it is neither decoded nor written, and its
+ * res[i] stays LADING_CHUNK_NOT_WRITTEN.
+ */
+int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
+			       const struct lading_blob_handle *h,
+			       const struct lading_toc *toc, size_t first,
+			       size_t count, const uint8_t *skip, int *res,
+			       struct lading_error *err);
+/*
  * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
  * until the next read; meaningful only where res says LADING_CHUNK_OK.
  * NULL when k is not in that run.
