@@ -469,6 +469,26 @@ static void test_run_read_write(struct lading_blob_sources *srcs,
 	CHECK(chunk_in_cache(fd, toc, 1) && chunk_in_cache(fd, toc, 3));
 	CHECK(!lading_range_is_data(fd, lading_le64_to_cpu(toc->entries[2].uoff), CHUNK));
 	CHECK(!lading_range_is_data(fd, 0, CHUNK));
+	/* chunks read along (skip): neither decoded nor written; a bad
+	 * digest on a skipped chunk is not even looked at */
+	{
+		uint8_t skip[3] = { 0, 1, 0 };
+		int sfd = cache_file("cache-skip");
+
+		e[2].digest[0] ^= 1;
+		e[1].digest[0] ^= 1;	/* chunk 1: bad, but not ours */
+		CHECK(sfd >= 0);
+		CHECK(!lading_chunk_run_read_some(f, h, &bad, 0, 3, skip, res, &err));
+		CHECK(res[0] == LADING_CHUNK_OK && res[1] == LADING_CHUNK_NOT_WRITTEN &&
+		      res[2] == LADING_CHUNK_OK);
+		CHECK(!lading_chunk_run_write(f, sfd, res));
+		CHECK(chunk_in_cache(sfd, toc, 0) && chunk_in_cache(sfd, toc, 2));
+		CHECK(!lading_range_is_data(sfd, lading_le64_to_cpu(toc->entries[1].uoff), CHUNK));
+		e[2].digest[0] ^= 1;
+		e[1].digest[0] ^= 1;
+		if (sfd >= 0)
+			close(sfd);
+	}
 	/* no fd: nothing written, the good chunks say so */
 	CHECK(!lading_chunk_run_read(f, h, toc, 5, 2, res, &err));
 	CHECK(lading_chunk_run_write(f, -1, res) == -EBADF);
