@@ -9,6 +9,7 @@
 #
 # usage: bench/coldstart.sh [--repeat N] [--rates "0 1e9 100e6"]
 #        bench/coldstart.sh --inline-sweep   (bootstrap size per --inline-max)
+#        LADING_COLD_CASES="ondemand readahead trace" bench/coldstart.sh --rates 0
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
@@ -307,7 +308,7 @@ for rate in $RATES; do
 		ep=127.0.0.1:$(cat "$work/proxy.port")
 		label=$(python3 -c "r=float('$rate');print('%gGbit' % (r/1e9) if r >= 1e9 else '%gMbit' % (r/1e6))")
 	fi
-	for c in pull stream ondemand readahead trace; do
+	for c in ${LADING_COLD_CASES:-pull stream ondemand readahead trace}; do
 		walls= mounts= works= warms=
 		for i in $(seq 1 "$REPEAT"); do
 			drop_caches

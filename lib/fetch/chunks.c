@@ -70,6 +70,37 @@ size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t e
 	return k - first;
 }
 
+static uint64_t stored_end(const struct lading_toc_entry *t)
+{
+	return lading_le64_to_cpu(t->coff) + lading_le32_to_cpu(t->clen);
+}
+
+bool lading_chunk_run_bridge(const struct lading_toc *toc, size_t first,
+			     size_t end, size_t next, uint64_t max_gap,
+			     uint64_t max_stored)
+{
+	const struct lading_toc_entry *t = toc->entries;
+	uint64_t run, gap, plain;
+	size_t k;
+
+	if (first >= end || next < end || next >= toc->count)
+		return false;
+	for (k = end; k <= next; k++)
+		if (!stored_next(&t[k - 1], &t[k]))
+			return false;
+	run = stored_end(&t[end - 1]) - lading_le64_to_cpu(t[first].coff);
+	/* stored_next: coff(next) >= coff(end - 1) */
+	gap = lading_le64_to_cpu(t[next].coff) > stored_end(&t[end - 1]) ?
+	      lading_le64_to_cpu(t[next].coff) - stored_end(&t[end - 1]) : 0;
+	if (gap > max_gap && gap > run / 4)
+		return false;
+	if (stored_end(&t[next]) - lading_le64_to_cpu(t[first].coff) > max_stored)
+		return false;
+	plain = lading_le64_to_cpu(t[next].uoff) + padded(toc, &t[next]) -
+		lading_le64_to_cpu(t[first].uoff);
+	return plain <= LADING_CHUNK_RUN_PLAIN_MAX;
+}
+
 struct lading_chunk_fetcher *lading_chunk_fetcher_new(void)
 {
 	struct lading_chunk_fetcher *f = calloc(1, sizeof(*f));
@@ -112,6 +143,15 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err)
 {
+	return lading_chunk_run_read_some(f, h, toc, first, count, NULL, res, err);
+}
+
+int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
+			       const struct lading_blob_handle *h,
+			       const struct lading_toc *toc, size_t first,
+			       size_t count, const uint8_t *skip, int *res,
+			       struct lading_error *err)
+{
 	const struct lading_toc_entry *t0 = &toc->entries[first];
 	const struct lading_toc_entry *tn = &toc->entries[first + count - 1];
 	size_t i;
@@ -142,6 +182,8 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 		const struct lading_toc_entry *t = &t0[i];
 		uint8_t *dst = f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
 
+		if (skip && skip[i])
+			continue;	/* read along only: stays NOT_WRITTEN */
 		res[i] = lading_toc_decode_at(toc, first + i, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
 		/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
 		 * and on a file system with smaller blocks a hole there would

@@ -36,6 +36,7 @@
 struct fill_job {
 	struct fill_blob *blob;
 	size_t first, count;
+	uint8_t *skip;			/* per chunk: read along only; NULL: none */
 	struct fill_job *next;
 };
 
@@ -216,6 +217,11 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	}
 	*out = b;
 	return 0;
+}
+
+size_t fill_engine_merge_bytes(const struct fill_engine *e)
+{
+	return e->p.merge_bytes;
 }
 
 struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i)
@@ -436,15 +442,59 @@ static bool want_missing(const void *ud, size_t k)
  * The same for chunks [first, first + count) of b: the jobs holding a
  * chunk before demand_end go to the on-demand queue, the others behind.
  */
+static bool want_any(const void *ud, size_t k)
+{
+	(void)ud;
+	(void)k;
+	return true;
+}
+
+/* Under the lock: a job needs chunk k of b, skip relative to first. */
+static bool claims(const struct fill_blob *b, const uint8_t *skip, size_t first,
+		   size_t k)
+{
+	return chunk_missing(b, k) && !(skip && skip[k - first]);
+}
+
+/*
+ * Under the lock: a job of bridged chunks from k, which it needs: the
+ * chunks between the ones it needs are read along (j->skip), whatever
+ * their state, and left as they are.  0 or -ENOMEM.
+ */
+static int bridged_job(struct fill_engine *e, struct fill_job *j,
+		       const uint8_t *skip, size_t first, size_t end)
+{
+	struct fill_blob *b = j->blob;
+	size_t i, n = lading_chunk_run_len(&b->toc, j->first, end, e->p.merge_bytes,
+					   want_any, NULL);
+
+	while (n > 1 && !claims(b, skip, first, j->first + n - 1))
+		n--;
+	j->count = n;
+	for (i = 0; i < n; i++) {
+		if (claims(b, skip, first, j->first + i))
+			continue;
+		if (!j->skip && !(j->skip = calloc(n, 1)))
+			return -ENOMEM;
+		j->skip[i] = 1;
+	}
+	return 0;
+}
+
+/*
+ * The same for chunks [first, first + count) of b: the jobs holding a
+ * chunk before demand_end go to the on-demand queue, the others behind.
+ * skip (prefetch): the chunks only read along, see fill_request.
+ */
 static int claim_range(struct fill_engine *e, struct fill_blob *b, size_t first,
-		       size_t count, size_t demand_end)
+		       size_t count, size_t demand_end, const uint8_t *skip)
 {
 	size_t i, k = first, end = first + count;
 
 	while (k < end) {
 		struct fill_job *j;
 
-		if (!chunk_missing(b, k)) {
+		if (!claims(b, skip, first, k)) {
 			k++;
 			continue;
 		}
@@ -453,13 +503,21 @@ static int claim_range(struct fill_engine *e, struct fill_blob *b, size_t first,
 			return -ENOMEM;
 		j->blob = b;
 		j->first = k;
-		j->count = lading_chunk_run_len(&b->toc, k, end, e->p.merge_bytes,
-						want_missing, b);
+		if (skip) {
+			if (bridged_job(e, j, skip, first, end)) {
+				free(j);
+				return -ENOMEM;
+			}
+		} else {
+			j->count = lading_chunk_run_len(&b->toc, k, end, e->p.merge_bytes,
+							want_missing, b);
+		}
 		if (j->first + j->count > demand_end)
 			e->st.readahead_chunks += j->first + j->count -
 				(j->first > demand_end ? j->first : demand_end);
-		for (i = 0; i < j->count; i++)
-			b->state[k++] = FILL_CHUNK_INFLIGHT;
+		for (i = 0; i < j->count; i++, k++)
+			if (!j->skip || !j->skip[i])
+				b->state[k] = FILL_CHUNK_INFLIGHT;
 		queue_push(j->first < demand_end ? &e->high : &e->low, j);
 		pthread_cond_signal(&e->work);
 	}
@@ -469,7 +527,8 @@ static int claim_range(struct fill_engine *e, struct fill_blob *b, size_t first,
 static int claim_missing(struct fill_engine *e, struct fill_request *r)
 {
 	return claim_range(e, r->blob, r->first, r->count,
-			   r->low_priority ? r->first : r->first + r->count);
+			   r->low_priority ? r->first : r->first + r->count,
+			   r->low_priority ? r->skip : NULL);
 }
 
 /* ---- readahead -------------------------------------------------------- */
@@ -548,10 +607,10 @@ static int claim_with_readahead(struct fill_engine *e, struct fill_request *r)
 	if (!r->low_priority)
 		readahead_plan(e, r, true, &first, &count);
 	if (count && first == end)
-		return claim_range(e, r->blob, r->first, r->count + count, end);
+		return claim_range(e, r->blob, r->first, r->count + count, end, NULL);
 	ret = claim_missing(e, r);
 	if (!ret && count)
-		claim_range(e, r->blob, first, count, first);
+		claim_range(e, r->blob, first, count, first, NULL);
 	return ret;
 }
 
@@ -564,7 +623,7 @@ static void readahead_on_hit(struct fill_engine *e, const struct fill_request *r
 		return;
 	readahead_plan(e, r, false, &first, &count);
 	if (count)
-		claim_range(e, r->blob, first, count, first);
+		claim_range(e, r->blob, first, count, first, NULL);
 }
 
 /* ---- recording -------------------------------------------------------- */
@@ -668,7 +727,8 @@ static void promote_queued(struct fill_engine *e, const struct fill_blob *b, siz
 	struct fill_job *prev = NULL, *j;
 
 	for (j = e->low.head; j; prev = j, j = j->next) {
-		if (j->blob != b || k < j->first || k >= j->first + j->count)
+		if (j->blob != b || k < j->first || k >= j->first + j->count ||
+		    (j->skip && j->skip[k - j->first]))
 			continue;
 		if (prev)
 			prev->next = j->next;
@@ -692,6 +752,8 @@ static int request_state(const struct fill_request *r)
 	bool all = true;
 
 	for (k = r->first; k < r->first + r->count; k++) {
+		if (r->skip && r->skip[k - r->first])
+			continue;
 		if (b->state[k] == FILL_CHUNK_FAILED)
 			return -EIO;
 		if (b->state[k] != FILL_CHUNK_PRESENT)
@@ -817,8 +879,8 @@ static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 	int ret = blob_locate(b, &err);
 
 	if (!ret)
-		ret = lading_chunk_run_read(f, b->src, &b->toc, j->first, j->count,
-					    res, &err);
+		ret = lading_chunk_run_read_some(f, b->src, &b->toc, j->first,
+						 j->count, j->skip, res, &err);
 	if (ret) {
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
@@ -828,7 +890,7 @@ static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 		return;
 	}
 	for (i = 0; i < j->count; i++) {
-		if (res[i] >= 0)
+		if (res[i] >= 0 || (j->skip && j->skip[i]))
 			continue;
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
 			       "not served", b->id, j->first + i,
@@ -853,6 +915,12 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 	for (i = 0; i < j->count; i++) {
 		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
 
+		if (j->skip && j->skip[i]) {
+			/* not this job's chunk, but the registry sent it */
+			if (res)
+				e->st.stored_bytes_fetched += lading_le32_to_cpu(t->clen);
+			continue;
+		}
 		b->late[j->first + i] = 0;
 		if (!res || res[i] != LADING_CHUNK_OK) {
 			b->state[j->first + i] = FILL_CHUNK_FAILED;
@@ -908,13 +976,15 @@ static void *fetch_worker(void *arg)
 		if (res)
 			run_job(e, f, j, fd, res);
 		pthread_mutex_lock(&e->lock);
-		for (i = 0; res && i < j->count && res[i] == LADING_CHUNK_OK; i++)
+		for (i = 0; res && i < j->count &&
+			    (res[i] == LADING_CHUNK_OK || (j->skip && j->skip[i])); i++)
 			;
 		if (i < j->count)
 			e->st.fetch_errors++;
 		e->st.fetches++;
 		finish_job(e, j, res);
 		free(res);
+		free(j->skip);
 		free(j);
 		settle_waiting(e, fill_now_us(), &done);
 		pthread_mutex_unlock(&e->lock);
@@ -1008,7 +1078,9 @@ void fill_engine_stop(struct fill_engine *e)
 	/* queued jobs will not run: their chunks go back to absent */
 	while ((j = queue_pop(&e->high)) || (j = queue_pop(&e->low))) {
 		for (i = 0; i < j->count; i++)
-			j->blob->state[j->first + i] = FILL_CHUNK_ABSENT;
+			if (!j->skip || !j->skip[i])
+				j->blob->state[j->first + i] = FILL_CHUNK_ABSENT;
+		free(j->skip);
 		free(j);
 	}
 	pthread_cond_broadcast(&e->work);

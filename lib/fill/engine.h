@@ -63,6 +63,12 @@ struct fill_request {
 	size_t first, count;		/* chunk range; count 0: nothing to fill */
 	bool low_priority;		/* prefetch: behind on-demand requests */
 	bool own;			/* a read of our own (priming): not traced */
+	/*
+	 * low priority: per chunk of the range, 1 when it is only read
+	 * along (a gap bridged between wanted chunks): not fetched for
+	 * itself nor waited for; NULL: every chunk wanted
+	 */
+	const uint8_t *skip;
 	uint64_t deadline_us;		/* monotonic; 0: none */
 	fill_complete_fn *complete;	/* called once, without engine locks */
 	/* engine's */
@@ -109,6 +115,8 @@ bool fill_engine_has_write_fd(struct fill_engine *e, struct fill_blob *b);
 
 /* The i-th blob added, or NULL past the end. */
 struct fill_blob *fill_engine_blob(struct fill_engine *e, size_t i);
+/* The stored bytes one fetch reads at most. */
+size_t fill_engine_merge_bytes(const struct fill_engine *e);
 
 /* The chunk range covering uncompressed [off, off + len) (clamped). */
 void fill_blob_map(const struct fill_blob *b, uint64_t off, uint64_t len,

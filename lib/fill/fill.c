@@ -79,6 +79,7 @@ struct prefetch_window {
 struct prefetch_request {
 	struct fill_request r;
 	struct prefetch_window *w;
+	uint8_t *skip;			/* r.skip, owned */
 };
 
 static void prefetch_complete(struct fill_request *r, int err)
@@ -91,6 +92,7 @@ static void prefetch_complete(struct fill_request *r, int err)
 	w->inflight--;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+	free(pr->skip);
 	free(pr);
 }
 
@@ -159,13 +161,19 @@ static struct fill_blob *blob_by_id(struct filler *f, const char *id)
 	return NULL;
 }
 
-static int prefetch_submit(struct filler *f, struct prefetch_window *w,
-			   struct fill_blob *b, size_t first, size_t count)
+/* skip: see fill_request, taken over (freed on failure too); NULL: none */
+static int prefetch_submit_some(struct filler *f, struct prefetch_window *w,
+				struct fill_blob *b, size_t first, size_t count,
+				uint8_t *skip)
 {
 	struct prefetch_request *pr = calloc(1, sizeof(*pr));
 
-	if (!pr)
+	if (!pr) {
+		free(skip);
 		return -ENOMEM;
+	}
+	pr->skip = skip;
+	pr->r.skip = skip;
 	pr->w = w;
 	pr->r.blob = b;
 	pr->r.first = first;
@@ -179,17 +187,127 @@ static int prefetch_submit(struct filler *f, struct prefetch_window *w,
 	return 0;
 }
 
+static int prefetch_submit(struct filler *f, struct prefetch_window *w,
+			   struct fill_blob *b, size_t first, size_t count)
+{
+	return prefetch_submit_some(f, w, b, first, count, NULL);
+}
+
+/* A traced chunk, and where the trace first names it. */
+struct trace_item {
+	struct fill_blob *b;
+	uint32_t chunk;
+	size_t pos;
+};
+
 /*
- * Queues the traced chunks at once, in trace order, runs of neighbours in
- * one request: every worker takes them, on-demand jobs still go first.
+ * A request of the replay: chunks [first, end) of b, b's first need at
+ * pos; the traced ones are items [item, item + nitems) of the plan.
+ */
+struct trace_run {
+	struct fill_blob *b;
+	size_t first, end, pos;
+	size_t item, nitems;
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct trace_item *x = a, *y = b;
+
+	if (x->b != y->b)
+		return (uintptr_t)x->b < (uintptr_t)y->b ? -1 : 1;
+	if (x->chunk != y->chunk)
+		return x->chunk < y->chunk ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct trace_run *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * The traced chunks of each blob in chunk order, grouped into runs: a
+ * range request costs milliseconds where a few hundred KiB more cost
+ * little, so a run bridges small gaps (the chunks in between are read
+ * along and dropped).  Runs in the order their
+ * first chunk was needed.  *nruns runs into *out; 0 or -ENOMEM.
+ */
+static int plan_trace_runs(const struct trace_item *it, size_t n,
+			   uint64_t max_stored, struct trace_run **out, size_t *nruns)
+{
+	struct trace_run *runs = calloc(n ? n : 1, sizeof(*runs)), *r = NULL;
+	size_t i;
+
+	if (!runs)
+		return -ENOMEM;
+	*nruns = 0;
+	for (i = 0; i < n; i++) {
+		if (r && r->b == it[i].b && it[i].chunk < r->end) {
+			r->pos = it[i].pos < r->pos ? it[i].pos : r->pos;
+			r->nitems++;
+			continue;	/* the same chunk, traced twice */
+		}
+		if (r && r->b == it[i].b && it[i].chunk - r->first < TRACE_RUN_CHUNKS &&
+		    lading_chunk_run_bridge(&r->b->toc, r->first, r->end, it[i].chunk,
+					    LADING_CHUNK_BRIDGE_GAP, max_stored)) {
+			r->end = it[i].chunk + 1;
+			r->pos = it[i].pos < r->pos ? it[i].pos : r->pos;
+			r->nitems++;
+			continue;
+		}
+		r = &runs[(*nruns)++];
+		r->b = it[i].b;
+		r->first = it[i].chunk;
+		r->end = it[i].chunk + 1;
+		r->pos = it[i].pos;
+		r->item = i;
+		r->nitems = 1;
+	}
+	qsort(runs, *nruns, sizeof(*runs), run_cmp);
+	*out = runs;
+	return 0;
+}
+
+/*
+ * One run's request: the chunks between its traced ones are read along
+ * and dropped (not decoded, not written).  Without memory for that, the
+ * traced chunks one by one.
+ */
+static void submit_run(struct filler *f, struct prefetch_window *w,
+		       const struct trace_run *r, const struct trace_item *it)
+{
+	size_t n = r->end - r->first, i;
+	uint8_t *skip = n > 1 ? malloc(n) : NULL;
+
+	if (n > 1 && !skip) {
+		for (i = r->item; i < r->item + r->nitems; i++)
+			prefetch_submit(f, w, r->b, it[i].chunk, 1);
+		return;
+	}
+	if (skip) {
+		memset(skip, 1, n);
+		for (i = r->item; i < r->item + r->nitems; i++)
+			skip[it[i].chunk - r->first] = 0;
+	}
+	prefetch_submit_some(f, w, r->b, r->first, n, skip);
+}
+
+/*
+ * Queues the traced chunks at once, in runs (plan_trace_runs): every
+ * worker takes them, on-demand jobs still go first.
  */
 static void prefetch_trace(struct filler *f, struct prefetch_window *w)
 {
 	const struct lading_trace *t = &f->replay;
-	struct fill_blob *b = NULL, *run_blob = NULL;
-	size_t i, run_first = 0, run_count = 0, queued = 0, skipped = 0;
+	struct trace_item *it = calloc(t->n ? t->n : 1, sizeof(*it));
+	struct trace_run *runs = NULL;
+	struct fill_blob *b = NULL;
+	size_t i, n = 0, nruns = 0, skipped = 0;
 
-	for (i = 0; i < t->n && !f->prefetch_stop; i++) {
+	for (i = 0; it && i < t->n && !f->prefetch_stop; i++) {
 		const struct lading_trace_entry *e = &t->v[i];
 
 		if (!b || strcmp(b->id, e->blob))
@@ -198,28 +316,31 @@ static void prefetch_trace(struct filler *f, struct prefetch_window *w)
 			skipped++;
 			continue;
 		}
-		if (run_count && run_blob == b && e->chunk == run_first + run_count &&
-		    run_count < TRACE_RUN_CHUNKS) {
-			run_count++;
-		} else {
-			if (run_count)
-				prefetch_submit(f, w, run_blob, run_first, run_count);
-			run_blob = b;
-			run_first = e->chunk;
-			run_count = 1;
-		}
-		queued++;
-		__atomic_store_n(&f->trace_queued, (uint64_t)queued, __ATOMIC_RELAXED);
+		it[n].b = b;
+		it[n].chunk = e->chunk;
+		it[n].pos = i;
+		n++;
 	}
-	if (run_count)
-		prefetch_submit(f, w, run_blob, run_first, run_count);
+	qsort(it, n, sizeof(*it), item_cmp);
+	if (!it || plan_trace_runs(it, n, fill_engine_merge_bytes(f->engine),
+				   &runs, &nruns)) {
+		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: not replayed: %s",
+			       f->replay_name, strerror(ENOMEM));
+		free(it);
+		return;
+	}
+	for (i = 0; i < nruns && !f->prefetch_stop; i++)
+		submit_run(f, w, &runs[i], it);
+	__atomic_store_n(&f->trace_queued, (uint64_t)n, __ATOMIC_RELAXED);
 	if (skipped)
-		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: %zu chunks queued, "
-			       "%zu not in this image (or not writable yet)",
-			       f->replay_name, queued, skipped);
+		lading_log_msg(f->p->log, LADING_LOG_WARN, "%s: %zu chunks queued "
+			       "in %zu requests, %zu not in this image (or not "
+			       "writable yet)", f->replay_name, n, nruns, skipped);
 	else
-		lading_log_msg(f->p->log, LADING_LOG_INFO, "%s: %zu chunks queued",
-			       f->replay_name, queued);
+		lading_log_msg(f->p->log, LADING_LOG_INFO, "%s: %zu chunks queued "
+			       "in %zu requests", f->replay_name, n, nruns);
+	free(runs);
+	free(it);
 }
 
 /* 0 when the walk reached the blob's end; -EAGAIN: no writer yet. */
@@ -513,7 +634,7 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 	struct fill_serve_opts o = { .timeout_ms = p->timeout_ms, .log = p->log,
 				     .mountpoint = p->mountpoint,
 				     .cache_dir = p->cache_dir };
-	bool mounted = false;
+	bool mounted = false, early;
 	size_t i;
 	int ret = 0, tret;
 
@@ -561,6 +682,16 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 		fill_engine_trace_start(f->engine, p->record_ms);
 		f->recording = true;
 	}
+	/*
+	 * fanotify: the cache files are marked and writable before the
+	 * mount, so the trace replay (and --prefetch) start now and overlap
+	 * the mount; a read meanwhile waits for its chunk like any other.
+	 * Reading listed paths needs the mount; cachefiles has no writer
+	 * before the kernel opens a blob.
+	 */
+	early = !ret && f->backend == LADING_FILL_FANOTIFY && !p->prefetch_list;
+	if (early)
+		start_prefetch(f);
 	if (!ret && p->mountpoint) {
 		ret = f->backend == LADING_FILL_FANOTIFY ?
 		      mount_file_backed(f, &reports[0]) : mount_cachefiles(f, &images[0]);
@@ -571,7 +702,8 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 			       "the %s back end", nimages, p->mountpoint ? " on " : "",
 			       p->mountpoint ? p->mountpoint : "",
 			       lading_fill_backend_name(f->backend));
-		start_prefetch(f);
+		if (!early)
+			start_prefetch(f);
 		serve_until_stopped(f);
 	}
 	if (mounted)

@@ -469,6 +469,26 @@ static void test_run_read_write(struct lading_blob_sources *srcs,
 	CHECK(chunk_in_cache(fd, toc, 1) && chunk_in_cache(fd, toc, 3));
 	CHECK(!lading_range_is_data(fd, lading_le64_to_cpu(toc->entries[2].uoff), CHUNK));
 	CHECK(!lading_range_is_data(fd, 0, CHUNK));
+	/* chunks read along (skip): neither decoded nor written; a bad
+	 * digest on a skipped chunk is not even looked at */
+	{
+		uint8_t skip[3] = { 0, 1, 0 };
+		int sfd = cache_file("cache-skip");
+
+		e[2].digest[0] ^= 1;
+		e[1].digest[0] ^= 1;	/* chunk 1: bad, but not ours */
+		CHECK(sfd >= 0);
+		CHECK(!lading_chunk_run_read_some(f, h, &bad, 0, 3, skip, res, &err));
+		CHECK(res[0] == LADING_CHUNK_OK && res[1] == LADING_CHUNK_NOT_WRITTEN &&
+		      res[2] == LADING_CHUNK_OK);
+		CHECK(!lading_chunk_run_write(f, sfd, res));
+		CHECK(chunk_in_cache(sfd, toc, 0) && chunk_in_cache(sfd, toc, 2));
+		CHECK(!lading_range_is_data(sfd, lading_le64_to_cpu(toc->entries[1].uoff), CHUNK));
+		e[2].digest[0] ^= 1;
+		e[1].digest[0] ^= 1;
+		if (sfd >= 0)
+			close(sfd);
+	}
 	/* no fd: nothing written, the good chunks say so */
 	CHECK(!lading_chunk_run_read(f, h, toc, 5, 2, res, &err));
 	CHECK(lading_chunk_run_write(f, -1, res) == -EBADF);
@@ -597,6 +617,56 @@ static void test_run_bounds(void)
 	CHECK_EQ_U64(lading_chunk_run_len(&toc, 0, 10, UINT64_MAX, want_any, NULL), 5);
 }
 
+/*
+ * A prefetch run bridges a gap of at most max_gap stored bytes, or of a
+ * quarter of the run, through chunks stored back to back, within the
+ * run's stored and decoded bounds.
+ */
+static void test_run_bridge(void)
+{
+	struct lading_toc_entry e[10];
+	struct lading_toc toc = { .entries = e, .count = 10 };
+	size_t i;
+
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < 10; i++) {
+		e[i].uoff = lading_cpu_to_le64((uint64_t)i << 20);
+		e[i].ulen = lading_cpu_to_le32(1u << 20);
+		e[i].coff = lading_cpu_to_le64(i * 1000);
+		e[i].clen = lading_cpu_to_le32(1000);
+	}
+	/* the gap is chunks 1-2 (2000 bytes) */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, 1999, UINT64_MAX));
+	/* no gap: the next chunk; a chunk already in the run is no growth */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 1, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 2, 1, UINT64_MAX, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 10, UINT64_MAX, UINT64_MAX));
+	/* a run of 8000 bytes takes a gap of 2000 (a quarter) over max_gap */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 8, 8, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 4, 6, 0, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 4, 5, 0, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 6, 8, 1000, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 6, 7, 0, UINT64_MAX));
+	CHECK(lading_chunk_run_bridge(&toc, 0, 6, 8, 2000, UINT64_MAX));
+	/* the grown run's stored bytes: [0, 4000) */
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, 4000));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, 2000, 3999));
+	/* a chunk between not stored right after the one before: no bridge */
+	e[2].coff = lading_cpu_to_le64(2001);
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, 3, UINT64_MAX, UINT64_MAX));
+	e[2].coff = lading_cpu_to_le64(2000);
+	/* decoded bytes bounded: 16 MiB chunks, runs of at most 4 */
+	for (i = 0; i < 10; i++) {
+		e[i].uoff = lading_cpu_to_le64((uint64_t)i << 24);
+		e[i].ulen = lading_cpu_to_le32(1u << 24);
+	}
+	CHECK(lading_chunk_run_bridge(&toc, 0, 1, (LADING_CHUNK_RUN_PLAIN_MAX >> 24) - 1,
+				      UINT64_MAX, UINT64_MAX));
+	CHECK(!lading_chunk_run_bridge(&toc, 0, 1, LADING_CHUNK_RUN_PLAIN_MAX >> 24,
+				       UINT64_MAX, UINT64_MAX));
+}
+
 int main(void)
 {
 	struct lading_blob_sources *srcs = NULL;
@@ -637,6 +707,7 @@ int main(void)
 		make_damaged(&toc, 4);
 		CHECK(!lading_blob_sources_open(specs, 3, NULL, &srcs, &err));
 		test_run_len(&toc);
+		test_run_bridge();
 		test_run_read_write(srcs, &toc);
 		test_batch(srcs, &toc, "cache-1", 1, UINT64_MAX);
 		test_batch(srcs, &toc, "cache-3", 3, 1);

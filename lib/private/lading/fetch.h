@@ -182,6 +182,19 @@ size_t lading_chunk_run_len(const struct lading_toc *toc, size_t first, size_t e
 			    bool (*want)(const void *ud, size_t k), const void *ud);
 
 /*
+ * For prefetching, where one request costs more than a few hundred KiB
+ * read in vain: whether the run [first, end) can grow to take chunk next
+ * (next >= end) in the same range read, the chunks between read along.
+ * They must all be stored back to back, the bytes between end - 1 and
+ * next at most max_gap or a quarter of the run's stored bytes, and the
+ * grown run within max_stored and LADING_CHUNK_RUN_PLAIN_MAX.
+ */
+#define LADING_CHUNK_BRIDGE_GAP (256u << 10)
+bool lading_chunk_run_bridge(const struct lading_toc *toc, size_t first,
+			     size_t end, size_t next, uint64_t max_gap,
+			     uint64_t max_stored);
+
+/*
  * What became of each chunk of a run, in the caller's array of count
  * ints: LADING_CHUNK_OK (after lading_chunk_run_read: verified; after
  * lading_chunk_run_write: written), a negative errno when the chunk is bad
@@ -205,6 +218,16 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 			  const struct lading_blob_handle *h,
 			  const struct lading_toc *toc, size_t first, size_t count,
 			  int *res, struct lading_error *err);
+/*
+ * The same, where skip[i] set (skip NULL: none) marks a chunk only read
+ * along, between wanted ones: it is neither decoded nor written, and its
+ * res[i] stays LADING_CHUNK_NOT_WRITTEN.
+ */
+int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
+			       const struct lading_blob_handle *h,
+			       const struct lading_toc *toc, size_t first,
+			       size_t count, const uint8_t *skip, int *res,
+			       struct lading_error *err);
 /*
  * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
  * until the next read; meaningful only where res says LADING_CHUNK_OK.
