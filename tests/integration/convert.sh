@@ -203,10 +203,7 @@ http:
 YML
 	docker-registry serve reg/config.yml >reg/log 2>&1 &
 	regpid=$!
-	for _ in $(seq 1 50); do
-		curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	wait_registry "$port" "$regpid" reg/log || { kill $regpid; exit 1; }
 	skopeo copy -q --dest-tls-verify=false oci:out:lading \
 		"docker://127.0.0.1:$port/lading/test:v1" || { kill $regpid; fail "skopeo push"; }
 	skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/lading/test:v1" \
@@ -258,7 +255,7 @@ YML
 
 	# basic auth (htpasswd): right credentials pass, wrong ones are named
 	if command -v htpasswd >/dev/null 2>&1; then
-		port=$((port + 1))
+		port=$((20000 + RANDOM % 20000))
 		htpasswd -Bbn tester secret >reg/htpasswd
 		cat >reg/auth.yml <<YML
 version: 0.1
@@ -274,10 +271,7 @@ http:
 YML
 		docker-registry serve reg/auth.yml >reg/auth.log 2>&1 &
 		regpid=$!
-		for _ in $(seq 1 50); do
-			curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-			sleep 0.1
-		done
+		wait_registry "$port" "$regpid" reg/auth.log || { kill $regpid; exit 1; }
 		"$LADING_CONVERT" -q --plain-http --creds tester:secret \
 			"docker://127.0.0.1:$port/src/img:v1" oci:authed:v1 ||
 			{ kill $regpid; fail "basic auth with the right password"; }

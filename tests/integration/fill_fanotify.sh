@@ -237,10 +237,7 @@ if command -v docker-registry >/dev/null 2>&1 && command -v skopeo >/dev/null 2>
 		"$WORK/reg/data" "$port" >"$WORK/reg/config.yml"
 	docker-registry serve "$WORK/reg/config.yml" >"$WORK/reg/log" 2>&1 &
 	regpid=$!
-	for _ in $(seq 1 50); do
-		curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	wait_registry "$port" "$regpid" "$WORK/reg/log" || { kill $regpid; exit 1; }
 	# a one-blob OCI image around the same blob, pushed with skopeo
 	mkdir -p "$WORK/layout/blobs/sha256"
 	cp "$blobs/$blob_id" "$WORK/layout/blobs/sha256/"

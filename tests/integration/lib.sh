@@ -412,12 +412,20 @@ http:
 YML
 	docker-registry serve "$1/config.yml" >"$1/log" 2>&1 &
 	REG_PID=$!
-	for _ in $(seq 1 50); do
-		curl -s "http://127.0.0.1:$REG_PORT/v2/" >/dev/null 2>&1 && return 0
+	wait_registry "$REG_PORT" "$REG_PID" "$1/log" || { stop_registry; exit 1; }
+}
+# wait_registry PORT PID LOG: until the registry answers /v2/ (30 s at most:
+# a loaded machine starts it slowly); fails naming its log when it died or
+# never answered.
+wait_registry() {
+	for _ in $(seq 1 300); do
+		curl -s -o /dev/null "http://127.0.0.1:$1/v2/" && return 0
+		kill -0 "$2" 2>/dev/null || { printf 'FAIL: %s: docker-registry on 127.0.0.1:%s exited: %s\n' \
+			"$TEST_NAME" "$1" "$(tail -3 "$3")" >&2; return 1; }
 		sleep 0.1
 	done
-	stop_registry
-	fail "docker-registry did not start on 127.0.0.1:$REG_PORT"
+	printf 'FAIL: %s: docker-registry did not answer on 127.0.0.1:%s\n' "$TEST_NAME" "$1" >&2
+	return 1
 }
 stop_registry() {
 	[ -n "${REG_PID:-}" ] || return 0
