@@ -38,18 +38,6 @@ attach() {
 attach 1000000000
 
 FILL_OPTS="--readahead 0 $REG"
-# live "requests hits chunks_fetched" (SIGUSR1: one JSON line on stderr)
-live_stats() {
-	local n
-	n=$(grep -c '^{' "$ERR" || true)
-	kill -USR1 $FILLER
-	for _ in $(seq 1 50); do
-		[ "$(grep -c '^{' "$ERR" || true)" -gt "$n" ] && break
-		sleep 0.1
-	done
-	grep '^{' "$ERR" | tail -1 | python3 -c \
-		'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["hits"], s["chunks_fetched"])'
-}
 # wait until N chunks are fetched (the replay), then read FILES: all hits
 replay_then_read() {
 	local n=$1; shift

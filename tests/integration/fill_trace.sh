@@ -45,18 +45,6 @@ stop_filler() {
 	! grep -q " $MNT " /proc/mounts || fail "still mounted after SIGTERM"
 }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
-# live statistics (SIGUSR1 prints a JSON line on stderr): "requests hits chunks"
-live_stats() {
-	local n
-	n=$(grep -c '^{' "$ERR" || true)
-	kill -USR1 $FILLER
-	for _ in $(seq 1 50); do
-		[ "$(grep -c '^{' "$ERR" || true)" -gt "$n" ] && break
-		sleep 0.1
-	done
-	grep '^{' "$ERR" | tail -1 | python3 -c \
-		'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["hits"], s["chunks_fetched"])'
-}
 # read the first 4 KiB of FILE with the kernel's readahead off for it
 read_head() {
 	python3 - "$1" <<'PY'

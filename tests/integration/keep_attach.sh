@@ -108,19 +108,6 @@ grown=$((after - before))
 log "ok: attached; the registry grew by $grown bytes, the artifact"
 
 FILL_OPTS=--plain-http
-data_bytes() {
-	python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY); size = os.fstat(fd).st_size; off = n = 0
-while off < size:
-    try:
-        d = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    h = os.lseek(fd, d, os.SEEK_HOLE); n += h - d; off = h
-print(n)
-PY
-}
 
 # the original tag, through its tag-schema referrer, on a fresh cache
 start_filler "docker://$R/app:1.0" "$WORK/c1"

@@ -61,19 +61,6 @@ stop_filler() {
 	MNT=
 }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
-data_bytes() {
-	python3 - "$1" <<'PY'
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY); size = os.fstat(fd).st_size; off = n = 0
-while off < size:
-    try:
-        d = os.lseek(fd, off, os.SEEK_DATA)
-    except OSError:
-        break
-    h = os.lseek(fd, d, os.SEEK_HOLE); n += h - d; off = h
-print(n)
-PY
-}
 layer1=$(python3 -c "
 import json
 idx = json.load(open('img/index.json'))

@@ -657,3 +657,30 @@ stop_filler() {
 }
 # sget KEY: a top-level value of the last filler's report ('' if null)
 sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
+# live_stats: the running filler's "requests hits chunks_fetched" (SIGUSR1
+# makes it print one JSON line on $ERR)
+live_stats() {
+	local n
+	n=$(grep -c '^{' "$ERR" || true)
+	kill -USR1 $FILLER
+	for _ in $(seq 1 50); do
+		[ "$(grep -c '^{' "$ERR" || true)" -gt "$n" ] && break
+		sleep 0.1
+	done
+	grep '^{' "$ERR" | tail -1 | python3 -c \
+		'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["hits"], s["chunks_fetched"])'
+}
+# data_bytes FILE: bytes of FILE that are data, not holes (SEEK_DATA/SEEK_HOLE)
+data_bytes() {
+	python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); size = os.fstat(fd).st_size; off = n = 0
+while off < size:
+    try:
+        d = os.lseek(fd, off, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE); n += h - d; off = h
+print(n)
+PY
+}
