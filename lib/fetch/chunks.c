@@ -146,19 +146,16 @@ int lading_chunk_run_read(struct lading_chunk_fetcher *f,
 	return lading_chunk_run_read_some(f, h, toc, first, count, NULL, res, err);
 }
 
-int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
-			       const struct lading_blob_handle *h,
-			       const struct lading_toc *toc, size_t first,
-			       size_t count, const uint8_t *skip, int *res,
-			       struct lading_error *err)
+int lading_chunk_run_fetch(struct lading_chunk_fetcher *f,
+			   const struct lading_blob_handle *h,
+			   const struct lading_toc *toc, size_t first,
+			   size_t count, struct lading_error *err)
 {
 	const struct lading_toc_entry *t0 = &toc->entries[first];
 	const struct lading_toc_entry *tn = &toc->entries[first + count - 1];
 	size_t i;
 	int ret;
 
-	for (i = 0; i < count; i++)
-		res[i] = LADING_CHUNK_NOT_WRITTEN;
 	if (!f)
 		return lading_error_set(err, ENOMEM, "out of memory");
 	f->count = 0;		/* nothing to write unless the read succeeds */
@@ -178,23 +175,48 @@ int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
 				      lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff), f->stored, err);
 	if (ret)
 		return ret;
-	for (i = 0; i < count; i++) {
-		const struct lading_toc_entry *t = &t0[i];
-		uint8_t *dst = f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
-
-		if (skip && skip[i])
-			continue;	/* read along only: stays NOT_WRITTEN */
-		res[i] = lading_toc_decode_at(toc, first + i, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
-		/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
-		 * and on a file system with smaller blocks a hole there would
-		 * make cachefiles ask for the chunk again */
-		if (res[i] == LADING_CHUNK_OK)
-			memset(dst + lading_le32_to_cpu(t->ulen), 0, padded(toc, t) - lading_le32_to_cpu(t->ulen));
-	}
 	f->toc = toc;
 	f->first = first;
 	f->count = count;
 	return 0;
+}
+
+int lading_chunk_run_decode(struct lading_chunk_fetcher *f, size_t i)
+{
+	const struct lading_toc_entry *t0, *t;
+	uint8_t *dst;
+	int res;
+
+	if (!f || i >= f->count)
+		return LADING_CHUNK_NOT_WRITTEN;
+	t0 = &f->toc->entries[f->first];
+	t = &t0[i];
+	dst = f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff));
+	res = lading_toc_decode_at(f->toc, f->first + i, f->stored + (lading_le64_to_cpu(t->coff) - lading_le64_to_cpu(t0->coff)), dst);
+	/* the zeros to 4 KiB are written too: whole blocks for O_DIRECT,
+	 * and on a file system with smaller blocks a hole there would
+	 * make cachefiles ask for the chunk again */
+	if (res == LADING_CHUNK_OK)
+		memset(dst + lading_le32_to_cpu(t->ulen), 0, padded(f->toc, t) - lading_le32_to_cpu(t->ulen));
+	return res;
+}
+
+int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
+			       const struct lading_blob_handle *h,
+			       const struct lading_toc *toc, size_t first,
+			       size_t count, const uint8_t *skip, int *res,
+			       struct lading_error *err)
+{
+	size_t i;
+	int ret;
+
+	for (i = 0; i < count; i++)
+		res[i] = LADING_CHUNK_NOT_WRITTEN;
+	ret = lading_chunk_run_fetch(f, h, toc, first, count, err);
+	for (i = 0; !ret && i < count; i++)
+		if (!skip || !skip[i])	/* read along only: stays NOT_WRITTEN */
+			res[i] = lading_chunk_run_decode(f, i);
+	return ret;
 }
 
 const uint8_t *lading_chunk_run_plain(const struct lading_chunk_fetcher *f,
@@ -247,6 +269,20 @@ int lading_chunk_run_write(struct lading_chunk_fetcher *f, int fd, int *res)
 		first_err = first_err ? first_err : ret;
 	}
 	return first_err;
+}
+
+int lading_chunk_run_write_one(struct lading_chunk_fetcher *f, int fd, size_t i)
+{
+	const struct lading_toc_entry *t0, *t;
+
+	if (!f || i >= f->count)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	t0 = &f->toc->entries[f->first];
+	t = &t0[i];
+	return lading_pwrite_full(fd, f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff)),
+				  (size_t)padded(f->toc, t), lading_le64_to_cpu(t->uoff));
 }
 
 /* ---- a blob's wanted chunks, by a few threads ------------------------- */

@@ -489,6 +489,30 @@ static void test_run_read_write(struct lading_blob_sources *srcs,
 		if (sfd >= 0)
 			close(sfd);
 	}
+	/* in steps, out of order (the filler hands on what a read waits
+	 * for first): one range read, then each chunk decoded and written */
+	{
+		int sfd = cache_file("cache-steps");
+
+		CHECK(sfd >= 0);
+		CHECK(!lading_chunk_run_fetch(f, h, &bad, 1, 3, &err));
+		CHECK(lading_chunk_run_decode(f, 2) == LADING_CHUNK_OK);
+		CHECK(!lading_chunk_run_write_one(f, sfd, 2));
+		CHECK(chunk_in_cache(sfd, toc, 3) && !chunk_in_cache(sfd, toc, 1));
+		CHECK(lading_chunk_run_decode(f, 1) == -EBADMSG);	/* chunk 2 */
+		CHECK(lading_chunk_run_decode(f, 0) == LADING_CHUNK_OK);
+		CHECK(!lading_chunk_run_write_one(f, sfd, 0));
+		CHECK(chunk_in_cache(sfd, toc, 1));
+		CHECK(!lading_range_is_data(sfd, lading_le64_to_cpu(toc->entries[2].uoff), CHUNK));
+		/* outside the run fetched, or no fd */
+		CHECK(lading_chunk_run_decode(f, 3) == LADING_CHUNK_NOT_WRITTEN);
+		CHECK(lading_chunk_run_write_one(f, sfd, 3) == -EINVAL);
+		CHECK(lading_chunk_run_write_one(f, -1, 0) == -EBADF);
+		CHECK(lading_chunk_run_fetch(NULL, h, toc, 0, 1, &err) == -ENOMEM);
+		lading_error_clear(&err);
+		if (sfd >= 0)
+			close(sfd);
+	}
 	/* no fd: nothing written, the good chunks say so */
 	CHECK(!lading_chunk_run_read(f, h, toc, 5, 2, res, &err));
 	CHECK(lading_chunk_run_write(f, -1, res) == -EBADF);

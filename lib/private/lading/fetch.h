@@ -229,6 +229,20 @@ int lading_chunk_run_read_some(struct lading_chunk_fetcher *f,
 			       size_t count, const uint8_t *skip, int *res,
 			       struct lading_error *err);
 /*
+ * The same in steps, for a caller that hands each chunk on as soon as it
+ * is checked: the run's one range read (0, or its error with err saying
+ * why; nothing decoded yet), then chunk first + i decoded and checked
+ * (LADING_CHUNK_OK or a negative errno, as res above), then written to fd
+ * (0 or the write's error).  Steps for chunks outside the run just
+ * fetched fail.
+ */
+int lading_chunk_run_fetch(struct lading_chunk_fetcher *f,
+			   const struct lading_blob_handle *h,
+			   const struct lading_toc *toc, size_t first,
+			   size_t count, struct lading_error *err);
+int lading_chunk_run_decode(struct lading_chunk_fetcher *f, size_t i);
+int lading_chunk_run_write_one(struct lading_chunk_fetcher *f, int fd, size_t i);
+/*
  * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
  * until the next read; meaningful only where res says LADING_CHUNK_OK.
  * NULL when k is not in that run.
