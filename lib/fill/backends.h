@@ -73,10 +73,10 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 		      const struct fill_serve_opts *o, struct lading_error *err);
 /*
  * Gives b a write fd (only an event's fd writes without raising events):
- * reads one byte of its first missing chunk through the file, which the
- * event thread fills.  0 or a negative errno.
+ * reads one byte past its data through the file, an event the event
+ * thread answers at once.  0 or a negative errno.
  */
-int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b, uint64_t off);
+int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b);
 /* Stops reading events (requests in the engine still get answered). */
 void fan_backend_stop(struct fan_backend *fb);
 /* After the engine stopped: closes the group and frees. */

@@ -29,6 +29,7 @@
 #define FILL_DEFAULT_MERGE (4u << 20)
 #define FILL_REAPER_TICK_MS 50
 #define FILL_RA_INIT (128u << 10)
+#define FILL_RA_SPILL (512u << 10)
 /* 16 linear steps per power of two: p50/p99 within about 6 % */
 #define LAT_SUB_BITS 4
 #define LAT_BUCKETS ((64 - LAT_SUB_BITS + 1) << LAT_SUB_BITS)
@@ -101,6 +102,7 @@ static void blob_free(struct fill_blob *b)
 	lading_toc_free(&b->toc);
 	free(b->state);
 	free(b->late);
+	free(b->wanted);
 	free(b->ref);
 	free(b->traced);
 	free(b->name);
@@ -199,7 +201,8 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);
 		b->late = calloc(b->toc.count ? b->toc.count : 1, 1);
 		b->traced = calloc(b->toc.count ? b->toc.count : 1, 1);
-		ret = b->state && b->late && b->traced ? 0 :
+		b->wanted = calloc(b->toc.count ? b->toc.count : 1, 1);
+		ret = b->state && b->late && b->traced && b->wanted ? 0 :
 		      lading_error_set(err, ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&e->lock);
@@ -534,6 +537,33 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 /* ---- readahead -------------------------------------------------------- */
 
 /*
+ * Under the lock: the window reached the end of its file (stored last):
+ * it goes on with the chunks stored after that one, the files next to it
+ * in the tree (the same directory), as many as fit in FILL_RA_SPILL
+ * decoded bytes (and the window's limit), while they are missing and
+ * stored back to back.  A miss in a small file
+ * then also brings its neighbours, which a process loading modules or
+ * libraries from one directory reads next, in the same range read.
+ */
+static void readahead_spill(struct fill_engine *e, struct fill_blob *b,
+			    size_t last, size_t *first, size_t *count)
+{
+	uint64_t limit = e->p.readahead < FILL_RA_SPILL ? e->p.readahead : FILL_RA_SPILL;
+	uint64_t bytes = 0;
+	size_t k = last + 1, n, i;
+
+	if (k >= b->toc.count || !chunk_missing(b, k) || (*count && *first + *count != k))
+		return;
+	n = lading_chunk_run_len(&b->toc, k, b->toc.count, e->p.merge_bytes,
+				 want_missing, b);
+	for (i = 0; i < n && bytes + lading_le32_to_cpu(b->toc.entries[k + i].ulen) <= limit; i++)
+		bytes += lading_le32_to_cpu(b->toc.entries[k + i].ulen);
+	if (!*count)
+		*first = k;
+	*count += i;
+}
+
+/*
  * Under the lock: the chunks to read ahead of kernel request r, as one
  * run [*first, *first + *count) of r's blob (count 0: none), and the
  * file's window state updated.  A random read that misses starts a new
@@ -592,6 +622,9 @@ static void readahead_plan(struct fill_engine *e, const struct fill_request *r,
 		*first = fs->seq[start].chunk;
 		*count = pos - start;
 	}
+	if (pos >= f->seq_end && (pos > start || start >= f->seq_end))
+		readahead_spill(e, b, pos > start ? fs->seq[pos - 1].chunk :
+				r->first + r->count - 1, first, count);
 }
 
 /*
@@ -796,9 +829,12 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 	} else if (claim_with_readahead(e, r)) {
 		ret = -ENOMEM;
 	} else {
-		for (k = r->first; !r->low_priority && k < r->first + r->count; k++)
-			if (r->blob->state[k] == FILL_CHUNK_INFLIGHT)
-				promote_queued(e, r->blob, k);
+		for (k = r->first; !r->low_priority && k < r->first + r->count; k++) {
+			if (r->blob->state[k] != FILL_CHUNK_INFLIGHT)
+				continue;
+			r->blob->wanted[k] = 1;
+			promote_queued(e, r->blob, k);
+		}
 		r->next = e->waiting;
 		e->waiting = r;
 	}
@@ -867,71 +903,40 @@ static void complete_all(struct fill_request *done)
 /* ---- fetch workers ---------------------------------------------------- */
 
 /*
- * Runs the job through the chunk path and says what failed; res[i] is
- * LADING_CHUNK_OK for the chunks now present.
+ * Under the lock: chunk i of job j is settled, res its outcome
+ * (LADING_CHUNK_OK: verified and written).
  */
-static void run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
-		    const struct fill_job *j, int fd, int *res)
+static void finish_chunk(struct fill_engine *e, const struct fill_job *j,
+			 size_t i, int res)
 {
 	struct fill_blob *b = j->blob;
-	struct lading_error err = { 0 };
-	size_t i;
-	int ret = blob_locate(b, &err);
+	size_t k = j->first + i;
+	const struct lading_toc_entry *t = &b->toc.entries[k];
 
-	if (!ret)
-		ret = lading_chunk_run_read_some(f, b->src, &b->toc, j->first,
-						 j->count, j->skip, res, &err);
-	if (ret) {
-		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
-			       b->id, j->first, j->first + j->count - 1,
-			       err.msg[0] ? err.msg : strerror(-ret));
-		for (i = 0; i < j->count; i++)
-			res[i] = LADING_CHUNK_NOT_WRITTEN;
+	b->late[k] = 0;
+	b->wanted[k] = 0;
+	if (res != LADING_CHUNK_OK) {
+		b->state[k] = FILL_CHUNK_FAILED;
 		return;
 	}
-	for (i = 0; i < j->count; i++) {
-		if (res[i] >= 0 || (j->skip && j->skip[i]))
-			continue;
-		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
-			       "not served", b->id, j->first + i,
-			       res[i] == -EBADMSG ? "does not match its digest" :
-			       "cannot be decoded");
-		pthread_mutex_lock(&e->lock);
-		e->st.verify_failures++;
-		pthread_mutex_unlock(&e->lock);
-	}
-	ret = lading_chunk_run_write(f, fd, res);
-	if (ret)
-		lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
-			       b->name, strerror(-ret));
+	b->state[k] = FILL_CHUNK_PRESENT;
+	b->npresent++;
+	e->st.chunks_fetched++;
+	e->st.bytes_fetched += lading_le32_to_cpu(t->ulen);
+	e->st.stored_bytes_fetched += lading_le32_to_cpu(t->clen);
 }
 
-static void finish_job(struct fill_engine *e, const struct fill_job *j,
-		       const int *res)
+/* Under the lock: job j is over; read: its range read went through. */
+static void finish_job(struct fill_engine *e, const struct fill_job *j, bool read)
 {
 	struct fill_blob *b = j->blob;
 	size_t i;
 
-	for (i = 0; i < j->count; i++) {
-		const struct lading_toc_entry *t = &b->toc.entries[j->first + i];
-
-		if (j->skip && j->skip[i]) {
-			/* not this job's chunk, but the registry sent it */
-			if (res)
-				e->st.stored_bytes_fetched += lading_le32_to_cpu(t->clen);
-			continue;
-		}
-		b->late[j->first + i] = 0;
-		if (!res || res[i] != LADING_CHUNK_OK) {
-			b->state[j->first + i] = FILL_CHUNK_FAILED;
-			continue;
-		}
-		b->state[j->first + i] = FILL_CHUNK_PRESENT;
-		b->npresent++;
-		e->st.chunks_fetched++;
-		e->st.bytes_fetched += lading_le32_to_cpu(t->ulen);
-		e->st.stored_bytes_fetched += lading_le32_to_cpu(t->clen);
-	}
+	for (i = 0; read && j->skip && i < j->count; i++)
+		if (j->skip[i])	/* not this job's chunk, but the source sent it */
+			e->st.stored_bytes_fetched +=
+				lading_le32_to_cpu(b->toc.entries[j->first + i].clen);
+	e->st.fetches++;
 	if (--b->jobs_running == 0 && b->write_fd_closing) {
 		close(b->write_fd);
 		b->write_fd = b->next_write_fd;
@@ -946,6 +951,100 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j,
 	}
 }
 
+/*
+ * Under the lock: the next chunk of job j to decode (done: those done so
+ * far): one a kernel request waits for, else the first in order.  False
+ * when none is left.
+ */
+static bool next_chunk(const struct fill_job *j, const uint8_t *done, size_t *out)
+{
+	const struct fill_blob *b = j->blob;
+	size_t i, first = j->count;
+
+	for (i = 0; i < j->count; i++) {
+		if (done[i] || (j->skip && j->skip[i]))
+			continue;
+		if (b->wanted[j->first + i]) {
+			*out = i;
+			return true;
+		}
+		if (first == j->count)
+			first = i;
+	}
+	*out = first;
+	return first < j->count;
+}
+
+/* Under the lock: settles chunk i and the requests it completes, unlocked. */
+static void settle_chunk(struct fill_engine *e, const struct fill_job *j,
+			 size_t i, int res)
+{
+	struct fill_request *done = NULL;
+
+	finish_chunk(e, j, i, res);
+	settle_waiting(e, fill_now_us(), &done);
+	pthread_mutex_unlock(&e->lock);
+	complete_all(done);
+	pthread_mutex_lock(&e->lock);
+}
+
+/*
+ * Under the lock (dropped while reading, decoding, writing): runs job j
+ * through the chunk path with one range read, then hands each chunk on as
+ * soon as it is checked and written, the ones kernel requests wait for
+ * first, so a request does not wait for the rest of the run.  False when
+ * a chunk failed.
+ */
+static bool run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
+		    const struct fill_job *j, int fd, uint8_t *done)
+{
+	struct fill_blob *b = j->blob;
+	struct lading_error err = { 0 };
+	bool ok = true, logged = false;
+	size_t i;
+	int ret, res;
+
+	pthread_mutex_unlock(&e->lock);
+	ret = blob_locate(b, &err);
+	if (!ret)
+		ret = lading_chunk_run_fetch(f, b->src, &b->toc, j->first, j->count, &err);
+	if (ret)
+		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
+			       b->id, j->first, j->first + j->count - 1,
+			       err.msg[0] ? err.msg : strerror(-ret));
+	pthread_mutex_lock(&e->lock);
+	while (next_chunk(j, done, &i)) {
+		done[i] = 1;
+		if (ret) {
+			finish_chunk(e, j, i, LADING_CHUNK_NOT_WRITTEN);
+			ok = false;
+			continue;
+		}
+		pthread_mutex_unlock(&e->lock);
+		res = lading_chunk_run_decode(f, i);
+		if (res < 0)
+			lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunk %zu %s: "
+				       "not served", b->id, j->first + i,
+				       res == -EBADMSG ? "does not match its digest" :
+				       "cannot be decoded");
+		if (res == LADING_CHUNK_OK && (ret = lading_chunk_run_write_one(f, fd, i))) {
+			if (!logged)
+				lading_log_msg(e->p.log, LADING_LOG_ERROR, "%s: write: %s",
+					       b->name, strerror(-ret));
+			logged = true;
+			ret = 0;
+			res = LADING_CHUNK_NOT_WRITTEN;
+		}
+		pthread_mutex_lock(&e->lock);
+		if (res < 0)
+			e->st.verify_failures++;
+		ok = ok && res == LADING_CHUNK_OK;
+		settle_chunk(e, j, i, res);
+	}
+	finish_job(e, j, !ret);
+	return ok;
+}
+
 static void *fetch_worker(void *arg)
 {
 	struct fill_engine *e = arg;
@@ -956,7 +1055,7 @@ static void *fetch_worker(void *arg)
 	for (;;) {
 		struct fill_request *done = NULL;
 		struct fill_job *j = queue_pop(&e->high);
-		int *res;
+		uint8_t *chunks_done;
 		size_t i;
 		int fd;
 
@@ -971,19 +1070,17 @@ static void *fetch_worker(void *arg)
 		/* a write fd being replaced: the new one (-1 if none yet) */
 		fd = j->blob->write_fd_closing ? j->blob->next_write_fd : j->blob->write_fd;
 		j->blob->jobs_running++;
-		pthread_mutex_unlock(&e->lock);
-		res = malloc(j->count * sizeof(*res));
-		if (res)
-			run_job(e, f, j, fd, res);
-		pthread_mutex_lock(&e->lock);
-		for (i = 0; res && i < j->count &&
-			    (res[i] == LADING_CHUNK_OK || (j->skip && j->skip[i])); i++)
-			;
-		if (i < j->count)
+		chunks_done = calloc(j->count, 1);
+		if (!chunks_done || !f) {
+			for (i = 0; i < j->count; i++)
+				if (!j->skip || !j->skip[i])
+					finish_chunk(e, j, i, LADING_CHUNK_NOT_WRITTEN);
 			e->st.fetch_errors++;
-		e->st.fetches++;
-		finish_job(e, j, res);
-		free(res);
+			finish_job(e, j, false);
+		} else if (!run_job(e, f, j, fd, chunks_done)) {
+			e->st.fetch_errors++;
+		}
+		free(chunks_done);
 		free(j->skip);
 		free(j);
 		settle_waiting(e, fill_now_us(), &done);

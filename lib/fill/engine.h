@@ -38,6 +38,7 @@ struct fill_blob {
 	bool located;
 	uint8_t *state;			/* enum fill_chunk_state per ToC entry */
 	uint8_t *late;			/* in flight past a request's deadline */
+	uint8_t *wanted;		/* in flight, a kernel request waits for it */
 	size_t npresent;
 	/*
 	 * Where verified chunks are written: the fanotify event fd (raises no

@@ -664,7 +664,7 @@ int fan_backend_start(struct fan_backend *fb, struct fill_engine *e,
 	return ret;
 }
 
-int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b, uint64_t off)
+int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b)
 {
 	struct fan_blob *f = b->backend;
 	uint8_t byte;
@@ -675,7 +675,12 @@ int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b, uint64_t off)
 	fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (pread(fd, &byte, 1, (off_t)off) < 0)
+	/*
+	 * A read past the data raises its event (the hook runs before the
+	 * read looks at the size) but asks for no chunk: the event's fd
+	 * comes without a fetch to wait for.
+	 */
+	if (pread(fd, &byte, 1, (off_t)lading_le64_to_cpu(b->toc.footer.uncompressed_size)) < 0)
 		ret = -errno;
 	close(fd);
 	if (!ret && !fill_engine_has_write_fd(fb->e, b))

@@ -141,12 +141,12 @@ out:
 	free(buf);
 }
 
-static int ensure_write_fd(struct filler *f, struct fill_blob *b, size_t k)
+static int ensure_write_fd(struct filler *f, struct fill_blob *b)
 {
 	if (fill_engine_has_write_fd(f->engine, b))
 		return 0;
 	if (f->fan)
-		return fan_backend_prime(f->fan, b, lading_le64_to_cpu(b->toc.entries[k].uoff));
+		return fan_backend_prime(f->fan, b);
 	return -EBADF;	/* cachefiles: not open in the kernel (yet) */
 }
 
@@ -312,7 +312,7 @@ static void prefetch_trace(struct filler *f, struct prefetch_window *w)
 
 		if (!b || strcmp(b->id, e->blob))
 			b = blob_by_id(f, e->blob);
-		if (!b || e->chunk >= b->toc.count || ensure_write_fd(f, b, e->chunk)) {
+		if (!b || e->chunk >= b->toc.count || ensure_write_fd(f, b)) {
 			skipped++;
 			continue;
 		}
@@ -353,7 +353,7 @@ static int prefetch_blob(struct filler *f, struct prefetch_window *w,
 		size_t n = b->toc.count - k < PREFETCH_CHUNKS ? b->toc.count - k :
 			   PREFETCH_CHUNKS;
 
-		if (ensure_write_fd(f, b, k))
+		if (ensure_write_fd(f, b))
 			return -EAGAIN;
 		/* a replayed trace first: this waits until it is done */
 		prefetch_wait_below(w, w->max - 1);
