@@ -39,7 +39,6 @@ die() { log "error: $*"; exit 1; }
 for c in docker-registry skopeo umoci curl igzip zstd python3; do
 	command -v $c >/dev/null || die "$c is not installed"
 done
-[ -f "$CACHE/rootfs.tar" ] || die "no $CACHE/rootfs.tar: run bench/make-rootfs.sh"
 
 # The workload, chrooted into ROOT.
 WORKLOAD_PY='import json, email, http.client, ssl, sqlite3'
@@ -49,12 +48,18 @@ workload() {
 }
 now() { date +%s.%N; }
 # The node's page cache dropped; the registry's storage (another machine,
-# in a real deployment) and the filler's own binaries read back in.
+# in a real deployment) and every tool's binary and shared libraries (a
+# node agent is resident; skopeo, umoci, curl, tar alike) read back in.
+TOOLS=
+for c in skopeo umoci curl igzip tar python3; do TOOLS="$TOOLS $(command -v $c || true)"; done
 drop_caches() {
+	local b
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
 	[ -d "${work:-}/reg" ] && find "$work/reg" -type f -exec cat {} + >/dev/null
-	cat "$CONVERT" "$FILL" >/dev/null
+	for b in "$CONVERT" "$FILL" $TOOLS; do
+		cat "$b" $(ldd "$b" 2>/dev/null | awk '$3 ~ /^\// { print $3 }') >/dev/null
+	done
 }
 FILL_OPTS=${LADING_COLD_FILL_OPTS:-}
 
@@ -67,6 +72,7 @@ FILL_OPTS=${LADING_COLD_FILL_OPTS:-}
 # loader, and the /bin /lib /lib64 symlinks of a merged-/usr system.
 build_input() {
 	[ -f "$IN/img/index.json" ] && return 0
+	[ -f "$CACHE/rootfs.tar" ] || die "no $CACHE/rootfs.tar: run bench/make-rootfs.sh"
 	log "building the input in $IN (once)"
 	rm -rf "$IN"
 	mkdir -p "$IN/t1" "$IN/t2"
@@ -236,15 +242,18 @@ log "pushing the image to $R (cold:1.0 and coldt:1.0, the same image)"
 for repo in cold coldt; do
 	skopeo copy -q --dest-tls-verify=false "oci:$IN/img:v1" "docker://$R/$repo:1.0"
 done
-export SOURCE_DATE_EPOCH=1700000000
+# No SOURCE_DATE_EPOCH: it would clamp the files' mtimes (as mkfs.erofs
+# does), and python3 then finds every .pyc older than its source and
+# compiles the modules instead of loading them.  The chunk blobs do not
+# depend on it: the trace recorded on cold:1.0 names coldt:1.0's blobs.
+unset SOURCE_DATE_EPOCH
 log "lading-convert --attach"
 "$CONVERT" -q --json --plain-http --compress zstd --attach "docker://$R/cold:1.0" >"$work/conv.json"
-"$CONVERT" -q --plain-http --compress zstd --attach "docker://$R/coldt:1.0" >/dev/null
 # a recorded run of cold:1.0, published with coldt:1.0 (the same blobs)
 drop_caches
 lading_run "docker://$R/cold:1.0" "$work/c-rec" --readahead 0 --record "$work/run.trace"
 log "trace: $(($(wc -l <"$work/run.trace") - 1)) chunks; publishing it with coldt:1.0"
-SOURCE_DATE_EPOCH=1700000100 "$CONVERT" -q --plain-http --compress zstd \
+"$CONVERT" -q --plain-http --compress zstd \
 	--prefetch-list "$work/run.trace" --attach "docker://$R/coldt:1.0" >/dev/null
 layers_bytes=$(skopeo inspect --raw --tls-verify=false "docker://$R/cold:1.0" |
 	python3 -c "import json,sys;m=json.load(sys.stdin);print(m['config']['size']+sum(l['size'] for l in m['layers']))")
@@ -265,6 +274,16 @@ case_pull() {
 	t1=$(now)
 	echo "$(python3 -c "print(round($t1 - $t0, 3))") $layers_bytes $layers_bytes"
 }
+# the workload on the tree a pull left (the image on the node's disk),
+# the page cache dropped: what "warm" is for an image already pulled
+case_unpacked() {
+	local t0 t1
+	[ -d "$work/pull/b/rootfs" ] || { case_pull "$1" >/dev/null; drop_caches; }
+	t0=$(now)
+	workload "$work/pull/b/rootfs"
+	t1=$(now)
+	echo "$(python3 -c "print(round($t1 - $t0, 3))") 0 0"
+}
 case_stream() {
 	rm -rf "$work/stream"
 	mkdir -p "$work/stream"
@@ -281,7 +300,7 @@ case_stream() {
 # bootstrap (and trace) the resolution fetched, read from the report
 lading_case() {
 	local ep=$1 repo=$2; shift 2
-	rm -rf "$work/c"
+	[ -n "${KEEP_CACHE:-}" ] || rm -rf "$work/c"
 	lading_run "docker://$ep/$repo:1.0" "$work/c" "$@"
 	python3 - "$STATS" "$MOUNT_S" "$COLD_S" "$WARM_S" <<'PY'
 import json, sys
@@ -308,16 +327,23 @@ for rate in $RATES; do
 		ep=127.0.0.1:$(cat "$work/proxy.port")
 		label=$(python3 -c "r=float('$rate');print('%gGbit' % (r/1e9) if r >= 1e9 else '%gMbit' % (r/1e6))")
 	fi
-	for c in ${LADING_COLD_CASES:-pull stream ondemand readahead trace}; do
+	for c in ${LADING_COLD_CASES:-pull unpacked stream ondemand readahead trace local}; do
 		walls= mounts= works= warms=
 		for i in $(seq 1 "$REPEAT"); do
 			drop_caches
 			case $c in
 			pull) out=$(case_pull "$ep") ;;
+			unpacked) out=$(case_unpacked "$ep") ;;
 			stream) out=$(case_stream "$ep") ;;
 			ondemand) out=$(lading_case "$ep" cold --readahead 0) ;;
 			readahead) out=$(lading_case "$ep" cold) ;;
 			trace) out=$(lading_case "$ep" coldt) ;;
+			local)	# the data on the node's disk already (the cache of a
+				# run before), the page cache dropped
+				rm -rf "$work/c"
+				lading_run "docker://$ep/coldt:1.0" "$work/c"
+				drop_caches
+				out=$(KEEP_CACHE=1 lading_case "$ep" coldt) ;;
 			esac
 			log "$label $c run $i: $out"
 			set -- $out
@@ -326,7 +352,9 @@ for rate in $RATES; do
 				mounts="$mounts $4" works="$works $5" warms="$warms $6"
 				fetches=$7 traced=$9
 			else
-				mounts="$mounts 0" works="$works 0" fetches=- traced=-
+				mounts="$mounts 0" fetches=- traced=-
+				# unpacked: the whole run is the workload
+				if [ "$c" = unpacked ]; then works="$works $1"; else works="$works 0"; fi
 			fi
 		done
 		printf '%-9s %-18s %8s %8s %9s %12s %12s %8s %8s\n' "$label" "$c" \
@@ -342,3 +370,28 @@ done
 printf 'image: %s bytes of layers (gzip), bootstrap %s bytes; %d runs per case, median\n' \
 	"$layers_bytes" "$(python3 -c "import json;print(json.load(open('$work/conv.json'))['bootstrap_size'])")" "$REPEAT"
 cat "$work/table"
+# the cold cases against each warm one: the same image with its data on
+# the node's disk, page cache dropped (local: a lading mount of a cache a
+# run before filled; unpacked: the tree a pull left), and the workload run
+# again with the page cache warm (warm)
+python3 - "$work/table" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
+by = {}
+for r in rows:
+    by.setdefault(r[0], {})[r[1]] = (float(r[2]), float(r[3]), float(r[4]))
+print("ratios (workload_s; wall_s, mount included, where both have one)")
+for rate, c in by.items():
+    for case in ("ondemand", "readahead", "trace"):
+        if case not in c:
+            continue
+        w, m, wl = c[case]
+        parts = []
+        if "local" in c:
+            parts.append("%.2fx local (wall %.2fx)" % (wl / c["local"][2], w / c["local"][0]))
+        if "unpacked" in c:
+            parts.append("%.2fx unpacked" % (wl / c["unpacked"][2]))
+        if "warm" in c:
+            parts.append("%.2fx warm" % (wl / c["warm"][2]))
+        print("%-9s %-10s %s" % (rate, case, ", ".join(parts)))
+PY
