@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <lading/fetch.h>
 
 struct lading_chunk_fetcher {
@@ -22,7 +23,16 @@ struct lading_chunk_fetcher {
 	/* the run last read: what lading_chunk_run_write writes */
 	const struct lading_toc *toc;
 	size_t first, count;
+	struct lading_read_timing timing;
 };
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /*
  * A chunk's bytes in the cache file, zeros to 4 KiB included; a span of
@@ -171,10 +181,15 @@ int lading_chunk_run_fetch(struct lading_chunk_fetcher *f,
 				   lading_le64_to_cpu(tn->uoff) + padded(toc, tn) - lading_le64_to_cpu(t0->uoff));
 	if (ret)
 		return lading_error_set(err, -ret, "out of memory");
+	memset(&f->timing, 0, sizeof(f->timing));
+	f->timing.bytes = lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff);
+	f->timing.total_us = now_us();
 	ret = lading_blob_reader_read(f->reader, h, lading_le64_to_cpu(t0->coff),
-				      lading_le64_to_cpu(tn->coff) + lading_le32_to_cpu(tn->clen) - lading_le64_to_cpu(t0->coff), f->stored, err);
+				      (size_t)f->timing.bytes, f->stored, err);
+	f->timing.total_us = now_us() - f->timing.total_us;
 	if (ret)
 		return ret;
+	f->timing.first_byte_us = lading_blob_reader_first_byte_us(f->reader);
 	f->toc = toc;
 	f->first = first;
 	f->count = count;
@@ -283,6 +298,46 @@ int lading_chunk_run_write_one(struct lading_chunk_fetcher *f, int fd, size_t i)
 	t = &t0[i];
 	return lading_pwrite_full(fd, f->plain + (lading_le64_to_cpu(t->uoff) - lading_le64_to_cpu(t0->uoff)),
 				  (size_t)padded(f->toc, t), lading_le64_to_cpu(t->uoff));
+}
+
+void lading_chunk_run_timing(const struct lading_chunk_fetcher *f,
+			     struct lading_read_timing *t)
+{
+	static const struct lading_read_timing none;
+
+	*t = f && f->count ? f->timing : none;
+}
+
+/* ---- what a source's round trip is worth ------------------------------ */
+
+/* below this, a read's time is mostly its round trip */
+#define LINK_MIN_BYTES (64u << 10)
+
+static uint64_t ewma(uint64_t old, uint64_t cur)
+{
+	return old ? (3 * old + cur) / 4 : cur;
+}
+
+/*
+ * The throughput is taken over the whole read, round trip included: what
+ * a read of that size gives.  It errs low (so reading along errs small)
+ * where the transfer time alone would err high: a link that buffers or
+ * bursts hands over the first part of a read at once.
+ */
+void lading_link_note(struct lading_link_estimate *l, const struct lading_read_timing *t)
+{
+	if (!t->first_byte_us || t->total_us < t->first_byte_us)
+		return;
+	l->rtt_us = ewma(l->rtt_us, t->first_byte_us);
+	if (t->bytes >= LINK_MIN_BYTES)
+		l->bytes_per_ms = ewma(l->bytes_per_ms, t->bytes * 1000u / t->total_us);
+}
+
+uint64_t lading_link_round_trip_bytes(const struct lading_link_estimate *l)
+{
+	if (!l->rtt_us || !l->bytes_per_ms)
+		return UINT64_MAX;
+	return l->bytes_per_ms * l->rtt_us / 1000u;
 }
 
 /* ---- a blob's wanted chunks, by a few threads ------------------------- */

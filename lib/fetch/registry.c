@@ -886,6 +886,7 @@ int lading_registry_get_range(struct lading_registry *r, const char *digest,
 struct lading_registry_conn {
 	struct lading_registry *r;
 	CURL *curl;
+	uint64_t first_byte_us;		/* of the last range read */
 };
 
 struct lading_registry_conn *lading_registry_conn_open(struct lading_registry *r)
@@ -915,7 +916,19 @@ int lading_registry_conn_get_range(struct lading_registry_conn *c,
 				   const char *digest, uint64_t off, size_t len,
 				   uint8_t *buf, struct lading_error *err)
 {
-	return get_range(c->r, c->curl, digest, off, len, buf, err);
+	curl_off_t t = 0;
+	int ret = get_range(c->r, c->curl, digest, off, len, buf, err);
+
+	/* the last try's: a retried read's first tries are not the link */
+	c->first_byte_us = !ret && len &&
+			   curl_easy_getinfo(c->curl, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK &&
+			   t > 0 ? (uint64_t)t : 0;
+	return ret;
+}
+
+uint64_t lading_registry_conn_first_byte_us(const struct lading_registry_conn *c)
+{
+	return c->first_byte_us;
 }
 
 /* ---- blob streams ------------------------------------------------------ */

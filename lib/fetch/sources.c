@@ -35,6 +35,8 @@ struct blob_source_ops {
 	/* a connection for one thread; NULL op: reads need none */
 	void *(*conn_open)(struct blob_source *s);
 	void (*conn_close)(void *conn);
+	/* the last read's wait for its first byte, µs; NULL op: not known */
+	uint64_t (*first_byte_us)(const void *conn);
 	void (*close)(struct blob_source *s);		/* optional */
 };
 
@@ -244,6 +246,11 @@ static void registry_conn_close(void *conn)
 	lading_registry_conn_close(conn);
 }
 
+static uint64_t registry_first_byte_us(const void *conn)
+{
+	return lading_registry_conn_first_byte_us(conn);
+}
+
 static void registry_close(struct blob_source *s)
 {
 	lading_registry_close(s->reg);
@@ -256,6 +263,7 @@ static const struct blob_source_ops registry_ops = {
 	.sha256 = registry_sha256,
 	.conn_open = registry_conn_open,
 	.conn_close = registry_conn_close,
+	.first_byte_us = registry_first_byte_us,
 	.close = registry_close,
 };
 
@@ -480,4 +488,10 @@ int lading_blob_reader_read(struct lading_blob_reader *r,
 			return lading_error_set(err, ENOMEM, "out of memory");
 	}
 	return ops->read(h, ops->conn_open ? r->conn : NULL, off, len, buf, err);
+}
+
+uint64_t lading_blob_reader_first_byte_us(const struct lading_blob_reader *r)
+{
+	return r->conn && r->src->ops->first_byte_us ?
+	       r->src->ops->first_byte_us(r->conn) : 0;
 }

@@ -66,6 +66,7 @@ struct fill_engine {
 	pthread_t reaper;
 	bool reaper_running;
 	struct lading_fill_stats st;
+	struct lading_link_estimate link;	/* the sources' round trip */
 	/* request latencies: a log histogram, constant memory for a daemon */
 	uint64_t lat[LAT_BUCKETS];
 	uint64_t nlat;
@@ -537,27 +538,38 @@ static int claim_missing(struct fill_engine *e, struct fill_request *r)
 /* ---- readahead -------------------------------------------------------- */
 
 /*
- * Under the lock: the window reached the end of its file (stored last):
- * it goes on with the chunks stored after that one, the files next to it
- * in the tree (the same directory), as many as fit in FILL_RA_SPILL
- * decoded bytes (and the window's limit), while they are missing and
- * stored back to back.  A miss in a small file
- * then also brings its neighbours, which a process loading modules or
- * libraries from one directory reads next, in the same range read.
+ * Under the lock: the window reached the end of its file, whose chunk
+ * `last` is stored last: it goes on with the chunks stored after that
+ * one, the files next to it in the tree (the same directory), as many as
+ * fit in FILL_RA_SPILL decoded bytes (and the window's limit), while they
+ * are missing and stored back to back.  A miss in a small file then also
+ * brings its neighbours, which a process loading modules or libraries
+ * from one directory reads next, in the same range read.  Their stored
+ * bytes stay within what a round trip to the source is worth (measured):
+ * on a slow link, reading them along would cost more than the reads it
+ * saves.
  */
 static void readahead_spill(struct fill_engine *e, struct fill_blob *b,
 			    size_t last, size_t *first, size_t *count)
 {
 	uint64_t limit = e->p.readahead < FILL_RA_SPILL ? e->p.readahead : FILL_RA_SPILL;
-	uint64_t bytes = 0;
+	uint64_t stored_limit = lading_link_round_trip_bytes(&e->link);
+	uint64_t bytes = 0, stored = 0;
 	size_t k = last + 1, n, i;
 
 	if (k >= b->toc.count || !chunk_missing(b, k) || (*count && *first + *count != k))
 		return;
 	n = lading_chunk_run_len(&b->toc, k, b->toc.count, e->p.merge_bytes,
 				 want_missing, b);
-	for (i = 0; i < n && bytes + lading_le32_to_cpu(b->toc.entries[k + i].ulen) <= limit; i++)
-		bytes += lading_le32_to_cpu(b->toc.entries[k + i].ulen);
+	for (i = 0; i < n; i++) {
+		const struct lading_toc_entry *t = &b->toc.entries[k + i];
+
+		if (bytes + lading_le32_to_cpu(t->ulen) > limit ||
+		    stored + lading_le32_to_cpu(t->clen) > stored_limit)
+			break;
+		bytes += lading_le32_to_cpu(t->ulen);
+		stored += lading_le32_to_cpu(t->clen);
+	}
 	if (!*count)
 		*first = k;
 	*count += i;
@@ -1000,6 +1012,7 @@ static bool run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 {
 	struct fill_blob *b = j->blob;
 	struct lading_error err = { 0 };
+	struct lading_read_timing timing;
 	bool ok = true, logged = false;
 	size_t i;
 	int ret, res;
@@ -1012,7 +1025,9 @@ static bool run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 		lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
 			       b->id, j->first, j->first + j->count - 1,
 			       err.msg[0] ? err.msg : strerror(-ret));
+	lading_chunk_run_timing(f, &timing);
 	pthread_mutex_lock(&e->lock);
+	lading_link_note(&e->link, &timing);
 	while (next_chunk(j, done, &i)) {
 		done[i] = 1;
 		if (ret) {
@@ -1072,6 +1087,9 @@ static void *fetch_worker(void *arg)
 		j->blob->jobs_running++;
 		chunks_done = calloc(j->count, 1);
 		if (!chunks_done || !f) {
+			lading_log_msg(e->p.log, LADING_LOG_ERROR, "blob %s: chunks %zu-%zu: %s",
+				       j->blob->id, j->first, j->first + j->count - 1,
+				       strerror(ENOMEM));
 			for (i = 0; i < j->count; i++)
 				if (!j->skip || !j->skip[i])
 					finish_chunk(e, j, i, LADING_CHUNK_NOT_WRITTEN);

@@ -691,6 +691,37 @@ static void test_run_bridge(void)
 				       UINT64_MAX, UINT64_MAX));
 }
 
+/* A round trip's worth in bytes, from reads' timings. */
+static void test_link_estimate(void)
+{
+	struct lading_link_estimate l = { 0 };
+	/* 2 ms to the first byte, then 1 MiB in 8 ms */
+	struct lading_read_timing big = { .first_byte_us = 2000, .total_us = 10000,
+					  .bytes = 1u << 20 };
+	struct lading_read_timing small = { .first_byte_us = 2000, .total_us = 2050,
+					    .bytes = 4096 };
+	struct lading_read_timing local = { .first_byte_us = 0, .total_us = 300,
+					  .bytes = 1u << 20 };
+
+	CHECK_EQ_U64(lading_link_round_trip_bytes(&l), UINT64_MAX);
+	lading_link_note(&l, &local);	/* a directory says nothing */
+	CHECK_EQ_U64(lading_link_round_trip_bytes(&l), UINT64_MAX);
+	lading_link_note(&l, &small);		/* a round trip, no throughput */
+	CHECK_EQ_U64(l.rtt_us, 2000);
+	CHECK_EQ_U64(lading_link_round_trip_bytes(&l), UINT64_MAX);
+	lading_link_note(&l, &big);		/* the whole read: 104,857 a ms */
+	CHECK_EQ_U64(l.bytes_per_ms, 104857);
+	CHECK_EQ_U64(lading_link_round_trip_bytes(&l), 209714);
+	/* a slower link moves the estimate a quarter of the way */
+	big.total_us = 2000 + 80000;		/* 12,787 bytes a ms */
+	lading_link_note(&l, &big);
+	CHECK_EQ_U64(l.bytes_per_ms, (3 * 104857 + 12787) / 4);
+	/* a timing that makes no sense is not taken */
+	big.total_us = 1000;
+	lading_link_note(&l, &big);
+	CHECK_EQ_U64(l.rtt_us, 2000);
+}
+
 int main(void)
 {
 	struct lading_blob_sources *srcs = NULL;
@@ -701,6 +732,7 @@ int main(void)
 
 	test_ref_parse();
 	test_run_bounds();
+	test_link_estimate();
 	test_dir_source();
 	test_bearer_auth();
 	if (!mkdtemp(dir)) {

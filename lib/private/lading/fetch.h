@@ -73,6 +73,8 @@ void lading_registry_conn_close(struct lading_registry_conn *c);
 int lading_registry_conn_get_range(struct lading_registry_conn *c,
 				   const char *digest, uint64_t off, size_t len,
 				   uint8_t *buf, struct lading_error *err);
+/* How long the last range read waited for its first byte (µs; 0: failed). */
+uint64_t lading_registry_conn_first_byte_us(const struct lading_registry_conn *c);
 
 /* Push: HEAD says whether the registry already has the blob. */
 int lading_registry_blob_exists(struct lading_registry *r, const char *digest,
@@ -158,6 +160,12 @@ void lading_blob_reader_free(struct lading_blob_reader *r);
 int lading_blob_reader_read(struct lading_blob_reader *r,
 			    const struct lading_blob_handle *h, uint64_t off,
 			    size_t len, uint8_t *buf, struct lading_error *err);
+/*
+ * How long r's last read waited for its first byte (a round trip and the
+ * server's time), µs; 0 when the source does not say (directories) or the
+ * read failed.
+ */
+uint64_t lading_blob_reader_first_byte_us(const struct lading_blob_reader *r);
 
 /* ---- chunk runs --------------------------------------------------------- */
 
@@ -242,6 +250,29 @@ int lading_chunk_run_fetch(struct lading_chunk_fetcher *f,
 			   size_t count, struct lading_error *err);
 int lading_chunk_run_decode(struct lading_chunk_fetcher *f, size_t i);
 int lading_chunk_run_write_one(struct lading_chunk_fetcher *f, int fd, size_t i);
+
+/* What the run just fetched cost: its range read, µs (see the reader). */
+struct lading_read_timing {
+	uint64_t first_byte_us;		/* 0: not known */
+	uint64_t total_us;
+	uint64_t bytes;
+};
+void lading_chunk_run_timing(const struct lading_chunk_fetcher *f,
+			     struct lading_read_timing *t);
+
+/*
+ * A source's round trip and throughput, a running estimate from its reads
+ * (each new one weighs a quarter), and what one round trip is worth in
+ * bytes: reading fewer extra bytes than that along with a read costs less
+ * than the read it may save.  Zeroed: nothing known.
+ */
+struct lading_link_estimate {
+	uint64_t rtt_us;
+	uint64_t bytes_per_ms;
+};
+void lading_link_note(struct lading_link_estimate *l, const struct lading_read_timing *t);
+/* UINT64_MAX while the round trip or the throughput is not known */
+uint64_t lading_link_round_trip_bytes(const struct lading_link_estimate *l);
 /*
  * Chunk k's decoded bytes (its ToC entry's ulen) in the run just read,
  * until the next read; meaningful only where res says LADING_CHUNK_OK.
