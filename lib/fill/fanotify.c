@@ -678,9 +678,12 @@ int fan_backend_prime(struct fan_backend *fb, struct fill_blob *b)
 	/*
 	 * A read past the data raises its event (the hook runs before the
 	 * read looks at the size) but asks for no chunk: the event's fd
-	 * comes without a fetch to wait for.
+	 * comes without a fetch to wait for.  A kernel that raised none
+	 * there gets a read of the first byte, which waits for its chunk.
 	 */
 	if (pread(fd, &byte, 1, (off_t)lading_le64_to_cpu(b->toc.footer.uncompressed_size)) < 0)
+		ret = -errno;
+	if (!ret && !fill_engine_has_write_fd(fb->e, b) && pread(fd, &byte, 1, 0) < 0)
 		ret = -errno;
 	close(fd);
 	if (!ret && !fill_engine_has_write_fd(fb->e, b))
