@@ -102,7 +102,7 @@ static uint64_t blob_want_size(struct vctx *v, uint16_t slot)
 		lading_reader_blob_record(v->reader, slot + 1);
 
 	return rec ? lading_le64_to_cpu(rec->artifact_size) :
-		     v->r->blobs[slot].blocks * LADING_BLOCK_SIZE;
+		     v->r->blobs[slot].blocks << lading_reader_blkszbits(v->reader);
 }
 
 /*
@@ -464,8 +464,7 @@ static void check_blob_size(struct vctx *v, uint16_t i, const char *boot_dir)
 	struct lading_verify_blob *b = &v->r->blobs[i];
 	const struct lading_blob_record *rec =
 		lading_reader_blob_record(v->reader, i + 1);
-	uint64_t want = rec ? lading_le64_to_cpu(rec->artifact_size) :
-			b->blocks << lading_reader_blkszbits(v->reader);
+	uint64_t want = blob_want_size(v, i);
 	struct lading_error terr = { 0 };
 	int ret;
 
