@@ -20,7 +20,6 @@
 #include <lading/util.h>
 
 #define RECORD_DIR ".lading-refs"
-#define TOC_DIR ".lading-toc"
 #define RECORD_MAX (1u << 20)
 
 struct lister {
@@ -284,36 +283,11 @@ static char *blob_path(struct lister *ls, const char *id)
 	return NULL;
 }
 
-/* The ToC the filler kept for id, checked against the bootstrap's record. */
-static int kept_toc(struct lister *ls, const char *id,
-		    const struct lading_blob_record *rec, struct lading_toc *toc)
-{
-	char *dir = lading_path_join(ls->dir, TOC_DIR);
-	char *path = dir ? lading_path_join(dir, id) : NULL;
-	uint64_t len = lading_le64_to_cpu(rec->artifact_size) -
-		       lading_le64_to_cpu(rec->toc_offset);
-	int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1, ret = -ENOENT;
-	uint8_t *tail = NULL;
-
-	free(dir);
-	free(path);
-	if (fd < 0)
-		return -ENOENT;
-	if (lading_le64_to_cpu(rec->toc_offset) <= lading_le64_to_cpu(rec->artifact_size) &&
-	    len <= (256u << 20))
-		tail = malloc(len ? len : 1);
-	if (tail && !lading_pread_full(fd, tail, len, 0) &&
-	    lseek(fd, 0, SEEK_END) == (off_t)len)
-		ret = lading_toc_parse(tail, len, rec, toc, NULL);
-	free(tail);
-	close(fd);
-	return ret;
-}
-
 static void measure_blob(struct lister *ls, struct lading_cache_blob_info *b,
 			 const struct lading_blob_record *rec)
 {
 	struct lading_toc toc = { 0 };
+	char *toc_dir;
 	struct stat st;
 	size_t k;
 	int fd;
@@ -327,7 +301,8 @@ static void measure_blob(struct lister *ls, struct lading_cache_blob_info *b,
 	}
 	b->size = (uint64_t)st.st_size;
 	b->allocated = (uint64_t)st.st_blocks * 512u;
-	if (rec && !kept_toc(ls, b->id, rec, &toc)) {
+	toc_dir = lading_path_join(ls->dir, LADING_TOC_DIR);
+	if (rec && !lading_toc_load_kept(toc_dir, b->id, rec, &toc)) {
 		b->toc_known = true;
 		b->chunks = toc.count;
 		for (k = 0; k < toc.count; k++) {
@@ -345,6 +320,7 @@ static void measure_blob(struct lister *ls, struct lading_cache_blob_info *b,
 		/* no ToC kept: complete when not one block is a hole */
 		b->complete = !b->size || lading_range_is_data(fd, 0, b->size);
 	}
+	free(toc_dir);
 	close(fd);
 }
 

@@ -111,52 +111,6 @@ static void blob_free(struct fill_blob *b)
 	free(b);
 }
 
-/* The ToC an earlier run kept: checked against the record like any other. */
-static int toc_load_kept(const char *dir, const char *id,
-			 const struct lading_blob_record *rec, struct lading_toc *toc)
-{
-	char *path = dir ? lading_path_join(dir, id) : NULL;
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1, ret = -ENOENT;
-	uint64_t len = lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset);
-	uint8_t *tail;
-
-	free(path);
-	if (fd < 0)
-		return -ENOENT;
-	tail = lading_le64_to_cpu(rec->toc_offset) <= lading_le64_to_cpu(rec->artifact_size) && len <= (256u << 20) ?
-	       malloc(len ? len : 1) : NULL;
-	if (tail && !lading_pread_full(fd, tail, len, 0) &&
-	    lseek(fd, 0, SEEK_END) == (off_t)len)
-		ret = lading_toc_parse(tail, len, rec, toc, NULL);
-	free(tail);
-	close(fd);
-	return ret;
-}
-
-/* Keeps the ToC (entries and footer, as in the artifact) for restarts. */
-static void toc_keep(const char *dir, const char *id, const struct lading_toc *toc,
-		     const struct lading_log *log)
-{
-	struct lading_outfile of;
-	int ret = lading_mkdir_p(dir);
-
-	if (!ret)
-		ret = lading_outfile_open(&of, dir);
-	if (ret) {
-		lading_log_msg(log, LADING_LOG_DEBUG, "%s: cannot keep ToCs: %s", dir,
-			       strerror(-ret));
-		return;
-	}
-	ret = lading_write_full(of.fd, toc->entries, lading_le64_to_cpu(toc->footer.toc_size));
-	if (!ret)
-		ret = lading_write_full(of.fd, &toc->footer, sizeof(toc->footer));
-	if (!ret)
-		ret = lading_outfile_commit(&of, id);
-	lading_outfile_abort(&of);
-	if (ret)
-		lading_log_msg(log, LADING_LOG_DEBUG, "%s/%s: %s", dir, id, strerror(-ret));
-}
-
 /* Finds the blob in the sources once; 0 or a negative errno (retried). */
 static int blob_locate(struct fill_blob *b, struct lading_error *err)
 {
@@ -177,7 +131,7 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 			 struct fill_blob **out, struct lading_error *err)
 {
 	struct fill_blob *b = calloc(1, sizeof(*b)), **nb;
-	int ret;
+	int ret, kret;
 
 	if (!b)
 		return lading_error_set(err, ENOMEM, "out of memory");
@@ -191,12 +145,13 @@ int fill_engine_add_blob(struct fill_engine *e, struct lading_blob_sources *src,
 	/* a seek index is not kept as a ToC file: it is read anew */
 	if (rec->codec == LADING_CODEC_GZIP_INDEXED)
 		toc_dir = NULL;
-	if (!ret && toc_load_kept(toc_dir, id, rec, &b->toc)) {
+	if (!ret && lading_toc_load_kept(toc_dir, id, rec, &b->toc)) {
 		ret = blob_locate(b, err);
 		if (!ret)
 			ret = lading_blob_read_toc(b->src, rec, &b->toc, err);
-		if (!ret && toc_dir)
-			toc_keep(toc_dir, id, &b->toc, e->p.log);
+		if (!ret && toc_dir && (kret = lading_toc_keep(toc_dir, id, &b->toc)))
+			lading_log_msg(e->p.log, LADING_LOG_DEBUG, "%s/%s: cannot keep "
+				       "the ToC: %s", toc_dir, id, strerror(-kret));
 	}
 	if (!ret) {
 		b->state = calloc(b->toc.count ? b->toc.count : 1, 1);

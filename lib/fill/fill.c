@@ -52,7 +52,7 @@ struct filler {
 	pthread_t prefetcher;
 	bool prefetching;
 	volatile sig_atomic_t cancel;	/* stops registry transfers at teardown */
-	char *toc_dir;			/* <cache>/.lading-toc */
+	char *toc_dir;			/* <cache>/LADING_TOC_DIR */
 	volatile bool prefetch_stop;
 	struct lading_fill_stats *stats;
 	struct lading_trace replay;	/* --prefetch-trace, or the published one */
@@ -654,7 +654,7 @@ static int run(struct filler *f, const struct lading_fill_image *images,
 		else
 			f->replay_name = f->published_trace;
 	}
-	f->toc_dir = lading_path_join(p->cache_dir, ".lading-toc");
+	f->toc_dir = lading_path_join(p->cache_dir, LADING_TOC_DIR);
 	if (!f->toc_dir) {
 		lading_trace_free(&f->replay);
 		return lading_error_set(f->err, ENOMEM, "out of memory");

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* Reading, checking and using a blob artifact's ToC. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <lading/store.h>
 #include <lading/zran.h>
 
@@ -117,6 +119,46 @@ int lading_toc_parse(const void *tail, size_t len,
 		ret = check_entries(toc, err);
 	if (ret)
 		lading_toc_free(toc);
+	return ret;
+}
+
+int lading_toc_load_kept(const char *dir, const char *id,
+			 const struct lading_blob_record *rec, struct lading_toc *toc)
+{
+	char *path = dir ? lading_path_join(dir, id) : NULL;
+	int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1, ret = -ENOENT;
+	uint64_t len = lading_le64_to_cpu(rec->artifact_size) - lading_le64_to_cpu(rec->toc_offset);
+	uint8_t *tail = NULL;
+
+	free(path);
+	if (fd < 0)
+		return -ENOENT;
+	if (lading_le64_to_cpu(rec->toc_offset) <= lading_le64_to_cpu(rec->artifact_size) &&
+	    len <= (256u << 20))
+		tail = malloc(len ? len : 1);
+	if (tail && !lading_pread_full(fd, tail, len, 0) &&
+	    lseek(fd, 0, SEEK_END) == (off_t)len)
+		ret = lading_toc_parse(tail, len, rec, toc, NULL) ? -ENOENT : 0;
+	free(tail);
+	close(fd);
+	return ret;
+}
+
+int lading_toc_keep(const char *dir, const char *id, const struct lading_toc *toc)
+{
+	struct lading_outfile of;
+	int ret = lading_mkdir_p(dir);
+
+	if (!ret)
+		ret = lading_outfile_open(&of, dir);
+	if (ret)
+		return ret;
+	ret = lading_write_full(of.fd, toc->entries, lading_le64_to_cpu(toc->footer.toc_size));
+	if (!ret)
+		ret = lading_write_full(of.fd, &toc->footer, sizeof(toc->footer));
+	if (!ret)
+		ret = lading_outfile_commit(&of, id);
+	lading_outfile_abort(&of);
 	return ret;
 }
 

@@ -42,6 +42,17 @@ int lading_toc_read(int fd, const struct lading_blob_record *rec,
 int lading_toc_parse(const void *tail, size_t len,
 		     const struct lading_blob_record *rec, struct lading_toc *toc,
 		     struct lading_error *err);
+/*
+ * ToCs kept in a cache for restarts: CACHE/LADING_TOC_DIR/<blob id> holds
+ * the entries and footer as in the artifact.  lading_toc_load_kept checks
+ * one against the record like any other ToC: 0, or -ENOENT when it is
+ * missing or unusable (read it from the source then).  lading_toc_keep
+ * writes one atomically: 0 or a negative errno.
+ */
+#define LADING_TOC_DIR ".lading-toc"
+int lading_toc_load_kept(const char *dir, const char *id,
+			 const struct lading_blob_record *rec, struct lading_toc *toc);
+int lading_toc_keep(const char *dir, const char *id, const struct lading_toc *toc);
 void lading_toc_free(struct lading_toc *toc);
 /* Index of the entry covering uncompressed offset off, or -1. */
 ssize_t lading_toc_find(const struct lading_toc *toc, uint64_t off);
