@@ -439,9 +439,9 @@ static int layer_bootstrap(struct conv *c, size_t i)
  * A kept layer: the source layer's own descriptor (so the registry's blob
  * is the one referenced), annotated with its seek index.
  */
-static json_t *kept_descriptor(const struct slot *s, const struct lading_image *img)
+/* The annotations every blob descriptor has: sizes and codec. */
+static json_t *blob_annotations(const struct slot *s, const char *codec)
 {
-	const struct lading_image_layer *L = &img->layers[s->layer];
 	char num[32];
 	json_t *ann = json_object();
 
@@ -452,7 +452,15 @@ static json_t *kept_descriptor(const struct slot *s, const struct lading_image *
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-size",
 			    json_string(num));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.codec",
-			    json_string("gzip-indexed"));
+			    json_string(codec));
+	return ann;
+}
+
+static json_t *kept_descriptor(const struct slot *s, const struct lading_image *img)
+{
+	const struct lading_image_layer *L = &img->layers[s->layer];
+	json_t *ann = blob_annotations(s, "gzip-indexed");
+
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.seek-index",
 			    json_string(s->index_digest));
 	return json_pack("{s:s, s:s, s:I, s:o}", "mediaType", L->media_type,
@@ -469,18 +477,9 @@ static json_t *blob_descriptor(const struct slot *s, const struct lading_image *
 
 	if (s->kept)
 		return kept_descriptor(s, img);
-	ann = json_object();
-
+	ann = blob_annotations(s, lading_codec_name((enum lading_codec)s->rec.codec));
 	memcpy(td.bytes, s->rec.toc_digest, sizeof(td.bytes));
 	lading_digest_format(&td, toc);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)lading_le64_to_cpu(s->rec.uncompressed_size));
-	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.uncompressed-size",
-			    json_string(num));
-	snprintf(num, sizeof(num), "%u", lading_le32_to_cpu(s->rec.chunk_size));
-	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.chunk-size",
-			    json_string(num));
-	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.codec",
-			    json_string(lading_codec_name((enum lading_codec)s->rec.codec)));
 	json_object_set_new(ann, LADING_ANNOTATION_PREFIX "blob.toc-digest",
 			    json_string(toc));
 	snprintf(num, sizeof(num), "%llu",
