@@ -16,34 +16,12 @@ echo small >"$WORK/src/d/small"			# inline: never fetched
 build_image "$WORK/src" -C 64K --compress zstd
 boot=$IMG_BOOT blobs=$IMG_BLOB_DIR blob_id=$IMG_BLOB_ID
 
-FILLER=
 # start_filler CACHE SOURCE...: serve in the background until stop_filler
+# (lib.sh)
 start_filler() {
 	local cache=$1 src args=(); shift
 	for src in "$@"; do args+=(--source "$src"); done
-	next_seq
-	MNT=$WORK/mnt.$_seq
-	STATS=$WORK/stats.$_seq.json
-	mkdir -p "$MNT"
-	"$LADING_FILL" mount --backend fanotify --json ${FILL_OPTS:-} "$boot" "$MNT" "${args[@]}" \
-		--cache "$cache" >"$STATS" 2>"$WORK/fill.$_seq.err" &
-	FILLER=$!
-	for _ in $(seq 1 100); do
-		grep -q " $MNT " /proc/mounts && return 0
-		if ! kill -0 $FILLER 2>/dev/null; then
-			grep -q "back end unavailable" "$WORK/fill.$_seq.err" &&
-				skip "$(cat "$WORK/fill.$_seq.err")"
-			fail "lading-fill exited: $(cat "$WORK/fill.$_seq.err")"
-		fi
-		sleep 0.1
-	done
-	fail "lading-fill did not mount: $(cat "$WORK/fill.$_seq.err")"
-}
-stop_filler() {
-	kill -TERM $FILLER
-	wait $FILLER || fail "lading-fill exit $? ($(cat "$WORK/fill.$_seq.err"))"
-	! grep -q " $MNT " /proc/mounts || fail "still mounted after SIGTERM"
-	MNT=
+	mount_filler "$boot" "$cache" "${args[@]}"
 }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
 
@@ -121,9 +99,9 @@ total=$(stat -c %s "$WORK/cache6/$blob_id")
 for _ in $(seq 1 100); do
 	kill -USR1 $FILLER
 	sleep 0.1
-	grep -q '"blobs_completed": 1' "$WORK/fill.$_seq.err" && break
+	grep -q '"blobs_completed": 1' "$ERR" && break
 done
-grep -q '"blobs_completed": 1' "$WORK/fill.$_seq.err" || { stop_filler; fail "prefetch did not complete the blob"; }
+grep -q '"blobs_completed": 1' "$ERR" || { stop_filler; fail "prefetch did not complete the blob"; }
 treecmp "$WORK/src" "$MNT"
 stop_filler
 [ "$(stat_of requests)" -gt 0 ] || fail "no requests counted"
@@ -179,7 +157,7 @@ total=$(stat -c %s "$WORK/cache7/$blob_id")
 fetched=$(stat_of bytes_fetched)
 [ "$fetched" -ge $((total - before - 4096 * 16)) ] && [ "$fetched" -le $((total - before + 65536)) ] ||
 	fail "restart after kill -9 fetched $fetched bytes; $before of $total were there"
-grep -q "took the fanotify group over" "$WORK/fill.$_seq.err" || fail "the old guardian's group was not taken over"
+grep -q "took the fanotify group over" "$ERR" || fail "the old guardian's group was not taken over"
 log "ok: kill -9 -> EIO for missing data, mount detached; restart served the old reader and fetched $fetched of $((total - before)) missing bytes"
 
 # 7b. the issue's reproduction: a process opens a large uncached file, the

@@ -22,32 +22,11 @@ for i in $(seq -w 0 39); do random_file "$WORK/src/s/$i" 20000; done
 build_image "$WORK/src" -C 64K --compress zstd
 boot=$IMG_BOOT blobs=$IMG_BLOB_DIR blob_id=$IMG_BLOB_ID
 
-FILLER=
-# start_filler CACHE [OPTION...]: serve in the background until stop_filler
+# start_filler CACHE [OPTION...]: serve the image in the background until
+# stop_filler (lib.sh)
 start_filler() {
 	local cache=$1; shift
-	next_seq
-	MNT=$WORK/mnt.$_seq
-	STATS=$WORK/stats.$_seq.json
-	ERR=$WORK/fill.$_seq.err
-	mkdir -p "$MNT"
-	"$LADING_FILL" mount --backend fanotify --json "$@" "$boot" "$MNT" \
-		--source "$blobs" --cache "$cache" >"$STATS" 2>"$ERR" &
-	FILLER=$!
-	for _ in $(seq 1 100); do
-		grep -q " $MNT " /proc/mounts && return 0
-		if ! kill -0 $FILLER 2>/dev/null; then
-			grep -q "back end unavailable" "$ERR" && skip "$(cat "$ERR")"
-			fail "lading-fill exited: $(cat "$ERR")"
-		fi
-		sleep 0.1
-	done
-	fail "lading-fill did not mount: $(cat "$ERR")"
-}
-stop_filler() {
-	kill -TERM $FILLER
-	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
-	! grep -q " $MNT " /proc/mounts || fail "still mounted after SIGTERM"
+	mount_filler "$boot" "$cache" --source "$blobs" "$@"
 }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
 # read the first 4 KiB of FILE with the kernel's readahead off for it

@@ -35,31 +35,8 @@ umoci unpack --image img:v1 ref >/dev/null
 boot=$(manifest_layers out lading | tail -1)
 src=(--source "$WORK/out/blobs/sha256" --source "$WORK/img/blobs/sha256")
 
-FILLER=
-start_filler() {	# CACHE: serve in the background
-	next_seq
-	MNT=$WORK/mnt.$_seq
-	STATS=$WORK/stats.$_seq.json
-	mkdir -p "$MNT"
-	"$LADING_FILL" mount --backend fanotify --json "$boot" "$MNT" "${src[@]}" \
-		--cache "$1" >"$STATS" 2>"$WORK/fill.$_seq.err" &
-	FILLER=$!
-	for _ in $(seq 1 100); do
-		grep -q " $MNT " /proc/mounts && return 0
-		if ! kill -0 $FILLER 2>/dev/null; then
-			grep -q "back end unavailable" "$WORK/fill.$_seq.err" &&
-				skip "$(cat "$WORK/fill.$_seq.err")"
-			fail "lading-fill exited: $(cat "$WORK/fill.$_seq.err")"
-		fi
-		sleep 0.1
-	done
-	fail "lading-fill did not mount: $(cat "$WORK/fill.$_seq.err")"
-}
-stop_filler() {
-	kill -TERM $FILLER
-	wait $FILLER || fail "lading-fill exit $? ($(cat "$WORK/fill.$_seq.err"))"
-	MNT=
-}
+# start_filler CACHE: serve in the background until stop_filler (lib.sh)
+start_filler() { mount_filler "$boot" "$1" "${src[@]}"; }
 stat_of() { python3 -c "import json;print(json.load(open('$STATS'))['$1'])"; }
 layer1=$(python3 -c "
 import json

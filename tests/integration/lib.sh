@@ -625,9 +625,11 @@ make_long_paths() {
 
 # start_filler REF CACHE [OPTS...]: lading-fill mount REF (fanotify, --json,
 # $FILL_OPTS) in the background on a new $MNT; its report goes to $STATS,
-# its log to $ERR.  Skips where the back end is unavailable.
+# its log to $ERR.  Skips where the back end is unavailable.  (A test that
+# serves one bootstrap throughout redefines start_filler over mount_filler.)
 FILLER=
-start_filler() {
+start_filler() { mount_filler "$@"; }
+mount_filler() {
 	local ref=$1 cache=$2; shift 2
 	next_seq
 	MNT=$WORK/mnt.$_seq
@@ -648,10 +650,11 @@ start_filler() {
 	done
 	fail "lading-fill did not mount $ref: $(cat "$ERR")"
 }
-# stop_filler: SIGTERM (unmount, report), and it must exit 0
+# stop_filler: SIGTERM (unmount, report), and it must exit 0, unmounted
 stop_filler() {
 	kill -TERM $FILLER
 	wait $FILLER || fail "lading-fill exit $? ($(cat "$ERR"))"
+	! grep -q " $MNT " /proc/mounts || fail "$MNT still mounted after SIGTERM"
 	FILLER=
 	MNT=
 }
