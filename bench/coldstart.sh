@@ -13,6 +13,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=${LADING_BUILD:-$here/../build}
 CACHE=${LADING_BENCH_CACHE:-${LADING_BENCH_DIR:-/var/tmp/lading-bench}}
 # LADING_COLD_INPUT=full: layer 1 is the whole rootfs.tar, uncompressed
@@ -225,18 +226,7 @@ fi
 
 # ---- registry, images -------------------------------------------------------
 
-port=$((20000 + RANDOM % 20000))
-cat >"$work/reg.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/reg
-http:
-  addr: 127.0.0.1:$port
-YML
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg=$!
-for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+start_registry "$work"
 R=127.0.0.1:$port
 log "pushing the image to $R (cold:1.0 and coldt:1.0, the same image)"
 for repo in cold coldt; do
@@ -393,5 +383,6 @@ for rate, c in by.items():
             parts.append("%.2fx unpacked" % (wl / c["unpacked"][2]))
         if "warm" in c:
             parts.append("%.2fx warm" % (wl / c["warm"][2]))
-        print("%-9s %-10s %s" % (rate, case, ", ".join(parts)))
+        if parts:
+            print("%-9s %-10s %s" % (rate, case, ", ".join(parts)))
 PY

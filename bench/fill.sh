@@ -18,6 +18,7 @@
 # no assertions on time.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=${LADING_BUILD:-$here/../build}
 mkimage=$build/mkimage/lading-mkimage
 fill=$build/fill/lading-fill
@@ -43,15 +44,7 @@ drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 source_opts=(--source "$work/blobs")
 if [ "${LADING_BENCH_SOURCE:-}" = registry ]; then
-	port=$((20000 + RANDOM % 20000))
-	printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-		"$work/reg" "$port" >"$work/reg.yml"
-	docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-	reg=$!
-	for _ in $(seq 1 50); do
-		curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	start_registry "$work"
 	# a one-layer OCI image around the blob(s), pushed with skopeo
 	mkdir -p "$work/layout/blobs/sha256"
 	cp "$work"/blobs/* "$work/layout/blobs/sha256/"

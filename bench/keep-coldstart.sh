@@ -18,6 +18,7 @@
 # kernel with fanotify pre-content events.  Not a test: no assertions.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=${LADING_BUILD:-$here/../build}
 convert=$build/convert/lading-convert
 fill=$build/fill/lading-fill
@@ -46,15 +47,7 @@ trap cleanup EXIT
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 now() { date +%s.%N; }
 
-port=$((20000 + RANDOM % 20000))
-printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-	"$work/reg" "$port" >"$work/reg.yml"
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg=$!
-for _ in $(seq 1 50); do
-	curl -s "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-	sleep 0.1
-done
+start_registry "$work"
 R=127.0.0.1:$port/bench/app
 skopeo copy -q --dest-tls-verify=false "oci:$img" "docker://$R:1.0"
 t0=$(now)

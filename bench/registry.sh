@@ -9,24 +9,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${LADING_BUILD:-$here/../build}
 mib=${1:-256}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/lading-regbench.XXXXXX")
-port=$((20000 + RANDOM % 20000))
+. "$here/lib.sh"
 cleanup() { [ -n "${reg:-}" ] && kill "$reg" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-cat >"$work/reg.yml" <<YML
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $work/data
-http:
-  addr: 127.0.0.1:$port
-YML
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg=$!
+start_registry "$work"
 mkdir -p "$work/src"
 head -c $((mib << 20)) /dev/urandom >"$work/src/big"
 tar -C "$work/src" -cf "$work/l.tar" big
 "$build/convert/lading-convert" -q dir:"$work" --layer l.tar oci:"$work/img:v1"
-sleep 0.5
 skopeo copy -q --dest-tls-verify=false oci:"$work/img:v1" "docker://127.0.0.1:$port/bench/big:v1"
 read -r blob boot < <(python3 - "$work/img" <<'PY'
 import json, sys
