@@ -169,20 +169,10 @@ data=$(find "$WORK/reg/data/docker/registry/v2/blobs" -path "*/$bad_layer/data")
 [ -f "$data" ] || fail "no registry file for layer $bad_layer"
 flip_bytes "$data" $(( $(stat -c %s "$data") / 2 ))
 start_filler "docker://$R/app:1.0" "$WORK/c3"
-ok=0 bad=0
-while IFS= read -r -d '' f; do
-	rel=${f#"$MNT"/}
-	if out=$(cat "$f" 2>&1 >"$WORK/read.tmp"); then
-		cmp -s "$WORK/read.tmp" "ref/rootfs/$rel" || { stop_filler; fail "$rel read wrong bytes"; }
-		ok=$((ok + 1))
-	else
-		case $out in *"Input/output error"*) bad=$((bad + 1)) ;;
-		*) stop_filler; fail "$rel: $out" ;; esac
-	fi
-done < <(find "$MNT" -type f -print0)
+read_all_or_eio "$MNT" ref/rootfs
 stop_filler
-[ "$bad" -ge 1 ] || fail "a damaged span went unnoticed"
-[ "$ok" -ge 50 ] || fail "only $ok files read past a damaged span"
+[ "$READ_EIO" -ge 1 ] || fail "a damaged span went unnoticed"
+[ "$READ_OK" -ge 50 ] || fail "only $READ_OK files read past a damaged span"
 [ "$(sget verify_failures)" -ge 1 ] || fail "no verify failure counted"
 # the cache holds the layer's true tar bytes where it holds anything
 gzip -dc "img/blobs/sha256/$bad_layer" >good.tar
@@ -204,7 +194,7 @@ while off < size:
             sys.exit("byte %d in the cache is not the layer's" % i)
     off = h
 PY
-log "ok: a damaged layer blob in the registry: $bad files EIO, $ok read right, the cache holds only verified bytes"
+log "ok: a damaged layer blob in the registry: $READ_EIO files EIO, $READ_OK read right, the cache holds only verified bytes"
 
 # lading-verify names the layer and the span
 if "$LADING_VERIFY" --plain-http "docker://$R/app:1.0" >v2.out 2>&1; then

@@ -69,20 +69,10 @@ size=$(stat -c %s "img/blobs/sha256/$layer1")
 flip_bytes "imgbad/blobs/sha256/$layer1" $((size / 2))
 src=(--source "$WORK/out/blobs/sha256" --source "$WORK/imgbad/blobs/sha256")
 start_filler "$WORK/cache2"
-ok=0 bad=0
-while IFS= read -r -d '' f; do
-	rel=${f#"$MNT"/}
-	if out=$(cat "$f" 2>&1 >"$WORK/read.tmp"); then
-		cmp -s "$WORK/read.tmp" "ref/rootfs/$rel" || fail "$rel read wrong bytes"
-		ok=$((ok + 1))
-	else
-		case $out in *"Input/output error"*) bad=$((bad + 1)) ;;
-		*) fail "$rel: $out" ;; esac
-	fi
-done < <(find "$MNT" -type f -print0)
+read_all_or_eio "$MNT" ref/rootfs
 stop_filler
-[ "$bad" -ge 1 ] || fail "a damaged span went unnoticed"
-[ "$ok" -ge 50 ] || fail "only $ok files read past a damaged span"
+[ "$READ_EIO" -ge 1 ] || fail "a damaged span went unnoticed"
+[ "$READ_OK" -ge 50 ] || fail "only $READ_OK files read past a damaged span"
 # nothing in the cache that is not the layer's true tar bytes: a span
 # whose range is all data holds exactly them; anything else there is the
 # zeros a block shared with a written neighbour span reads as
@@ -115,7 +105,7 @@ for i in range(struct.unpack_from("<I", ix, 20)[0]):
 if not full:
     sys.exit("no span in the cache")
 PY
-log "ok: $bad files EIO, $ok read right, the cache holds only verified bytes"
+log "ok: $READ_EIO files EIO, $READ_OK read right, the cache holds only verified bytes"
 
 # 5. lading-verify checks every file's bytes through the spans, and the
 # layer blob against its digest

@@ -658,6 +658,24 @@ stop_filler() {
 	FILLER=
 	MNT=
 }
+# read_all_or_eio MNT REFDIR: reads every file under MNT (a filler's
+# mount): one that reads must equal its copy under REFDIR, one that does
+# not must fail with EIO, nothing else; sets READ_OK and READ_EIO.  A wrong
+# byte or another error stops the filler and fails.
+read_all_or_eio() {
+	local mnt=$1 ref=$2 f rel out
+	READ_OK=0 READ_EIO=0
+	while IFS= read -r -d '' f; do
+		rel=${f#"$mnt"/}
+		if out=$(cat "$f" 2>&1 >"$WORK/read.tmp"); then
+			cmp -s "$WORK/read.tmp" "$ref/$rel" || { stop_filler; fail "$rel read wrong bytes"; }
+			READ_OK=$((READ_OK + 1))
+		else
+			case $out in *"Input/output error"*) READ_EIO=$((READ_EIO + 1)) ;;
+			*) stop_filler; fail "$rel: $out" ;; esac
+		fi
+	done < <(find "$mnt" -type f -print0)
+}
 # sget KEY: a top-level value of the last filler's report ('' if null)
 sget() { python3 -c "import json;v=json.load(open('$STATS')).get('$1');print('' if v is None else v)"; }
 # live_stats: the running filler's "requests hits chunks_fetched" (SIGUSR1
