@@ -99,23 +99,13 @@ log "ok: kept layers mounted from their tar streams equal umoci unpack"
 
 # lading-fill on a fresh cache, straight from the registry: Range requests
 # on the original layer blobs, each span checked before the read goes on
-fill_from_registry() {	# CACHE: mounts on $WORK/fmnt in the background
-	mkdir -p "$WORK/fmnt"
-	"$LADING_FILL" mount --backend fanotify --plain-http boot.img "$WORK/fmnt" \
-		--source "docker://$R/app" --cache "$1" 2>"$1.err" &
-	FILLER=$!
-	for _ in $(seq 1 100); do
-		grep -q " $WORK/fmnt " /proc/mounts && return 0
-		kill -0 $FILLER 2>/dev/null || fail "lading-fill: $(cat "$1.err")"
-		sleep 0.1
-	done
-	fail "lading-fill did not mount: $(cat "$1.err")"
-}
-stop_fill() { kill -TERM $FILLER; wait $FILLER || true; }
+# fill_from_registry CACHE: serves boot.img in the background on $MNT,
+# until stop_filler (lib.sh)
+fill_from_registry() { mount_filler boot.img "$1" --plain-http --source "docker://$R/app"; }
 [ -n "${LADING_FILL:-}" ] || fail "LADING_FILL not set"
 fill_from_registry "$WORK/rcache"
-treecmp ref/rootfs "$WORK/fmnt"
-stop_fill
+treecmp ref/rootfs "$MNT"
+stop_filler
 log "ok: lading-fill from the registry's original layers equals umoci unpack"
 
 # one byte of a layer blob corrupted in the registry's storage: EIO for
@@ -126,21 +116,12 @@ data=$(find "$WORK/reg/data/docker/registry/v2/blobs" -path "*/$big/data")
 [ -f "$data" ] || fail "no registry file for layer $big"
 flip_bytes "$data" $(( $(stat -c %s "$data") / 2 ))
 fill_from_registry "$WORK/rcache2"
-ok=0 bad=0
-while IFS= read -r -d '' f; do
-	rel=${f#"$WORK/fmnt"/}
-	if cat "$f" >"$WORK/read.tmp" 2>"$WORK/read.err"; then
-		cmp -s "$WORK/read.tmp" "ref/rootfs/$rel" || { stop_fill; fail "$rel read wrong bytes"; }
-		ok=$((ok + 1))
-	else
-		grep -q "Input/output error" "$WORK/read.err" || { stop_fill; fail "$rel: $(cat "$WORK/read.err")"; }
-		bad=$((bad + 1))
-	fi
-done < <(find "$WORK/fmnt" -type f -print0)
-stop_fill
-[ "$bad" -ge 1 ] && [ "$ok" -ge 50 ] || fail "corrupt registry blob: $bad EIO, $ok read"
+read_all_or_eio "$MNT" ref/rootfs
+stop_filler
+[ "$READ_EIO" -ge 1 ] && [ "$READ_OK" -ge 50 ] ||
+	fail "corrupt registry blob: $READ_EIO EIO, $READ_OK read"
 flip_bytes "$data" $(( $(stat -c %s "$data") / 2 ))
-log "ok: a corrupted registry blob: $bad files EIO, $ok read right"
+log "ok: a corrupted registry blob: $READ_EIO files EIO, $READ_OK read right"
 
 # ---- a zstd layer is converted, in the same image ------------------------
 cp -a img mixed
