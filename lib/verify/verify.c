@@ -458,6 +458,17 @@ static int read_seek_index(struct vctx *v, uint16_t i, const char *boot_dir,
 	return ret == -ENOENT ? -EUCLEAN : ret;
 }
 
+/* b->size is want, else b is marked BAD_SIZE with a problem saying so. */
+static bool size_as_recorded(struct vctx *v, struct lading_verify_blob *b, uint64_t want)
+{
+	if (b->size == want)
+		return true;
+	b->status = LADING_BLOB_BAD_SIZE;
+	verify_problem(v, "blob %s: %llu bytes, the bootstrap says %llu", b->id,
+		       (unsigned long long)b->size, (unsigned long long)want);
+	return false;
+}
+
 /* Size against the blob table (or, without one, the slot), then the ToC. */
 static void check_blob_size(struct vctx *v, uint16_t i, const char *boot_dir)
 {
@@ -468,13 +479,8 @@ static void check_blob_size(struct vctx *v, uint16_t i, const char *boot_dir)
 	struct lading_error terr = { 0 };
 	int ret;
 
-	if (b->size != want) {
-		b->status = LADING_BLOB_BAD_SIZE;
-		verify_problem(v, "blob %s: %llu bytes, the bootstrap says %llu",
-			       b->id, (unsigned long long)b->size,
-			       (unsigned long long)want);
+	if (!size_as_recorded(v, b, want))
 		return;
-	}
 	if (!rec)
 		return;
 	ret = rec->codec == LADING_CODEC_GZIP_INDEXED ?
@@ -514,13 +520,8 @@ static void check_remote_blob(struct vctx *v, uint16_t i)
 		return;
 	}
 	b->size = size == UINT64_MAX ? want : size;
-	if (b->size != want) {
-		b->status = LADING_BLOB_BAD_SIZE;
-		verify_problem(v, "blob %s: %llu bytes, the bootstrap says %llu",
-			       b->id, (unsigned long long)b->size,
-			       (unsigned long long)want);
+	if (!size_as_recorded(v, b, want))
 		return;
-	}
 	if (!rec)
 		return;
 	ret = lading_blob_read_toc(v->handles[i], rec, &v->tocs[i], &e);
