@@ -41,11 +41,7 @@ FILL_OPTS="--readahead 0 $REG"
 # wait until N chunks are fetched (the replay), then read FILES: all hits
 replay_then_read() {
 	local n=$1; shift
-	for _ in $(seq 1 100); do
-		read -r req0 hits0 chunks0 <<<"$(live_stats)"
-		[ "$chunks0" -ge "$n" ] && break
-		sleep 0.1
-	done
+	wait_fetched "$n"
 	[ "$chunks0" -eq "$n" ] || fail "the replay fetched $chunks0 chunks, not $n"
 	for f in "$@"; do cmp "src/$f" "$MNT/$f" || fail "$f differs"; done
 	stop_filler

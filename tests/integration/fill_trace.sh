@@ -92,11 +92,7 @@ stop_filler
 
 # 2. --prefetch-trace: fetched at mount, before the reads, which all hit
 start_filler "$WORK/cache2" --prefetch-trace "$WORK/t1" --readahead 0
-for _ in $(seq 1 100); do
-	read -r req0 hits0 chunks0 <<<"$(live_stats)"
-	[ "$chunks0" -ge "$records" ] && break
-	sleep 0.1
-done
+wait_fetched "$records"
 [ "$chunks0" -eq "$records" ] || fail "prefetch-trace fetched $chunks0 chunks, not $records"
 cat "$MNT/a" >/dev/null
 cat "$MNT/b" >/dev/null

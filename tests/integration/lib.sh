@@ -691,6 +691,15 @@ live_stats() {
 	grep '^{' "$ERR" | tail -1 | python3 -c \
 		'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["hits"], s["chunks_fetched"])'
 }
+# wait_fetched N: polls live_stats (up to 10 s) until the running filler
+# has fetched N chunks or more; sets req0 hits0 chunks0 to the last figures
+wait_fetched() {
+	for _ in $(seq 1 100); do
+		read -r req0 hits0 chunks0 <<<"$(live_stats)"
+		[ "$chunks0" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+}
 # data_bytes FILE: bytes of FILE that are data, not holes (SEEK_DATA/SEEK_HOLE)
 data_bytes() {
 	python3 - "$1" <<'PY'
