@@ -96,12 +96,7 @@ stop_filler
 	fail "--prefetch-list text fetched $(stat_of bytes_fetched) bytes, not $size"
 FILL_OPTS=--prefetch start_filler "$WORK/cache6" "$blobs"
 total=$(stat -c %s "$WORK/cache6/$blob_id")
-for _ in $(seq 1 100); do
-	kill -USR1 $FILLER
-	sleep 0.1
-	grep -q '"blobs_completed": 1' "$ERR" && break
-done
-grep -q '"blobs_completed": 1' "$ERR" || { stop_filler; fail "prefetch did not complete the blob"; }
+wait_completed 1 "the blob"
 treecmp "$WORK/src" "$MNT"
 stop_filler
 [ "$(stat_of requests)" -gt 0 ] || fail "no requests counted"

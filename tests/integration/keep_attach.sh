@@ -120,12 +120,7 @@ log "ok: docker://$R/app:1.0 through its referrer equals umoci unpack ($(sget by
 
 # --prefetch completes the cache; a restart fetches nothing
 start_filler "docker://$R/app:1.0" "$WORK/c2" --prefetch
-for _ in $(seq 1 100); do
-	kill -USR1 $FILLER
-	sleep 0.1
-	grep -q '"blobs_completed": 3' "$ERR" && break
-done
-grep -q '"blobs_completed": 3' "$ERR" || { stop_filler; fail "prefetch did not complete the layers"; }
+wait_completed 3 "the layers"
 stop_filler
 for l in $(awk '/^LAYER/ {print $2}' layers.txt); do
 	[ "$(data_bytes "$WORK/c2/$l")" = "$(stat -c %s "$WORK/c2/$l")" ] || fail "prefetch left holes in $l"

@@ -700,6 +700,18 @@ wait_fetched() {
 		sleep 0.1
 	done
 }
+# wait_completed N WHAT: asks the running filler for reports (SIGUSR1) for
+# up to 10 s until one says N blobs are complete; else stops it and fails
+# saying WHAT was not completed
+wait_completed() {
+	for _ in $(seq 1 100); do
+		kill -USR1 $FILLER
+		sleep 0.1
+		grep -q "\"blobs_completed\": $1" "$ERR" && return 0
+	done
+	stop_filler
+	fail "prefetch did not complete $2"
+}
 # data_bytes FILE: bytes of FILE that are data, not holes (SEEK_DATA/SEEK_HOLE)
 data_bytes() {
 	python3 - "$1" <<'PY'
