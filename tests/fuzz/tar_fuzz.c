@@ -17,27 +17,9 @@
 #include <string.h>
 #include <lading/source.h>
 #include "reader_fuzz.h"	/* lading_fuzz_one(), for reader_replay.c */
+#include "../unit/mem_reader.h"
 
 #define FUZZ_CHECK(c) do { if (!(c)) abort(); } while (0)
-
-struct mem_input {
-	const uint8_t *p;
-	size_t len, pos, step;
-};
-
-static ssize_t mem_read(void *ud, void *buf, size_t len)
-{
-	struct mem_input *m = ud;
-	size_t n = m->len - m->pos;
-
-	if (n > len)
-		n = len;
-	if (n > m->step)
-		n = m->step;
-	memcpy(buf, m->p + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 /* Layer 1 of the layered mode: a few entries a layer 2 may act on. */
 static int lower_layer(struct lading_tree *tree)
@@ -76,7 +58,7 @@ int lading_fuzz_one(const uint8_t *data, size_t size)
 		.chunk_size = 64u << 10, .digest_only = true,
 		.codec = LADING_CODEC_NONE, .level = -1,
 	};
-	struct mem_input m;
+	struct mem_reader m;
 	struct lading_source_params p = {
 		.read = mem_read, .read_ud = &m, .name = "fuzz",
 		.inline_max = 256, .implicit_dir_mode = 0755,
@@ -99,7 +81,7 @@ int lading_fuzz_one(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memcpy(copy, data + 1, size - 1);
-	m = (struct mem_input){ .p = copy, .len = size - 1,
+	m = (struct mem_reader){ .p = copy, .len = size - 1,
 				.step = (size_t)1 << (((data[0] >> 4) & 7) * 2 + 2) };
 	if (m.step > (64u << 10))
 		m.step = 64u << 10;

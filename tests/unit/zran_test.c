@@ -16,27 +16,9 @@
 #include <lading/zran.h>
 #include "check.h"
 #include "scratch.h"
+#include "mem_reader.h"
 
 #define SPAN (64u << 10)
-
-struct mem_reader {
-	const uint8_t *p;
-	size_t len, pos, step;
-};
-
-static ssize_t mem_read(void *ud, void *buf, size_t len)
-{
-	struct mem_reader *m = ud;
-	size_t n = m->len - m->pos;
-
-	if (n > len)
-		n = len;
-	if (n > m->step)
-		n = m->step;
-	memcpy(buf, m->p + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 /* Text-like data (compressible, long matches) with random stretches. */
 static void make_data(uint8_t *p, size_t n, uint32_t seed)
