@@ -799,6 +799,7 @@ void fill_engine_submit(struct fill_engine *e, struct fill_request *r)
 		for (k = r->first; !r->low_priority && k < r->first + r->count; k++) {
 			if (r->blob->state[k] != FILL_CHUNK_INFLIGHT)
 				continue;
+			r->blob->nwanted += !r->blob->wanted[k];
 			r->blob->wanted[k] = 1;
 			promote_queued(e, r->blob, k);
 		}
@@ -881,6 +882,7 @@ static void finish_chunk(struct fill_engine *e, const struct fill_job *j,
 	const struct lading_toc_entry *t = &b->toc.entries[k];
 
 	b->late[k] = 0;
+	b->nwanted -= b->wanted[k];
 	b->wanted[k] = 0;
 	if (res != LADING_CHUNK_OK) {
 		b->state[k] = FILL_CHUNK_FAILED;
@@ -920,26 +922,25 @@ static void finish_job(struct fill_engine *e, const struct fill_job *j, bool rea
 
 /*
  * Under the lock: the next chunk of job j to decode (done: those done so
- * far): one a kernel request waits for, else the first in order.  False
- * when none is left.
+ * far, all of them before *from): one a kernel request waits for, else
+ * the first in order.  False when none is left.
  */
-static bool next_chunk(const struct fill_job *j, const uint8_t *done, size_t *out)
+static bool next_chunk(const struct fill_job *j, const uint8_t *done, size_t *from,
+		       size_t *out)
 {
 	const struct fill_blob *b = j->blob;
-	size_t i, first = j->count;
+	size_t i;
 
-	for (i = 0; i < j->count; i++) {
-		if (done[i] || (j->skip && j->skip[i]))
-			continue;
-		if (b->wanted[j->first + i]) {
+	while (*from < j->count && (done[*from] || (j->skip && j->skip[*from])))
+		(*from)++;
+	for (i = *from; b->nwanted && i < j->count; i++) {
+		if (!done[i] && (!j->skip || !j->skip[i]) && b->wanted[j->first + i]) {
 			*out = i;
 			return true;
 		}
-		if (first == j->count)
-			first = i;
 	}
-	*out = first;
-	return first < j->count;
+	*out = *from;
+	return *from < j->count;
 }
 
 /* Under the lock: settles chunk i and the requests it completes, unlocked. */
@@ -969,7 +970,7 @@ static bool run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 	struct lading_error err = { 0 };
 	struct lading_read_timing timing;
 	bool ok = true, logged = false;
-	size_t i;
+	size_t i, from = 0;
 	int ret, res;
 
 	pthread_mutex_unlock(&e->lock);
@@ -983,7 +984,7 @@ static bool run_job(struct fill_engine *e, struct lading_chunk_fetcher *f,
 	lading_chunk_run_timing(f, &timing);
 	pthread_mutex_lock(&e->lock);
 	lading_link_note(&e->link, &timing);
-	while (next_chunk(j, done, &i)) {
+	while (next_chunk(j, done, &from, &i)) {
 		done[i] = 1;
 		if (ret) {
 			finish_chunk(e, j, i, LADING_CHUNK_NOT_WRITTEN);

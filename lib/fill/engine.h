@@ -39,6 +39,7 @@ struct fill_blob {
 	uint8_t *state;			/* enum fill_chunk_state per ToC entry */
 	uint8_t *late;			/* in flight past a request's deadline */
 	uint8_t *wanted;		/* in flight, a kernel request waits for it */
+	size_t nwanted;			/* how many are */
 	size_t npresent;
 	/*
 	 * Where verified chunks are written: the fanotify event fd (raises no
